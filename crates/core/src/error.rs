@@ -1,0 +1,179 @@
+//! The core error type, with a stable code per variant so front-ends (HTTP,
+//! Python) can map errors without matching on messages.
+
+use std::time::Duration;
+
+/// Broad class of an error, for front-ends choosing a status or exception.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller's input is wrong.
+    InvalidInput,
+    /// Something named does not exist.
+    NotFound,
+    /// The request conflicts with current state.
+    Conflict,
+    /// Not allowed.
+    Forbidden,
+    /// A node or external system failed.
+    Remote,
+    /// Foredeck itself failed (I/O, storage).
+    Internal,
+}
+
+/// Stable, documented codes for errors.
+pub trait ErrorCode {
+    /// A short code like `job.invalid`.
+    fn code(&self) -> &'static str;
+    /// The broad class.
+    fn kind(&self) -> ErrorKind;
+}
+
+/// Errors of the core crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A document (job file, resource file) could not be read.
+    #[error("{source_name}: {message}")]
+    Format {
+        /// File name or other label of the document.
+        source_name: String,
+        /// What is wrong and where (line, job, field).
+        message: String,
+    },
+    /// A job definition is invalid.
+    #[error("job {job:?}, field `{field}`: {message}")]
+    InvalidJob {
+        /// Job name (or `#N` when it has none).
+        job: String,
+        /// Field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An option value given at run time is not accepted.
+    #[error("option `{option}`: {message}")]
+    InvalidOption {
+        /// Option name.
+        option: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An option given at run time is not defined by the job.
+    #[error("job {job:?} has no option `{option}`{hint}")]
+    UnknownOption {
+        /// Job name.
+        job: String,
+        /// The unknown option.
+        option: String,
+        /// Suggestion of defined options.
+        hint: String,
+    },
+    /// Something named does not exist.
+    #[error("{kind} not found: {id}")]
+    NotFound {
+        /// What was looked for (`job`, `execution`, `project`, `key`).
+        kind: &'static str,
+        /// Its id or name.
+        id: String,
+    },
+    /// The request conflicts with current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// No executor is registered under the name a node asks for.
+    #[error("node {node:?}: no executor named `{executor}` (registered: {registered})")]
+    NoExecutor {
+        /// Node name.
+        node: String,
+        /// Requested executor.
+        executor: String,
+        /// Names that are registered.
+        registered: String,
+    },
+    /// An executor could not run a step on a node.
+    #[error("node {node:?}: {message}")]
+    Executor {
+        /// Node name.
+        node: String,
+        /// What failed.
+        message: String,
+    },
+    /// An operation took longer than allowed.
+    #[error("{what} timed out after {after:?}")]
+    Timeout {
+        /// What timed out.
+        what: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// A storage backend failed.
+    #[error("store: {0}")]
+    Store(String),
+    /// The caller may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Local I/O failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A document format error.
+    pub fn format(source_name: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Format {
+            source_name: source_name.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ErrorCode for Error {
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Format { .. } => "format.invalid",
+            Error::InvalidJob { .. } => "job.invalid",
+            Error::InvalidOption { .. } => "option.invalid",
+            Error::UnknownOption { .. } => "option.unknown",
+            Error::NotFound { .. } => "not-found",
+            Error::Conflict(_) => "conflict",
+            Error::NoExecutor { .. } => "executor.missing",
+            Error::Executor { .. } => "executor.failed",
+            Error::Timeout { .. } => "timeout",
+            Error::Store(_) => "store.failed",
+            Error::Forbidden(_) => "forbidden",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Format { .. }
+            | Error::InvalidJob { .. }
+            | Error::InvalidOption { .. }
+            | Error::UnknownOption { .. } => ErrorKind::InvalidInput,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::NoExecutor { .. } | Error::Executor { .. } | Error::Timeout { .. } => {
+                ErrorKind::Remote
+            }
+            Error::Store(_) | Error::Io { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,27 @@
+//! Foredeck's core: the domain model, the five traits (`Store`, `Executor`,
+//! `Scheduler`, `Notifier`, `Authorizer`), Rundeck formats, node filters, the
+//! data context, the local executor and the pipeline evaluator.
+//!
+//! This crate depends on no database, SSH or HTTP library; those live in the
+//! sibling crates and plug in through the traits.
+#![deny(missing_docs)]
+
+pub mod authorizer;
+pub mod error;
+pub mod executor;
+pub mod memory;
+pub mod model;
+pub mod notifier;
+pub mod scheduler;
+pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use authorizer::{AuthContext, Authorizer, Decision, Resource, Subject};
+pub use error::{Error, ErrorCode, ErrorKind, Result};
+pub use executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputLine, OutputSink};
+pub use memory::MemoryStore;
+pub use model::*;
+pub use notifier::{NotificationTrigger, Notifier};
+pub use scheduler::{RunRequest, Scheduler};
+pub use store::{ExecutionQuery, JobQuery, KeyType, LogPage, Page, Store, StoredKey};

@@ -1,0 +1,421 @@
+//! `MemoryStore`: a complete [`Store`] kept in process memory. Used by the CLI
+//! for one-off runs, by embedders who need no persistence, and by tests.
+
+use crate::error::{Error, Result};
+use crate::model::{Execution, Job, LogEvent, Node, Project};
+use crate::store::{ExecutionQuery, JobQuery, LogPage, Page, Store, StoredKey};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+#[derive(Debug, Default)]
+struct Inner {
+    projects: BTreeMap<String, Project>,
+    /// project -> source -> nodes
+    nodes: BTreeMap<String, BTreeMap<String, Vec<Node>>>,
+    /// project -> uuid -> job
+    jobs: BTreeMap<String, BTreeMap<String, Job>>,
+    executions: BTreeMap<u64, Execution>,
+    logs: BTreeMap<u64, Vec<LogEvent>>,
+    keys: BTreeMap<String, StoredKey>,
+    next_execution: u64,
+}
+
+/// A [`Store`] in memory. Cheap to create; everything is lost when dropped.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, Inner>> {
+        self.inner
+            .read()
+            .map_err(|_| Error::Store("memory store lock poisoned".into()))
+    }
+
+    fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, Inner>> {
+        self.inner
+            .write()
+            .map_err(|_| Error::Store("memory store lock poisoned".into()))
+    }
+}
+
+fn in_group(group: Option<&str>, path: &str) -> bool {
+    let g = group.unwrap_or("");
+    path.is_empty() || g == path || g.starts_with(&format!("{path}/"))
+}
+
+fn job_matches(job: &Job, q: &JobQuery) -> bool {
+    if let Some(p) = &q.group_path {
+        if !in_group(job.group.as_deref(), p) {
+            return false;
+        }
+    }
+    if let Some(g) = &q.group_exact {
+        if job.group.as_deref().unwrap_or("") != g {
+            return false;
+        }
+    }
+    if let Some(n) = &q.name_contains {
+        if !job.name.to_lowercase().contains(&n.to_lowercase()) {
+            return false;
+        }
+    }
+    if let Some(n) = &q.name_exact {
+        if &job.name != n {
+            return false;
+        }
+    }
+    q.ids.is_empty() || job.uuid.as_ref().is_some_and(|u| q.ids.contains(u))
+}
+
+fn execution_matches(inner: &Inner, e: &Execution, q: &ExecutionQuery) -> bool {
+    if q.project.as_ref().is_some_and(|p| p != &e.project) {
+        return false;
+    }
+    if !q.job_ids.is_empty() && !e.job_id.as_ref().is_some_and(|j| q.job_ids.contains(j)) {
+        return false;
+    }
+    if let Some(adhoc) = q.adhoc {
+        if adhoc != e.job_id.is_none() {
+            return false;
+        }
+    }
+    if q.user.as_ref().is_some_and(|u| u != &e.user) {
+        return false;
+    }
+    if q.status.as_ref().is_some_and(|s| s != &e.status) {
+        return false;
+    }
+    if q.begin.is_some_and(|b| e.date_started < b) || q.end.is_some_and(|x| e.date_started >= x) {
+        return false;
+    }
+    if q.group_path.is_some() || q.job_name_contains.is_some() {
+        let job = e
+            .job_id
+            .as_ref()
+            .and_then(|id| inner.jobs.get(&e.project).and_then(|js| js.get(id)));
+        let Some(job) = job else { return false };
+        if let Some(p) = &q.group_path {
+            if !in_group(job.group.as_deref(), p) {
+                return false;
+            }
+        }
+        if let Some(n) = &q.job_name_contains {
+            if !job.name.to_lowercase().contains(&n.to_lowercase()) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_project(&self, project: &Project) -> Result<()> {
+        let mut inner = self.write()?;
+        if inner.projects.contains_key(&project.name) {
+            return Err(Error::Conflict(format!("project {:?} exists", project.name)));
+        }
+        inner.projects.insert(project.name.clone(), project.clone());
+        Ok(())
+    }
+
+    async fn update_project(&self, project: &Project) -> Result<()> {
+        let mut inner = self.write()?;
+        match inner.projects.get_mut(&project.name) {
+            Some(p) => {
+                *p = project.clone();
+                Ok(())
+            }
+            None => Err(Error::NotFound {
+                kind: "project",
+                id: project.name.clone(),
+            }),
+        }
+    }
+
+    async fn get_project(&self, name: &str) -> Result<Option<Project>> {
+        Ok(self.read()?.projects.get(name).cloned())
+    }
+
+    async fn list_projects(&self) -> Result<Vec<Project>> {
+        Ok(self.read()?.projects.values().cloned().collect())
+    }
+
+    async fn delete_project(&self, name: &str) -> Result<()> {
+        let mut inner = self.write()?;
+        if inner.projects.remove(name).is_none() {
+            return Err(Error::NotFound {
+                kind: "project",
+                id: name.into(),
+            });
+        }
+        inner.nodes.remove(name);
+        inner.jobs.remove(name);
+        let ids: Vec<u64> = inner
+            .executions
+            .values()
+            .filter(|e| e.project == name)
+            .map(|e| e.id)
+            .collect();
+        for id in ids {
+            inner.executions.remove(&id);
+            inner.logs.remove(&id);
+        }
+        Ok(())
+    }
+
+    async fn replace_nodes(&self, project: &str, source: &str, nodes: &[Node]) -> Result<()> {
+        self.write()?
+            .nodes
+            .entry(project.into())
+            .or_default()
+            .insert(source.into(), nodes.to_vec());
+        Ok(())
+    }
+
+    async fn list_nodes(&self, project: &str) -> Result<Vec<Node>> {
+        let inner = self.read()?;
+        let mut merged: BTreeMap<String, Node> = BTreeMap::new();
+        if let Some(sources) = inner.nodes.get(project) {
+            for nodes in sources.values() {
+                for n in nodes {
+                    merged.insert(n.name.clone(), n.clone());
+                }
+            }
+        }
+        Ok(merged.into_values().collect())
+    }
+
+    async fn put_job(&self, project: &str, job: &Job) -> Result<Job> {
+        let mut job = job.clone();
+        let id = job
+            .uuid
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        job.project = Some(project.into());
+        let mut inner = self.write()?;
+        let jobs = inner.jobs.entry(project.into()).or_default();
+        if let Some(other) = jobs
+            .values()
+            .find(|j| j.uuid.as_deref() != Some(&id) && j.name == job.name && j.group == job.group)
+        {
+            return Err(Error::Conflict(format!(
+                "job {:?} already exists with uuid {}",
+                job.full_name(),
+                other.uuid.as_deref().unwrap_or("")
+            )));
+        }
+        jobs.insert(id, job.clone());
+        Ok(job)
+    }
+
+    async fn get_job(&self, project: &str, id: &str) -> Result<Option<Job>> {
+        Ok(self
+            .read()?
+            .jobs
+            .get(project)
+            .and_then(|j| j.get(id))
+            .cloned())
+    }
+
+    async fn find_job(&self, project: &str, group: Option<&str>, name: &str) -> Result<Option<Job>> {
+        let group = group.filter(|g| !g.is_empty());
+        Ok(self.read()?.jobs.get(project).and_then(|js| {
+            js.values()
+                .find(|j| j.name == name && j.group.as_deref().filter(|g| !g.is_empty()) == group)
+                .cloned()
+        }))
+    }
+
+    async fn list_jobs(&self, project: &str, query: &JobQuery) -> Result<Vec<Job>> {
+        let inner = self.read()?;
+        let mut jobs: Vec<Job> = inner
+            .jobs
+            .get(project)
+            .map(|js| js.values().filter(|j| job_matches(j, query)).cloned().collect())
+            .unwrap_or_default();
+        jobs.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        Ok(jobs)
+    }
+
+    async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
+        let mut inner = self.write()?;
+        inner
+            .jobs
+            .get_mut(project)
+            .and_then(|js| js.remove(id))
+            .map(|_| ())
+            .ok_or_else(|| Error::NotFound {
+                kind: "job",
+                id: id.into(),
+            })
+    }
+
+    async fn create_execution(&self, execution: &Execution) -> Result<u64> {
+        let mut inner = self.write()?;
+        inner.next_execution += 1;
+        let id = inner.next_execution;
+        let mut e = execution.clone();
+        e.id = id;
+        inner.executions.insert(id, e);
+        inner.logs.insert(id, Vec::new());
+        Ok(id)
+    }
+
+    async fn update_execution(&self, execution: &Execution) -> Result<()> {
+        let mut inner = self.write()?;
+        match inner.executions.get_mut(&execution.id) {
+            Some(e) => {
+                *e = execution.clone();
+                Ok(())
+            }
+            None => Err(Error::NotFound {
+                kind: "execution",
+                id: execution.id.to_string(),
+            }),
+        }
+    }
+
+    async fn get_execution(&self, id: u64) -> Result<Option<Execution>> {
+        Ok(self.read()?.executions.get(&id).cloned())
+    }
+
+    async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>> {
+        let inner = self.read()?;
+        let max = if query.max == 0 { 20 } else { query.max };
+        let matching: Vec<&Execution> = inner
+            .executions
+            .values()
+            .rev()
+            .filter(|e| execution_matches(&inner, e, query))
+            .collect();
+        let total = matching.len() as u64;
+        let items = matching
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(max as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            total,
+            offset: query.offset,
+            max,
+        })
+    }
+
+    async fn delete_execution(&self, id: u64) -> Result<()> {
+        let mut inner = self.write()?;
+        inner.logs.remove(&id);
+        inner
+            .executions
+            .remove(&id)
+            .map(|_| ())
+            .ok_or_else(|| Error::NotFound {
+                kind: "execution",
+                id: id.to_string(),
+            })
+    }
+
+    async fn append_log(&self, id: u64, events: &[LogEvent]) -> Result<()> {
+        let mut inner = self.write()?;
+        let log = inner.logs.get_mut(&id).ok_or_else(|| Error::NotFound {
+            kind: "execution",
+            id: id.to_string(),
+        })?;
+        log.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn read_log(&self, id: u64, offset: u64, limit: usize) -> Result<LogPage> {
+        let inner = self.read()?;
+        let log = inner.logs.get(&id).ok_or_else(|| Error::NotFound {
+            kind: "execution",
+            id: id.to_string(),
+        })?;
+        let start = (offset as usize).min(log.len());
+        let events: Vec<LogEvent> = log[start..].iter().take(limit).cloned().collect();
+        Ok(LogPage {
+            next_offset: (start + events.len()) as u64,
+            events,
+        })
+    }
+
+    async fn put_key(&self, key: &StoredKey) -> Result<()> {
+        self.write()?.keys.insert(key.path.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn get_key(&self, path: &str) -> Result<Option<StoredKey>> {
+        Ok(self.read()?.keys.get(path).cloned())
+    }
+
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<StoredKey>> {
+        Ok(self
+            .read()?
+            .keys
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    async fn delete_key(&self, path: &str) -> Result<()> {
+        self.write()?
+            .keys
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| Error::NotFound {
+                kind: "key",
+                id: path.into(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Step, Workflow};
+
+    #[tokio::test]
+    async fn jobs_executions_and_logs() -> Result<()> {
+        let s = MemoryStore::new();
+        s.create_project(&Project::new("ops")).await?;
+        assert!(s.create_project(&Project::new("ops")).await.is_err());
+        let mut job = Job::new("deploy", Workflow::new(vec![Step::command("true")]));
+        job.group = Some("web/prod".into());
+        let stored = s.put_job("ops", &job).await?;
+        let id = stored.uuid.clone().unwrap_or_default();
+        assert!(s.put_job("ops", &job).await.is_err(), "same name, new uuid");
+        let q = JobQuery {
+            group_path: Some("web".into()),
+            ..JobQuery::default()
+        };
+        assert_eq!(s.list_jobs("ops", &q).await?.len(), 1);
+        assert!(s.find_job("ops", Some("web/prod"), "deploy").await?.is_some());
+
+        let mut e = Execution::new("ops", "web/prod/deploy", "alice");
+        e.job_id = Some(id);
+        let eid = s.create_execution(&e).await?;
+        let ev = LogEvent::system(crate::model::LogLevel::Info, None, None, "hello");
+        s.append_log(eid, &[ev.clone(), ev.clone(), ev]).await?;
+        let page = s.read_log(eid, 1, 10).await?;
+        assert_eq!((page.events.len(), page.next_offset), (2, 3));
+        let q = ExecutionQuery {
+            job_name_contains: Some("DEP".into()),
+            ..ExecutionQuery::default()
+        };
+        assert_eq!(s.query_executions(&q).await?.total, 1);
+        s.delete_project("ops").await?;
+        assert!(s.get_execution(eid).await?.is_none());
+        Ok(())
+    }
+}

@@ -1,0 +1,523 @@
+//! Jobs: a workflow with options, a node filter, a schedule and settings.
+
+use super::flex;
+use super::option::JobOption;
+use super::step::Workflow;
+use super::Extra;
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Log verbosity of a job or execution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    /// Everything, including engine tracing.
+    Debug,
+    /// More than normal.
+    Verbose,
+    /// Normal output (Rundeck's NORMAL).
+    #[default]
+    #[serde(alias = "NORMAL")]
+    Info,
+    /// Warnings and errors only.
+    Warn,
+    /// Errors only.
+    Error,
+}
+
+impl LogLevel {
+    /// Rundeck's name (`INFO`, `DEBUG`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Verbose => "VERBOSE",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+/// A job definition with Rundeck's field names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    /// Stable identifier (`uuid`; Rundeck also writes it as `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "id")]
+    pub uuid: Option<String>,
+    /// Job name, unique within its group.
+    pub name: String,
+    /// Group path (`ops/deploy`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub group: Option<String>,
+    /// Description; the first line is the short description.
+    #[serde(default, deserialize_with = "flex::string")]
+    pub description: String,
+    /// Project it belongs to (set on import when the file names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Log level of its executions.
+    #[serde(default)]
+    pub loglevel: LogLevel,
+    /// Executions may be started.
+    #[serde(default = "flex::yes", deserialize_with = "flex::bool")]
+    pub execution_enabled: bool,
+    /// The schedule is active.
+    #[serde(default = "flex::yes", deserialize_with = "flex::bool")]
+    pub schedule_enabled: bool,
+    /// More than one execution may run at once.
+    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    pub multiple_executions: bool,
+    /// Options, in order (Rundeck also accepts a map by name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "options")]
+    pub options: Vec<JobOption>,
+    /// The workflow.
+    #[serde(default)]
+    pub sequence: Workflow,
+    /// Nodes to dispatch to; none means the Foredeck host itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodefilters: Option<NodeFilters>,
+    /// Users may change the filter when running.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_bool")]
+    pub node_filter_editable: Option<bool>,
+    /// Matched nodes are selected by default in the run form.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_bool")]
+    pub nodes_selected_by_default: Option<bool>,
+    /// Cron schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// IANA time zone of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Notifications by trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<Notifications>,
+    /// Threshold for `onavgduration` (`+30s`, `20%`, `1h`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub notify_avg_duration_threshold: Option<String>,
+    /// Maximum run time (`120`, `6h 30m`, `${option.timeout}`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub timeout: Option<String>,
+    /// Retries on failure, with an optional delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// Log limit: `100` lines, `100/node`, or a size `10MB`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub loglimit: Option<String>,
+    /// What to do when the log limit is reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loglimit_action: Option<LogLimitAction>,
+    /// Status of an execution halted by the log limit (`failed`, `aborted`, any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loglimit_status: Option<String>,
+    /// Foredeck extension: interpret exit codes as Nagios results.
+    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    pub nagios: bool,
+    /// Job-scoped plugins, kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<serde_json::Value>,
+    /// Orchestrator plugin settings, kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator: Option<serde_json::Value>,
+    /// Fields this version does not know, kept for export.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Job {
+    /// A job with a name and a workflow.
+    pub fn new(name: impl Into<String>, sequence: Workflow) -> Self {
+        Job {
+            name: name.into(),
+            sequence,
+            execution_enabled: true,
+            schedule_enabled: true,
+            ..Job::default()
+        }
+    }
+
+    /// `group/name`, or the name alone.
+    pub fn full_name(&self) -> String {
+        match self.group.as_deref().filter(|g| !g.is_empty()) {
+            Some(g) => format!("{g}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The option of that name.
+    pub fn option(&self, name: &str) -> Option<&JobOption> {
+        self.options.iter().find(|o| o.name == name)
+    }
+}
+
+fn options<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<JobOption>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<JobOption>),
+        Map(indexmap::IndexMap<String, serde_json::Value>),
+    }
+    match Form::deserialize(d)? {
+        Form::List(l) => Ok(l),
+        Form::Map(m) => m
+            .into_iter()
+            .map(|(name, mut v)| {
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("name".into(), serde_json::Value::String(name.clone()));
+                } else if v.is_null() {
+                    v = serde_json::json!({ "name": name });
+                }
+                serde_json::from_value(v)
+                    .map_err(|e| de::Error::custom(format!("option `{name}`: {e}")))
+            })
+            .collect(),
+    }
+}
+
+/// A node filter and how to dispatch to the nodes it selects.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeFilters {
+    /// Filter string (`tags: web !name: db1`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub filter: Option<String>,
+    /// Dispatch settings.
+    #[serde(default)]
+    pub dispatch: Dispatch,
+    /// Fields this version does not know, kept for export.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Node dispatch settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dispatch {
+    /// Nodes run at once.
+    #[serde(default = "one", deserialize_with = "flex::u32")]
+    pub threadcount: u32,
+    /// Keep going on other nodes when a node fails.
+    #[serde(default, deserialize_with = "flex::bool")]
+    pub keepgoing: bool,
+    /// Attribute to order nodes by (default: name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_attribute: Option<String>,
+    /// Ascending or descending.
+    #[serde(default)]
+    pub rank_order: RankOrder,
+    /// Exclusions win over inclusions.
+    #[serde(default = "flex::yes", deserialize_with = "flex::bool")]
+    pub exclude_precedence: bool,
+    /// An empty node set is a success, not a failure.
+    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    pub success_on_empty_node_filter: bool,
+    /// Fields this version does not know, kept for export.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Dispatch {
+            threadcount: 1,
+            keepgoing: false,
+            rank_attribute: None,
+            rank_order: RankOrder::Ascending,
+            exclude_precedence: true,
+            success_on_empty_node_filter: false,
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// Node ordering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RankOrder {
+    /// A to Z.
+    #[default]
+    Ascending,
+    /// Z to A.
+    Descending,
+}
+
+/// Job retry: a count, optionally with a delay between attempts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Retry {
+    /// Maximum retries (`3` or `${option.retry}`).
+    pub retry: String,
+    /// Delay before each retry (`30s`, `1h1m1s`).
+    pub delay: Option<String>,
+}
+
+impl Serialize for Retry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Full<'a> {
+            retry: &'a str,
+            delay: &'a str,
+        }
+        match &self.delay {
+            None => s.serialize_str(&self.retry),
+            Some(delay) => Full {
+                retry: &self.retry,
+                delay,
+            }
+            .serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Retry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Full {
+                #[serde(deserialize_with = "flex::string")]
+                retry: String,
+                #[serde(default, deserialize_with = "flex::opt_string")]
+                delay: Option<String>,
+            },
+            Count(#[serde(deserialize_with = "flex::string")] String),
+        }
+        match Form::deserialize(d).map_err(|_| {
+            de::Error::custom("`retry` must be a count or a map with `retry` and `delay`")
+        })? {
+            Form::Full { retry, delay } => Ok(Retry { retry, delay }),
+            Form::Count(retry) => Ok(Retry { retry, delay: None }),
+        }
+    }
+}
+
+/// What to do when a log limit is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLimitAction {
+    /// Stop the execution with `loglimitStatus` (default `failed`).
+    Halt,
+    /// Keep running and drop further output.
+    Truncate,
+}
+
+/// A cron schedule as Rundeck files write it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Schedule {
+    /// `crontab: '0 30 2 ? * * *'` (Quartz form).
+    Crontab {
+        /// The Quartz or 5-field expression.
+        crontab: String,
+    },
+    /// Rundeck's structured form.
+    Structured(StructuredSchedule),
+}
+
+/// Rundeck's structured schedule: `time`, `month`, `weekday`/`dayofmonth`, `year`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StructuredSchedule {
+    /// Hour, minute and seconds.
+    #[serde(default)]
+    pub time: ScheduleTime,
+    /// Month field (`*`, `1-6`, `JAN`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub month: Option<String>,
+    /// Day-of-week field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekday: Option<ScheduleDay>,
+    /// Day-of-month field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dayofmonth: Option<ScheduleDay>,
+    /// Year field.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub year: Option<String>,
+}
+
+/// `time:` of a structured schedule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleTime {
+    /// Hour field.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub hour: Option<String>,
+    /// Minute field.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub minute: Option<String>,
+    /// Seconds field.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    pub seconds: Option<String>,
+}
+
+/// `weekday:`/`dayofmonth:` of a structured schedule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleDay {
+    /// The field value.
+    #[serde(default, deserialize_with = "flex::string")]
+    pub day: String,
+}
+
+impl Schedule {
+    /// The schedule as one Quartz expression (`sec min hour dom month dow year`).
+    pub fn to_quartz(&self) -> String {
+        match self {
+            Schedule::Crontab { crontab } => crontab.trim().to_owned(),
+            Schedule::Structured(s) => {
+                let f = |v: &Option<String>, d: &str| {
+                    v.as_deref()
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .unwrap_or(d)
+                        .to_owned()
+                };
+                let dom = s.dayofmonth.as_ref().map(|d| d.day.trim().to_owned());
+                let dow = s.weekday.as_ref().map(|d| d.day.trim().to_owned());
+                // Quartz wants exactly one of the two day fields to be `?`.
+                let (dom, dow) = match (dom, dow) {
+                    (Some(dom), Some(dow)) if dom != "?" && dow != "?" && dom != "*" => (dom, dow),
+                    (Some(dom), Some(dow)) if dom == "?" || dom == "*" => ("?".into(), dow),
+                    (Some(dom), Some(_)) => (dom, "?".into()),
+                    (Some(dom), None) => (dom, "?".into()),
+                    (None, Some(dow)) => ("?".into(), dow),
+                    (None, None) => ("?".into(), "*".into()),
+                };
+                format!(
+                    "{} {} {} {} {} {} {}",
+                    f(&s.time.seconds, "0"),
+                    f(&s.time.minute, "0"),
+                    f(&s.time.hour, "0"),
+                    dom,
+                    f(&s.month, "*"),
+                    dow,
+                    f(&s.year, "*")
+                )
+            }
+        }
+    }
+}
+
+/// Notifications for each trigger.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Notifications {
+    /// When an execution starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onstart: Option<Notification>,
+    /// When an execution succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onsuccess: Option<Notification>,
+    /// When an execution fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onfailure: Option<Notification>,
+    /// When an execution fails and will be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onretryablefailure: Option<Notification>,
+    /// When an execution runs longer than its average (plus threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onavgduration: Option<Notification>,
+    /// Fields this version does not know, kept for export.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One trigger's notifications.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    /// Email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailNotification>,
+    /// Webhook URLs, comma separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<String>,
+    /// Webhook payload format (`json`, `xml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Webhook method (`post`, `get`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<String>,
+    /// Plugin notifications, kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<serde_json::Value>,
+    /// Fields this version does not know, kept for export.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Email notification settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailNotification {
+    /// Comma-separated recipients.
+    #[serde(default)]
+    pub recipients: String,
+    /// Subject template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Attach the log.
+    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    pub attach_log: bool,
+    /// Fields this version does not know, kept for export.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A project: a namespace for nodes, jobs and executions, with settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// Project name.
+    pub name: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Project configuration (Rundeck `project.*` / `resources.source.*` keys).
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+impl Project {
+    /// A project with no configuration.
+    pub fn new(name: impl Into<String>) -> Self {
+        Project {
+            name: name.into(),
+            ..Project::default()
+        }
+    }
+
+    /// Executor used for nodes without a `node-executor` attribute
+    /// (`project.default.node-executor`, else `ssh`; the Foredeck host is always `local`).
+    pub fn default_node_executor(&self) -> &str {
+        self.config
+            .get("project.default.node-executor")
+            .map(String::as_str)
+            .unwrap_or("ssh")
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structured_schedule_to_quartz() {
+        let s: Schedule = serde_yaml_ng::from_str(
+            "time: {hour: '2', minute: '30', seconds: '0'}\nmonth: '*'\nweekday: {day: 'MON-FRI'}\nyear: '*'",
+        )
+        .expect("parses");
+        assert_eq!(s.to_quartz(), "0 30 2 ? * MON-FRI *");
+        let s: Schedule =
+            serde_yaml_ng::from_str("time: {hour: '12'}\ndayofmonth: {day: '1'}").expect("parses");
+        assert_eq!(s.to_quartz(), "0 0 12 1 * ? *");
+        let s: Schedule = serde_yaml_ng::from_str("crontab: '0 0/5 * * * ?'").expect("parses");
+        assert_eq!(s.to_quartz(), "0 0/5 * * * ?");
+    }
+}

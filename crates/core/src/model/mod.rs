@@ -1,0 +1,27 @@
+//! The domain model, serialized with Rundeck's field names.
+
+mod execution;
+pub(crate) mod flex;
+mod job;
+mod log;
+mod node;
+mod option;
+mod step;
+
+pub use execution::{
+    ExecState, Execution, ExecutionStatus, NagiosStatus, NodeStepState, NodeSummary, StepState,
+    WorkflowState,
+};
+pub use job::{
+    Dispatch, EmailNotification, Job, LogLevel, LogLimitAction, NodeFilters, Notification,
+    Notifications, Project, RankOrder, Retry, Schedule, ScheduleDay, ScheduleTime,
+    StructuredSchedule,
+};
+pub use log::{LogEvent, Stream};
+pub use node::{canonical_attribute, parse_tags, Node};
+pub use option::JobOption;
+pub use step::{JobRef, ScriptSpec, Step, StepKind, Strategy, Workflow};
+
+/// Fields of a document that this version does not model, kept in order so
+/// that an export writes them back.
+pub type Extra = indexmap::IndexMap<String, serde_json::Value>;

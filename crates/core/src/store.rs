@@ -1,0 +1,190 @@
+//! The `Store` trait: everything Foredeck remembers.
+
+use crate::error::Result;
+use crate::model::{Execution, ExecutionStatus, Job, LogEvent, Node, Project};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// Filters for listing jobs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobQuery {
+    /// Jobs in this group or below it (`ops` matches `ops` and `ops/db`).
+    pub group_path: Option<String>,
+    /// Only jobs directly in this group (`""` for top-level jobs).
+    pub group_exact: Option<String>,
+    /// Name contains this text (case-insensitive).
+    pub name_contains: Option<String>,
+    /// Exact name.
+    pub name_exact: Option<String>,
+    /// Only these uuids.
+    pub ids: Vec<String>,
+}
+
+/// Filters for the execution history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionQuery {
+    /// Project.
+    pub project: Option<String>,
+    /// Job uuid(s).
+    pub job_ids: Vec<String>,
+    /// Jobs in this group or below.
+    pub group_path: Option<String>,
+    /// Job name contains this text (case-insensitive).
+    pub job_name_contains: Option<String>,
+    /// Run by this user.
+    pub user: Option<String>,
+    /// In this status.
+    pub status: Option<ExecutionStatus>,
+    /// Started at or after.
+    pub begin: Option<DateTime<Utc>>,
+    /// Started before.
+    pub end: Option<DateTime<Utc>>,
+    /// `Some(true)`: ad-hoc only; `Some(false)`: job executions only.
+    pub adhoc: Option<bool>,
+    /// Page offset.
+    pub offset: u64,
+    /// Page size (0 = default 20).
+    pub max: u64,
+}
+
+/// A page of results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Matching items in all pages.
+    pub total: u64,
+    /// Offset of the first item.
+    pub offset: u64,
+    /// Page size asked for.
+    pub max: u64,
+}
+
+/// A slice of an execution's log.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogPage {
+    /// Events from `offset` on.
+    pub events: Vec<LogEvent>,
+    /// Offset to read from next.
+    pub next_offset: u64,
+}
+
+/// What a key-storage entry holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// A private key: never readable through any API.
+    Private,
+    /// A public key: readable.
+    Public,
+    /// A password: never readable through any API.
+    Password,
+}
+
+/// A key-storage entry as stored: ciphertext only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredKey {
+    /// Path (`keys/project/ops/db.pem`).
+    pub path: String,
+    /// Kind of secret.
+    pub key_type: KeyType,
+    /// Encrypted content, bound to `path`.
+    pub ciphertext: Vec<u8>,
+    /// Created.
+    pub created: DateTime<Utc>,
+    /// Last modified.
+    pub modified: DateTime<Utc>,
+}
+
+/// Persistence of projects, nodes, jobs, executions, logs and keys.
+/// Implemented in memory (`MemoryStore`) and on SQL databases (foredeck-store).
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Creates a project; a conflict if it exists.
+    async fn create_project(&self, project: &Project) -> Result<()>;
+    /// Replaces a project's description and configuration.
+    async fn update_project(&self, project: &Project) -> Result<()>;
+    /// A project by name.
+    async fn get_project(&self, name: &str) -> Result<Option<Project>>;
+    /// All projects, by name.
+    async fn list_projects(&self) -> Result<Vec<Project>>;
+    /// Deletes a project with its nodes, jobs and executions.
+    async fn delete_project(&self, name: &str) -> Result<()>;
+
+    /// Replaces the nodes that one source contributes to a project.
+    async fn replace_nodes(&self, project: &str, source: &str, nodes: &[Node]) -> Result<()>;
+    /// The project's nodes: sources in name order, a later source's node
+    /// replacing an earlier one of the same name; sorted by node name.
+    async fn list_nodes(&self, project: &str) -> Result<Vec<Node>>;
+
+    /// Creates or replaces a job (by uuid; a uuid is assigned if missing) and
+    /// returns it as stored.
+    async fn put_job(&self, project: &str, job: &Job) -> Result<Job>;
+    /// A job by uuid.
+    async fn get_job(&self, project: &str, id: &str) -> Result<Option<Job>>;
+    /// A job by group and name.
+    async fn find_job(&self, project: &str, group: Option<&str>, name: &str) -> Result<Option<Job>>;
+    /// Jobs matching a query, by group then name.
+    async fn list_jobs(&self, project: &str, query: &JobQuery) -> Result<Vec<Job>>;
+    /// Deletes a job (its executions stay).
+    async fn delete_job(&self, project: &str, id: &str) -> Result<()>;
+
+    /// Stores a new execution and returns its id.
+    async fn create_execution(&self, execution: &Execution) -> Result<u64>;
+    /// Replaces an execution record (status, state, end time).
+    async fn update_execution(&self, execution: &Execution) -> Result<()>;
+    /// An execution by id.
+    async fn get_execution(&self, id: u64) -> Result<Option<Execution>>;
+    /// Executions matching a query, newest first.
+    async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>>;
+    /// Deletes an execution and its log.
+    async fn delete_execution(&self, id: u64) -> Result<()>;
+
+    /// Appends log events to an execution's log, all or none.
+    async fn append_log(&self, id: u64, events: &[LogEvent]) -> Result<()>;
+    /// Reads up to `limit` events from `offset` (an event index).
+    async fn read_log(&self, id: u64, offset: u64, limit: usize) -> Result<LogPage>;
+
+    /// Stores or replaces a key-storage entry.
+    async fn put_key(&self, key: &StoredKey) -> Result<()>;
+    /// A key-storage entry by path.
+    async fn get_key(&self, path: &str) -> Result<Option<StoredKey>>;
+    /// Entries under a path prefix (ciphertext included; callers must not return it).
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<StoredKey>>;
+    /// Deletes an entry; not-found if missing.
+    async fn delete_key(&self, path: &str) -> Result<()>;
+}
+
+macro_rules! forward_store {
+    ($($t:tt)*) => {
+        #[async_trait]
+        impl<T: Store + ?Sized> Store for $($t)* {
+            async fn create_project(&self, p: &Project) -> Result<()> { (**self).create_project(p).await }
+            async fn update_project(&self, p: &Project) -> Result<()> { (**self).update_project(p).await }
+            async fn get_project(&self, n: &str) -> Result<Option<Project>> { (**self).get_project(n).await }
+            async fn list_projects(&self) -> Result<Vec<Project>> { (**self).list_projects().await }
+            async fn delete_project(&self, n: &str) -> Result<()> { (**self).delete_project(n).await }
+            async fn replace_nodes(&self, p: &str, s: &str, n: &[Node]) -> Result<()> { (**self).replace_nodes(p, s, n).await }
+            async fn list_nodes(&self, p: &str) -> Result<Vec<Node>> { (**self).list_nodes(p).await }
+            async fn put_job(&self, p: &str, j: &Job) -> Result<Job> { (**self).put_job(p, j).await }
+            async fn get_job(&self, p: &str, id: &str) -> Result<Option<Job>> { (**self).get_job(p, id).await }
+            async fn find_job(&self, p: &str, g: Option<&str>, n: &str) -> Result<Option<Job>> { (**self).find_job(p, g, n).await }
+            async fn list_jobs(&self, p: &str, q: &JobQuery) -> Result<Vec<Job>> { (**self).list_jobs(p, q).await }
+            async fn delete_job(&self, p: &str, id: &str) -> Result<()> { (**self).delete_job(p, id).await }
+            async fn create_execution(&self, e: &Execution) -> Result<u64> { (**self).create_execution(e).await }
+            async fn update_execution(&self, e: &Execution) -> Result<()> { (**self).update_execution(e).await }
+            async fn get_execution(&self, id: u64) -> Result<Option<Execution>> { (**self).get_execution(id).await }
+            async fn query_executions(&self, q: &ExecutionQuery) -> Result<Page<Execution>> { (**self).query_executions(q).await }
+            async fn delete_execution(&self, id: u64) -> Result<()> { (**self).delete_execution(id).await }
+            async fn append_log(&self, id: u64, e: &[LogEvent]) -> Result<()> { (**self).append_log(id, e).await }
+            async fn read_log(&self, id: u64, o: u64, l: usize) -> Result<LogPage> { (**self).read_log(id, o, l).await }
+            async fn put_key(&self, k: &StoredKey) -> Result<()> { (**self).put_key(k).await }
+            async fn get_key(&self, p: &str) -> Result<Option<StoredKey>> { (**self).get_key(p).await }
+            async fn list_keys(&self, p: &str) -> Result<Vec<StoredKey>> { (**self).list_keys(p).await }
+            async fn delete_key(&self, p: &str) -> Result<()> { (**self).delete_key(p).await }
+        }
+    };
+}
+
+forward_store!(Arc<T>);
+forward_store!(Box<T>);

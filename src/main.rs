@@ -1,0 +1,6 @@
+//! The `foredeck` command.
+
+fn main() {
+    eprintln!("foredeck: no commands yet");
+    std::process::exit(2);
+}
