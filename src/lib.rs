@@ -1,8 +1,17 @@
 //! Foredeck: operations automation as an embeddable library.
 //!
-//! This facade re-exports the core crate: the model, the traits, the Rundeck
-//! formats, node filters, the local executor and the pipeline evaluator.
+//! This facade re-exports the core crate: the model, the five traits, the
+//! Rundeck formats, node filters, the data context, the local executor and
+//! the pipeline evaluator ([`engine::Engine`]).
+//!
+//! ```no_run
+//! # async fn demo() -> foredeck::Result<()> {
+//! use foredeck::engine::{Engine, RunOptions};
+//! let jobs = foredeck::format::parse_jobs_yaml("- name: hi\n  sequence:\n    commands:\n      - exec: echo hi\n", "inline")?;
+//! let execution = Engine::builder().build().run_job("demo", &jobs[0], RunOptions::default()).await?;
+//! println!("{}", execution.status);
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
-pub use foredeck_core as core;
 pub use foredeck_core::*;

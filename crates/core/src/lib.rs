@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod authorizer;
+pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod memory;
@@ -17,6 +18,7 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use engine::{Engine, RunOptions};
 pub use authorizer::{AuthContext, Authorizer, Decision, Resource, Subject};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputLine, OutputSink};

@@ -120,6 +120,7 @@ pub struct ScriptSpec {
 }
 
 /// The kinds of steps.
+#[allow(clippy::large_enum_variant)] // steps are few; boxing would only complicate matching
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepKind {
     /// `exec`: a command line run by the node's shell.

@@ -146,10 +146,13 @@ impl Notifier for RecordingNotifier {
     }
 }
 
+/// (project, job uuid) -> next fire time.
+type Schedules = BTreeMap<(String, String), Option<DateTime<Utc>>>;
+
 /// A scheduler that records what it was asked and computes nothing.
 #[derive(Debug, Default)]
 pub struct RecordingScheduler {
-    scheduled: Mutex<BTreeMap<(String, String), Option<DateTime<Utc>>>>,
+    scheduled: Mutex<Schedules>,
     run_at: Mutex<Vec<(RunRequest, DateTime<Utc>)>>,
 }
 

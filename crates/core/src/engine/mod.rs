@@ -1,0 +1,353 @@
+//! The pipeline evaluator: runs a job's workflow over its nodes.
+//!
+//! [`Engine`] validates options, resolves the node set, records an
+//! [`Execution`] in the [`Store`], walks the workflow with the job's strategy
+//! (node-first, sequential, parallel), dispatches node steps to
+//! [`Executor`]s with the job's thread count, applies error handlers,
+//! keepgoing, retries, timeouts and log limits, and records per-node and
+//! per-step state the way Rundeck reports it.
+
+pub mod limits;
+mod log;
+mod options;
+mod run;
+mod state;
+
+pub use options::{resolve_options, ResolvedOptions};
+
+use crate::error::{Error, Result};
+use crate::executor::{Executor, NodeOutcome, OutputSink};
+use crate::context::DataContext;
+use crate::model::{Execution, Job, LogEvent, LogLevel, Node};
+use crate::notifier::Notifier;
+use crate::store::Store;
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+/// Receives every log event of an execution as it is written (after masking
+/// and log limits). Called on the engine's tasks: keep it quick.
+#[derive(Clone)]
+pub struct LogListener(pub Arc<dyn Fn(&LogEvent) + Send + Sync>);
+
+impl LogListener {
+    /// Wraps a closure.
+    pub fn new(f: impl Fn(&LogEvent) + Send + Sync + 'static) -> Self {
+        LogListener(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for LogListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LogListener")
+    }
+}
+
+/// A user-supplied step type (`type: my-plugin` in a job). Registered on the
+/// engine by name.
+#[async_trait]
+pub trait StepPlugin: Send + Sync + fmt::Debug {
+    /// Runs the step once (workflow step) or on one node (node step).
+    async fn run(&self, call: PluginCall) -> Result<NodeOutcome>;
+}
+
+/// What a [`StepPlugin`] gets to work with.
+#[derive(Debug)]
+pub struct PluginCall {
+    /// The node, for node steps.
+    pub node: Option<Node>,
+    /// The step's configuration, with `${...}` references expanded in strings.
+    pub configuration: BTreeMap<String, serde_json::Value>,
+    /// Options, job and captured data.
+    pub context: DataContext,
+    /// Where the step's output goes.
+    pub out: OutputSink,
+    /// Cancelled when the execution is aborted or times out.
+    pub abort: CancellationToken,
+}
+
+/// How to run a job.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Option values by name (`--option k=v`, argString).
+    pub options: BTreeMap<String, String>,
+    /// Who runs it (default `foredeck`).
+    pub user: Option<String>,
+    /// A node filter that replaces the job's.
+    pub filter: Option<String>,
+    /// The nodes to choose from; by default the project's nodes from the store.
+    pub nodes: Option<Vec<Node>>,
+    /// Log level that replaces the job's.
+    pub loglevel: Option<LogLevel>,
+    /// Receives log events live.
+    pub listener: Option<LogListener>,
+}
+
+impl RunOptions {
+    /// Sets one option value.
+    pub fn option(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.insert(name.into(), value.into());
+        self
+    }
+
+    /// Runs on exactly these nodes (still subject to the filter).
+    pub fn nodes(mut self, nodes: Vec<Node>) -> Self {
+        self.nodes = Some(nodes);
+        self
+    }
+
+    /// Sends log events to a closure as they happen.
+    pub fn on_log(mut self, f: impl Fn(&LogEvent) + Send + Sync + 'static) -> Self {
+        self.listener = Some(LogListener::new(f));
+        self
+    }
+}
+
+/// Why an execution stopped early.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    Abort,
+    Timeout,
+    LogLimit(Option<String>),
+}
+
+/// Abort signal of one job run (all its attempts and job references).
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    pub cancel: CancellationToken,
+    reason: Mutex<Option<StopReason>>,
+}
+
+impl Control {
+    pub(crate) fn child(parent: &CancellationToken) -> Self {
+        Control {
+            cancel: parent.child_token(),
+            reason: Mutex::new(None),
+        }
+    }
+
+    /// Stops the run; the first reason wins.
+    pub(crate) fn stop(&self, reason: StopReason) {
+        if let Ok(mut r) = self.reason.lock() {
+            r.get_or_insert(reason);
+        }
+        self.cancel.cancel();
+    }
+
+    pub(crate) fn reason(&self) -> Option<StopReason> {
+        let own = self.reason.lock().ok().and_then(|r| r.clone());
+        match own {
+            Some(r) => Some(r),
+            // cancelled through a parent: an abort from outside
+            None if self.cancel.is_cancelled() => Some(StopReason::Abort),
+            None => None,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn Store>,
+    pub executors: HashMap<String, Arc<dyn Executor>>,
+    pub plugins: HashMap<String, Arc<dyn StepPlugin>>,
+    pub notifier: Option<Arc<dyn Notifier>>,
+    pub server_node: String,
+    pub running: Mutex<HashMap<u64, Arc<Control>>>,
+    pub max_depth: u32,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ex: Vec<&String> = self.executors.keys().collect();
+        ex.sort();
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .field("executors", &ex)
+            .field("server_node", &self.server_node)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs jobs. Cheap to clone; clones share executors, store and running executions.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Builds an [`Engine`].
+#[derive(Debug)]
+pub struct EngineBuilder {
+    store: Option<Arc<dyn Store>>,
+    executors: HashMap<String, Arc<dyn Executor>>,
+    plugins: HashMap<String, Arc<dyn StepPlugin>>,
+    notifier: Option<Arc<dyn Notifier>>,
+    server_node: String,
+}
+
+impl Engine {
+    /// A builder with the `local` executor registered and an in-memory store.
+    pub fn builder() -> EngineBuilder {
+        let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
+        executors.insert("local".into(), Arc::new(crate::local::LocalExecutor::new()));
+        EngineBuilder {
+            store: None,
+            executors,
+            plugins: HashMap::new(),
+            notifier: None,
+            server_node: "localhost".into(),
+        }
+    }
+
+    /// The store executions are recorded in.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The name of the node that stands for the Foredeck host (jobs without a
+    /// node filter run there, with the `local` executor).
+    pub fn server_node(&self) -> Node {
+        Node::new(self.inner.server_node.clone())
+            .with("hostname", "localhost")
+            .with("node-executor", "local")
+    }
+
+    /// Runs a job to the end (with its retries) and returns the last
+    /// execution. Errors are for runs that cannot start (bad options, bad
+    /// filter, store failure); a failing workflow is an execution with status
+    /// `failed`.
+    pub async fn run_job(&self, project: &str, job: &Job, opts: RunOptions) -> Result<Execution> {
+        let control = Arc::new(Control::default());
+        run::run_with_retries(self.clone(), project.to_owned(), job.clone(), opts, control, 0, None).await
+    }
+
+    /// Starts a job in the background; returns the first execution's id and
+    /// a handle that yields the last execution.
+    pub async fn start_job(&self, project: &str, job: &Job, opts: RunOptions) -> Result<RunHandle> {
+        let (id_tx, id_rx) = tokio::sync::oneshot::channel();
+        let control = Arc::new(Control::default());
+        let engine = self.clone();
+        let (project, job) = (project.to_owned(), job.clone());
+        let task = tokio::spawn(async move {
+            run::run_with_retries(engine, project, job, opts, control, 0, Some(id_tx)).await
+        });
+        match id_rx.await {
+            Ok(id) => Ok(RunHandle { id, task }),
+            // the run failed before it created an execution: return its error
+            Err(_) => match task.await {
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(e)) => Ok(RunHandle {
+                    id: e.id,
+                    task: tokio::spawn(async move { Ok(e) }),
+                }),
+                Err(e) => Err(Error::Executor {
+                    node: String::new(),
+                    message: format!("execution task failed: {e}"),
+                }),
+            },
+        }
+    }
+
+    /// Aborts a running execution (and its retries and referenced jobs).
+    /// Returns false when it is not running here.
+    pub fn abort(&self, execution_id: u64) -> bool {
+        let control = self
+            .inner
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&execution_id).cloned());
+        match control {
+            Some(c) => {
+                c.stop(StopReason::Abort);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ids of executions running in this engine.
+    pub fn running(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .inner
+            .running
+            .lock()
+            .map(|r| r.keys().copied().collect())
+            .unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// A job started with [`Engine::start_job`].
+#[derive(Debug)]
+pub struct RunHandle {
+    /// Id of the first execution.
+    pub id: u64,
+    task: tokio::task::JoinHandle<Result<Execution>>,
+}
+
+impl RunHandle {
+    /// Waits for the run to end and returns its last execution.
+    pub async fn wait(self) -> Result<Execution> {
+        self.task.await.map_err(|e| Error::Executor {
+            node: String::new(),
+            message: format!("execution task failed: {e}"),
+        })?
+    }
+}
+
+impl EngineBuilder {
+    /// Where executions and logs are recorded (default: a new [`crate::MemoryStore`]).
+    pub fn store(mut self, store: impl Store + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A shared store.
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Registers an executor under a name nodes refer to with `node-executor`.
+    pub fn executor(mut self, name: impl Into<String>, executor: impl Executor + 'static) -> Self {
+        self.executors.insert(name.into(), Arc::new(executor));
+        self
+    }
+
+    /// Registers a step plugin under its `type` name.
+    pub fn step_plugin(mut self, name: impl Into<String>, plugin: impl StepPlugin + 'static) -> Self {
+        self.plugins.insert(name.into(), Arc::new(plugin));
+        self
+    }
+
+    /// Sends start/success/failure notifications.
+    pub fn notifier(mut self, notifier: impl Notifier + 'static) -> Self {
+        self.notifier = Some(Arc::new(notifier));
+        self
+    }
+
+    /// Name of the node that stands for the Foredeck host (default `localhost`).
+    pub fn server_node(mut self, name: impl Into<String>) -> Self {
+        self.server_node = name.into();
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                store: self.store.unwrap_or_else(|| Arc::new(crate::memory::MemoryStore::new())),
+                executors: self.executors,
+                plugins: self.plugins,
+                notifier: self.notifier,
+                server_node: self.server_node,
+                running: Mutex::new(HashMap::new()),
+                max_depth: 16,
+            }),
+        }
+    }
+}
+#[cfg(test)]
+mod tests;

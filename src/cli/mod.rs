@@ -1,0 +1,55 @@
+//! Command-line front-end: thin wrappers over the library.
+
+mod nodes;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::Path;
+
+/// Operations automation: jobs, node filters and workflows.
+#[derive(Debug, Parser)]
+#[command(name = "foredeck", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the nodes of a resource file that match a filter.
+    Nodes(nodes::NodesArgs),
+    /// Run a job from a job file, in this process, and print its output.
+    Run(run::RunArgs),
+}
+
+/// Runs a command; returns the process exit code.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Nodes(a) => nodes::run(a).await,
+        Command::Run(a) => run::run(a).await,
+    }
+}
+
+/// Reads a resource-model file (YAML or JSON by extension, YAML otherwise).
+pub fn load_nodes(path: &Path) -> anyhow::Result<Vec<foredeck::Node>> {
+    use foredeck::format::{parse_nodes, NodeFormat};
+    let text = read_text(path)?;
+    let format = NodeFormat::from_path(path).unwrap_or(NodeFormat::Yaml);
+    Ok(parse_nodes(&text, &path.display().to_string(), format)?)
+}
+
+/// Reads a UTF-8 text file no larger than the document limit.
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
+    if meta.len() as usize > foredeck::format::MAX_DOCUMENT_BYTES {
+        anyhow::bail!(
+            "{}: {} bytes is larger than the limit of {} bytes",
+            path.display(),
+            meta.len(),
+            foredeck::format::MAX_DOCUMENT_BYTES
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{}: not UTF-8 text ({e})", path.display()))
+}

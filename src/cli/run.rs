@@ -1,0 +1,145 @@
+//! `foredeck run --file`: run a job in this process with an in-memory store.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use foredeck::engine::{Engine, RunOptions};
+use foredeck::{ExecState, ExecutionStatus, LogLevel, MemoryStore, Project, Store, Stream};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Job file: Rundeck job YAML (or JSON with a .json extension).
+    #[arg(long, value_name = "JOB.yaml")]
+    file: PathBuf,
+    /// Resource-model file with the nodes the job may target.
+    #[arg(long, value_name = "NODES.yaml")]
+    nodes: Option<PathBuf>,
+    /// Which job of the file (name or group/name); required when it holds several.
+    #[arg(long)]
+    job: Option<String>,
+    /// Option value, repeatable: --option env=prod
+    #[arg(long = "option", short = 'o', value_name = "NAME=VALUE")]
+    options: Vec<String>,
+    /// Node filter replacing the job's.
+    #[arg(long, short = 'F')]
+    filter: Option<String>,
+    /// Executor for nodes without a `node-executor` attribute.
+    #[arg(long, default_value = "ssh")]
+    default_executor: String,
+    /// Log level (DEBUG, VERBOSE, INFO, WARN, ERROR).
+    #[arg(long)]
+    loglevel: Option<String>,
+    /// Prefix every output line with its node name (default when several nodes run).
+    #[arg(long)]
+    prefix: Option<bool>,
+}
+
+pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
+    let text = super::read_text(&a.file)?;
+    let name = a.file.display().to_string();
+    let jobs = if a.file.extension().is_some_and(|e| e == "json") {
+        foredeck::format::parse_jobs_json(&text, &name)?
+    } else {
+        foredeck::format::parse_jobs_yaml(&text, &name)?
+    };
+    let job = match (&a.job, jobs.len()) {
+        (None, 1) => jobs[0].clone(),
+        (None, 0) => bail!("{name}: no jobs in the file"),
+        (None, _) => bail!(
+            "{name} holds {} jobs; choose one with --job ({})",
+            jobs.len(),
+            jobs.iter().map(|j| j.full_name()).collect::<Vec<_>>().join(", ")
+        ),
+        (Some(want), _) => jobs
+            .iter()
+            .find(|j| &j.full_name() == want || &j.name == want)
+            .cloned()
+            .with_context(|| format!("{name}: no job named {want:?}"))?,
+    };
+    let mut options = BTreeMap::new();
+    for o in &a.options {
+        let Some((k, v)) = o.split_once('=') else {
+            bail!("--option {o:?}: expected NAME=VALUE");
+        };
+        options.insert(k.to_owned(), v.to_owned());
+    }
+    let loglevel = match a.loglevel.as_deref() {
+        None => None,
+        Some(l) => Some(
+            serde_yaml_ng::from_str::<LogLevel>(&l.to_uppercase())
+                .map_err(|_| anyhow::anyhow!("--loglevel {l:?}: use DEBUG, VERBOSE, INFO, WARN or ERROR"))?,
+        ),
+    };
+    let nodes = match &a.nodes {
+        Some(p) => super::load_nodes(p)?,
+        None => Vec::new(),
+    };
+
+    let store = Arc::new(MemoryStore::new());
+    let project = job.project.clone().unwrap_or_else(|| "cli".into());
+    let mut p = Project::new(project.clone());
+    p.config.insert("project.default.node-executor".into(), a.default_executor.clone());
+    store.create_project(&p).await?;
+    for j in &jobs {
+        store.put_job(&project, j).await?;
+    }
+    let engine = Engine::builder().shared_store(store.clone()).build();
+    let several = job.nodefilters.as_ref().is_some_and(|n| n.filter.is_some()) || a.filter.is_some();
+    let prefix = a.prefix.unwrap_or(several);
+    let opts = RunOptions {
+        options,
+        user: std::env::var("USER").ok(),
+        filter: a.filter.clone(),
+        nodes: Some(nodes),
+        loglevel,
+        listener: None,
+    }
+    .on_log(move |ev| {
+        let node = ev.node.as_deref().unwrap_or("");
+        let line = if prefix && !node.is_empty() {
+            format!("{node}: {}", ev.text)
+        } else {
+            ev.text.clone()
+        };
+        match ev.stream {
+            Stream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+            }
+            Stream::Stderr | Stream::System => {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{line}");
+            }
+        }
+    });
+
+    let started = std::time::Instant::now();
+    let e = tokio::select! {
+        r = engine.run_job(&project, &job, opts) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            for id in engine.running() {
+                engine.abort(id);
+            }
+            bail!("interrupted");
+        }
+    };
+    let ok = e.state.nodes_in(ExecState::Succeeded).len();
+    let failed = e.failed_nodes();
+    eprintln!(
+        "Execution #{} {} in {:.2}s: {} node(s) succeeded, {} failed{}{}",
+        e.id,
+        e.status,
+        started.elapsed().as_secs_f64(),
+        ok,
+        failed.len(),
+        if failed.is_empty() { String::new() } else { format!(" ({})", failed.join(", ")) },
+        e.failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default(),
+    );
+    if let Some(n) = e.nagios {
+        eprintln!("Nagios: {n:?}");
+    }
+    Ok(if e.status == ExecutionStatus::Succeeded { 0 } else { 1 })
+}
