@@ -9,6 +9,7 @@
 pub mod authorizer;
 pub mod error;
 pub mod executor;
+pub mod filter;
 pub mod memory;
 pub mod model;
 pub mod notifier;
@@ -20,6 +21,7 @@ pub mod testing;
 pub use authorizer::{AuthContext, Authorizer, Decision, Resource, Subject};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputLine, OutputSink};
+pub use filter::NodeFilter;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use notifier::{NotificationTrigger, Notifier};
