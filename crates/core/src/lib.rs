@@ -9,6 +9,7 @@
 pub mod authorizer;
 pub mod error;
 pub mod executor;
+pub mod format;
 pub mod memory;
 pub mod model;
 pub mod notifier;
