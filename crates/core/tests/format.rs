@@ -642,3 +642,20 @@ fn json_export_of_rundeck_job_uses_rundeck_names() {
     assert!(jobs[0].loglimit_action.is_none());
     let _ = LogLimitAction::Truncate;
 }
+
+#[test]
+fn node_yaml_stream_of_documents() {
+    let src = "---\na:\n  hostname: h1\n---\n- nodename: b\n---\na:\n  hostname: h2\n";
+    let nodes = parse_nodes_yaml(src, "multi.yaml").unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0].hostname(), Some("h2"));
+    let e = parse_nodes_yaml(
+        "a:\n  hostname: h\n---\n- nodename: b\n  tags: {x: y}\n",
+        "m.yaml",
+    )
+    .unwrap_err();
+    assert!(
+        message(&e).contains("node #1") && message(&e).contains("line 4"),
+        "{e}"
+    );
+}

@@ -52,6 +52,23 @@ pub(crate) fn scan_yaml(src: &str, source_name: &str) -> Result<Root> {
     .map_err(|e| Error::format(source_name, yaml_message(&e)))
 }
 
+/// Like [`scan_yaml`] for a stream of `---`-separated documents, sharing
+/// one budget; returns the root of each document.
+pub(crate) fn scan_yaml_stream(src: &str, source_name: &str) -> Result<Vec<Root>> {
+    check_size(src, source_name)?;
+    let mut budget = Budget::new(src);
+    serde_yaml_ng::Deserializer::from_str(src)
+        .map(|doc| {
+            BudgetSeed {
+                b: &mut budget,
+                depth: 0,
+            }
+            .deserialize(doc)
+            .map_err(|e| Error::format(source_name, yaml_message(&e)))
+        })
+        .collect()
+}
+
 /// Like [`scan_yaml`] for JSON.
 pub(crate) fn scan_json(src: &str, source_name: &str) -> Result<Root> {
     check_size(src, source_name)?;

@@ -1,6 +1,6 @@
 //! Resource-model documents: nodes in YAML or JSON.
 
-use super::guard::{scan_json, scan_yaml, yaml_message, Root};
+use super::guard::{scan_json, scan_yaml_stream, yaml_message, Root};
 use super::NodeFormat;
 use crate::{Error, Node, Result};
 use indexmap::IndexMap;
@@ -20,16 +20,23 @@ pub fn parse_nodes(src: &str, source_name: &str, format: NodeFormat) -> Result<V
 /// Reads a Rundeck `resourceyaml` document: a map of node name to
 /// attributes, or a list of attribute maps each with a `nodename`.
 ///
+/// Several `---`-separated documents are read in turn, as Rundeck does.
 /// Nodes come back in document order; a repeated name replaces the earlier
 /// node in its place (the later entry wins).
 pub fn parse_nodes_yaml(src: &str, source_name: &str) -> Result<Vec<Node>> {
-    if scan_yaml(src, source_name)? == Root::Null {
-        return Ok(Vec::new());
+    // Like Rundeck, several `---`-separated documents are read in turn.
+    let roots = scan_yaml_stream(src, source_name)?;
+    let mut nodes = Vec::new();
+    for (doc, root) in serde_yaml_ng::Deserializer::from_str(src).zip(roots) {
+        if root == Root::Null {
+            continue;
+        }
+        let more = NodesSeed
+            .deserialize(doc)
+            .map_err(|e| Error::format(source_name, yaml_message(&e)))?;
+        nodes.extend(more);
     }
-    NodesSeed
-        .deserialize(serde_yaml_ng::Deserializer::from_str(src))
-        .map(dedup)
-        .map_err(|e| Error::format(source_name, yaml_message(&e)))
+    Ok(dedup(nodes))
 }
 
 /// Reads a Rundeck `resourcejson` document: an object of node name to
