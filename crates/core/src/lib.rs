@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod filter;
+pub mod format;
 pub mod memory;
 pub mod model;
 pub mod notifier;

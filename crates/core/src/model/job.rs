@@ -44,8 +44,9 @@ impl LogLevel {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
-    /// Stable identifier (`uuid`; Rundeck also writes it as `id`).
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "id")]
+    /// Stable identifier (`uuid`; Rundeck also writes it as `id`, which
+    /// [`crate::format`] folds into this field on import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
     /// Job name, unique within its group.
     pub name: String,

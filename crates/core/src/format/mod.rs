@@ -1,0 +1,72 @@
+//! Import and export of Rundeck documents: job definitions (YAML and JSON)
+//! and resource-model node files (YAML and JSON).
+//!
+//! # Jobs
+//!
+//! A job document is a list of jobs, as Rundeck exports it; a single job
+//! mapping (object in JSON) is accepted as a list of one. Every job is read
+//! on its own, so an error names the job (its `name`, or its 1-based position
+//! `#N` when it has none), the field path inside it and, where the parser
+//! knows it, the line and column. Each job read is then checked with
+//! [`validate_job`].
+//!
+//! Fields this version does not model are kept in the model's `extra` maps
+//! and written back on export, so import then export loses nothing.
+//!
+//! A Rundeck job carries its identifier as `uuid` and often also as `id`. On
+//! import, `id` fills `uuid` when `uuid` is absent and is dropped when it
+//! equals `uuid`; a differing `id` is kept as an unknown field.
+//!
+//! # Nodes
+//!
+//! A resource document is either a map of node name to attributes (the form
+//! [`nodes_to_yaml`] and [`nodes_to_json`] write) or a list of attribute maps
+//! each with a `nodename`. In the map form the key is the node name, as in
+//! Rundeck. `tags` may be a comma-separated string or a list. When a name
+//! occurs twice, the later entry wins and takes the place of the first.
+//!
+//! # Limits
+//!
+//! Documents larger than [`MAX_DOCUMENT_BYTES`] are refused, as are documents
+//! nesting deeper than 64 levels and documents whose YAML aliases expand to
+//! more values than the text itself could hold ("billion laughs"): every
+//! document is first walked once with a budget before anything is built.
+
+mod guard;
+mod jobs;
+mod nodes;
+mod validate;
+
+pub use jobs::{jobs_to_json, jobs_to_yaml, parse_jobs_json, parse_jobs_yaml};
+pub use nodes::{nodes_to_json, nodes_to_yaml, parse_nodes, parse_nodes_json, parse_nodes_yaml};
+pub use validate::validate_job;
+
+use std::path::Path;
+
+/// Largest document accepted by the parsers (16 MiB).
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Deepest nesting of lists and maps accepted by the parsers.
+pub const MAX_NESTING_DEPTH: usize = 64;
+
+/// Serialization of a resource-model (node) document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeFormat {
+    /// Rundeck `resourceyaml`.
+    Yaml,
+    /// Rundeck `resourcejson`.
+    Json,
+}
+
+impl NodeFormat {
+    /// The format a file name's extension implies: `.yaml`/`.yml` or `.json`
+    /// (any case); `None` for anything else.
+    pub fn from_path(p: &Path) -> Option<Self> {
+        let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "yaml" | "yml" => Some(NodeFormat::Yaml),
+            "json" => Some(NodeFormat::Json),
+            _ => None,
+        }
+    }
+}
