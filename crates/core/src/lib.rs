@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod authorizer;
+pub mod context;
 pub mod error;
 pub mod executor;
 pub mod memory;
@@ -18,6 +19,10 @@ pub mod store;
 pub mod testing;
 
 pub use authorizer::{AuthContext, Authorizer, Decision, Resource, Subject};
+pub use context::{
+    environment, expand_command, expand_script, expand_text, shell_quote, split_args, DataContext,
+    SecretMasker,
+};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputLine, OutputSink};
 pub use memory::MemoryStore;

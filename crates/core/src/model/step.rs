@@ -121,6 +121,7 @@ pub struct ScriptSpec {
 
 /// The kinds of steps.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // steps are few; boxing would burden every match
 pub enum StepKind {
     /// `exec`: a command line run by the node's shell.
     Command {

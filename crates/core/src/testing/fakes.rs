@@ -149,6 +149,7 @@ impl Notifier for RecordingNotifier {
 /// A scheduler that records what it was asked and computes nothing.
 #[derive(Debug, Default)]
 pub struct RecordingScheduler {
+    #[allow(clippy::type_complexity)]
     scheduled: Mutex<BTreeMap<(String, String), Option<DateTime<Utc>>>>,
     run_at: Mutex<Vec<(RunRequest, DateTime<Utc>)>>,
 }
