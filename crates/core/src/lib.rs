@@ -10,6 +10,7 @@ pub mod authorizer;
 pub mod context;
 pub mod error;
 pub mod executor;
+pub mod local;
 pub mod memory;
 pub mod model;
 pub mod notifier;
@@ -25,6 +26,7 @@ pub use context::{
 };
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputLine, OutputSink};
+pub use local::LocalExecutor;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use notifier::{NotificationTrigger, Notifier};
