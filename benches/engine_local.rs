@@ -7,8 +7,8 @@
 use foredeck::engine::{Engine, RunOptions};
 use foredeck::executor::{Executor, NodeCommand, NodeRequest, OutputSink};
 use foredeck::local::LocalExecutor;
-use foredeck_core::testing::FakeExecutor;
 use foredeck::{ExecutionStatus, Job, Node, Step, Workflow};
+use foredeck_core::testing::FakeExecutor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -17,7 +17,13 @@ fn per_sec(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-async fn engine_runs(engine: &Engine, job: &Job, n: usize, concurrency: usize, nodes: Option<Vec<Node>>) -> Duration {
+async fn engine_runs(
+    engine: &Engine,
+    job: &Job,
+    n: usize,
+    concurrency: usize,
+    nodes: Option<Vec<Node>>,
+) -> Duration {
     let start = Instant::now();
     let per_task = n / concurrency;
     let mut tasks = Vec::new();
@@ -55,7 +61,10 @@ async fn raw_local(n: usize, concurrency: usize) -> Duration {
                     timeout: None,
                 };
                 let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-                let o = ex.run(req, sink, CancellationToken::new()).await.expect("runs");
+                let o = ex
+                    .run(req, sink, CancellationToken::new())
+                    .await
+                    .expect("runs");
                 assert!(o.success());
                 drain.await.expect("drain");
             }
@@ -69,9 +78,17 @@ async fn raw_local(n: usize, concurrency: usize) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let job = Job::new("true", Workflow::new(vec![Step::command("true")]));
-    println!("executions: {n}, cores: {}", std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1));
+    println!(
+        "executions: {n}, cores: {}",
+        std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(1)
+    );
 
     // engine alone: the executor answers without a process
     let fake_nodes = vec![Node::new("n1").with("node-executor", "fake")];
@@ -80,7 +97,9 @@ async fn main() {
         filter: Some(".*".into()),
         ..Default::default()
     });
-    let fake = Engine::builder().executor("fake", Arc::new(FakeExecutor::new())).build();
+    let fake = Engine::builder()
+        .executor("fake", Arc::new(FakeExecutor::new()))
+        .build();
     let d = engine_runs(&fake, &fake_job, n, 1, Some(fake_nodes)).await;
     println!(
         "engine only (fake executor, 1 at a time): {:>8.0} executions/s, {:>7.1} µs per execution",

@@ -51,5 +51,6 @@ pub fn read_text(path: &Path) -> anyhow::Result<String> {
         );
     }
     let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{}: not UTF-8 text ({e})", path.display()))
+    String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not UTF-8 text ({e})", path.display()))
 }

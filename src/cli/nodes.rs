@@ -47,7 +47,12 @@ pub async fn run(a: NodesArgs) -> anyhow::Result<u8> {
             }
         }
         Output::Table => {
-            let w = selected.iter().map(|n| n.name.len()).max().unwrap_or(4).max(4);
+            let w = selected
+                .iter()
+                .map(|n| n.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
             println!("{:w$}  {:24}  {:12}  TAGS", "NAME", "HOSTNAME", "USER");
             for n in &selected {
                 println!(
@@ -63,7 +68,12 @@ pub async fn run(a: NodesArgs) -> anyhow::Result<u8> {
         Output::Json => println!("{}", foredeck::format::nodes_to_json(&selected)?),
     }
     if selected.is_empty() {
-        eprintln!("no nodes matched the filter {:?} ({} nodes in {})", a.filter, nodes.len(), a.nodes.display());
+        eprintln!(
+            "no nodes matched the filter {:?} ({} nodes in {})",
+            a.filter,
+            nodes.len(),
+            a.nodes.display()
+        );
         return Ok(1);
     }
     Ok(0)

@@ -51,7 +51,10 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         (None, _) => bail!(
             "{name} holds {} jobs; choose one with --job ({})",
             jobs.len(),
-            jobs.iter().map(|j| j.full_name()).collect::<Vec<_>>().join(", ")
+            jobs.iter()
+                .map(|j| j.full_name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         (Some(want), _) => jobs
             .iter()
@@ -69,8 +72,9 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     let loglevel = match a.loglevel.as_deref() {
         None => None,
         Some(l) => Some(
-            serde_yaml_ng::from_str::<LogLevel>(&l.to_uppercase())
-                .map_err(|_| anyhow::anyhow!("--loglevel {l:?}: use DEBUG, VERBOSE, INFO, WARN or ERROR"))?,
+            serde_yaml_ng::from_str::<LogLevel>(&l.to_uppercase()).map_err(|_| {
+                anyhow::anyhow!("--loglevel {l:?}: use DEBUG, VERBOSE, INFO, WARN or ERROR")
+            })?,
         ),
     };
     let nodes = match &a.nodes {
@@ -81,13 +85,17 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     let store = Arc::new(MemoryStore::new());
     let project = job.project.clone().unwrap_or_else(|| "cli".into());
     let mut p = Project::new(project.clone());
-    p.config.insert("project.default.node-executor".into(), a.default_executor.clone());
+    p.config.insert(
+        "project.default.node-executor".into(),
+        a.default_executor.clone(),
+    );
     store.create_project(&p).await?;
     for j in &jobs {
         store.put_job(&project, j).await?;
     }
     let engine = Engine::builder().shared_store(store.clone()).build();
-    let several = job.nodefilters.as_ref().is_some_and(|n| n.filter.is_some()) || a.filter.is_some();
+    let several =
+        job.nodefilters.as_ref().is_some_and(|n| n.filter.is_some()) || a.filter.is_some();
     let prefix = a.prefix.unwrap_or(several);
     let opts = RunOptions {
         options,
@@ -135,11 +143,22 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         started.elapsed().as_secs_f64(),
         ok,
         failed.len(),
-        if failed.is_empty() { String::new() } else { format!(" ({})", failed.join(", ")) },
-        e.failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", failed.join(", "))
+        },
+        e.failure
+            .as_deref()
+            .map(|f| format!(": {f}"))
+            .unwrap_or_default(),
     );
     if let Some(n) = e.nagios {
         eprintln!("Nagios: {n:?}");
     }
-    Ok(if e.status == ExecutionStatus::Succeeded { 0 } else { 1 })
+    Ok(if e.status == ExecutionStatus::Succeeded {
+        0
+    } else {
+        1
+    })
 }

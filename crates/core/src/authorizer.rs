@@ -14,7 +14,10 @@ pub struct Subject {
 
 impl Subject {
     /// A subject with groups.
-    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(user: impl Into<String>, groups: I) -> Self {
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(
+        user: impl Into<String>,
+        groups: I,
+    ) -> Self {
         Subject {
             user: user.into(),
             groups: groups.into_iter().map(Into::into).collect(),
@@ -81,16 +84,34 @@ impl Decision {
 /// Rundeck `.aclpolicy` documents.
 pub trait Authorizer: Send + Sync + std::fmt::Debug {
     /// Decides one action (`read`, `run`, `create`, `update`, `delete`, `kill`, `admin`, ...).
-    fn decide(&self, subject: &Subject, action: &str, resource: &Resource, context: &AuthContext) -> Decision;
+    fn decide(
+        &self,
+        subject: &Subject,
+        action: &str,
+        resource: &Resource,
+        context: &AuthContext,
+    ) -> Decision;
 
     /// Whether it is allowed.
-    fn allowed(&self, subject: &Subject, action: &str, resource: &Resource, context: &AuthContext) -> bool {
+    fn allowed(
+        &self,
+        subject: &Subject,
+        action: &str,
+        resource: &Resource,
+        context: &AuthContext,
+    ) -> bool {
         self.decide(subject, action, resource, context).allowed()
     }
 }
 
 impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
-    fn decide(&self, subject: &Subject, action: &str, resource: &Resource, context: &AuthContext) -> Decision {
+    fn decide(
+        &self,
+        subject: &Subject,
+        action: &str,
+        resource: &Resource,
+        context: &AuthContext,
+    ) -> Decision {
         (**self).decide(subject, action, resource, context)
     }
 }

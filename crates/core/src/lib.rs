@@ -7,11 +7,13 @@
 #![deny(missing_docs)]
 
 pub mod authorizer;
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod filter;
 pub mod format;
+pub mod local;
 pub mod memory;
 pub mod model;
 pub mod notifier;
@@ -20,11 +22,16 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use engine::{Engine, RunOptions};
 pub use authorizer::{AuthContext, Authorizer, Decision, Resource, Subject};
+pub use context::{
+    environment, expand_command, expand_script, expand_text, shell_quote, split_args, DataContext,
+    SecretMasker,
+};
+pub use engine::{Engine, RunOptions};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputLine, OutputSink};
 pub use filter::NodeFilter;
+pub use local::LocalExecutor;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use notifier::{NotificationTrigger, Notifier};

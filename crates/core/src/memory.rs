@@ -121,7 +121,10 @@ impl Store for MemoryStore {
     async fn create_project(&self, project: &Project) -> Result<()> {
         let mut inner = self.write()?;
         if inner.projects.contains_key(&project.name) {
-            return Err(Error::Conflict(format!("project {:?} exists", project.name)));
+            return Err(Error::Conflict(format!(
+                "project {:?} exists",
+                project.name
+            )));
         }
         inner.projects.insert(project.name.clone(), project.clone());
         Ok(())
@@ -226,7 +229,12 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    async fn find_job(&self, project: &str, group: Option<&str>, name: &str) -> Result<Option<Job>> {
+    async fn find_job(
+        &self,
+        project: &str,
+        group: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Job>> {
         let group = group.filter(|g| !g.is_empty());
         Ok(self.read()?.jobs.get(project).and_then(|js| {
             js.values()
@@ -240,7 +248,12 @@ impl Store for MemoryStore {
         let mut jobs: Vec<Job> = inner
             .jobs
             .get(project)
-            .map(|js| js.values().filter(|j| job_matches(j, query)).cloned().collect())
+            .map(|js| {
+                js.values()
+                    .filter(|j| job_matches(j, query))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         jobs.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
         Ok(jobs)
@@ -400,7 +413,10 @@ mod tests {
             ..JobQuery::default()
         };
         assert_eq!(s.list_jobs("ops", &q).await?.len(), 1);
-        assert!(s.find_job("ops", Some("web/prod"), "deploy").await?.is_some());
+        assert!(s
+            .find_job("ops", Some("web/prod"), "deploy")
+            .await?
+            .is_some());
 
         let mut e = Execution::new("ops", "web/prod/deploy", "alice");
         e.job_id = Some(id);

@@ -38,12 +38,22 @@ impl NotificationTrigger {
 #[async_trait]
 pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// Handles one trigger. Errors are logged by the caller, never fatal to the execution.
-    async fn notify(&self, trigger: NotificationTrigger, job: &Job, execution: &Execution) -> Result<()>;
+    async fn notify(
+        &self,
+        trigger: NotificationTrigger,
+        job: &Job,
+        execution: &Execution,
+    ) -> Result<()>;
 }
 
 #[async_trait]
 impl<T: Notifier + ?Sized> Notifier for Arc<T> {
-    async fn notify(&self, trigger: NotificationTrigger, job: &Job, execution: &Execution) -> Result<()> {
+    async fn notify(
+        &self,
+        trigger: NotificationTrigger,
+        job: &Job,
+        execution: &Execution,
+    ) -> Result<()> {
         (**self).notify(trigger, job, execution).await
     }
 }

@@ -123,7 +123,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A job by uuid.
     async fn get_job(&self, project: &str, id: &str) -> Result<Option<Job>>;
     /// A job by group and name.
-    async fn find_job(&self, project: &str, group: Option<&str>, name: &str) -> Result<Option<Job>>;
+    async fn find_job(&self, project: &str, group: Option<&str>, name: &str)
+        -> Result<Option<Job>>;
     /// Jobs matching a query, by group then name.
     async fn list_jobs(&self, project: &str, query: &JobQuery) -> Result<Vec<Job>>;
     /// Deletes a job (its executions stay).

@@ -81,7 +81,12 @@ impl LogLimit {
             return Ok(LogLimit::Lines(n));
         }
         let upper = t.to_ascii_uppercase();
-        for (suffix, mult) in [("GB", 1u64 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)] {
+        for (suffix, mult) in [
+            ("GB", 1u64 << 30),
+            ("MB", 1 << 20),
+            ("KB", 1 << 10),
+            ("B", 1),
+        ] {
             if let Some(n) = upper.strip_suffix(suffix) {
                 return n
                     .trim()
@@ -90,7 +95,9 @@ impl LogLimit {
                     .map_err(|_| format!("{s:?}: expected a size like 10MB"));
             }
         }
-        Err(format!("{s:?}: expected lines (100), lines per node (100/node) or a size (10MB)"))
+        Err(format!(
+            "{s:?}: expected lines (100), lines per node (100/node) or a size (10MB)"
+        ))
     }
 }
 
@@ -102,7 +109,9 @@ pub fn parse_arg_string(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut it = words.into_iter().peekable();
     while let Some(w) = it.next() {
         let Some(name) = w.strip_prefix('-').filter(|n| !n.is_empty()) else {
-            return Err(format!("argument {w:?} is not an option name (expected -name value)"));
+            return Err(format!(
+                "argument {w:?} is not an option name (expected -name value)"
+            ));
         };
         let value = match it.peek() {
             Some(next) if !(next.starts_with('-') && next.len() > 1 && !is_number(next)) => {
@@ -175,7 +184,10 @@ fn split_words(s: &str) -> Result<Vec<String>, String> {
 pub fn format_arg_string<'a>(opts: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     opts.into_iter()
         .map(|(k, v)| {
-            if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.,/:@+=%-[]".contains(c)) {
+            if !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.,/:@+=%-[]".contains(c))
+            {
                 format!("-{k} {v}")
             } else {
                 format!("-{k} \"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))

@@ -77,15 +77,26 @@ pub(crate) fn start(
                                 }
                                 LogLimitAction::Truncate => {
                                     cut = true;
-                                    format!("Log output limit exceeded ({}): further output is dropped", l.limit)
+                                    format!(
+                                        "Log output limit exceeded ({}): further output is dropped",
+                                        l.limit
+                                    )
                                 }
                                 LogLimitAction::Halt => {
                                     cut = true;
                                     control.stop(StopReason::LogLimit(l.status.clone()));
-                                    format!("Log output limit exceeded ({}): halting the execution", l.limit)
+                                    format!(
+                                        "Log output limit exceeded ({}): halting the execution",
+                                        l.limit
+                                    )
                                 }
                             };
-                            let notice = LogEvent::system(LogLevel::Error, ev.node.as_deref(), ev.stepctx.as_deref(), msg);
+                            let notice = LogEvent::system(
+                                LogLevel::Error,
+                                ev.node.as_deref(),
+                                ev.stepctx.as_deref(),
+                                msg,
+                            );
                             push(&mut batch, notice, &listener);
                         } else {
                             push(&mut batch, ev, &listener);
@@ -144,7 +155,10 @@ impl Counter {
             LogLimit::Lines(n) => self.lines > n,
             LogLimit::Bytes(n) => self.bytes > n,
             LogLimit::LinesPerNode(n) => {
-                let c = self.per_node.entry(ev.node.clone().unwrap_or_default()).or_default();
+                let c = self
+                    .per_node
+                    .entry(ev.node.clone().unwrap_or_default())
+                    .or_default();
                 *c += 1;
                 *c > n
             }

@@ -15,9 +15,9 @@ mod state;
 
 pub use options::{resolve_options, ResolvedOptions};
 
+use crate::context::DataContext;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, NodeOutcome, OutputSink};
-use crate::context::DataContext;
 use crate::model::{Execution, Job, LogEvent, LogLevel, Node};
 use crate::notifier::Notifier;
 use crate::store::Store;
@@ -218,7 +218,16 @@ impl Engine {
     /// `failed`.
     pub async fn run_job(&self, project: &str, job: &Job, opts: RunOptions) -> Result<Execution> {
         let control = Arc::new(Control::default());
-        run::run_with_retries(self.clone(), project.to_owned(), job.clone(), opts, control, 0, None).await
+        run::run_with_retries(
+            self.clone(),
+            project.to_owned(),
+            job.clone(),
+            opts,
+            control,
+            0,
+            None,
+        )
+        .await
     }
 
     /// Starts a job in the background; returns the first execution's id and
@@ -317,7 +326,11 @@ impl EngineBuilder {
     }
 
     /// Registers a step plugin under its `type` name.
-    pub fn step_plugin(mut self, name: impl Into<String>, plugin: impl StepPlugin + 'static) -> Self {
+    pub fn step_plugin(
+        mut self,
+        name: impl Into<String>,
+        plugin: impl StepPlugin + 'static,
+    ) -> Self {
         self.plugins.insert(name.into(), Arc::new(plugin));
         self
     }
@@ -338,7 +351,9 @@ impl EngineBuilder {
     pub fn build(self) -> Engine {
         Engine {
             inner: Arc::new(Inner {
-                store: self.store.unwrap_or_else(|| Arc::new(crate::memory::MemoryStore::new())),
+                store: self
+                    .store
+                    .unwrap_or_else(|| Arc::new(crate::memory::MemoryStore::new())),
                 executors: self.executors,
                 plugins: self.plugins,
                 notifier: self.notifier,

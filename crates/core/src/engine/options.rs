@@ -21,7 +21,11 @@ impl ResolvedOptions {
         self.values
             .iter()
             .map(|(k, v)| {
-                let v = if self.secure.contains(k) { "[SECURE]".to_owned() } else { v.clone() };
+                let v = if self.secure.contains(k) {
+                    "[SECURE]".to_owned()
+                } else {
+                    v.clone()
+                };
                 (k.clone(), v)
             })
             .collect()
@@ -72,7 +76,11 @@ pub fn resolve_options(job: &Job, given: &BTreeMap<String, String>) -> Result<Re
             continue;
         };
         let parts: Vec<&str> = if opt.multivalued {
-            let delim = opt.delimiter.as_deref().filter(|d| !d.is_empty()).unwrap_or(",");
+            let delim = opt
+                .delimiter
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .unwrap_or(",");
             value.split(delim).collect()
         } else {
             vec![value.as_str()]
@@ -89,7 +97,8 @@ pub fn resolve_options(job: &Job, given: &BTreeMap<String, String>) -> Result<Re
             }
         }
         if let Some(re) = &opt.regex {
-            let rx = full_match(re).ok_or_else(|| invalid(format!("regex {re:?} does not compile")))?;
+            let rx =
+                full_match(re).ok_or_else(|| invalid(format!("regex {re:?} does not compile")))?;
             for p in &parts {
                 if !rx.is_match(p) {
                     return Err(invalid(format!(
@@ -130,16 +139,26 @@ mod tests {
     }
 
     fn given(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_required_enforced_regex_multivalue() {
         let j = job();
-        let r = resolve_options(&j, &given(&[("env", "prod"), ("hosts", "a b"), ("pw", "s3")])).unwrap();
+        let r = resolve_options(
+            &j,
+            &given(&[("env", "prod"), ("hosts", "a b"), ("pw", "s3")]),
+        )
+        .unwrap();
         assert_eq!(r.values["port"], "80");
         assert_eq!(r.masked()["pw"], "[SECURE]");
-        assert!(matches!(resolve_options(&j, &given(&[])), Err(Error::InvalidOption { .. })));
+        assert!(matches!(
+            resolve_options(&j, &given(&[])),
+            Err(Error::InvalidOption { .. })
+        ));
         assert!(resolve_options(&j, &given(&[("env", "qa")])).is_err());
         assert!(resolve_options(&j, &given(&[("env", "dev"), ("port", "80 | whoami")])).is_err());
         assert!(resolve_options(&j, &given(&[("env", "dev"), ("hosts", "a B")])).is_err());
@@ -149,6 +168,9 @@ mod tests {
     fn unknown_option_names_the_job_and_lists_options() {
         let e = resolve_options(&job(), &given(&[("env", "dev"), ("colour", "red")])).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("deploy") && msg.contains("colour") && msg.contains("env, port"), "{msg}");
+        assert!(
+            msg.contains("deploy") && msg.contains("colour") && msg.contains("env, port"),
+            "{msg}"
+        );
     }
 }

@@ -3,14 +3,18 @@
 
 use super::limits::{format_arg_string, parse_arg_string, parse_duration, LogLimit};
 use super::log::{LogLimits, LogTx};
-use super::{resolve_options, state, Control, Engine, PluginCall, ResolvedOptions, RunOptions, StopReason};
-use crate::context::{environment, expand_command, expand_script, expand_text, split_args, DataContext, SecretMasker};
+use super::{
+    resolve_options, state, Control, Engine, PluginCall, ResolvedOptions, RunOptions, StopReason,
+};
+use crate::context::{
+    environment, expand_command, expand_script, expand_text, split_args, DataContext, SecretMasker,
+};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputSink};
 use crate::filter::NodeFilter;
 use crate::model::{
-    ExecState, Execution, ExecutionStatus, Job, JobRef, LogEvent, LogLevel, LogLimitAction, Node, RankOrder, Step,
-    StepKind, Strategy, Stream,
+    ExecState, Execution, ExecutionStatus, Job, JobRef, LogEvent, LogLevel, LogLimitAction, Node,
+    RankOrder, Step, StepKind, Strategy, Stream,
 };
 use crate::notifier::NotificationTrigger;
 use chrono::Utc;
@@ -49,12 +53,16 @@ pub(crate) async fn run_with_retries(
         None => (0, Duration::ZERO),
         Some(r) => {
             let count = expand_text(&r.retry, &plain, &server);
-            let count: u32 = count
-                .trim()
-                .parse()
-                .map_err(|_| invalid(&job, "retry", format!("{count:?} is not a number of retries")))?;
+            let count: u32 = count.trim().parse().map_err(|_| {
+                invalid(
+                    &job,
+                    "retry",
+                    format!("{count:?} is not a number of retries"),
+                )
+            })?;
             let delay = match &r.delay {
-                Some(d) => parse_duration(&expand_text(d, &plain, &server)).map_err(|m| invalid(&job, "retry.delay", m))?,
+                Some(d) => parse_duration(&expand_text(d, &plain, &server))
+                    .map_err(|m| invalid(&job, "retry.delay", m))?,
                 None => Duration::ZERO,
             };
             (count, delay)
@@ -63,8 +71,23 @@ pub(crate) async fn run_with_retries(
     let mut attempt = 0;
     let mut retry_of = None;
     loop {
-        let mut exec = run_once(&engine, &project, &job, &opts, &resolved, &parent, depth, attempt, retry_of, id_tx.take()).await?;
-        let retryable = matches!(exec.status, ExecutionStatus::Failed | ExecutionStatus::TimedOut);
+        let mut exec = run_once(
+            &engine,
+            &project,
+            &job,
+            &opts,
+            &resolved,
+            &parent,
+            depth,
+            attempt,
+            retry_of,
+            id_tx.take(),
+        )
+        .await?;
+        let retryable = matches!(
+            exec.status,
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut
+        );
         if retryable && attempt < retries && !parent.cancel.is_cancelled() {
             exec.status = ExecutionStatus::FailedWithRetry;
             engine.inner.store.update_execution(&exec).await?;
@@ -104,15 +127,27 @@ fn plain_context(job: &Job, resolved: &ResolvedOptions) -> DataContext {
         ..DataContext::default()
     };
     ctx.job.insert("name".into(), job.name.clone());
-    ctx.job.insert("group".into(), job.group.clone().unwrap_or_default());
-    ctx.job.insert("id".into(), job.uuid.clone().unwrap_or_default());
+    ctx.job
+        .insert("group".into(), job.group.clone().unwrap_or_default());
+    ctx.job
+        .insert("id".into(), job.uuid.clone().unwrap_or_default());
     ctx
 }
 
 /// Chooses the nodes: the filter over the candidate nodes, in rank order.
-async fn target_nodes(engine: &Engine, project: &str, job: &Job, opts: &RunOptions, ctx: &DataContext) -> Result<(Vec<Node>, Option<String>, Vec<Node>)> {
+async fn target_nodes(
+    engine: &Engine,
+    project: &str,
+    job: &Job,
+    opts: &RunOptions,
+    ctx: &DataContext,
+) -> Result<(Vec<Node>, Option<String>, Vec<Node>)> {
     let server = engine.server_node();
-    let dispatch = job.nodefilters.as_ref().map(|n| n.dispatch.clone()).unwrap_or_default();
+    let dispatch = job
+        .nodefilters
+        .as_ref()
+        .map(|n| n.dispatch.clone())
+        .unwrap_or_default();
     let filter = opts
         .filter
         .clone()
@@ -134,7 +169,10 @@ async fn target_nodes(engine: &Engine, project: &str, job: &Job, opts: &RunOptio
         .collect();
     let rank = dispatch.rank_attribute.clone().filter(|r| !r.is_empty());
     nodes.sort_by(|a, b| {
-        let key = |n: &Node| rank.as_deref().map(|r| n.attribute(r).map(|v| v.into_owned()));
+        let key = |n: &Node| {
+            rank.as_deref()
+                .map(|r| n.attribute(r).map(|v| v.into_owned()))
+        };
         match (key(a), key(b)) {
             (Some(Some(x)), Some(Some(y))) => x.cmp(&y).then_with(|| a.name.cmp(&b.name)),
             (Some(Some(_)), Some(None)) => std::cmp::Ordering::Less,
@@ -170,14 +208,16 @@ async fn run_once(
     base.job.insert("user.name".into(), user.clone());
     base.job.insert("loglevel".into(), loglevel.as_str().into());
     base.job.insert("retryAttempt".into(), attempt.to_string());
-    base.job.insert("wasRetry".into(), (attempt > 0).to_string());
+    base.job
+        .insert("wasRetry".into(), (attempt > 0).to_string());
     let server = engine.server_node();
 
     let (nodes, filter, universe) = target_nodes(engine, project, job, opts, &base).await?;
     let timeout = match &job.timeout {
-        Some(t) if !t.trim().is_empty() => {
-            Some(parse_duration(&expand_text(t, &base, &server)).map_err(|m| invalid(job, "timeout", m))?)
-        }
+        Some(t) if !t.trim().is_empty() => Some(
+            parse_duration(&expand_text(t, &base, &server))
+                .map_err(|m| invalid(job, "timeout", m))?,
+        ),
         _ => None,
     };
     let limits = match &job.loglimit {
@@ -203,7 +243,12 @@ async fn run_once(
     exec.loglevel = loglevel;
     exec.retry_attempt = attempt;
     exec.retry_of = retry_of;
-    let node_steps: Vec<bool> = job.sequence.commands.iter().map(Step::is_node_step).collect();
+    let node_steps: Vec<bool> = job
+        .sequence
+        .commands
+        .iter()
+        .map(Step::is_node_step)
+        .collect();
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     state::init(&mut exec, &node_steps, &names, &engine.inner.server_node);
     let id = store.create_execution(&exec).await?;
@@ -217,7 +262,13 @@ async fn run_once(
     if let Ok(mut r) = engine.inner.running.lock() {
         r.insert(id, control.clone());
     }
-    let (log, writer) = super::log::start(store.clone(), id, limits, opts.listener.clone(), control.clone());
+    let (log, writer) = super::log::start(
+        store.clone(),
+        id,
+        limits,
+        opts.listener.clone(),
+        control.clone(),
+    );
     notify(engine, NotificationTrigger::Start, job, &exec).await;
     let timer = timeout.map(|d| {
         let c = control.clone();
@@ -255,7 +306,10 @@ async fn run_once(
             .nodefilters
             .as_ref()
             .is_some_and(|n| n.dispatch.success_on_empty_node_filter);
-        let msg = format!("No nodes matched the filter: {}", filter.as_deref().unwrap_or(""));
+        let msg = format!(
+            "No nodes matched the filter: {}",
+            filter.as_deref().unwrap_or("")
+        );
         run.message(LogLevel::Error, None, None, &msg).await;
         WorkflowOutcome {
             failed: !ok,
@@ -273,7 +327,9 @@ async fn run_once(
         Some(StopReason::Abort) => (ExecutionStatus::Aborted, ExecState::Aborted),
         Some(StopReason::Timeout) => (ExecutionStatus::TimedOut, ExecState::Aborted),
         Some(StopReason::LogLimit(s)) => (
-            s.as_deref().map(ExecutionStatus::parse).unwrap_or(ExecutionStatus::Failed),
+            s.as_deref()
+                .map(ExecutionStatus::parse)
+                .unwrap_or(ExecutionStatus::Failed),
             ExecState::Failed,
         ),
         None if outcome.failed => (ExecutionStatus::Failed, ExecState::Failed),
@@ -281,13 +337,22 @@ async fn run_once(
     };
     let failure = match &reason {
         Some(StopReason::Abort) => Some("aborted".to_owned()),
-        Some(StopReason::Timeout) => Some(format!("job timed out after {}", job.timeout.as_deref().unwrap_or(""))),
+        Some(StopReason::Timeout) => Some(format!(
+            "job timed out after {}",
+            job.timeout.as_deref().unwrap_or("")
+        )),
         Some(StopReason::LogLimit(_)) => Some("log output limit exceeded".to_owned()),
         None => outcome.failure,
     };
     if let Some(f) = &failure {
         if reason.is_some() {
-            run.message(LogLevel::Error, None, None, &format!("Execution {status}: {f}")).await;
+            run.message(
+                LogLevel::Error,
+                None,
+                None,
+                &format!("Execution {status}: {f}"),
+            )
+            .await;
         }
     }
     let mut exec = run.snapshot();
@@ -406,10 +471,18 @@ impl Run {
         self.control.cancel.is_cancelled()
     }
 
-    async fn message(&self, level: LogLevel, node: Option<&str>, stepctx: Option<&str>, text: &str) {
+    async fn message(
+        &self,
+        level: LogLevel,
+        node: Option<&str>,
+        stepctx: Option<&str>,
+        text: &str,
+    ) {
         if level >= self.loglevel || level >= LogLevel::Warn {
             let text = self.masker.mask(text);
-            self.log.send(LogEvent::system(level, node, stepctx, text)).await;
+            self.log
+                .send(LogEvent::system(level, node, stepctx, text))
+                .await;
         }
     }
 
@@ -418,7 +491,8 @@ impl Run {
         if let Ok(d) = self.data.lock() {
             ctx.data = d.global.clone();
             if let Some(own) = d.per_node.get(&node.name) {
-                ctx.data.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+                ctx.data
+                    .extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             ctx.node_data = d.per_node.clone();
         }
@@ -429,14 +503,23 @@ impl Run {
         let Some(rest) = line.trim_end().strip_prefix(DATA_PREFIX) else {
             return;
         };
-        let Some((k, v)) = rest.split_once('=') else { return };
+        let Some((k, v)) = rest.split_once('=') else {
+            return;
+        };
         let k = k.trim();
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
             return;
         }
         if let Ok(mut d) = self.data.lock() {
             d.global.insert(k.to_owned(), v.to_owned());
-            d.per_node.entry(node.to_owned()).or_default().insert(k.to_owned(), v.to_owned());
+            d.per_node
+                .entry(node.to_owned())
+                .or_default()
+                .insert(k.to_owned(), v.to_owned());
         }
     }
 
@@ -452,7 +535,14 @@ impl Run {
     }
 
     /// Whether the workflow goes on after a step with this result; sets `failed`.
-    fn proceed(&self, step: &Step, r: StepResult, failed: &mut bool, failure: &mut Option<String>, ctx: &str) -> bool {
+    fn proceed(
+        &self,
+        step: &Step,
+        r: StepResult,
+        failed: &mut bool,
+        failure: &mut Option<String>,
+        ctx: &str,
+    ) -> bool {
         let keepgoing = self.job.sequence.keepgoing;
         match r {
             StepResult::Ok => true,
@@ -463,12 +553,19 @@ impl Run {
                 keepgoing
             }
             StepResult::Recovered => {
-                let on_success = step.errorhandler.as_ref().is_some_and(|h| h.keepgoing_on_success);
+                let on_success = step
+                    .errorhandler
+                    .as_ref()
+                    .is_some_and(|h| h.keepgoing_on_success);
                 if keepgoing || on_success {
                     true
                 } else {
                     *failed = true;
-                    failure.get_or_insert_with(|| format!("step {ctx} failed (its error handler succeeded; the workflow stops)"));
+                    failure.get_or_insert_with(|| {
+                        format!(
+                            "step {ctx} failed (its error handler succeeded; the workflow stops)"
+                        )
+                    });
                     false
                 }
             }
@@ -492,7 +589,8 @@ impl Run {
 
     async fn parallel(self: Arc<Self>) -> WorkflowOutcome {
         let n = self.job.sequence.commands.len();
-        let results = futures::future::join_all((0..n).map(|i| self.clone().step_everywhere(i))).await;
+        let results =
+            futures::future::join_all((0..n).map(|i| self.clone().step_everywhere(i))).await;
         let (mut failed, mut failure) = (false, None);
         for (i, r) in results.into_iter().enumerate() {
             let step = &self.job.sequence.commands[i];
@@ -512,13 +610,21 @@ impl Run {
             if !steps[i].is_node_step() {
                 let r = self.clone().step_everywhere(i).await;
                 self.persist().await;
-                if !self.proceed(&steps[i], r, &mut failed, &mut failure, &(i + 1).to_string()) {
+                if !self.proceed(
+                    &steps[i],
+                    r,
+                    &mut failed,
+                    &mut failure,
+                    &(i + 1).to_string(),
+                ) {
                     break;
                 }
                 i += 1;
                 continue;
             }
-            let end = (i..steps.len()).find(|&j| !steps[j].is_node_step()).unwrap_or(steps.len());
+            let end = (i..steps.len())
+                .find(|&j| !steps[j].is_node_step())
+                .unwrap_or(steps.len());
             let this = self.clone();
             let range = i..end;
             let per_node = self
@@ -529,7 +635,7 @@ impl Run {
                 })
                 .await;
             self.persist().await;
-            let segment_failed = per_node.iter().any(|r| matches!(r, Some(false)) );
+            let segment_failed = per_node.iter().any(|r| matches!(r, Some(false)));
             let some_not_run = per_node.iter().any(Option::is_none);
             if segment_failed || (some_not_run && !self.stopped()) {
                 failed = true;
@@ -582,7 +688,10 @@ impl Run {
             StepResult::Failed
         } else if results.contains(&Some(Some(StepResult::Recovered))) {
             StepResult::Recovered
-        } else if results.iter().all(|r| matches!(r, Some(Some(StepResult::Ok)))) {
+        } else if results
+            .iter()
+            .all(|r| matches!(r, Some(Some(StepResult::Ok))))
+        {
             StepResult::Ok
         } else {
             StepResult::Failed
@@ -598,7 +707,12 @@ impl Run {
         Fut: std::future::Future<Output = T>,
         T: Succeeded,
     {
-        let dispatch = self.job.nodefilters.as_ref().map(|n| n.dispatch.clone()).unwrap_or_default();
+        let dispatch = self
+            .job
+            .nodefilters
+            .as_ref()
+            .map(|n| n.dispatch.clone())
+            .unwrap_or_default();
         let threads = dispatch.threadcount.max(1) as usize;
         let keepgoing = dispatch.keepgoing;
         let halt = AtomicBool::new(false);
@@ -631,9 +745,16 @@ impl Run {
         }
         let ctx = (i + 1).to_string();
         self.with_exec(|e| state::start(e, i, &node.name, ExecState::Running));
-        self.message(LogLevel::Debug, Some(&node.name), Some(&ctx), &format!("Step {ctx} on {}", node.name)).await;
+        self.message(
+            LogLevel::Debug,
+            Some(&node.name),
+            Some(&ctx),
+            &format!("Step {ctx} on {}", node.name),
+        )
+        .await;
         let ran = self.run_kind(step, Some(node), &ctx).await;
-        self.conclude(i, step, &node.name, Some(node), &ctx, ran).await
+        self.conclude(i, step, &node.name, Some(node), &ctx, ran)
+            .await
     }
 
     /// Runs a workflow step once; records state under the server node.
@@ -650,34 +771,119 @@ impl Run {
     }
 
     /// Applies the error handler and records the step's end on `name`.
-    async fn conclude(&self, i: usize, step: &Step, name: &str, node: Option<&Node>, ctx: &str, ran: Ran) -> StepResult {
+    async fn conclude(
+        &self,
+        i: usize,
+        step: &Step,
+        name: &str,
+        node: Option<&Node>,
+        ctx: &str,
+        ran: Ran,
+    ) -> StepResult {
         let nagios = self.job.nagios;
         if ran.ok {
-            self.with_exec(|e| state::finish(e, i, name, ExecState::Succeeded, ran.exit_code, None, false, nagios));
+            self.with_exec(|e| {
+                state::finish(
+                    e,
+                    i,
+                    name,
+                    ExecState::Succeeded,
+                    ran.exit_code,
+                    None,
+                    false,
+                    nagios,
+                )
+            });
             return StepResult::Ok;
         }
         let why = ran.failure.clone().unwrap_or_else(|| "failed".into());
         if ran.aborted || self.stopped() {
-            self.with_exec(|e| state::finish(e, i, name, ExecState::Aborted, ran.exit_code, Some(why), false, nagios));
+            self.with_exec(|e| {
+                state::finish(
+                    e,
+                    i,
+                    name,
+                    ExecState::Aborted,
+                    ran.exit_code,
+                    Some(why),
+                    false,
+                    nagios,
+                )
+            });
             return StepResult::Failed;
         }
-        self.message(LogLevel::Error, Some(name), Some(ctx), &format!("Failed: {why}")).await;
+        self.message(
+            LogLevel::Error,
+            Some(name),
+            Some(ctx),
+            &format!("Failed: {why}"),
+        )
+        .await;
         let Some(handler) = &step.errorhandler else {
-            self.with_exec(|e| state::finish(e, i, name, ExecState::Failed, ran.exit_code, Some(why), false, nagios));
+            self.with_exec(|e| {
+                state::finish(
+                    e,
+                    i,
+                    name,
+                    ExecState::Failed,
+                    ran.exit_code,
+                    Some(why),
+                    false,
+                    nagios,
+                )
+            });
             return StepResult::Failed;
         };
         self.with_exec(|e| state::start(e, i, name, ExecState::RunningHandler));
-        self.message(LogLevel::Info, Some(name), Some(ctx), "Executing error handler").await;
+        self.message(
+            LogLevel::Info,
+            Some(name),
+            Some(ctx),
+            "Executing error handler",
+        )
+        .await;
         let handled = Box::pin(self.run_kind(handler, node, ctx)).await;
         if handled.ok {
             // the handler's result becomes the step's result
-            self.with_exec(|e| state::finish(e, i, name, ExecState::Succeeded, ran.exit_code, Some(why), true, nagios));
+            self.with_exec(|e| {
+                state::finish(
+                    e,
+                    i,
+                    name,
+                    ExecState::Succeeded,
+                    ran.exit_code,
+                    Some(why),
+                    true,
+                    nagios,
+                )
+            });
             StepResult::Recovered
         } else {
-            let state = if handled.aborted || self.stopped() { ExecState::Aborted } else { ExecState::Failed };
+            let state = if handled.aborted || self.stopped() {
+                ExecState::Aborted
+            } else {
+                ExecState::Failed
+            };
             let hwhy = handled.failure.unwrap_or_else(|| "failed".into());
-            self.message(LogLevel::Error, Some(name), Some(ctx), &format!("Error handler failed: {hwhy}")).await;
-            self.with_exec(|e| state::finish(e, i, name, state, ran.exit_code, Some(format!("{why}; error handler: {hwhy}")), true, nagios));
+            self.message(
+                LogLevel::Error,
+                Some(name),
+                Some(ctx),
+                &format!("Error handler failed: {hwhy}"),
+            )
+            .await;
+            self.with_exec(|e| {
+                state::finish(
+                    e,
+                    i,
+                    name,
+                    state,
+                    ran.exit_code,
+                    Some(format!("{why}; error handler: {hwhy}")),
+                    true,
+                    nagios,
+                )
+            });
             StepResult::Failed
         }
     }
@@ -696,8 +902,15 @@ impl Run {
             }
             StepKind::Script { script, spec } => NodeCommand::Script {
                 content: expand_script(script, &dctx, target).into_bytes(),
-                args: spec.args.as_deref().map(|a| split_args(a, &dctx, target)).unwrap_or_default(),
-                interpreter: spec.interpreter.as_deref().map(|s| expand_text(s, &dctx, target)),
+                args: spec
+                    .args
+                    .as_deref()
+                    .map(|a| split_args(a, &dctx, target))
+                    .unwrap_or_default(),
+                interpreter: spec
+                    .interpreter
+                    .as_deref()
+                    .map(|s| expand_text(s, &dctx, target)),
                 args_quoted: spec.args_quoted,
                 file_extension: spec.file_extension.clone(),
             },
@@ -714,21 +927,34 @@ impl Run {
                 };
                 NodeCommand::Script {
                     content,
-                    args: spec.args.as_deref().map(|a| split_args(a, &dctx, target)).unwrap_or_default(),
-                    interpreter: spec.interpreter.as_deref().map(|s| expand_text(s, &dctx, target)),
+                    args: spec
+                        .args
+                        .as_deref()
+                        .map(|a| split_args(a, &dctx, target))
+                        .unwrap_or_default(),
+                    interpreter: spec
+                        .interpreter
+                        .as_deref()
+                        .map(|s| expand_text(s, &dctx, target)),
                     args_quoted: spec.args_quoted,
                     file_extension: spec.file_extension.clone(),
                 }
             }
             StepKind::ScriptUrl { url, .. } => {
-                return Ran::fail(format!("scripturl steps cannot run: fetching {url} is not supported"));
+                return Ran::fail(format!(
+                    "scripturl steps cannot run: fetching {url} is not supported"
+                ));
             }
             StepKind::JobRef(r) => return Box::pin(self.job_ref(r, node, ctx, &dctx)).await,
             StepKind::Plugin {
                 plugin_type,
                 configuration,
                 ..
-            } => return self.plugin(plugin_type, configuration, node, ctx, dctx).await,
+            } => {
+                return self
+                    .plugin(plugin_type, configuration, node, ctx, dctx)
+                    .await
+            }
         };
         let executor = match self.executor_for(target) {
             Ok(e) => e,
@@ -736,7 +962,13 @@ impl Run {
         };
         if self.loglevel == LogLevel::Debug {
             if let NodeCommand::Shell(line) = &command {
-                self.message(LogLevel::Debug, Some(&target.name), Some(ctx), &format!("Command: {line}")).await;
+                self.message(
+                    LogLevel::Debug,
+                    Some(&target.name),
+                    Some(ctx),
+                    &format!("Command: {line}"),
+                )
+                .await;
             }
         }
         let req = NodeRequest {
@@ -755,11 +987,24 @@ impl Run {
     }
 
     /// Copies output lines into the log: captures data, masks secrets.
-    async fn forward(&self, mut rx: tokio::sync::mpsc::Receiver<crate::executor::OutputLine>, node: &str, ctx: &str) {
+    async fn forward(
+        &self,
+        mut rx: tokio::sync::mpsc::Receiver<crate::executor::OutputLine>,
+        node: &str,
+        ctx: &str,
+    ) {
         while let Some(line) = rx.recv().await {
             self.capture(node, &line.text);
-            let text = if self.masker.is_empty() { line.text } else { self.masker.mask(&line.text) };
-            let level = if line.stream == Stream::Stderr { LogLevel::Warn } else { LogLevel::Info };
+            let text = if self.masker.is_empty() {
+                line.text
+            } else {
+                self.masker.mask(&line.text)
+            };
+            let level = if line.stream == Stream::Stderr {
+                LogLevel::Warn
+            } else {
+                LogLevel::Info
+            };
             self.log
                 .send(LogEvent {
                     time: Utc::now(),
@@ -779,15 +1024,26 @@ impl Run {
             None if node.name == self.engine.inner.server_node => "local",
             None => self.default_executor.as_str(),
         };
-        self.engine.inner.executors.get(name).cloned().ok_or_else(|| {
-            let mut registered: Vec<&str> = self.engine.inner.executors.keys().map(String::as_str).collect();
-            registered.sort_unstable();
-            Error::NoExecutor {
-                node: node.name.clone(),
-                executor: name.to_owned(),
-                registered: registered.join(", "),
-            }
-        })
+        self.engine
+            .inner
+            .executors
+            .get(name)
+            .cloned()
+            .ok_or_else(|| {
+                let mut registered: Vec<&str> = self
+                    .engine
+                    .inner
+                    .executors
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                registered.sort_unstable();
+                Error::NoExecutor {
+                    node: node.name.clone(),
+                    executor: name.to_owned(),
+                    registered: registered.join(", "),
+                }
+            })
     }
 
     async fn plugin(
@@ -799,7 +1055,9 @@ impl Run {
         dctx: DataContext,
     ) -> Ran {
         let Some(plugin) = self.engine.inner.plugins.get(plugin_type).cloned() else {
-            return Ran::fail(format!("no step plugin named `{plugin_type}` is registered"));
+            return Ran::fail(format!(
+                "no step plugin named `{plugin_type}` is registered"
+            ));
         };
         let server = self.engine.server_node();
         let target = node.unwrap_or(&server);
@@ -807,7 +1065,9 @@ impl Run {
             .iter()
             .map(|(k, v)| {
                 let v = match v {
-                    serde_json::Value::String(s) => serde_json::Value::String(expand_text(s, &dctx, target)),
+                    serde_json::Value::String(s) => {
+                        serde_json::Value::String(expand_text(s, &dctx, target))
+                    }
                     other => other.clone(),
                 };
                 (k.clone(), v)
@@ -837,7 +1097,11 @@ impl Run {
             ));
         }
         let store = &self.engine.inner.store;
-        let project = r.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| self.project.clone());
+        let project = r
+            .project
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| self.project.clone());
         let found = match (&r.uuid, r.name.is_empty()) {
             (Some(id), _) if !id.is_empty() => store.get_job(&project, id).await,
             (_, false) => store.find_job(&project, r.group.as_deref(), &r.name).await,
@@ -852,15 +1116,32 @@ impl Run {
         };
         let child = match found {
             Ok(Some(j)) => j,
-            Ok(None) => return Ran::fail(format!("referenced job {described:?} not found in project {project:?}")),
+            Ok(None) => {
+                return Ran::fail(format!(
+                    "referenced job {described:?} not found in project {project:?}"
+                ))
+            }
             Err(e) => return Ran::fail(format!("referenced job {described:?}: {e}")),
         };
         if !child.execution_enabled {
             if r.fail_on_disable {
-                return Ran::fail(format!("referenced job {described:?} has execution disabled"));
+                return Ran::fail(format!(
+                    "referenced job {described:?} has execution disabled"
+                ));
             }
-            self.message(LogLevel::Info, node.map(|n| n.name.as_str()), Some(ctx), &format!("Skipped {described:?}: execution disabled")).await;
-            return Ran { ok: true, exit_code: None, failure: None, aborted: false };
+            self.message(
+                LogLevel::Info,
+                node.map(|n| n.name.as_str()),
+                Some(ctx),
+                &format!("Skipped {described:?}: execution disabled"),
+            )
+            .await;
+            return Ran {
+                ok: true,
+                exit_code: None,
+                failure: None,
+                aborted: false,
+            };
         }
         let server = self.engine.server_node();
         let target = node.unwrap_or(&server);
@@ -883,7 +1164,11 @@ impl Run {
         } else if r.child_nodes {
             (self.nodes.clone(), Some(".*".to_owned()))
         } else {
-            let f = r.nodefilters.as_ref().and_then(|n| n.filter.clone()).map(|f| expand_text(&f, dctx, target));
+            let f = r
+                .nodefilters
+                .as_ref()
+                .and_then(|n| n.filter.clone())
+                .map(|f| expand_text(&f, dctx, target));
             (self.universe.clone(), f)
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LogEvent>();
@@ -910,14 +1195,33 @@ impl Run {
             }
         });
         let parent = Arc::new(Control::child(&self.control.cancel));
-        let result = Box::pin(run_with_retries(self.engine.clone(), project, child.clone(), opts, parent, self.depth + 1, None)).await;
+        let result = Box::pin(run_with_retries(
+            self.engine.clone(),
+            project,
+            child.clone(),
+            opts,
+            parent,
+            self.depth + 1,
+            None,
+        ))
+        .await;
         let _ = pump.await;
         match result {
-            Ok(e) if e.status == ExecutionStatus::Succeeded => Ran { ok: true, exit_code: None, failure: None, aborted: false },
+            Ok(e) if e.status == ExecutionStatus::Succeeded => Ran {
+                ok: true,
+                exit_code: None,
+                failure: None,
+                aborted: false,
+            },
             Ok(e) => Ran {
                 ok: false,
                 exit_code: None,
-                failure: Some(format!("referenced job {:?} execution #{} {}", child.full_name(), e.id, e.status)),
+                failure: Some(format!(
+                    "referenced job {:?} execution #{} {}",
+                    child.full_name(),
+                    e.id,
+                    e.status
+                )),
                 aborted: e.status == ExecutionStatus::Aborted,
             },
             Err(e) => Ran::fail(format!("referenced job {:?}: {e}", child.full_name())),

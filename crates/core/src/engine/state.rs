@@ -74,7 +74,11 @@ pub(crate) fn finish(
                     sum.exit_code = exit_code;
                 }
                 if nagios {
-                    let st = NagiosStatus::from_exit(if state == ExecState::Aborted { None } else { exit_code });
+                    let st = NagiosStatus::from_exit(if state == ExecState::Aborted {
+                        None
+                    } else {
+                        exit_code
+                    });
                     sum.nagios = Some(match sum.nagios {
                         Some(prev) if prev.severity() >= st.severity() => prev,
                         _ => st,
@@ -124,7 +128,10 @@ fn combine_node(states: impl Iterator<Item = ExecState>) -> ExecState {
     let states: Vec<ExecState> = states.collect();
     if states.contains(&ExecState::Aborted) {
         ExecState::Aborted
-    } else if states.iter().any(|s| matches!(s, ExecState::Failed | ExecState::NodeMixed)) {
+    } else if states
+        .iter()
+        .any(|s| matches!(s, ExecState::Failed | ExecState::NodeMixed))
+    {
         ExecState::Failed
     } else {
         combine(states.into_iter())
@@ -149,8 +156,15 @@ pub(crate) fn finalize(exec: &mut Execution, overall: ExecState) {
         for ns in s.node_states.values_mut() {
             if matches!(ns.execution_state, ExecState::Waiting) {
                 ns.execution_state = ExecState::NotStarted;
-            } else if matches!(ns.execution_state, ExecState::Running | ExecState::RunningHandler) {
-                ns.execution_state = if overall == ExecState::Aborted { ExecState::Aborted } else { ExecState::Failed };
+            } else if matches!(
+                ns.execution_state,
+                ExecState::Running | ExecState::RunningHandler
+            ) {
+                ns.execution_state = if overall == ExecState::Aborted {
+                    ExecState::Aborted
+                } else {
+                    ExecState::Failed
+                };
                 ns.end_time.get_or_insert_with(Utc::now);
             }
         }
@@ -165,7 +179,11 @@ pub(crate) fn finalize(exec: &mut Execution, overall: ExecState) {
             .steps
             .iter()
             .filter(|s| s.node_step)
-            .filter_map(|s| s.node_states.get(&name).map(|ns| (s.stepctx.clone(), ns.execution_state)))
+            .filter_map(|s| {
+                s.node_states
+                    .get(&name)
+                    .map(|ns| (s.stepctx.clone(), ns.execution_state))
+            })
             .collect();
         let combined = combine_node(steps.iter().map(|(_, s)| *s));
         if let Some(sum) = exec.state.nodes.get_mut(&name) {

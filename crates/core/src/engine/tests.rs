@@ -2,13 +2,15 @@
 
 use super::*;
 use crate::model::{
-    Dispatch, ExecState, ExecutionStatus, JobOption, JobRef, NagiosStatus, NodeFilters, Retry, Step, StepKind,
-    Strategy, Workflow,
+    Dispatch, ExecState, ExecutionStatus, JobOption, JobRef, NagiosStatus, NodeFilters, Retry,
+    Step, StepKind, Strategy, Workflow,
 };
 use crate::testing::{FakeExecutor, FakeReply, RecordingNotifier};
 use crate::{MemoryStore, NotificationTrigger, Store};
 use std::time::Duration;
-use ExecState::{Failed as F, NodeMixed as MX, NodePartialSucceeded as PS, NotStarted as NS, Succeeded as S};
+use ExecState::{
+    Failed as F, NodeMixed as MX, NodePartialSucceeded as PS, NotStarted as NS, Succeeded as S,
+};
 
 fn nodes(n: usize) -> Vec<Node> {
     (1..=n)
@@ -65,7 +67,11 @@ fn case(
         threads,
         steps,
         nodes,
-        status: if ok { ExecutionStatus::Succeeded } else { ExecutionStatus::Failed },
+        status: if ok {
+            ExecutionStatus::Succeeded
+        } else {
+            ExecutionStatus::Failed
+        },
     }
 }
 
@@ -119,7 +125,11 @@ async fn workflow_matrix() {
         if c.handler {
             step2 = step2.with_handler(Step::command("recover"));
         }
-        let mut job = job_on_all(vec![Step::command("step1"), step2, Step::command("step3")], c.threads, c.keepgoing);
+        let mut job = job_on_all(
+            vec![Step::command("step1"), step2, Step::command("step3")],
+            c.threads,
+            c.keepgoing,
+        );
         job.sequence.strategy = c.strategy;
         let e = engine
             .run_job("p", &job, RunOptions::default().nodes(nodes(4)))
@@ -133,7 +143,11 @@ async fn workflow_matrix() {
             .collect();
         assert_eq!(node_states, c.nodes.to_vec(), "node states, {label}");
         assert_eq!(e.status, c.status, "status, {label}");
-        let handled = fake.calls().iter().filter(|(_, cmd)| cmd == "recover").count();
+        let handled = fake
+            .calls()
+            .iter()
+            .filter(|(_, cmd)| cmd == "recover")
+            .count();
         assert_eq!(handled, usize::from(c.handler), "handler runs, {label}");
         if c.handler {
             assert!(e.state.steps[1].node_states["n2"].handled, "{label}");
@@ -165,13 +179,21 @@ async fn unknown_option_is_a_clear_error() {
     let mut job = local_job(vec![Step::command("true")]);
     job.options = vec![JobOption::new("env")];
     let err = engine
-        .run_job("p", &job, RunOptions::default().option("enviroment", "prod"))
+        .run_job(
+            "p",
+            &job,
+            RunOptions::default().option("enviroment", "prod"),
+        )
         .await
         .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("enviroment") && msg.contains("env"), "{msg}");
     // nothing was recorded for a run that never started
-    let page = engine.store().query_executions(&Default::default()).await.unwrap();
+    let page = engine
+        .store()
+        .query_executions(&Default::default())
+        .await
+        .unwrap();
     assert_eq!(page.total, 0);
 }
 
@@ -189,14 +211,19 @@ async fn captured_data_reaches_later_steps_and_secrets_are_masked() {
         .run_job(
             "p",
             &job,
-            RunOptions::default().option("pw", "hunter2").option("user", "$(id) ; rm -rf /"),
+            RunOptions::default()
+                .option("pw", "hunter2")
+                .option("user", "$(id) ; rm -rf /"),
         )
         .await
         .unwrap();
     assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.failure);
     let log = log_text(&engine, e.id).await;
     assert!(log.contains(&"pw=[SECURE]".to_owned()), "{log:?}");
-    assert!(log.contains(&"got blue for $(id) ; rm -rf /".to_owned()), "{log:?}");
+    assert!(
+        log.contains(&"got blue for $(id) ; rm -rf /".to_owned()),
+        "{log:?}"
+    );
     assert!(!log.iter().any(|l| l.contains("hunter2")));
     assert_eq!(e.options["pw"], "[SECURE]");
     assert!(!e.arg_string.contains("hunter2"));
@@ -206,36 +233,73 @@ async fn captured_data_reaches_later_steps_and_secrets_are_masked() {
 async fn retry_creates_new_executions_with_delay() {
     let fake = Arc::new(FakeExecutor::new().when(None, None, FakeReply::exit(1)));
     let notes = Arc::new(RecordingNotifier::default());
-    let engine = Engine::builder().executor("fake", fake.clone()).notifier(notes.clone()).build();
+    let engine = Engine::builder()
+        .executor("fake", fake.clone())
+        .notifier(notes.clone())
+        .build();
     let mut job = job_on_all(vec![Step::command("check")], 1, false);
     job.retry = Some(Retry {
         retry: "2".into(),
         delay: Some("30s".into()),
     });
     let start = tokio::time::Instant::now();
-    let e = engine.run_job("p", &job, RunOptions::default().nodes(nodes(1))).await.unwrap();
+    let e = engine
+        .run_job("p", &job, RunOptions::default().nodes(nodes(1)))
+        .await
+        .unwrap();
     assert_eq!(e.status, ExecutionStatus::Failed);
     assert_eq!(e.retry_attempt, 2);
-    assert!(start.elapsed() >= Duration::from_secs(60), "two delays of 30s (virtual time)");
-    let all = engine.store().query_executions(&Default::default()).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_secs(60),
+        "two delays of 30s (virtual time)"
+    );
+    let all = engine
+        .store()
+        .query_executions(&Default::default())
+        .await
+        .unwrap();
     let statuses: Vec<String> = all.items.iter().map(|x| x.status.to_string()).collect();
-    assert_eq!(statuses, ["failed", "failed-with-retry", "failed-with-retry"]);
+    assert_eq!(
+        statuses,
+        ["failed", "failed-with-retry", "failed-with-retry"]
+    );
     assert_eq!(all.items[0].retry_of, Some(all.items[1].id));
     let triggers: Vec<NotificationTrigger> = notes.seen().into_iter().map(|s| s.0).collect();
     use NotificationTrigger::*;
-    assert_eq!(triggers, [Start, RetryableFailure, Start, RetryableFailure, Start, Failure]);
+    assert_eq!(
+        triggers,
+        [
+            Start,
+            RetryableFailure,
+            Start,
+            RetryableFailure,
+            Start,
+            Failure
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn job_timeout_stops_the_run() {
-    let fake = Arc::new(FakeExecutor::new().when(None, None, FakeReply {
-        delay: Some(Duration::from_secs(3600)),
-        ..FakeReply::default()
-    }));
+    let fake = Arc::new(FakeExecutor::new().when(
+        None,
+        None,
+        FakeReply {
+            delay: Some(Duration::from_secs(3600)),
+            ..FakeReply::default()
+        },
+    ));
     let engine = Engine::builder().executor("fake", fake).build();
-    let mut job = job_on_all(vec![Step::command("sleep"), Step::command("after")], 2, false);
+    let mut job = job_on_all(
+        vec![Step::command("sleep"), Step::command("after")],
+        2,
+        false,
+    );
     job.timeout = Some("1m".into());
-    let e = engine.run_job("p", &job, RunOptions::default().nodes(nodes(2))).await.unwrap();
+    let e = engine
+        .run_job("p", &job, RunOptions::default().nodes(nodes(2)))
+        .await
+        .unwrap();
     assert_eq!(e.status, ExecutionStatus::TimedOut);
     assert_eq!(e.state.steps[0].execution_state, ExecState::Aborted);
     assert_eq!(e.state.steps[1].execution_state, ExecState::NotStarted);
@@ -244,8 +308,14 @@ async fn job_timeout_stops_the_run() {
 #[tokio::test]
 async fn abort_kills_local_processes() {
     let engine = Engine::builder().build();
-    let job = local_job(vec![Step::command("echo started; sleep 60"), Step::command("echo never")]);
-    let handle = engine.start_job("p", &job, RunOptions::default()).await.unwrap();
+    let job = local_job(vec![
+        Step::command("echo started; sleep 60"),
+        Step::command("echo never"),
+    ]);
+    let handle = engine
+        .start_job("p", &job, RunOptions::default())
+        .await
+        .unwrap();
     // wait until the first line is in the log, then abort
     for _ in 0..200 {
         if !log_text(&engine, handle.id).await.is_empty() {
@@ -255,7 +325,10 @@ async fn abort_kills_local_processes() {
     }
     assert!(engine.running().contains(&handle.id));
     assert!(engine.abort(handle.id));
-    let e = tokio::time::timeout(Duration::from_secs(20), handle.wait()).await.unwrap().unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(20), handle.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(e.status, ExecutionStatus::Aborted);
     assert_eq!(e.state.execution_state, ExecState::Aborted);
     assert_eq!(e.state.steps[1].execution_state, ExecState::NotStarted);
@@ -266,19 +339,32 @@ async fn abort_kills_local_processes() {
 #[tokio::test]
 async fn log_limit_truncate_and_halt() {
     let engine = Engine::builder().build();
-    let mut job = local_job(vec![Step::command("seq 1 100"), Step::command("echo second")]);
+    let mut job = local_job(vec![
+        Step::command("seq 1 100"),
+        Step::command("echo second"),
+    ]);
     job.loglimit = Some("10".into());
     job.loglimit_action = Some(crate::model::LogLimitAction::Truncate);
-    let e = engine.run_job("p", &job, RunOptions::default()).await.unwrap();
+    let e = engine
+        .run_job("p", &job, RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(e.status, ExecutionStatus::Succeeded);
     let log = log_text(&engine, e.id).await;
-    assert_eq!(log.iter().filter(|l| l.parse::<u32>().is_ok()).count(), 10, "{log:?}");
+    assert_eq!(
+        log.iter().filter(|l| l.parse::<u32>().is_ok()).count(),
+        10,
+        "{log:?}"
+    );
     assert!(!log.contains(&"second".to_owned()));
 
     job.loglimit_action = Some(crate::model::LogLimitAction::Halt);
     job.loglimit_status = Some("too-chatty".into());
     job.sequence.commands[0] = Step::command("seq 1 1000000; sleep 30");
-    let e = engine.run_job("p", &job, RunOptions::default()).await.unwrap();
+    let e = engine
+        .run_job("p", &job, RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(e.status, ExecutionStatus::Other("too-chatty".into()));
     assert_eq!(e.state.steps[1].execution_state, ExecState::NotStarted);
 }
@@ -298,10 +384,17 @@ async fn job_reference_runs_child_with_args_and_nests_its_log() {
         args: Some("-word \"hello there\"".into()),
         ..JobRef::default()
     }))]);
-    let e = engine.run_job("p", &parent, RunOptions::default()).await.unwrap();
+    let e = engine
+        .run_job("p", &parent, RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.failure);
     let page = store.read_log(e.id, 0, 100).await.unwrap();
-    let line = page.events.iter().find(|ev| ev.text == "child says hello there").unwrap();
+    let line = page
+        .events
+        .iter()
+        .find(|ev| ev.text == "child says hello there")
+        .unwrap();
     assert_eq!(line.stepctx.as_deref(), Some("1/1"));
 
     // a missing job fails the step with a clear message
@@ -309,10 +402,19 @@ async fn job_reference_runs_child_with_args_and_nests_its_log() {
         name: "nope".into(),
         ..JobRef::default()
     }))]);
-    let e = engine.run_job("p", &missing, RunOptions::default()).await.unwrap();
+    let e = engine
+        .run_job("p", &missing, RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(e.status, ExecutionStatus::Failed);
     let failure = &e.state.steps[0].node_states["localhost"].failure;
-    assert!(failure.as_deref().unwrap_or("").contains("\"nope\" not found"), "{failure:?}");
+    assert!(
+        failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("\"nope\" not found"),
+        "{failure:?}"
+    );
 
     // a job that references itself stops at the depth limit instead of looping
     let mut selfref = local_job(vec![Step::new(StepKind::JobRef(JobRef {
@@ -321,7 +423,10 @@ async fn job_reference_runs_child_with_args_and_nests_its_log() {
     }))]);
     selfref.name = "loop".into();
     store.put_job("p", &selfref).await.unwrap();
-    let e = engine.run_job("p", &selfref, RunOptions::default()).await.unwrap();
+    let e = engine
+        .run_job("p", &selfref, RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(e.status, ExecutionStatus::Failed);
 }
 
@@ -337,10 +442,19 @@ async fn nagios_codes_are_kept_per_node_and_worst_on_the_execution() {
     let engine = Engine::builder().executor("fake", fake).build();
     let mut job = job_on_all(vec![Step::command("check_disk")], 4, true);
     job.nagios = true;
-    let e = engine.run_job("p", &job, RunOptions::default().nodes(nodes(4))).await.unwrap();
-    let per: Vec<Option<NagiosStatus>> = ["n1", "n2", "n3", "n4"].iter().map(|n| e.state.nodes[*n].nagios).collect();
+    let e = engine
+        .run_job("p", &job, RunOptions::default().nodes(nodes(4)))
+        .await
+        .unwrap();
+    let per: Vec<Option<NagiosStatus>> = ["n1", "n2", "n3", "n4"]
+        .iter()
+        .map(|n| e.state.nodes[*n].nagios)
+        .collect();
     use NagiosStatus::*;
-    assert_eq!(per, [Some(Ok), Some(Warning), Some(Critical), Some(Unknown)]);
+    assert_eq!(
+        per,
+        [Some(Ok), Some(Warning), Some(Critical), Some(Unknown)]
+    );
     assert_eq!(e.nagios, Some(Critical));
     assert_eq!(e.status, ExecutionStatus::Failed);
 }
@@ -353,7 +467,10 @@ async fn rank_order_and_empty_node_sets() {
     if let Some(nf) = job.nodefilters.as_mut() {
         nf.dispatch.rank_order = crate::model::RankOrder::Descending;
     }
-    let e = engine.run_job("p", &job, RunOptions::default().nodes(nodes(3))).await.unwrap();
+    let e = engine
+        .run_job("p", &job, RunOptions::default().nodes(nodes(3)))
+        .await
+        .unwrap();
     assert_eq!(e.state.target_nodes, ["n3", "n2", "n1"]);
     let order: Vec<String> = fake.calls().into_iter().map(|c| c.0).collect();
     assert_eq!(order, ["n3", "n2", "n1"]);
@@ -379,10 +496,20 @@ async fn missing_executor_names_the_node() {
     let mut job = job_on_all(vec![Step::command("uptime")], 1, false);
     job.name = "remote".into();
     let e = engine
-        .run_job("p", &job, RunOptions::default().nodes(vec![Node::new("web1").with("hostname", "10.0.0.1")]))
+        .run_job(
+            "p",
+            &job,
+            RunOptions::default().nodes(vec![Node::new("web1").with("hostname", "10.0.0.1")]),
+        )
         .await
         .unwrap();
     assert_eq!(e.status, ExecutionStatus::Failed);
-    let failure = e.state.steps[0].node_states["web1"].failure.clone().unwrap_or_default();
-    assert!(failure.contains("web1") && failure.contains("ssh"), "{failure}");
+    let failure = e.state.steps[0].node_states["web1"]
+        .failure
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        failure.contains("web1") && failure.contains("ssh"),
+        "{failure}"
+    );
 }

@@ -293,7 +293,11 @@ pub struct Execution {
 
 impl Execution {
     /// A running execution record before the store gives it an id.
-    pub fn new(project: impl Into<String>, description: impl Into<String>, user: impl Into<String>) -> Self {
+    pub fn new(
+        project: impl Into<String>,
+        description: impl Into<String>,
+        user: impl Into<String>,
+    ) -> Self {
         Execution {
             id: 0,
             project: project.into(),

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Log verbosity of a job or execution.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LogLevel {
     /// Everything, including engine tracing.
@@ -51,7 +53,11 @@ pub struct Job {
     /// Job name, unique within its group.
     pub name: String,
     /// Group path (`ops/deploy`).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub group: Option<String>,
     /// Description; the first line is the short description.
     #[serde(default, deserialize_with = "flex::string")]
@@ -69,10 +75,18 @@ pub struct Job {
     #[serde(default = "flex::yes", deserialize_with = "flex::bool")]
     pub schedule_enabled: bool,
     /// More than one execution may run at once.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub multiple_executions: bool,
     /// Options, in order (Rundeck also accepts a map by name).
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "options")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "options"
+    )]
     pub options: Vec<JobOption>,
     /// The workflow.
     #[serde(default)]
@@ -81,10 +95,18 @@ pub struct Job {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodefilters: Option<NodeFilters>,
     /// Users may change the filter when running.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_bool"
+    )]
     pub node_filter_editable: Option<bool>,
     /// Matched nodes are selected by default in the run form.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_bool"
+    )]
     pub nodes_selected_by_default: Option<bool>,
     /// Cron schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,16 +118,28 @@ pub struct Job {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notifications>,
     /// Threshold for `onavgduration` (`+30s`, `20%`, `1h`).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub notify_avg_duration_threshold: Option<String>,
     /// Maximum run time (`120`, `6h 30m`, `${option.timeout}`).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub timeout: Option<String>,
     /// Retries on failure, with an optional delay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
     /// Log limit: `100` lines, `100/node`, or a size `10MB`.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub loglimit: Option<String>,
     /// What to do when the log limit is reached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,7 +148,11 @@ pub struct Job {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loglimit_status: Option<String>,
     /// Foredeck extension: interpret exit codes as Nagios results.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub nagios: bool,
     /// Job-scoped plugins, kept as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,7 +220,11 @@ fn options<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<JobOption>, D::Error> 
 #[serde(rename_all = "camelCase")]
 pub struct NodeFilters {
     /// Filter string (`tags: web !name: db1`).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub filter: Option<String>,
     /// Dispatch settings.
     #[serde(default)]
@@ -212,7 +254,11 @@ pub struct Dispatch {
     #[serde(default = "flex::yes", deserialize_with = "flex::bool")]
     pub exclude_precedence: bool,
     /// An empty node set is a success, not a failure.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub success_on_empty_node_filter: bool,
     /// Fields this version does not know, kept for export.
     #[serde(flatten)]
@@ -327,7 +373,11 @@ pub struct StructuredSchedule {
     #[serde(default)]
     pub time: ScheduleTime,
     /// Month field (`*`, `1-6`, `JAN`).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub month: Option<String>,
     /// Day-of-week field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -336,7 +386,11 @@ pub struct StructuredSchedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dayofmonth: Option<ScheduleDay>,
     /// Year field.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub year: Option<String>,
 }
 
@@ -344,13 +398,25 @@ pub struct StructuredSchedule {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleTime {
     /// Hour field.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub hour: Option<String>,
     /// Minute field.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub minute: Option<String>,
     /// Seconds field.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub seconds: Option<String>,
 }
 
@@ -459,7 +525,11 @@ pub struct EmailNotification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Attach the log.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub attach_log: bool,
     /// Fields this version does not know, kept for export.
     #[serde(flatten)]

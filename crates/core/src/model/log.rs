@@ -38,7 +38,12 @@ pub struct LogEvent {
 
 impl LogEvent {
     /// An engine message.
-    pub fn system(level: LogLevel, node: Option<&str>, stepctx: Option<&str>, text: impl Into<String>) -> Self {
+    pub fn system(
+        level: LogLevel,
+        node: Option<&str>,
+        stepctx: Option<&str>,
+        text: impl Into<String>,
+    ) -> Self {
         LogEvent {
             time: Utc::now(),
             level,

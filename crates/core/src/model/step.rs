@@ -34,7 +34,11 @@ pub struct Workflow {
     #[serde(default)]
     pub commands: Vec<Step>,
     /// Workflow-level plugin settings (log filters), kept as written.
-    #[serde(rename = "pluginConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pluginConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub plugin_config: Option<serde_json::Value>,
     /// Fields this version does not know, kept for export.
     #[serde(flatten)]
@@ -170,7 +174,11 @@ pub struct JobRef {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Group of the referenced job.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub group: Option<String>,
     /// UUID of the referenced job (takes precedence over name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,25 +187,49 @@ pub struct JobRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// Argument string: `-opt value -other "two words"`.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     pub args: Option<String>,
     /// Run once per node of the calling job, on that node.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub node_step: bool,
     /// Override of the referenced job's node filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodefilters: Option<NodeFilters>,
     /// Fail when the referenced job has execution disabled.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub fail_on_disable: bool,
     /// Use the calling job's nodes.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub child_nodes: bool,
     /// Pass the calling job's options through.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub import_options: bool,
     /// Do not send the referenced job's notifications.
-    #[serde(default, skip_serializing_if = "flex::is_false", deserialize_with = "flex::bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
     pub ignore_notifications: bool,
     /// Fields this version does not know, kept for export.
     #[serde(flatten)]
@@ -208,37 +240,85 @@ pub struct JobRef {
 #[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawStep {
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     exec: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     script: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     scriptfile: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     scripturl: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     args: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     script_interpreter: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_bool"
+    )]
     interpreter_args_quoted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
     file_extension: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_bool"
+    )]
     expand_token_in_script_file: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jobref: Option<JobRef>,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     plugin_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_bool"
+    )]
     node_step: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     configuration: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     errorhandler: Option<Box<Step>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_bool")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_bool"
+    )]
     keepgoing_on_success: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plugins: Option<serde_json::Value>,
@@ -262,13 +342,22 @@ impl TryFrom<RawStep> for Step {
             kinds.push(StepKind::Command { exec });
         }
         if let Some(script) = r.script {
-            kinds.push(StepKind::Script { script, spec: spec.clone() });
+            kinds.push(StepKind::Script {
+                script,
+                spec: spec.clone(),
+            });
         }
         if let Some(path) = r.scriptfile {
-            kinds.push(StepKind::ScriptFile { path, spec: spec.clone() });
+            kinds.push(StepKind::ScriptFile {
+                path,
+                spec: spec.clone(),
+            });
         }
         if let Some(url) = r.scripturl {
-            kinds.push(StepKind::ScriptUrl { url, spec: spec.clone() });
+            kinds.push(StepKind::ScriptUrl {
+                url,
+                spec: spec.clone(),
+            });
         }
         if let Some(mut jr) = r.jobref {
             if let Some(ns) = r.node_step {

@@ -83,7 +83,12 @@ fn command_text(c: &NodeCommand) -> String {
 
 #[async_trait]
 impl Executor for FakeExecutor {
-    async fn run(&self, req: NodeRequest, out: OutputSink, abort: CancellationToken) -> Result<NodeOutcome> {
+    async fn run(
+        &self,
+        req: NodeRequest,
+        out: OutputSink,
+        abort: CancellationToken,
+    ) -> Result<NodeOutcome> {
         let text = command_text(&req.command);
         self.calls
             .lock()
@@ -95,7 +100,8 @@ impl Executor for FakeExecutor {
             .map_err(|_| Error::Store("fake executor lock poisoned".into()))?
             .iter()
             .find(|(n, c, _)| {
-                n.as_ref().is_none_or(|n| n == &req.node.name) && c.as_ref().is_none_or(|c| text.contains(c.as_str()))
+                n.as_ref().is_none_or(|n| n == &req.node.name)
+                    && c.as_ref().is_none_or(|c| text.contains(c.as_str()))
             })
             .map(|(_, _, r)| r.clone())
             .unwrap_or_default();
@@ -137,7 +143,12 @@ impl RecordingNotifier {
 
 #[async_trait]
 impl Notifier for RecordingNotifier {
-    async fn notify(&self, trigger: NotificationTrigger, job: &Job, execution: &Execution) -> Result<()> {
+    async fn notify(
+        &self,
+        trigger: NotificationTrigger,
+        job: &Job,
+        execution: &Execution,
+    ) -> Result<()> {
         self.seen
             .lock()
             .map_err(|_| Error::Store("notifier lock poisoned".into()))?

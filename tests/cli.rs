@@ -1,0 +1,147 @@
+//! The `foredeck` binary end to end: real files, real processes.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn foredeck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn readme_example_runs_on_both_nodes() {
+    let out = foredeck(&[
+        "run",
+        "--file",
+        "examples/hello.yaml",
+        "--nodes",
+        "examples/nodes.yaml",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("alpha: hello from alpha (unix)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("beta: hello from beta (unix)"), "{stdout}");
+    assert!(stdout.contains("beta: kernel "), "{stdout}");
+    assert!(
+        stderr.contains("succeeded") && stderr.contains("2 node(s) succeeded"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn option_values_cannot_inject_and_bad_values_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write(
+        dir.path(),
+        "job.yaml",
+        "- name: echo\n  options:\n    - name: msg\n    - name: port\n      regex: '[0-9]+'\n  sequence:\n    commands:\n      - exec: echo ${option.msg}\n",
+    );
+    let out = foredeck(&["run", "--file", &job, "--option", "msg=80 | whoami; $(id)"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "80 | whoami; $(id)");
+
+    let out = foredeck(&["run", "--file", &job, "--option", "port=80 | whoami"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("option `port`"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = foredeck(&["run", "--file", &job, "--option", "colour=red"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("colour") && err.contains("msg, port"), "{err}");
+}
+
+#[test]
+fn malformed_job_names_the_job_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write(
+        dir.path(),
+        "bad.yaml",
+        "- name: fine\n  sequence:\n    commands:\n      - exec: 'true'\n- name: broken\n  sequence:\n    commands:\n      - exec: ['not', 'a', 'string']\n",
+    );
+    let out = foredeck(&["run", "--file", &job, "--job", "fine"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("broken") && err.contains("exec"), "{err}");
+}
+
+#[test]
+fn yaml_alias_bomb_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bomb = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (i, c) in "bcdefghi".chars().enumerate() {
+        let prev = (b'a' + i as u8) as char;
+        bomb.push_str(&format!(
+            "{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+    }
+    let job = write(dir.path(), "bomb.yaml", &bomb);
+    let out = foredeck(&["run", "--file", &job]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn nodes_command_filters_a_resource_file() {
+    let out = foredeck(&[
+        "nodes",
+        "--nodes",
+        "examples/nodes.yaml",
+        "--filter",
+        "tags: demo+db",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "beta\n");
+    let out = foredeck(&[
+        "nodes",
+        "--nodes",
+        "examples/nodes.yaml",
+        "--filter",
+        "!name: beta",
+    ]);
+    assert_eq!(text(&out.stdout), "alpha\n");
+    // an invalid regex falls back to equality: no match, exit 1, no crash
+    let out = foredeck(&[
+        "nodes",
+        "--nodes",
+        "examples/nodes.yaml",
+        "--filter",
+        "name: al[pha",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn failing_job_exits_one_with_failed_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write(
+        dir.path(),
+        "fail.yaml",
+        "- name: fail\n  nodefilters:\n    filter: 'tags: demo'\n    dispatch:\n      keepgoing: true\n  sequence:\n    commands:\n      - exec: test ${node.name} = alpha\n",
+    );
+    let out = foredeck(&["run", "--file", &job, "--nodes", "examples/nodes.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("failed") && err.contains("(beta)"), "{err}");
+}
