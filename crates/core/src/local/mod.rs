@@ -338,7 +338,14 @@ impl Executor for LocalExecutor {
             } => {
                 let file =
                     write_script(&self.temp_dir(), content, file_extension.as_deref()).await?;
-                let argv = script_argv(&file.0, args, interpreter.as_deref(), *args_quoted);
+                // A script without `#!` and without an interpreter is a shell
+                // script, as a shell would run it (execve refuses it).
+                let shell = self.shell.to_string_lossy();
+                let interpreter = interpreter
+                    .as_deref()
+                    .filter(|i| !i.trim().is_empty())
+                    .or((!content.starts_with(b"#!")).then_some(shell.as_ref()));
+                let argv = script_argv(&file.0, args, interpreter, *args_quoted);
                 _script = Some(file);
                 argv
             }

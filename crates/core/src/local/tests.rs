@@ -330,3 +330,10 @@ fn script_argument_vectors() {
     assert_eq!(signal_name(9), "KILL");
     assert_eq!(signal_name(15), "TERM");
 }
+
+#[tokio::test]
+async fn script_without_shebang_runs_in_the_shell() {
+    let (outcome, lines) = run(script("echo plain $1", &["arg"], None, false)).await;
+    assert_eq!(outcome.exit_code, Some(0));
+    assert_eq!(texts(&lines, Stream::Stdout), vec!["plain arg"]);
+}
