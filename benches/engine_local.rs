@@ -107,6 +107,9 @@ async fn main() {
         d.as_secs_f64() * 1e6 / n as f64
     );
 
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "engine") {
+        return;
+    }
     for conc in [1usize, 4] {
         let raw = raw_local(n, conc).await;
         let engine = Engine::builder().build();

@@ -13,6 +13,11 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Compiles `re` as a whole-string match (Java's `String.matches`), or `None`
 /// if it is not a valid pattern on its own.
 fn full_match_regex(re: &str) -> Option<Regex> {
+    // without metacharacters a pattern means its literal text: equality
+    // decides, and compiling would only cost time
+    if regex::escape(re) == re {
+        return None;
+    }
     let build = |p: &str| RegexBuilder::new(p).size_limit(REGEX_SIZE_LIMIT).build();
     // check the pattern alone first: wrapping an unbalanced pattern such as
     // `a)|(b` could otherwise yield a valid but different one
@@ -25,6 +30,8 @@ fn full_match_regex(re: &str) -> Option<Regex> {
 #[derive(Debug)]
 struct Pattern {
     literal: String,
+    /// `.*`: matches every value without a regex
+    any: bool,
     regex: Option<Regex>,
 }
 
@@ -35,14 +42,16 @@ impl Pattern {
             Some(inner) if s.len() >= 2 => inner.trim(),
             _ => s,
         };
+        let any = literal == ".*";
         Pattern {
             literal: literal.to_owned(),
-            regex: full_match_regex(literal),
+            any,
+            regex: if any { None } else { full_match_regex(literal) },
         }
     }
 
     fn is_match(&self, value: &str) -> bool {
-        self.literal == value || self.regex.as_ref().is_some_and(|r| r.is_match(value))
+        self.any || self.literal == value || self.regex.as_ref().is_some_and(|r| r.is_match(value))
     }
 }
 
@@ -68,7 +77,7 @@ impl Term {
             let single = !s.contains([',', '+'])
                 || (s.len() >= 2 && s.starts_with('/') && s.ends_with('/') && {
                     let p = Pattern::new(s);
-                    p.regex.is_some()
+                    p.regex.is_some() || p.any || regex::escape(&p.literal) == p.literal
                 });
             if single {
                 return Term::Tags(vec![vec![Pattern::new(s)]]);
