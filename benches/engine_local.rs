@@ -46,10 +46,11 @@ async fn engine_runs(
     start.elapsed()
 }
 
-async fn raw_local(n: usize, concurrency: usize) -> Duration {
+async fn raw_local(n: usize, concurrency: usize, env: Vec<(String, String)>) -> Duration {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
+        let env = env.clone();
         tasks.push(tokio::spawn(async move {
             let ex = LocalExecutor::new();
             for _ in 0..n / concurrency {
@@ -57,7 +58,7 @@ async fn raw_local(n: usize, concurrency: usize) -> Duration {
                 let req = NodeRequest {
                     node: Node::new("localhost"),
                     command: NodeCommand::Shell("true".into()),
-                    env: Vec::new(),
+                    env: env.clone(),
                     timeout: None,
                 };
                 let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
@@ -111,7 +112,25 @@ async fn main() {
         return;
     }
     for conc in [1usize, 4] {
-        let raw = raw_local(n, conc).await;
+        // the same environment the engine gives the step (RD_JOB_*, RD_NODE_*)
+        let mut ctx = foredeck::DataContext::default();
+        for k in [
+            "name",
+            "group",
+            "id",
+            "execid",
+            "project",
+            "username",
+            "user.name",
+            "loglevel",
+            "retryAttempt",
+            "wasRetry",
+        ] {
+            ctx.job.insert(k.into(), "x".into());
+        }
+        let env =
+            foredeck::environment(&ctx, &Node::new("localhost").with("hostname", "localhost"));
+        let raw = raw_local(n, conc, env).await;
         let engine = Engine::builder().build();
         let full = engine_runs(&engine, &job, n, conc, None).await;
         println!(

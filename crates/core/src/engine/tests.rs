@@ -513,3 +513,91 @@ async fn missing_executor_names_the_node() {
         "{failure}"
     );
 }
+
+#[tokio::test]
+async fn secrets_split_across_reads_are_still_masked() {
+    let engine = Engine::builder().build();
+    let mut job = local_job(vec![Step::command(
+        "printf 'pass: hun'; sleep 0.2; printf 'ter2 end\\n'; printf '%s\\n' \"$RD_OPTION_PW\" >&2",
+    )]);
+    let mut pw = JobOption::new("pw");
+    pw.secure = true;
+    job.options = vec![pw];
+    let e = engine
+        .run_job("p", &job, RunOptions::default().option("pw", "hunter2"))
+        .await
+        .unwrap();
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    let log = log_text(&engine, e.id).await;
+    assert_eq!(log, ["pass: [SECURE] end", "[SECURE]"]);
+}
+
+#[derive(Debug)]
+struct Greet;
+
+#[async_trait]
+impl StepPlugin for Greet {
+    async fn run(&self, call: PluginCall) -> Result<NodeOutcome> {
+        let who = call
+            .configuration
+            .get("who")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_owned();
+        let node = call.node.map(|n| n.name).unwrap_or_default();
+        call.out
+            .line(
+                crate::model::Stream::Stdout,
+                format!("hello {who} on {node}"),
+            )
+            .await;
+        Ok(NodeOutcome::exit(i32::from(who == "nobody")))
+    }
+}
+
+#[tokio::test]
+async fn step_plugins_run_per_node_with_expanded_configuration() {
+    let engine = Engine::builder().step_plugin("greet", Greet).build();
+    let plugin = |who: &str| {
+        Step::new(StepKind::Plugin {
+            plugin_type: "greet".into(),
+            node_step: true,
+            configuration: [("who".to_owned(), serde_json::Value::String(who.into()))].into(),
+        })
+    };
+    let mut job = local_job(vec![plugin("${option.name}")]);
+    job.options = vec![JobOption::new("name")];
+    let e = engine
+        .run_job("p", &job, RunOptions::default().option("name", "ops"))
+        .await
+        .unwrap();
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    assert_eq!(log_text(&engine, e.id).await, ["hello ops on localhost"]);
+
+    let e = engine
+        .run_job(
+            "p",
+            &local_job(vec![plugin("nobody")]),
+            RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    let unknown = Step::new(StepKind::Plugin {
+        plugin_type: "missing".into(),
+        node_step: false,
+        configuration: Default::default(),
+    });
+    let e = engine
+        .run_job("p", &local_job(vec![unknown]), RunOptions::default())
+        .await
+        .unwrap();
+    let failure = e.state.steps[0].node_states["localhost"]
+        .failure
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        failure.contains("no step plugin named `missing`"),
+        "{failure}"
+    );
+}
