@@ -20,7 +20,11 @@ pub struct JobOption {
     #[serde(rename = "value", default, skip_serializing_if = "Option::is_none", deserialize_with = "flex::opt_string")]
     pub default: Option<String>,
     /// Allowed or suggested values.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "flex::string_list"
+    )]
     pub values: Vec<String>,
     /// Delimiter for `values` given as one string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
