@@ -659,3 +659,119 @@ fn node_yaml_stream_of_documents() {
         "{e}"
     );
 }
+
+#[test]
+fn rundeck5_json_export_imports() {
+    let src = include_str!("fixtures/rundeck5_export.json");
+    let jobs = parse_jobs_json(src, "rd5.json").unwrap();
+    assert_eq!(jobs.len(), 1);
+    let j = &jobs[0];
+    assert_eq!(j.full_name(), "maintenance/check disk");
+    assert_eq!(
+        j.uuid.as_deref(),
+        Some("0f6a2c7d-1b3e-4c5d-8e9f-a0b1c2d3e4f5")
+    );
+    assert!(!j.extra.contains_key("id"));
+    assert!(j.extra.contains_key("defaultTab") && j.extra.contains_key("schedules"));
+    assert_eq!(j.nodefilters.as_ref().unwrap().dispatch.threadcount, 2);
+    assert_eq!(j.schedule.as_ref().unwrap().to_quartz(), "0 0 */4 ? * * *");
+    assert_eq!(j.option("mount").unwrap().values, ["/", "/var"]);
+    assert!(matches!(
+        &j.sequence.commands[1].kind,
+        StepKind::Plugin { plugin_type, node_step: true, .. } if plugin_type == "localexec"
+    ));
+    // JSON -> JSON and JSON -> YAML round trips.
+    let again = parse_jobs_json(&jobs_to_json(&jobs).unwrap(), "x.json").unwrap();
+    assert_eq!(again, jobs);
+    let again = parse_jobs_yaml(&jobs_to_yaml(&jobs).unwrap(), "x.yaml").unwrap();
+    assert_eq!(again, jobs);
+}
+
+#[test]
+fn option_values_may_be_scalars_or_numbers() {
+    let src = "\
+- name: a
+  options:
+  - name: n
+    enforced: true
+    value: 2
+    values: [1, 2, 3]
+  - name: one
+    values: only
+  sequence: {commands: [{exec: x}]}
+";
+    let jobs = parse_jobs_yaml(src, "v.yaml").unwrap();
+    assert_eq!(jobs[0].option("n").unwrap().values, ["1", "2", "3"]);
+    assert_eq!(jobs[0].option("one").unwrap().values, ["only"]);
+    // The map form of `options` goes through the same reader.
+    let src = "- name: a\n  options:\n    n:\n      values: [1, true]\n  sequence: {commands: [{exec: x}]}\n";
+    let jobs = parse_jobs_yaml(src, "v.yaml").unwrap();
+    assert_eq!(jobs[0].option("n").unwrap().values, ["1", "true"]);
+    let e = parse_jobs_yaml(
+        "- name: a\n  options:\n  - name: n\n    values: [[x]]\n  sequence: {commands: [{exec: x}]}\n",
+        "v.yaml",
+    )
+    .unwrap_err();
+    assert!(message(&e).contains("field `options[0].values"), "{e}");
+}
+
+#[test]
+fn negative_or_garbage_threadcount_is_refused_with_its_path() {
+    for bad in ["-1", "lots", "1.5"] {
+        let src = format!(
+            "- name: t\n  nodefilters:\n    dispatch:\n      threadcount: {bad}\n  sequence: {{commands: [{{exec: x}}]}}\n"
+        );
+        let e = parse_jobs_yaml(&src, "t.yaml").unwrap_err();
+        let m = message(&e);
+        assert!(
+            m.contains("job \"t\" (#1), field `nodefilters.dispatch.threadcount`")
+                && m.contains("line 4"),
+            "{bad}: {m}"
+        );
+    }
+}
+
+#[test]
+fn option_errors_keep_their_path_and_line() {
+    let src = "\
+- name: a
+  options:
+  - name: ok
+  - name: n
+    required: maybe
+  sequence: {commands: [{exec: x}]}
+";
+    let m = message(&parse_jobs_yaml(src, "o.yaml").unwrap_err());
+    assert!(
+        m.contains("job \"a\" (#1), field `options[1].required`") && m.contains("line 5"),
+        "{m}"
+    );
+    // The map form names the option.
+    let src = "- name: a\n  options:\n    n:\n      required: maybe\n  sequence: {commands: [{exec: x}]}\n";
+    let m = message(&parse_jobs_yaml(src, "o.yaml").unwrap_err());
+    assert!(m.contains("option `n`") && m.contains("maybe"), "{m}");
+    // An explicit null is no options.
+    let src = "- name: a\n  options:\n  sequence: {commands: [{exec: x}]}\n";
+    assert!(parse_jobs_yaml(src, "o.yaml").unwrap()[0]
+        .options
+        .is_empty());
+}
+
+#[test]
+fn malformed_schedules_are_refused_not_defaulted() {
+    // Before, these read as an empty structured schedule (midnight daily).
+    for sched in [
+        "{crontab: [1]}",
+        "{time: {hour: '2'}, weekdays: {day: MON}}",
+        "{time: {hours: '2'}}",
+        "{weekday: {days: MON}}",
+    ] {
+        let src =
+            format!("- name: s\n  schedule: {sched}\n  sequence: {{commands: [{{exec: x}}]}}\n");
+        let m = message(&parse_jobs_yaml(&src, "s.yaml").unwrap_err());
+        assert!(
+            m.contains("job \"s\" (#1), field `schedule`") && m.contains("must be"),
+            "{sched}: {m}"
+        );
+    }
+}

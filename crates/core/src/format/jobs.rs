@@ -132,6 +132,7 @@ fn job_error(
     let Some(Failure { index, path }) = failure else {
         return Error::format(source_name, message);
     };
+    let message = explain(message);
     let pos = index + 1;
     let who = match names().and_then(|n| n.name(index)) {
         Some(name) => format!("job {name:?} (#{pos})"),
@@ -143,6 +144,20 @@ fn job_error(
         format!("{who}, field `{path}`: {message}")
     };
     Error::format(source_name, message)
+}
+
+/// Replaces serde's message for an untagged enum that matched no form with
+/// one saying which forms are accepted.
+fn explain(message: String) -> String {
+    const SCHEDULE: &str = "data did not match any variant of untagged enum Schedule";
+    match message.strip_prefix(SCHEDULE) {
+        Some(rest) => format!(
+            "`schedule` must be `{{crontab: EXPRESSION}}` or a map of `time` \
+             (`hour`, `minute`, `seconds`), `month`, `weekday` or `dayofmonth` \
+             (`day`) and `year`, with no other keys{rest}"
+        ),
+        None => message,
+    }
 }
 
 /// The whole document: a list of jobs or a single job.

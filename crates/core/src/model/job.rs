@@ -192,27 +192,44 @@ impl Job {
 }
 
 fn options<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<JobOption>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Form {
-        List(Vec<JobOption>),
-        Map(indexmap::IndexMap<String, serde_json::Value>),
-    }
-    match Form::deserialize(d)? {
-        Form::List(l) => Ok(l),
-        Form::Map(m) => m
-            .into_iter()
-            .map(|(name, mut v)| {
+    // A visitor rather than an untagged enum, so an error inside the list
+    // form keeps its path (`options[1].required`) and line.
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Vec<JobOption>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of options or a map of option name to option")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(o) = seq.next_element()? {
+                out.push(o);
+            }
+            Ok(out)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let mut v: serde_json::Value = map.next_value()?;
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert("name".into(), serde_json::Value::String(name.clone()));
                 } else if v.is_null() {
                     v = serde_json::json!({ "name": name });
                 }
-                serde_json::from_value(v)
-                    .map_err(|e| de::Error::custom(format!("option `{name}`: {e}")))
-            })
-            .collect(),
+                let o = serde_json::from_value(v)
+                    .map_err(|e| de::Error::custom(format!("option `{name}`: {e}")))?;
+                out.push(o);
+            }
+            Ok(out)
+        }
     }
+    d.deserialize_any(V)
 }
 
 /// A node filter and how to dispatch to the nodes it selects.
@@ -368,6 +385,7 @@ pub enum Schedule {
 
 /// Rundeck's structured schedule: `time`, `month`, `weekday`/`dayofmonth`, `year`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StructuredSchedule {
     /// Hour, minute and seconds.
     #[serde(default)]
@@ -396,6 +414,7 @@ pub struct StructuredSchedule {
 
 /// `time:` of a structured schedule.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleTime {
     /// Hour field.
     #[serde(
@@ -422,6 +441,7 @@ pub struct ScheduleTime {
 
 /// `weekday:`/`dayofmonth:` of a structured schedule.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleDay {
     /// The field value.
     #[serde(default, deserialize_with = "flex::string")]

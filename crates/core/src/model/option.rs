@@ -33,7 +33,11 @@ pub struct JobOption {
     )]
     pub default: Option<String>,
     /// Allowed or suggested values.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "flex::string_list"
+    )]
     pub values: Vec<String>,
     /// Delimiter for `values` given as one string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
