@@ -250,6 +250,23 @@ async fn does_not_hang_on_pipes_held_by_escaped_processes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn returns_when_a_background_process_keeps_stdout_open() {
+    // the shell exits at once, but `sleep` inherited stdout and keeps it
+    // open: the run must end after the drain timeout with every line the
+    // shell wrote, and not wait for the sleep
+    let exec = LocalExecutor::new().with_drain_timeout(Duration::from_millis(300));
+    let started = StdInstant::now();
+    let (outcome, lines) = run_with(&exec, shell("echo $$; echo hi; sleep 30 & printf done")).await;
+    assert!(started.elapsed() < Duration::from_secs(20), "hung");
+    assert!(outcome.success(), "{outcome:?}");
+    let out = texts(&lines, Stream::Stdout);
+    assert_eq!(out[1..], ["hi", "done"]);
+    // a normal exit leaves the group alone (as Rundeck does); clean up here
+    let pgid: i32 = out[0].parse().unwrap();
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn huge_output_with_backpressure() {
     const SIZE: usize = 50 * 1024 * 1024;
     let (sink, mut rx) = OutputSink::channel(64);
