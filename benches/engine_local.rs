@@ -130,9 +130,14 @@ async fn main() {
         }
         let env =
             foredeck::environment(&ctx, &Node::new("localhost").with("hostname", "localhost"));
-        let raw = raw_local(n, conc, env).await;
+        // alternate batches of both so that load from elsewhere hits both alike
         let engine = Engine::builder().build();
-        let full = engine_runs(&engine, &job, n, conc, None).await;
+        let (mut raw, mut full) = (Duration::ZERO, Duration::ZERO);
+        let batch = (n / 10).max(conc);
+        for _ in 0..n / batch {
+            raw += raw_local(batch, conc, env.clone()).await;
+            full += engine_runs(&engine, &job, batch, conc, None).await;
+        }
         println!(
             "local `true`, {conc} at a time: processes alone {:>6.0}/s; through the engine {:>6.0} executions/s; overhead {:>6.1} µs per execution",
             per_sec(n, raw),
