@@ -13,6 +13,11 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Compiles `re` as a whole-string match (Java's `String.matches`), or `None`
 /// if it is not a valid pattern on its own.
 fn full_match_regex(re: &str) -> Option<Regex> {
+    // without metacharacters a pattern means its literal text: equality
+    // decides, and compiling would only cost time
+    if regex::escape(re) == re {
+        return None;
+    }
     let build = |p: &str| RegexBuilder::new(p).size_limit(REGEX_SIZE_LIMIT).build();
     // check the pattern alone first: wrapping an unbalanced pattern such as
     // `a)|(b` could otherwise yield a valid but different one
@@ -20,11 +25,28 @@ fn full_match_regex(re: &str) -> Option<Regex> {
     build(&format!("^(?:{re})$")).ok()
 }
 
+/// Java's `String.split` with a one-char separator: without a separator the
+/// whole string (even empty) is the only piece; otherwise trailing empty
+/// pieces are dropped, so `"a,"` is `["a"]`, `",a"` is `["", "a"]` and `"+"`
+/// has no pieces.
+fn java_split(s: &str, sep: char) -> Vec<&str> {
+    if !s.contains(sep) {
+        return vec![s];
+    }
+    let mut pieces: Vec<&str> = s.split(sep).collect();
+    while pieces.last().is_some_and(|p| p.is_empty()) {
+        pieces.pop();
+    }
+    pieces
+}
+
 /// One selector: `/re/` is always a regex; anything else matches by equality
 /// or as a regex. An invalid regex falls back to equality.
 #[derive(Debug)]
 struct Pattern {
     literal: String,
+    /// `.*`: matches every value without a regex
+    any: bool,
     regex: Option<Regex>,
 }
 
@@ -35,14 +57,16 @@ impl Pattern {
             Some(inner) if s.len() >= 2 => inner.trim(),
             _ => s,
         };
+        let any = literal == ".*";
         Pattern {
             literal: literal.to_owned(),
-            regex: full_match_regex(literal),
+            any,
+            regex: if any { None } else { full_match_regex(literal) },
         }
     }
 
     fn is_match(&self, value: &str) -> bool {
-        self.literal == value || self.regex.as_ref().is_some_and(|r| r.is_match(value))
+        self.any || self.literal == value || self.regex.as_ref().is_some_and(|r| r.is_match(value))
     }
 }
 
@@ -68,18 +92,17 @@ impl Term {
             let single = !s.contains([',', '+'])
                 || (s.len() >= 2 && s.starts_with('/') && s.ends_with('/') && {
                     let p = Pattern::new(s);
-                    p.regex.is_some()
+                    p.regex.is_some() || p.any || regex::escape(&p.literal) == p.literal
                 });
             if single {
                 return Term::Tags(vec![vec![Pattern::new(s)]]);
             }
-            let alternatives = s
-                .split(',')
+            let alternatives = java_split(s, ',')
+                .into_iter()
                 .map(|alt| {
-                    alt.split('+')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(Pattern::new)
+                    java_split(alt, '+')
+                        .into_iter()
+                        .map(|p| Pattern::new(p.trim()))
                         .collect()
                 })
                 .collect();
@@ -108,11 +131,12 @@ impl Term {
             Term::Tags(alternatives) => {
                 !node.tags.is_empty()
                     && alternatives.iter().any(|pieces| {
-                        // an alternative with no pieces (`web,,db`) matches nothing
-                        !pieces.is_empty()
-                            && pieces
-                                .iter()
-                                .all(|p| node.tags.iter().any(|t| p.is_match(t)))
+                        // as in Rundeck, an empty piece (`web++db`, `,db`)
+                        // matches no tag, while an alternative with no pieces
+                        // at all (`+`) matches any tagged node
+                        pieces
+                            .iter()
+                            .all(|p| node.tags.iter().any(|t| p.is_match(t)))
                     })
             }
         }
