@@ -25,6 +25,21 @@ fn full_match_regex(re: &str) -> Option<Regex> {
     build(&format!("^(?:{re})$")).ok()
 }
 
+/// Java's `String.split` with a one-char separator: without a separator the
+/// whole string (even empty) is the only piece; otherwise trailing empty
+/// pieces are dropped, so `"a,"` is `["a"]`, `",a"` is `["", "a"]` and `"+"`
+/// has no pieces.
+fn java_split(s: &str, sep: char) -> Vec<&str> {
+    if !s.contains(sep) {
+        return vec![s];
+    }
+    let mut pieces: Vec<&str> = s.split(sep).collect();
+    while pieces.last().is_some_and(|p| p.is_empty()) {
+        pieces.pop();
+    }
+    pieces
+}
+
 /// One selector: `/re/` is always a regex; anything else matches by equality
 /// or as a regex. An invalid regex falls back to equality.
 #[derive(Debug)]
@@ -82,13 +97,12 @@ impl Term {
             if single {
                 return Term::Tags(vec![vec![Pattern::new(s)]]);
             }
-            let alternatives = s
-                .split(',')
+            let alternatives = java_split(s, ',')
+                .into_iter()
                 .map(|alt| {
-                    alt.split('+')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(Pattern::new)
+                    java_split(alt, '+')
+                        .into_iter()
+                        .map(|p| Pattern::new(p.trim()))
                         .collect()
                 })
                 .collect();
@@ -117,11 +131,12 @@ impl Term {
             Term::Tags(alternatives) => {
                 !node.tags.is_empty()
                     && alternatives.iter().any(|pieces| {
-                        // an alternative with no pieces (`web,,db`) matches nothing
-                        !pieces.is_empty()
-                            && pieces
-                                .iter()
-                                .all(|p| node.tags.iter().any(|t| p.is_match(t)))
+                        // as in Rundeck, an empty piece (`web++db`, `,db`)
+                        // matches no tag, while an alternative with no pieces
+                        // at all (`+`) matches any tagged node
+                        pieces
+                            .iter()
+                            .all(|p| node.tags.iter().any(|t| p.is_match(t)))
                     })
             }
         }

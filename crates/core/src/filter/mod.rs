@@ -6,15 +6,23 @@
 //! A filter is a whitespace-separated sequence of terms:
 //!
 //! * `key: value` or `key:value` selects nodes whose attribute `key` matches
-//!   `value`. After a token ending in `:`, the next token is the value
-//!   verbatim, so `hostname: web1:2222` works.
+//!   `value`. A token ending in `:` is a key (up to its last `:`, so
+//!   `as:test: elf` has key `as:test`) and the next token is its value
+//!   verbatim, so `hostname: web1:2222` works; in any other token the first
+//!   `:` splits key from value (`note:a:b` is `note: a:b`).
 //! * A bare word (no `:`) is a value for `name`: `web1` is `name: web1`.
 //! * A leading `!` (`!key: value`, `!web1`) puts the term in the exclude set.
-//! * `'` or `"` quote a key or value containing whitespace or colons:
-//!   `name: "app server"`, `key:'a b'`. A doubled quote inside quotes is a
-//!   literal quote. An unterminated quote is the only parse error.
-//! * `nodename` is an alias of `name`, and `os-family`, `os-name`, `os-arch`,
-//!   `os-version` of `osFamily`, `osName`, `osArch`, `osVersion`.
+//! * `'` or `"` quote a key or value containing whitespace: `name: "app
+//!   server"`. As in Rundeck, a token starting with a quote is quoted up to
+//!   the matching quote, a doubled quote inside is a literal quote, and colons
+//!   are looked for after unquoting, so `'!env:dev box'` is `!env: "dev box"`.
+//!   As an extension a quote may also open right after a `:` (`key:"a b"`).
+//!   An unterminated quote is the only parse error.
+//! * Keys are case-sensitive and kept as written. `nodename` reads the node
+//!   name like `name`, and `os-family`, `os-name`, `os-arch`, `os-version`
+//!   read `osFamily`, `osName`, `osArch`, `osVersion`, but, as in Rundeck, two
+//!   spellings are two keys, so `name: a nodename: b` needs both to match.
+//! * `hostname` is matched as stored, port included (`web2:2222`).
 //!
 //! # Matching
 //!
@@ -30,7 +38,11 @@
 //!   regular expression (`web[`), or uses syntax the `regex` crate lacks
 //!   (back-references, look-around), is compared by equality only.
 //! * `tags` values use `,` for OR and `+` for AND: `tags: web+prod,db` is
-//!   (web AND prod) OR db. Each tag pattern matches by equality or regex.
+//!   (web AND prod) OR db. Each tag pattern matches some tag by equality or
+//!   regex. Empty pieces follow Rundeck's use of Java's `split`: `+web` and
+//!   `web++prod` match nothing, `web+` is `web`, and a lone `+` matches any
+//!   node with tags. A whole `/re/` containing `,` or `+` (`/a{1,2}/`) is one
+//!   regex, where Rundeck would split it.
 //! * A node without an attribute, or with a blank one, does not match a term
 //!   on it (but is kept by an exclude term on it).
 //! * `.*` (which is `name: .*`) matches every node.
@@ -53,7 +65,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A parsed node filter: include and exclude terms, each a map from attribute
-/// name (canonical spelling) to the comma-joined values given for it.
+/// name (as written) to the comma-joined values given for it.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct NodeFilter {
     include: BTreeMap<String, String>,
@@ -107,9 +119,8 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     write!(f, "\"{}\"", s.replace('"', "\"\""))
 }
 
-fn needs_quotes(s: &str, extra: &[char]) -> bool {
-    s.chars()
-        .any(|c| is_separator(c) || is_quote(c) || extra.contains(&c))
+fn needs_quotes(s: &str) -> bool {
+    s.chars().any(|c| is_separator(c) || is_quote(c))
 }
 
 /// A canonical filter string: `key: value` for each include term, then
@@ -126,14 +137,16 @@ impl fmt::Display for NodeFilter {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            let prefix = format!("{bang}{key}");
-            if needs_quotes(key, &[':']) {
-                write_quoted(f, &prefix)?;
+            // `key:` is a token of its own, so the key may hold colons and
+            // the value after it is taken whatever it contains
+            let key_token = format!("{bang}{key}:");
+            if needs_quotes(&key_token) {
+                write_quoted(f, &key_token)?;
             } else {
-                f.write_str(&prefix)?;
+                f.write_str(&key_token)?;
             }
-            f.write_str(": ")?;
-            if needs_quotes(value, &[]) {
+            f.write_str(" ")?;
+            if needs_quotes(value) {
                 write_quoted(f, value)?;
             } else {
                 f.write_str(value)?;

@@ -14,23 +14,16 @@ pub(crate) fn is_quote(c: char) -> bool {
     c == '"' || c == '\''
 }
 
-/// One token of a filter string, with its quoting already removed.
-#[derive(Debug)]
-struct Token {
-    text: String,
-    /// Byte offset in `text` of the first `:` that was not inside quotes.
-    first_colon: Option<usize>,
-    /// Whether the last char of `text` is a `:` that was not inside quotes.
-    ends_with_colon: bool,
-}
-
-/// Splits `input` at runs of whitespace. A quote (`'` or `"`) opens a quoted
-/// section at the start of a token, right after an unquoted `:` (so
-/// `key:"a b"` works) or right after another quoted section; elsewhere it is a
-/// literal character. Inside a quoted section the same quote doubled stands
-/// for itself. Returns the char offset of the opening quote if one is never
-/// closed.
-fn tokenize(input: &str) -> Result<Vec<Token>, (usize, char)> {
+/// Splits `input` at runs of whitespace, like Rundeck's
+/// `QuotedStringTokenizer`: a token that starts with a quote (`'` or `"`) is
+/// quoted up to the matching quote, and that same quote opens a new quoted
+/// section wherever it appears later in the token. Inside a quoted section the
+/// quote doubled stands for itself. As an extension, a token that does not
+/// start with a quote may open one right after a `:` (`key:"a b"`). Any other
+/// quote is a literal character.
+///
+/// Returns the char offset and kind of an opening quote that is never closed.
+fn tokenize(input: &str) -> Result<Vec<String>, (usize, char)> {
     let mut tokens = Vec::new();
     let mut chars = input.chars().enumerate().peekable();
     loop {
@@ -38,69 +31,55 @@ fn tokenize(input: &str) -> Result<Vec<Token>, (usize, char)> {
         if chars.peek().is_none() {
             return Ok(tokens);
         }
-        let mut tok = Token {
-            text: String::new(),
-            first_colon: None,
-            ends_with_colon: false,
-        };
-        // whether the previous char allows a quote to open here
-        let mut quote_may_open = true;
+        let mut text = String::new();
+        // the quote character of this token, once one has opened
+        let mut token_quote: Option<char> = None;
+        let mut after_colon = false;
         while let Some(&(pos, c)) = chars.peek() {
             if is_separator(c) {
                 break;
             }
             chars.next();
-            if is_quote(c) && quote_may_open {
-                let mut closed = false;
-                while let Some((_, q)) = chars.next() {
-                    if q == c {
-                        if chars.next_if(|&(_, n)| n == c).is_some() {
-                            tok.text.push(c);
-                            continue;
-                        }
-                        closed = true;
-                        break;
-                    }
-                    tok.text.push(q);
-                }
-                if !closed {
-                    return Err((pos, c));
-                }
-                tok.ends_with_colon = false;
-                quote_may_open = true;
+            let opens = is_quote(c)
+                && match token_quote {
+                    Some(q) => q == c,
+                    None => text.is_empty() || after_colon,
+                };
+            after_colon = false;
+            if !opens {
+                after_colon = c == ':';
+                text.push(c);
                 continue;
             }
-            if c == ':' {
-                if tok.first_colon.is_none() {
-                    tok.first_colon = Some(tok.text.len());
+            token_quote = Some(c);
+            let mut closed = false;
+            while let Some((_, q)) = chars.next() {
+                if q == c {
+                    if chars.next_if(|&(_, n)| n == c).is_some() {
+                        text.push(c);
+                        continue;
+                    }
+                    closed = true;
+                    break;
                 }
-                tok.ends_with_colon = true;
-                quote_may_open = true;
-            } else {
-                tok.ends_with_colon = false;
-                quote_may_open = false;
+                text.push(q);
             }
-            tok.text.push(c);
+            if !closed {
+                return Err((pos, c));
+            }
         }
-        tokens.push(tok);
+        tokens.push(text);
     }
 }
 
-/// The include and exclude maps of a parsed filter: canonical key to the
-/// comma-joined values given for it.
+/// The include and exclude maps of a parsed filter: attribute name as written
+/// to the comma-joined values given for it.
 pub(crate) type Sets = (BTreeMap<String, String>, BTreeMap<String, String>);
 
-/// The key a filter term is stored under: node-name and os aliases collapse to
-/// one spelling so that `nodename: a name: b` ORs like `name: a,b`.
-pub(crate) fn canonical_key(key: &str) -> String {
-    match key {
-        "nodename" => "name".to_owned(),
-        other => crate::model::canonical_attribute(other).to_owned(),
-    }
-}
-
 /// Parses a filter string into include and exclude maps, following
-/// `NodeSet.parseFilter` with `joinMulti = true` and default key `name`.
+/// `NodeSet.parseFilter` with `joinMulti = true` and default key `name`. The
+/// `:` that ends a key is found in the unquoted text, so `'!k:a b'` is
+/// `!k: 'a b'` as in Rundeck.
 pub(crate) fn parse(input: &str) -> crate::Result<Sets> {
     let tokens = tokenize(input).map_err(|(pos, quote)| crate::Error::Format {
         source_name: "node filter".into(),
@@ -111,26 +90,27 @@ pub(crate) fn parse(input: &str) -> crate::Result<Sets> {
     let mut include = BTreeMap::new();
     let mut exclude = BTreeMap::new();
     let mut pending: Option<String> = None;
-    for tok in tokens {
+    for mut tok in tokens {
         let (key, value) = match pending.take() {
             // after `key:`, the next token is the value whatever it contains
-            Some(key) => (key, tok.text),
-            None if tok.ends_with_colon => {
-                let mut key = tok.text;
-                key.pop();
-                pending = Some(key);
+            Some(key) => (key, tok),
+            // `key:` (the last colon ends the key: `a:b: v` is key `a:b`)
+            None if tok.ends_with(':') => {
+                tok.pop();
+                pending = Some(tok);
                 continue;
             }
-            None => match tok.first_colon {
+            None => match tok.find(':') {
                 Some(i) => {
-                    let value = tok.text[i + 1..].to_owned();
-                    let mut key = tok.text;
-                    key.truncate(i);
-                    (key, value)
+                    let value = tok[i + 1..].to_owned();
+                    tok.truncate(i);
+                    (tok, value)
                 }
-                None => match tok.text.strip_prefix('!') {
+                // a bare word is a name; `!word` excludes it (Rundeck would
+                // take `!word` as an included name starting with `!`)
+                None => match tok.strip_prefix('!') {
                     Some(rest) => ("!name".to_owned(), rest.to_owned()),
-                    None => ("name".to_owned(), tok.text),
+                    None => ("name".to_owned(), tok),
                 },
             },
         };
@@ -142,7 +122,7 @@ pub(crate) fn parse(input: &str) -> crate::Result<Sets> {
         if value.chars().all(is_separator) {
             continue;
         }
-        set.entry(canonical_key(key))
+        set.entry(key.to_owned())
             .and_modify(|joined: &mut String| {
                 joined.push(',');
                 joined.push_str(&value);

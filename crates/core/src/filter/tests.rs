@@ -2,6 +2,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 fn fixture() -> Vec<Node> {
     vec![
@@ -83,6 +84,11 @@ const CASES: &[(&str, bool, &[&str])] = &[
     ("name: /web[12]/", true, &["web1", "web2"]),
     ("name: /.*1/", true, &["web1", "db1", "win1", "lb1"]),
     ("name: eb1", true, &[]),
+    // TestNodeSet.testMatchesInput: `.` is any char, `.+` needs one
+    ("name: web.", true, &["web1", "web2", "web["]),
+    ("name: web..", true, &[]),
+    ("name: .+web.*", true, &[]),
+    ("name: \"web1 db1\"", true, &[]),
     ("name: web1|db.*", true, &["web1", "db1", "db2"]),
     // list items are exact, not regexes (Rundeck docs)
     ("web.* db1", true, &["db1"]),
@@ -102,6 +108,21 @@ const CASES: &[(&str, bool, &[&str])] = &[
     ("tags: web+st.*", true, &["web2"]),
     ("tags: /w.*/", true, &["web1", "web2", "win1", "lb1"]),
     ("tags: nope", true, &[]),
+    // empty pieces follow Java's split, as Rundeck's matchesInputSet does
+    ("tags: +web", true, &[]),
+    ("tags: web++prod", true, &[]),
+    ("tags: web+", true, &["web1", "web2", "lb1"]),
+    ("tags: ,db", true, &["db1", "db2"]),
+    ("tags: ,", true, &[]),
+    (
+        "tags: +",
+        true,
+        &["web1", "web2", "db1", "db2", "win1", "app server", "lb1"],
+    ),
+    // TestNodeSet.testMatchesInputSet-style OR/AND mixes with regexes
+    ("tags: nope,w.*+prod", true, &["web1", "win1"]),
+    ("tags: nope+web,db+st.*", true, &["db2"]),
+    ("tags: /a{1,2}pp/", true, &["app server"]),
     (
         "tags: \"web, db\"",
         true,
@@ -131,7 +152,11 @@ const CASES: &[(&str, bool, &[&str])] = &[
         &["web1", "web2", "db1", "db2", "app server", "lb1"],
     ),
     ("os-family: windows", true, &["win1"]),
-    ("os-family: windows osFamily: nope", true, &["win1"]),
+    // two spellings are two keys (Rundeck): both must match
+    ("os-family: windows osFamily: nope", true, &[]),
+    ("os-family: windows osFamily: windows", true, &["win1"]),
+    ("name: web1 nodename: db1", true, &[]),
+    ("name: web1 nodename: web.*", true, &["web1"]),
     ("osName: Windows.*", true, &["win1"]),
     ("os-name: 'Windows Server 2019'", true, &["win1"]),
     // hostnames with ports
@@ -150,6 +175,21 @@ const CASES: &[(&str, bool, &[&str])] = &[
     ("role: \"primary db\"", true, &["db1"]),
     ("note: \"a:b\"", true, &["app server"]),
     ("note:a:b", true, &["app server"]),
+    // colons are found after unquoting (TestNodeSet.testParseFilterQuotedKeyValue)
+    ("'role:primary db'", true, &["db1"]),
+    ("\"os-name:Windows Server 2019\"", true, &["win1"]),
+    (
+        " '!env:prod'  ",
+        true,
+        &["web2", "db2", "app server", "lb1", "web["],
+    ),
+    // tabs and CRLF separate tokens (testParseFilterMultiMixedIgnoreTabs);
+    // exclude terms AND too: only nodes both prod and web are dropped
+    (
+        "!env:\t 'prod' !tags:\r\n 'web'",
+        true,
+        &["web2", "db1", "db2", "win1", "app server", "lb1", "web["],
+    ),
     ("\"no\"\"de\"", true, &[]),
     // excludes alone select everything else
     (
@@ -178,11 +218,24 @@ const CASES: &[(&str, bool, &[&str])] = &[
         &["db1", "db2", "win1", "app server", "web["],
     ),
     ("!nodename: db1 tags: db", true, &["db2"]),
+    // the docs' examples
+    ("web1 !nodename: web2", true, &["web1"]),
+    (
+        "tags: web+prod hostname: web1.example.com,10.0.0.5",
+        true,
+        &["web1"],
+    ),
     // exclude precedence on: exclude wins
     ("tags: web !name: web1", true, &["web2", "lb1"]),
     ("web1 !tags: prod", true, &[]),
     ("name: web1 !name: web1", true, &[]),
     ("tags: db !env: staging", true, &["db1"]),
+    // TestNodeSet.testShouldExclude on hostnames
+    (
+        "hostname: .*example.* !hostname: web2.example.com:2222",
+        true,
+        &["web1"],
+    ),
     // exclude precedence off: include wins, and a node matching neither
     // set is kept (NodeSet.shouldExclude)
     ("tags: web !name: web1", false, ALL),
@@ -192,6 +245,16 @@ const CASES: &[(&str, bool, &[&str])] = &[
         &["web1", "web2", "db2", "app server", "lb1", "web["],
     ),
     ("name: web1 !name: web1", false, ALL),
+    (
+        "hostname: .*example.* !hostname: web2.example.com:2222",
+        false,
+        ALL,
+    ),
+    (
+        "hostname: web1.example.com !hostname: .*example.*",
+        false,
+        &["web1", "db1", "db2", "win1", "app server", "lb1", "web["],
+    ),
     (
         "tags: db !tags: staging",
         false,
@@ -233,9 +296,7 @@ fn equivalent_spellings() {
     let p = |s: &str| NodeFilter::parse(s).unwrap();
     assert_eq!(p("name: web1 name: web2"), p("name: web1,web2"));
     assert_eq!(p("web1 web2"), p("name:web1,web2"));
-    assert_eq!(p("nodename: a"), p("a"));
     assert_eq!(p("!web1"), p("!name: web1"));
-    assert_eq!(p("os-family: unix"), p("osFamily:unix"));
     assert_eq!(p("name:'a b'"), p("\"a b\""));
     assert!(p("").is_empty());
     assert!(p("name:").is_empty());
@@ -245,6 +306,76 @@ fn equivalent_spellings() {
         "tags: web+prod !name: web1"
     );
     assert_eq!(p("'app server'").to_string(), "name: \"app server\"");
+    assert_eq!(p("'a:b c': d").to_string(), "\"a:b c:\" d");
+    // aliases read the same attribute, but stay distinct keys
+    let nodes = fixture();
+    for (a, b) in [
+        ("nodename: db1", "db1"),
+        ("os-family: windows", "osFamily: windows"),
+        ("!os-family: unix", "!osFamily: unix"),
+    ] {
+        assert_ne!(p(a), p(b));
+        assert_eq!(
+            p(a).select(&nodes, true),
+            p(b).select(&nodes, true),
+            "{a} vs {b}"
+        );
+    }
+}
+
+/// The parse results of Rundeck's `TestNodeSet.testParseFilter*`.
+#[test]
+fn rundeck_parse_maps() {
+    let map = |pairs: Pairs| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    type Pairs = &'static [(&'static str, &'static str)];
+    let cases: &[(&str, Pairs, Pairs)] = &[
+        ("tags: xyz", &[("tags", "xyz")], &[]),
+        ("xyz", &[("name", "xyz")], &[]),
+        ("xyz abc", &[("name", "xyz,abc")], &[]),
+        ("tags:xyz tags:abc", &[("tags", "xyz,abc")], &[]),
+        (
+            "tags: xyz  name: 'monkey toe'",
+            &[("tags", "xyz"), ("name", "monkey toe")],
+            &[],
+        ),
+        ("!tags:xyz", &[], &[("tags", "xyz")]),
+        (
+            "!tags: xyz !name: 'macaroon brigade' ",
+            &[],
+            &[("tags", "xyz"), ("name", "macaroon brigade")],
+        ),
+        (
+            "    tags:   xyz,vwz  !name:    \"macaroon brigade\"",
+            &[("tags", "xyz,vwz")],
+            &[("name", "macaroon brigade")],
+        ),
+        (
+            "!cloud.display_name:\t 'Rackspace Open Cloud - Chicago' !cloud.xyz:\r\n 'monkeyfill'",
+            &[],
+            &[
+                ("cloud.display_name", "Rackspace Open Cloud - Chicago"),
+                ("cloud.xyz", "monkeyfill"),
+            ],
+        ),
+        (" '!test:money pants'  ", &[], &[("test", "money pants")]),
+        (
+            " '!test:xyz:money pants'  ",
+            &[],
+            &[("test", "xyz:money pants")],
+        ),
+        ("as:test: elf", &[("as:test", "elf")], &[]),
+    ];
+    for &(filter, include, exclude) in cases {
+        let f = NodeFilter::parse(filter).unwrap();
+        assert_eq!(f.include(), &map(include), "include of `{filter}`");
+        assert_eq!(f.exclude(), &map(exclude), "exclude of `{filter}`");
+        assert_eq!(NodeFilter::parse(&f.to_string()).unwrap(), f, "{filter}");
+    }
 }
 
 #[test]
