@@ -1,4 +1,11 @@
-//! Persistent storage for Foredeck on SeaORM.
+//! Persistent storage for Foredeck.
 //!
-//! Nothing is implemented yet: the SQL `Store` arrives with issue #3. Until
-//! then use `foredeck_core::MemoryStore`.
+//! Today this crate holds [`keys`]: encrypted key storage on top of any
+//! `foredeck_core::Store`. The SeaORM `Store` for SQLite, PostgreSQL and
+//! MariaDB is being built (issue #3); until it lands use
+//! `foredeck_core::MemoryStore`.
+#![deny(missing_docs)]
+
+pub mod keys;
+
+pub use keys::{KeyInfo, KeyStorage, MasterKey};
