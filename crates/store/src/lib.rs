@@ -1,4 +1,21 @@
-//! Persistent storage for Foredeck on SeaORM.
+//! Persistent storage for Foredeck on SeaORM: [`SqlStore`] implements
+//! [`foredeck_core::Store`] on SQLite (the default, one file), PostgreSQL and
+//! MariaDB/MySQL, with the same semantics as
+//! [`MemoryStore`](foredeck_core::MemoryStore).
 //!
-//! Nothing is implemented yet: the SQL `Store` arrives with issue #3. Until
-//! then use `foredeck_core::MemoryStore`.
+//! ```no_run
+//! # async fn demo() -> foredeck_core::Result<()> {
+//! use foredeck_core::{Project, Store};
+//! let store = foredeck_store::SqlStore::connect("sqlite://foredeck.db?mode=rwc").await?;
+//! store.create_project(&Project::new("ops")).await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod entity;
+mod error;
+pub mod migration;
+mod store;
+mod time;
+
+pub use store::SqlStore;
