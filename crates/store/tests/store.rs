@@ -1195,3 +1195,17 @@ async fn bad_urls_are_store_errors() {
     let err = SqlStore::connect("nosuchdb://x").await.unwrap_err();
     assert!(matches!(err, Error::Store(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn sql_job_uuids_are_global() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    let j = store.put_job("ops", &job("a", None)).await.unwrap();
+    assert!(is_conflict(store.put_job("dev", &j).await));
+    assert_eq!(
+        store
+            .get_job("ops", j.uuid.as_deref().unwrap())
+            .await
+            .unwrap(),
+        Some(j)
+    );
+}
