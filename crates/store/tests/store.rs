@@ -61,7 +61,11 @@ where
 {
     let base = std::env::var(env).unwrap_or_else(|_| default.to_owned());
     let admin_url = format!("{base}/{admin_db}");
-    let admin = match Database::connect(admin_url.as_str()).await {
+    let mut opts = sea_orm::ConnectOptions::new(admin_url.clone());
+    opts.acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .sqlx_logging(false);
+    let admin = match Database::connect(opts).await {
         Ok(a) => a,
         Err(e) => return unreachable_server(what, &admin_url, e),
     };
