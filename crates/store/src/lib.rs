@@ -1,11 +1,24 @@
-//! Persistent storage for Foredeck.
+//! Persistent storage for Foredeck on SeaORM: [`SqlStore`] implements
+//! [`foredeck_core::Store`] on SQLite (the default, one file), PostgreSQL and
+//! MariaDB/MySQL, with the same semantics as
+//! [`MemoryStore`](foredeck_core::MemoryStore); [`keys`] keeps secrets
+//! encrypted on top of any store.
 //!
-//! Today this crate holds [`keys`]: encrypted key storage on top of any
-//! `foredeck_core::Store`. The SeaORM `Store` for SQLite, PostgreSQL and
-//! MariaDB is being built (issue #3); until it lands use
-//! `foredeck_core::MemoryStore`.
+//! ```no_run
+//! # async fn demo() -> foredeck_core::Result<()> {
+//! use foredeck_core::{Project, Store};
+//! let store = foredeck_store::SqlStore::connect("sqlite://foredeck.db?mode=rwc").await?;
+//! store.create_project(&Project::new("ops")).await?;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
+mod entity;
+mod error;
 pub mod keys;
+pub mod migration;
+mod store;
+mod time;
 
 pub use keys::{KeyInfo, KeyStorage, MasterKey};
+pub use store::SqlStore;

@@ -1,0 +1,12 @@
+//! SeaORM entities, one file per table. Internal: the public surface of this
+//! crate is [`crate::SqlStore`] and the [`Store`](foredeck_core::Store) trait.
+//!
+//! Times are `BIGINT` nanoseconds since the Unix epoch (UTC), so that values
+//! round-trip exactly and compare the same way on every backend.
+
+pub(crate) mod executions;
+pub(crate) mod jobs;
+pub(crate) mod keys;
+pub(crate) mod log_chunks;
+pub(crate) mod nodes;
+pub(crate) mod projects;

@@ -1,0 +1,19 @@
+//! Schema migrations, one file per change, applied by [`crate::SqlStore::connect`].
+//!
+//! They are plain [`sea_orm_migration`] migrations, so `sea-orm-cli` or an
+//! embedder's own migrator can run them too.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+/// Every migration of the Foredeck schema, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,934 @@
+//! [`SqlStore`]: the [`Store`] trait on SeaORM.
+
+use crate::entity::{executions, jobs, keys, log_chunks, nodes, projects};
+use crate::error::{codec, db, no_execution};
+use crate::migration::Migrator;
+use crate::time;
+use async_trait::async_trait;
+use foredeck_core::model::{Execution, Job, LogEvent, Node, Project};
+use foredeck_core::store::{ExecutionQuery, JobQuery, KeyType, LogPage, Page, Store, StoredKey};
+use foredeck_core::{Error, Result};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, Query};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
+    DatabaseBackend, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlxSqliteConnector, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long an SQLite connection waits for the write lock before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Rows per multi-row `INSERT` (keeps under every backend's parameter limit).
+const INSERT_BATCH: usize = 500;
+
+/// A [`Store`] on an SQL database: SQLite, PostgreSQL or MariaDB/MySQL.
+///
+/// Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+}
+
+impl SqlStore {
+    /// Connects to a database and brings its schema up to date.
+    ///
+    /// - `sqlite://path/to/foredeck.db?mode=rwc` (or `sqlite::memory:`): the
+    ///   file is created if missing and put in WAL mode with
+    ///   `synchronous=NORMAL` and a busy timeout.
+    /// - `postgres://user@host:5432/db`
+    /// - `mysql://user@host:3306/db` (MariaDB or MySQL)
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        let store = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| Error::Store(format!("bad SQLite URL {url:?}: {e}")))?;
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            Self::sqlite(opts, memory).await?
+        } else {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.sqlx_logging(false);
+            SqlStore {
+                db: Database::connect(opts).await.map_err(db)?,
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens (creating it and the directory if needed) the SQLite database
+    /// `dir/foredeck.db`.
+    pub async fn open_data_dir(dir: &Path) -> Result<SqlStore> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let opts = SqliteConnectOptions::new().filename(dir.join("foredeck.db"));
+        let store = Self::sqlite(opts, false).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn sqlite(opts: SqliteConnectOptions, memory: bool) -> Result<SqlStore> {
+        let mut opts = opts
+            .create_if_missing(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let mut pool = SqlitePoolOptions::new();
+        if memory {
+            // One connection that lives as long as the pool: the database
+            // lives in it.
+            pool = pool
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        } else {
+            opts = opts
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+            pool = pool.max_connections(8);
+        }
+        let pool = pool
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::Store(format!("opening SQLite database: {e}")))?;
+        Ok(SqlStore {
+            db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+        })
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await.map_err(db)
+    }
+
+    /// The underlying SeaORM connection, for embedders' own queries.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which kind of database this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Closes the connection pool.
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await.map_err(db)
+    }
+}
+
+fn exec_id(id: u64) -> Option<i64> {
+    i64::try_from(id).ok()
+}
+
+fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| codec(what, e))
+}
+
+fn project_from(m: projects::Model) -> Result<Project> {
+    Ok(Project {
+        config: serde_json::from_str(&m.config).map_err(|e| codec("project config", e))?,
+        name: m.name,
+        description: m.description,
+    })
+}
+
+fn job_from(m: &jobs::Model) -> Result<Job> {
+    serde_yaml_ng::from_str(&m.definition)
+        .map_err(|e| codec(&format!("job {} definition", m.uuid), e))
+}
+
+fn execution_from(m: executions::Model) -> Result<Execution> {
+    let mut e: Execution = serde_json::from_str(&m.record)
+        .map_err(|e| codec(&format!("execution {} record", m.id), e))?;
+    e.id = m.id as u64;
+    Ok(e)
+}
+
+fn key_type_str(t: KeyType) -> &'static str {
+    match t {
+        KeyType::Private => "private",
+        KeyType::Public => "public",
+        KeyType::Password => "password",
+    }
+}
+
+fn key_from(m: keys::Model) -> Result<StoredKey> {
+    let key_type = match m.key_type.as_str() {
+        "private" => KeyType::Private,
+        "public" => KeyType::Public,
+        "password" => KeyType::Password,
+        other => {
+            return Err(Error::Store(format!(
+                "key {}: unknown type {other:?}",
+                m.path
+            )))
+        }
+    };
+    Ok(StoredKey {
+        path: m.path,
+        key_type,
+        ciphertext: m.ciphertext,
+        created: time::from_db(m.created),
+        modified: time::from_db(m.modified),
+    })
+}
+
+/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn like(pattern: String) -> LikeExpr {
+    LikeExpr::new(pattern).escape('\\')
+}
+
+/// `group` is `path` or below it (`""` matches everything), as MemoryStore.
+fn in_group(group: &str, path: &str) -> bool {
+    path.is_empty() || group == path || group.starts_with(&format!("{path}/"))
+}
+
+/// SQL condition: the string column is `path` or below it. Compares
+/// characters exactly on every backend (SQLite's `LIKE` ignores ASCII case).
+fn group_condition<C: ColumnTrait>(col: C, path: &str) -> Condition {
+    if path.is_empty() {
+        return Condition::all().add(col.is_not_null());
+    }
+    let prefix = format!("{path}/");
+    let len = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+    Condition::any().add(col.eq(path)).add(
+        Expr::expr(
+            Func::cust(sea_orm::sea_query::Alias::new("substr"))
+                .arg(Expr::col(col))
+                .arg(1)
+                .arg(len),
+        )
+        .eq(prefix),
+    )
+}
+
+/// Current group, name and lowercased name of a job, for the denormalized
+/// columns of its executions.
+type JobNames = (Option<String>, Option<String>, Option<String>);
+
+async fn job_names<C: ConnectionTrait>(
+    c: &C,
+    project: &str,
+    job_id: Option<&str>,
+) -> Result<JobNames> {
+    let Some(job_id) = job_id else {
+        return Ok((None, None, None));
+    };
+    let row: Option<(String, String)> = jobs::Entity::find()
+        .filter(jobs::Column::Uuid.eq(job_id))
+        .filter(jobs::Column::Project.eq(project))
+        .select_only()
+        .column(jobs::Column::GroupPath)
+        .column(jobs::Column::Name)
+        .into_tuple()
+        .one(c)
+        .await
+        .map_err(db)?;
+    Ok(match row {
+        Some((g, n)) => {
+            let lower = n.to_lowercase();
+            (Some(g), Some(n), Some(lower))
+        }
+        None => (None, None, None),
+    })
+}
+
+fn execution_model(e: &Execution, names: JobNames) -> Result<executions::ActiveModel> {
+    let (job_group, job_name, job_name_lower) = names;
+    Ok(executions::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        project: Set(e.project.clone()),
+        job_id: Set(e.job_id.clone()),
+        job_group: Set(job_group),
+        job_name: Set(job_name),
+        job_name_lower: Set(job_name_lower),
+        user: Set(e.user.clone()),
+        status: Set(e.status.as_str().to_owned()),
+        date_started: Set(time::to_db(e.date_started)?),
+        date_ended: Set(e.date_ended.map(time::to_db).transpose()?),
+        arg_string: Set(e.arg_string.clone()),
+        retry_attempt: Set(i64::from(e.retry_attempt)),
+        retry_of: Set(e.retry_of.and_then(exec_id)),
+        log_events: sea_orm::ActiveValue::NotSet,
+        record: Set(to_json("execution", e)?),
+    })
+}
+
+fn encode_events(events: &[LogEvent]) -> Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(events.len() * 96);
+    for ev in events {
+        serde_json::to_writer(&mut body, ev).map_err(|e| codec("log event", e))?;
+        body.push(b'\n');
+    }
+    Ok(body)
+}
+
+fn decode_events(chunk: &log_chunks::Model) -> Result<Vec<LogEvent>> {
+    chunk
+        .body
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_slice(line).map_err(|e| {
+                codec(
+                    &format!(
+                        "log of execution {} at {}",
+                        chunk.execution_id, chunk.first_offset
+                    ),
+                    e,
+                )
+            })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_project(&self, project: &Project) -> Result<()> {
+        let row = projects::ActiveModel {
+            name: Set(project.name.clone()),
+            description: Set(project.description.clone()),
+            config: Set(to_json("project config", &project.config)?),
+        };
+        let exists = projects::Entity::find_by_id(project.name.clone())
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .is_some();
+        let conflict = || Error::Conflict(format!("project {:?} exists", project.name));
+        if exists {
+            return Err(conflict());
+        }
+        match projects::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(db)
+        {
+            Ok(_) => Ok(()),
+            Err(Error::Conflict(_)) => Err(conflict()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update_project(&self, project: &Project) -> Result<()> {
+        let res = projects::Entity::update_many()
+            .col_expr(
+                projects::Column::Description,
+                Expr::value(project.description.clone()),
+            )
+            .col_expr(
+                projects::Column::Config,
+                Expr::value(to_json("project config", &project.config)?),
+            )
+            .filter(projects::Column::Name.eq(&project.name))
+            .exec(&self.db)
+            .await
+            .map_err(db)?;
+        // MySQL counts changed rows only: check that a missing row is missing.
+        if res.rows_affected == 0 && self.get_project(&project.name).await?.is_none() {
+            return Err(Error::NotFound {
+                kind: "project",
+                id: project.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn get_project(&self, name: &str) -> Result<Option<Project>> {
+        projects::Entity::find_by_id(name.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .map(project_from)
+            .transpose()
+    }
+
+    async fn list_projects(&self) -> Result<Vec<Project>> {
+        let mut list = projects::Entity::find()
+            .all(&self.db)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(project_from)
+            .collect::<Result<Vec<_>>>()?;
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+
+    async fn delete_project(&self, name: &str) -> Result<()> {
+        let txn = self.db.begin().await.map_err(db)?;
+        let deleted = projects::Entity::delete_many()
+            .filter(projects::Column::Name.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        if deleted.rows_affected == 0 {
+            return Err(Error::NotFound {
+                kind: "project",
+                id: name.into(),
+            });
+        }
+        log_chunks::Entity::delete_many()
+            .filter(
+                log_chunks::Column::ExecutionId.in_subquery(
+                    Query::select()
+                        .column(executions::Column::Id)
+                        .from(executions::Entity)
+                        .and_where(executions::Column::Project.eq(name))
+                        .to_owned(),
+                ),
+            )
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        executions::Entity::delete_many()
+            .filter(executions::Column::Project.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        jobs::Entity::delete_many()
+            .filter(jobs::Column::Project.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        nodes::Entity::delete_many()
+            .filter(nodes::Column::Project.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        txn.commit().await.map_err(db)
+    }
+
+    async fn replace_nodes(&self, project: &str, source: &str, nodes: &[Node]) -> Result<()> {
+        // A later node of the same name replaces an earlier one, as in memory.
+        let mut by_name: BTreeMap<&str, &Node> = BTreeMap::new();
+        for n in nodes {
+            by_name.insert(&n.name, n);
+        }
+        let rows = by_name
+            .into_values()
+            .map(|n| {
+                Ok(nodes::ActiveModel {
+                    project: Set(project.to_owned()),
+                    source: Set(source.to_owned()),
+                    name: Set(n.name.clone()),
+                    attributes: Set(to_json("node", n)?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let txn = self.db.begin().await.map_err(db)?;
+        nodes::Entity::delete_many()
+            .filter(nodes::Column::Project.eq(project))
+            .filter(nodes::Column::Source.eq(source))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let batch: Vec<_> = rows.by_ref().take(INSERT_BATCH).collect();
+            nodes::Entity::insert_many(batch)
+                .exec(&txn)
+                .await
+                .map_err(db)?;
+        }
+        txn.commit().await.map_err(db)
+    }
+
+    async fn list_nodes(&self, project: &str) -> Result<Vec<Node>> {
+        let mut rows = nodes::Entity::find()
+            .filter(nodes::Column::Project.eq(project))
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        // Byte order of source names, like MemoryStore's BTreeMap (SQL
+        // collations differ between backends).
+        rows.sort_by(|a, b| a.source.cmp(&b.source));
+        let mut merged: BTreeMap<String, Node> = BTreeMap::new();
+        for row in rows {
+            let node: Node = serde_json::from_str(&row.attributes).map_err(|e| codec("node", e))?;
+            merged.insert(node.name.clone(), node);
+        }
+        Ok(merged.into_values().collect())
+    }
+
+    async fn put_job(&self, project: &str, job: &Job) -> Result<Job> {
+        let mut job = job.clone();
+        let id = job
+            .uuid
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        job.project = Some(project.into());
+        let group = job.group.clone().unwrap_or_default();
+        let definition = serde_yaml_ng::to_string(&job).map_err(|e| codec("job definition", e))?;
+        let now = time::to_db(chrono::Utc::now())?;
+
+        let txn = self.db.begin().await.map_err(db)?;
+        let other = jobs::Entity::find()
+            .filter(jobs::Column::Project.eq(project))
+            .filter(jobs::Column::GroupPath.eq(&group))
+            .filter(jobs::Column::Name.eq(&job.name))
+            .filter(jobs::Column::Uuid.ne(&id))
+            .one(&txn)
+            .await
+            .map_err(db)?;
+        let conflict = |uuid: &str| {
+            Error::Conflict(format!(
+                "job {:?} already exists with uuid {uuid}",
+                job.full_name()
+            ))
+        };
+        if let Some(other) = other {
+            return Err(conflict(&other.uuid));
+        }
+        let existing = jobs::Entity::find_by_id(id.clone())
+            .one(&txn)
+            .await
+            .map_err(db)?;
+        let result = match existing {
+            Some(m) if m.project != project => {
+                return Err(Error::Conflict(format!(
+                    "job uuid {id} belongs to project {:?}",
+                    m.project
+                )))
+            }
+            Some(m) => {
+                let mut row: jobs::ActiveModel = m.into();
+                row.group_path = Set(group.clone());
+                row.name = Set(job.name.clone());
+                row.definition = Set(definition);
+                row.updated = Set(now);
+                row.update(&txn).await.map(|_| ())
+            }
+            None => jobs::Entity::insert(jobs::ActiveModel {
+                uuid: Set(id.clone()),
+                project: Set(project.to_owned()),
+                group_path: Set(group.clone()),
+                name: Set(job.name.clone()),
+                definition: Set(definition),
+                created: Set(now),
+                updated: Set(now),
+            })
+            .exec_without_returning(&txn)
+            .await
+            .map(|_| ()),
+        };
+        match result.map_err(db) {
+            Ok(()) => {}
+            Err(Error::Conflict(_)) => return Err(conflict("(another, created concurrently)")),
+            Err(e) => return Err(e),
+        }
+        executions::Entity::update_many()
+            .col_expr(executions::Column::JobGroup, Expr::value(group))
+            .col_expr(executions::Column::JobName, Expr::value(job.name.clone()))
+            .col_expr(
+                executions::Column::JobNameLower,
+                Expr::value(job.name.to_lowercase()),
+            )
+            .filter(executions::Column::JobId.eq(&id))
+            .filter(executions::Column::Project.eq(project))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        txn.commit().await.map_err(db)?;
+        Ok(job)
+    }
+
+    async fn get_job(&self, project: &str, id: &str) -> Result<Option<Job>> {
+        jobs::Entity::find_by_id(id.to_owned())
+            .filter(jobs::Column::Project.eq(project))
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .map(|m| job_from(&m))
+            .transpose()
+    }
+
+    async fn find_job(
+        &self,
+        project: &str,
+        group: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Job>> {
+        jobs::Entity::find()
+            .filter(jobs::Column::Project.eq(project))
+            .filter(jobs::Column::GroupPath.eq(group.unwrap_or("")))
+            .filter(jobs::Column::Name.eq(name))
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .map(|m| job_from(&m))
+            .transpose()
+    }
+
+    async fn list_jobs(&self, project: &str, query: &JobQuery) -> Result<Vec<Job>> {
+        let mut select = jobs::Entity::find().filter(jobs::Column::Project.eq(project));
+        if let Some(g) = &query.group_exact {
+            select = select.filter(jobs::Column::GroupPath.eq(g));
+        }
+        if let Some(p) = &query.group_path {
+            select = select.filter(group_condition(jobs::Column::GroupPath, p));
+        }
+        if let Some(n) = &query.name_exact {
+            select = select.filter(jobs::Column::Name.eq(n));
+        }
+        if !query.ids.is_empty() {
+            select = select.filter(jobs::Column::Uuid.is_in(query.ids.iter().cloned()));
+        }
+        let needle = query.name_contains.as_ref().map(|n| n.to_lowercase());
+        let mut list = Vec::new();
+        for m in select.all(&self.db).await.map_err(db)? {
+            // Exact re-checks in Rust: case folding must match MemoryStore.
+            if query
+                .group_path
+                .as_ref()
+                .is_some_and(|p| !in_group(&m.group_path, p))
+                || needle
+                    .as_ref()
+                    .is_some_and(|n| !m.name.to_lowercase().contains(n.as_str()))
+            {
+                continue;
+            }
+            list.push(job_from(&m)?);
+        }
+        list.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        Ok(list)
+    }
+
+    async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
+        let txn = self.db.begin().await.map_err(db)?;
+        let res = jobs::Entity::delete_many()
+            .filter(jobs::Column::Project.eq(project))
+            .filter(jobs::Column::Uuid.eq(id))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        if res.rows_affected == 0 {
+            return Err(Error::NotFound {
+                kind: "job",
+                id: id.into(),
+            });
+        }
+        // Its executions stay, but no longer match group or name filters.
+        executions::Entity::update_many()
+            .col_expr(executions::Column::JobGroup, Expr::value(None::<String>))
+            .col_expr(executions::Column::JobName, Expr::value(None::<String>))
+            .col_expr(
+                executions::Column::JobNameLower,
+                Expr::value(None::<String>),
+            )
+            .filter(executions::Column::JobId.eq(id))
+            .filter(executions::Column::Project.eq(project))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        txn.commit().await.map_err(db)
+    }
+
+    async fn create_execution(&self, execution: &Execution) -> Result<u64> {
+        let names = job_names(&self.db, &execution.project, execution.job_id.as_deref()).await?;
+        let mut record = execution.clone();
+        record.id = 0;
+        let row = execution_model(&record, names)?;
+        let res = executions::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(db)?;
+        u64::try_from(res.last_insert_id)
+            .map_err(|_| Error::Store(format!("bad execution id {}", res.last_insert_id)))
+    }
+
+    async fn update_execution(&self, execution: &Execution) -> Result<()> {
+        let id = exec_id(execution.id).ok_or_else(|| no_execution(execution.id))?;
+        let names = job_names(&self.db, &execution.project, execution.job_id.as_deref()).await?;
+        let mut row = execution_model(execution, names)?;
+        row.id = sea_orm::ActiveValue::Unchanged(id);
+        let res = executions::Entity::update_many()
+            .set(row)
+            .filter(executions::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(db)?;
+        if res.rows_affected == 0 && self.get_execution(execution.id).await?.is_none() {
+            return Err(no_execution(execution.id));
+        }
+        Ok(())
+    }
+
+    async fn get_execution(&self, id: u64) -> Result<Option<Execution>> {
+        let Some(id) = exec_id(id) else {
+            return Ok(None);
+        };
+        executions::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .map(execution_from)
+            .transpose()
+    }
+
+    async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>> {
+        use executions::Column as C;
+        let max = if query.max == 0 { 20 } else { query.max };
+        let mut cond = Condition::all();
+        if let Some(p) = &query.project {
+            cond = cond.add(C::Project.eq(p));
+        }
+        if !query.job_ids.is_empty() {
+            cond = cond.add(C::JobId.is_in(query.job_ids.iter().cloned()));
+        }
+        match query.adhoc {
+            Some(true) => cond = cond.add(C::JobId.is_null()),
+            Some(false) => cond = cond.add(C::JobId.is_not_null()),
+            None => {}
+        }
+        if let Some(u) = &query.user {
+            cond = cond.add(C::User.eq(u));
+        }
+        if let Some(s) = &query.status {
+            cond = cond.add(C::Status.eq(s.as_str()));
+        }
+        if let Some(b) = query.begin {
+            cond = cond.add(C::DateStarted.gte(time::bound(b)));
+        }
+        if let Some(e) = query.end {
+            cond = cond.add(C::DateStarted.lt(time::bound(e)));
+        }
+        if let Some(p) = &query.group_path {
+            cond = cond.add(group_condition(C::JobGroup, p));
+        }
+        if let Some(n) = &query.job_name_contains {
+            let pattern = format!("%{}%", like_escape(&n.to_lowercase()));
+            cond = cond.add(Expr::col(C::JobNameLower).like(like(pattern)));
+        }
+        let total = executions::Entity::find()
+            .filter(cond.clone())
+            .count(&self.db)
+            .await
+            .map_err(db)?;
+        let items = executions::Entity::find()
+            .filter(cond)
+            .order_by_desc(C::Id)
+            .offset(query.offset)
+            .limit(max)
+            .all(&self.db)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(execution_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            total,
+            offset: query.offset,
+            max,
+        })
+    }
+
+    async fn delete_execution(&self, id: u64) -> Result<()> {
+        let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
+        let txn = self.db.begin().await.map_err(db)?;
+        let res = executions::Entity::delete_many()
+            .filter(executions::Column::Id.eq(eid))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        if res.rows_affected == 0 {
+            return Err(no_execution(id));
+        }
+        log_chunks::Entity::delete_many()
+            .filter(log_chunks::Column::ExecutionId.eq(eid))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        txn.commit().await.map_err(db)
+    }
+
+    async fn append_log(&self, id: u64, events: &[LogEvent]) -> Result<()> {
+        let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
+        if events.is_empty() {
+            return match self.log_length(eid).await? {
+                Some(_) => Ok(()),
+                None => Err(no_execution(id)),
+            };
+        }
+        let body = encode_events(events)?;
+        let n = i64::try_from(events.len()).map_err(|_| Error::Store("too many events".into()))?;
+        let txn = self.db.begin().await.map_err(db)?;
+        // Writing first takes the row lock (PostgreSQL, MariaDB) or the write
+        // lock (SQLite) before anything is read, so concurrent appends to one
+        // execution are serialized and each gets its own range of offsets.
+        let res = executions::Entity::update_many()
+            .col_expr(
+                executions::Column::LogEvents,
+                Expr::col(executions::Column::LogEvents).add(n),
+            )
+            .filter(executions::Column::Id.eq(eid))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        if res.rows_affected == 0 {
+            return Err(no_execution(id));
+        }
+        let total = log_length_in(&txn, eid)
+            .await?
+            .ok_or_else(|| no_execution(id))?;
+        log_chunks::Entity::insert(log_chunks::ActiveModel {
+            execution_id: Set(eid),
+            first_offset: Set(total - n),
+            event_count: Set(n),
+            body: Set(body),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db)?;
+        txn.commit().await.map_err(db)
+    }
+
+    async fn read_log(&self, id: u64, offset: u64, limit: usize) -> Result<LogPage> {
+        let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
+        let total = self
+            .log_length(eid)
+            .await?
+            .ok_or_else(|| no_execution(id))?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let start = offset.min(total);
+        let end = start.saturating_add(limit as u64).min(total);
+        if start >= end {
+            return Ok(LogPage {
+                events: Vec::new(),
+                next_offset: start,
+            });
+        }
+        let (start_i, end_i) = (start as i64, end as i64);
+        // The chunk holding `start`, then every chunk that begins before `end`.
+        let first: i64 = log_chunks::Entity::find()
+            .filter(log_chunks::Column::ExecutionId.eq(eid))
+            .filter(log_chunks::Column::FirstOffset.lte(start_i))
+            .order_by_desc(log_chunks::Column::FirstOffset)
+            .select_only()
+            .column(log_chunks::Column::FirstOffset)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .unwrap_or(0);
+        let chunks = log_chunks::Entity::find()
+            .filter(log_chunks::Column::ExecutionId.eq(eid))
+            .filter(log_chunks::Column::FirstOffset.gte(first))
+            .filter(log_chunks::Column::FirstOffset.lt(end_i))
+            .order_by_asc(log_chunks::Column::FirstOffset)
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        let mut events = Vec::with_capacity((end - start) as usize);
+        for chunk in &chunks {
+            for (i, ev) in decode_events(chunk)?.into_iter().enumerate() {
+                let at = chunk.first_offset + i as i64;
+                if at >= start_i && at < end_i {
+                    events.push(ev);
+                }
+            }
+        }
+        Ok(LogPage {
+            next_offset: start + events.len() as u64,
+            events,
+        })
+    }
+
+    async fn put_key(&self, key: &StoredKey) -> Result<()> {
+        let row = keys::ActiveModel {
+            path: Set(key.path.clone()),
+            key_type: Set(key_type_str(key.key_type).to_owned()),
+            ciphertext: Set(key.ciphertext.clone()),
+            created: Set(time::to_db(key.created)?),
+            modified: Set(time::to_db(key.modified)?),
+        };
+        keys::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(keys::Column::Path)
+                    .update_columns([
+                        keys::Column::KeyType,
+                        keys::Column::Ciphertext,
+                        keys::Column::Created,
+                        keys::Column::Modified,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn get_key(&self, path: &str) -> Result<Option<StoredKey>> {
+        keys::Entity::find_by_id(path.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .map(key_from)
+            .transpose()
+    }
+
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<StoredKey>> {
+        let rows = keys::Entity::find()
+            .filter(Expr::col(keys::Column::Path).like(like(format!("{}%", like_escape(prefix)))))
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        let mut list = rows
+            .into_iter()
+            // SQLite's LIKE ignores ASCII case: re-check exactly.
+            .filter(|m| m.path.starts_with(prefix))
+            .map(key_from)
+            .collect::<Result<Vec<_>>>()?;
+        list.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(list)
+    }
+
+    async fn delete_key(&self, path: &str) -> Result<()> {
+        let res = keys::Entity::delete_many()
+            .filter(keys::Column::Path.eq(path))
+            .exec(&self.db)
+            .await
+            .map_err(db)?;
+        if res.rows_affected == 0 {
+            return Err(Error::NotFound {
+                kind: "key",
+                id: path.into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl SqlStore {
+    async fn log_length(&self, eid: i64) -> Result<Option<i64>> {
+        log_length_in(&self.db, eid).await
+    }
+}
+
+/// Events appended so far to an execution's log; `None` if it does not exist.
+async fn log_length_in<C: ConnectionTrait>(c: &C, eid: i64) -> Result<Option<i64>> {
+    executions::Entity::find_by_id(eid)
+        .select_only()
+        .column(executions::Column::LogEvents)
+        .into_tuple()
+        .one(c)
+        .await
+        .map_err(db)
+}
