@@ -145,3 +145,60 @@ fn failing_job_exits_one_with_failed_nodes() {
     let err = text(&out.stderr);
     assert!(err.contains("failed") && err.contains("(beta)"), "{err}");
 }
+
+#[test]
+fn keys_put_list_delete_in_a_data_dir_without_clear_text_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let secret = write(dir.path(), "pw.txt", "correct-horse-battery-staple");
+    let out = foredeck(&[
+        "keys",
+        "--data-dir",
+        data,
+        "put",
+        "keys/project/ops/db.pass",
+        "--type",
+        "password",
+        "--file",
+        &secret,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = foredeck(&["keys", "--data-dir", data, "list", "keys/project"]);
+    let listed = text(&out.stdout);
+    assert!(
+        listed.starts_with("keys/project/ops/db.pass\tpassword\t"),
+        "{listed}"
+    );
+    assert!(!listed.contains("correct-horse"));
+    for f in std::fs::read_dir(data).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(13).any(|w| w == b"correct-horse"),
+            "secret in clear at rest"
+        );
+    }
+    let out = foredeck(&[
+        "keys",
+        "--data-dir",
+        data,
+        "put",
+        "keys/../etc/x",
+        "--type",
+        "password",
+        "--file",
+        &secret,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`..`"), "{}", text(&out.stderr));
+    let out = foredeck(&[
+        "keys",
+        "--data-dir",
+        data,
+        "delete",
+        "keys/project/ops/db.pass",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = foredeck(&["keys", "--data-dir", data, "list"]);
+    assert_eq!(text(&out.stdout), "");
+}

@@ -1,5 +1,6 @@
 //! Command-line front-end: thin wrappers over the library.
 
+mod keys;
 mod nodes;
 mod run;
 
@@ -20,6 +21,8 @@ enum Command {
     Nodes(nodes::NodesArgs),
     /// Run a job from a job file, in this process, and print its output.
     Run(run::RunArgs),
+    /// Manage the encrypted key store of the data directory.
+    Keys(keys::KeysArgs),
 }
 
 /// Runs a command; returns the process exit code.
@@ -27,6 +30,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Nodes(a) => nodes::run(a).await,
         Command::Run(a) => run::run(a).await,
+        Command::Keys(a) => keys::run(a).await,
     }
 }
 
