@@ -4,13 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 need_apt=()
 command -v sh >/dev/null || need_apt+=(dash)
 if ((${#need_apt[@]})); then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -q
   $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
 fi
+
+# The store tests use PostgreSQL and MariaDB on 127.0.0.1; start them when
+# they are installed but not running (they fail, not skip, under CI=1).
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for svc in "postgresql:5432" "mariadb:3306"; do
+  name=${svc%%:*} port=${svc##*:}
+  if ! port_open "$port" && command -v service >/dev/null && service --status-all 2>/dev/null | grep -q "$name"; then
+    ${SUDO:-} service "$name" start || true
+  fi
+done
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
