@@ -307,11 +307,32 @@ impl Drop for RemoteFile {
     }
 }
 
+/// Opens a session channel, retrying while sshd refuses it on a live
+/// connection until `until`: sshd may still count a session that just closed
+/// on our side against its `MaxSessions`.
+async fn open_session(
+    handle: &client::Handle<Client>,
+    until: Instant,
+) -> std::result::Result<Channel<Msg>, russh::Error> {
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match handle.channel_open_session().await {
+            Err(russh::Error::ChannelOpenFailure(why))
+                if !handle.is_closed() && Instant::now() + pause < until =>
+            {
+                tracing::debug!("session refused ({why:?}), retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn remove_file(conn: &pool::Conn, path: &str) -> std::result::Result<(), String> {
     let work = async {
-        let mut ch = conn
-            .handle
-            .channel_open_session()
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut ch = open_session(&conn.handle, until)
             .await
             .map_err(|e| e.to_string())?;
         feed(&mut ch, &format!("rm -f {}", shell_quote(path)), b"").await
@@ -404,37 +425,39 @@ impl SshExecutor {
     /// A reused connection that cannot open a channel is replaced once.
     async fn channel(&self, node: &Node, target: &Target) -> Result<(Lease, Channel<Msg>)> {
         let mut retried = false;
-        let busy_until = Instant::now() + self.inner.config.connect_timeout;
-        let mut pause = Duration::from_millis(10);
         loop {
             let lease = self
                 .inner
                 .pool
                 .lease(target, || self.connect(node, target))
                 .await?;
-            match lease.conn.handle.channel_open_session().await {
-                Ok(ch) => return Ok((lease, ch)),
-                // sshd may still count a session that just closed on our
-                // side against MaxSessions: try again shortly
-                Err(russh::Error::ChannelOpenFailure(why))
-                    if !lease.conn.handle.is_closed() && Instant::now() < busy_until =>
-                {
-                    tracing::debug!(node = %node.name, "session refused ({why:?}), retrying");
-                    drop(lease);
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(200));
-                }
-                Err(e) if !lease.fresh && !retried => {
+            let limit = self.inner.config.connect_timeout;
+            let until = Instant::now() + limit;
+            let opened = tokio::time::timeout(limit, open_session(&lease.conn.handle, until)).await;
+            let failure = match opened {
+                Ok(Ok(ch)) => return Ok((lease, ch)),
+                // a reused connection that died, or does not answer (a dead
+                // peer that keepalives have not caught yet): replace it once
+                Ok(Err(e)) if !lease.fresh && !retried && lease.conn.handle.is_closed() => {
                     tracing::debug!(node = %node.name, "stale ssh connection: {e}");
+                    None
+                }
+                Err(_) if !lease.fresh && !retried => {
+                    tracing::debug!(node = %node.name, "unresponsive ssh connection");
+                    None
+                }
+                Ok(Err(e)) => Some(format!("cannot open a session on {}: {e}", target.label())),
+                Err(_) => Some(format!(
+                    "opening a session on {} timed out after {limit:?}",
+                    target.label()
+                )),
+            };
+            match failure {
+                None => {
                     retried = true;
                     self.inner.pool.invalidate(target, &lease.conn).await;
                 }
-                Err(e) => {
-                    return Err(node_error(
-                        node,
-                        format!("cannot open a session on {}: {e}", target.label()),
-                    ))
-                }
+                Some(message) => return Err(node_error(node, message)),
             }
         }
     }
@@ -525,17 +548,13 @@ impl SshExecutor {
                     *args_quoted,
                 );
                 script = Some(file);
-                channel = lease
-                    .conn
-                    .handle
-                    .channel_open_session()
-                    .await
-                    .map_err(|e| {
-                        node_error(
-                            node,
-                            format!("cannot open a session on {}: {e}", target.label()),
-                        )
-                    })?;
+                let until = Instant::now() + self.inner.config.connect_timeout;
+                channel = open_session(&lease.conn.handle, until).await.map_err(|e| {
+                    node_error(
+                        node,
+                        format!("cannot open a session on {}: {e}", target.label()),
+                    )
+                })?;
                 line
             }
         };
@@ -687,7 +706,24 @@ async fn authenticate(
                 )
                 .await
         }
-        Auth::Password(password) => handle.authenticate_password(user, password).await,
+        Auth::Password(password) => {
+            let result = handle.authenticate_password(user, password.clone()).await;
+            match result {
+                Ok(russh::client::AuthResult::Failure {
+                    remaining_methods, ..
+                }) if remaining_methods.contains(&russh::MethodKind::KeyboardInteractive) => {
+                    // PAM-backed servers often ask for the password this way
+                    if keyboard_interactive(&mut handle, user, &password).await {
+                        return Ok(handle);
+                    }
+                    return Err(format!(
+                        "authentication failed for user {user} at {label} \
+                         (password, keyboard-interactive)"
+                    ));
+                }
+                other => other,
+            }
+        }
     };
     match result {
         Ok(r) if r.success() => Ok(handle),
@@ -698,6 +734,41 @@ async fn authenticate(
             "authentication of user {user} at {label} failed: {e}"
         )),
     }
+}
+
+/// Answers keyboard-interactive prompts with the password: every prompt that
+/// does not echo gets it, a few rounds at most.
+async fn keyboard_interactive(
+    handle: &mut client::Handle<Client>,
+    user: &str,
+    password: &str,
+) -> bool {
+    use russh::client::KeyboardInteractiveAuthResponse as Reply;
+    let mut reply = handle
+        .authenticate_keyboard_interactive_start(user, None::<String>)
+        .await;
+    for _ in 0..5 {
+        match reply {
+            Ok(Reply::Success) => return true,
+            Ok(Reply::InfoRequest { prompts, .. }) => {
+                let answers = prompts
+                    .iter()
+                    .map(|p| {
+                        if p.echo {
+                            String::new()
+                        } else {
+                            password.to_owned()
+                        }
+                    })
+                    .collect();
+                reply = handle
+                    .authenticate_keyboard_interactive_respond(answers)
+                    .await;
+            }
+            Ok(Reply::Failure { .. }) | Err(_) => return false,
+        }
+    }
+    false
 }
 
 #[async_trait]

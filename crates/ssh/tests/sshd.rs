@@ -585,3 +585,72 @@ async fn timeout_kills_the_remote_process() {
         "`{marker}` still runs on the node after the timeout"
     );
 }
+
+#[tokio::test]
+async fn silent_peer_is_noticed_by_keepalives_and_replaced() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ex = executor(
+        &sshd,
+        SshConfig {
+            keepalive_interval: Duration::from_millis(300),
+            keepalive_max: 2,
+            connect_timeout: Duration::from_secs(2),
+            ..SshConfig::default()
+        },
+    );
+    let marker = format!("sleep {}", 9000 + sshd.port % 1000);
+    let running = {
+        let ex = ex.clone();
+        let req = shell(sshd.node(1), &format!("echo started; {marker}"));
+        tokio::spawn(async move { run(&ex, req).await })
+    };
+    assert!(eventually(|| harness::remote_process_running(&marker)).await);
+    sshd.freeze_sessions();
+    let (outcome, _) = tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("a silent peer hung the step")
+        .unwrap();
+    let err = outcome.unwrap_err().to_string();
+    assert!(err.contains("node1") && err.contains("lost"), "{err}");
+    // the next step gets a new connection
+    let (outcome, lines) = run(&ex, shell(sshd.node(1), "echo fresh")).await;
+    assert!(outcome.unwrap().success());
+    assert_eq!(texts(&lines, Stream::Stdout), ["fresh"]);
+    assert_eq!(ex.pool_stats().connections_opened, 2);
+}
+
+#[tokio::test]
+async fn aborted_script_is_removed() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ex = executor(&sshd, SshConfig::default());
+    let abort = CancellationToken::new();
+    let marker = format!("sleep {}", 8000 + sshd.port % 1000);
+    let req = NodeRequest {
+        node: sshd.node(1),
+        command: NodeCommand::Script {
+            content: format!("echo \"$0\"\n{marker}\n").into_bytes(),
+            args: vec![],
+            interpreter: None,
+            args_quoted: false,
+            file_extension: Some(".sh".into()),
+        },
+        env: vec![],
+        timeout: None,
+    };
+    let task = {
+        let ex = ex.clone();
+        let abort = abort.clone();
+        tokio::spawn(async move { run_with(&ex, req, abort).await })
+    };
+    assert!(eventually(|| harness::remote_process_running(&marker)).await);
+    abort.cancel();
+    let (outcome, lines) = task.await.unwrap();
+    assert!(outcome.unwrap().aborted);
+    let path = texts(&lines, Stream::Stdout)[0].to_owned();
+    assert!(path.starts_with("/tmp/foredeck-"), "{path}");
+    assert!(
+        eventually(|| !std::path::Path::new(&path).exists()).await,
+        "{path} left behind"
+    );
+    assert!(eventually(|| !harness::remote_process_running(&marker)).await);
+}

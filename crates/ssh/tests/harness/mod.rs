@@ -224,6 +224,19 @@ impl Sshd {
         }
     }
 
+    /// Stops (SIGSTOP) every process sshd started: its connections go
+    /// silent without closing, like a host that vanished. The listener
+    /// keeps accepting new connections.
+    pub fn freeze_sessions(&self) {
+        if let Some(child) = &self.child {
+            for pid in descendants(child.id()) {
+                let _ = Command::new("kill")
+                    .args(["-STOP", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+
     /// Restarts sshd on the same port, with a new host key if asked.
     pub fn restart(&mut self, new_host_key: bool) {
         self.stop();
