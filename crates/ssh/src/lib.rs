@@ -29,6 +29,25 @@
 //!
 //! Node attributes used: `hostname` (`host`, `host:port`, `[v6]:port`),
 //! `username`, `ssh-host-key-policy`, and those of the credentials resolver.
+//!
+//! Commands run through the login shell of the node's user, which must
+//! understand POSIX `sh` syntax (sh, bash, dash, ksh, zsh). Host keys and user
+//! keys may be Ed25519 or ECDSA; RSA is not built in (russh's `rsa` feature
+//! is off until its RustCrypto release candidates build again).
+//!
+//! ```no_run
+//! use foredeck_ssh::{ConfigCredentials, FileKnownHosts, SshConfig, SshExecutor};
+//! use std::sync::Arc;
+//!
+//! let ssh = SshExecutor::with_config(
+//!     SshConfig::default(),
+//!     Arc::new(ConfigCredentials::new().with_key_file("/etc/foredeck/id_ed25519")),
+//!     Arc::new(FileKnownHosts::new("/var/lib/foredeck/known_hosts")),
+//! );
+//! // `ssh` implements `foredeck_core::Executor`: register it for nodes whose
+//! // `node-executor` is `ssh`.
+//! # drop(ssh);
+//! ```
 
 #![deny(missing_docs)]
 
@@ -596,6 +615,7 @@ impl SshExecutor {
         let mut stopping: Option<(Instant, u8)> = None;
         let grace = self.inner.config.kill_grace;
         let mut ended = false;
+        let mut refused = false;
         loop {
             let stop = tokio::select! {
                 m = channel.wait() => Ok(m),
@@ -649,6 +669,10 @@ impl SshExecutor {
                     ended = true;
                     continue;
                 }
+                ChannelMsg::Failure if !ended => {
+                    refused = true;
+                    continue;
+                }
                 _ => continue,
             };
             let idx = usize::from(stream == Stream::Stderr);
@@ -664,6 +688,15 @@ impl SshExecutor {
                     listening = out.line(stream, text).await;
                 }
             }
+        }
+        if refused && !ended && stopping.is_none() {
+            return Err(node_error(
+                node,
+                format!(
+                    "{} refused to run the command (exec request failed)",
+                    target.label()
+                ),
+            ));
         }
         if !ended && stopping.is_none() {
             return Err(node_error(

@@ -7,6 +7,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -218,7 +220,7 @@ impl Sshd {
             let pids = descendants(child.id());
             let _ = child.kill();
             for pid in pids {
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                signal(pid, Signal::SIGKILL);
             }
             let _ = child.wait();
         }
@@ -244,6 +246,12 @@ impl Sshd {
             keygen(&self.dir.path().join("host_ed25519"));
         }
         self.launch().expect("restarting sshd");
+    }
+}
+
+fn signal(pid: u32, sig: Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
     }
 }
 
@@ -287,11 +295,50 @@ impl Drop for Sshd {
 }
 
 /// Whether a process of the test user runs exactly `cmdline`
-/// (arguments joined by spaces).
+/// (arguments joined by spaces), from /proc.
 pub fn remote_process_running(cmdline: &str) -> bool {
-    let out = Command::new("pgrep")
-        .args(["-u", USER, "-x", "-f", cmdline])
-        .output()
-        .expect("pgrep");
-    out.status.success()
+    let Some(uid) = user_id() else {
+        return false;
+    };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            return false;
+        }
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            return false;
+        };
+        let args: Vec<String> = raw
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.join(" ") != cmdline {
+            return false;
+        }
+        std::fs::read_to_string(e.path().join("status"))
+            .ok()
+            .and_then(|st| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+            })
+            .is_some_and(|u| u == uid)
+    })
+}
+
+/// The test user's uid.
+fn user_id() -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == USER).then(|| f.nth(1).map(str::to_owned))?
+    })
 }
