@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 /// What the executor does with a host key it does not know, or one that
 /// differs from the key it knows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum HostKeyPolicy {
     /// Unknown and changed keys are refused: every host must be known beforehand.
     Strict,

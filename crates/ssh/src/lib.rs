@@ -2,7 +2,7 @@
 //!
 //! [`SshExecutor`] runs node steps over SSH:
 //!
-//! - **Pool**: one connection per (user, host, port), shared by all requests
+//! - **Pool**: one connection per (user, host, port, host-key policy), shared by all requests
 //!   through up to [`SshConfig::max_sessions`] channels; more requests wait for
 //!   a free channel. Idle connections close after [`SshConfig::idle_timeout`];
 //!   keepalives notice dead ones, which are replaced on next use.
@@ -101,7 +101,8 @@ pub struct SshConfig {
     /// Time between `SIGTERM` and `SIGKILL` when a command is aborted or
     /// times out (default 2 s, whole seconds on the node).
     pub kill_grace: Duration,
-    /// Directory on the node for script files (default `/tmp`).
+    /// Directory on the node for script files (default `/tmp`); the node
+    /// attribute `file-copy-destination-dir` overrides it.
     pub temp_dir: String,
 }
 
@@ -377,6 +378,7 @@ impl SshExecutor {
             user,
             host,
             port: port.unwrap_or(self.inner.config.default_port),
+            policy: self.policy(node)?,
         })
     }
 
@@ -394,7 +396,7 @@ impl SshExecutor {
 
     /// Opens, verifies and authenticates a new connection.
     async fn connect(&self, node: &Node, target: &Target) -> Result<client::Handle<Client>> {
-        let policy = self.policy(node)?;
+        let policy = target.policy;
         let auth = self.inner.credentials.resolve(node).await?;
         let label = target.label();
         let refusal = Arc::new(Mutex::new(None));
@@ -499,8 +501,17 @@ impl SshExecutor {
         if ext.contains('/') {
             return Err(node_error(node, format!("invalid file extension {ext:?}")));
         }
-        let dir = self.inner.config.temp_dir.trim_end_matches('/');
-        let path = format!("{dir}/foredeck-{}{ext}", uuid::Uuid::new_v4().simple());
+        let dir = node
+            .attribute("file-copy-destination-dir")
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| self.inner.config.temp_dir.clone());
+        let dir = match dir.trim_end_matches('/') {
+            "" => "/",
+            d => d,
+        };
+        let sep = if dir.ends_with('/') { "" } else { "/" };
+        let path = format!("{dir}{sep}foredeck-{}{ext}", uuid::Uuid::new_v4().simple());
         let q = shell_quote(&path);
         let file = RemoteFile {
             conn: Some(lease.conn.clone()),
@@ -567,13 +578,28 @@ impl SshExecutor {
                     *args_quoted,
                 );
                 script = Some(file);
-                let until = Instant::now() + self.inner.config.connect_timeout;
-                channel = open_session(&lease.conn.handle, until).await.map_err(|e| {
-                    node_error(
-                        node,
-                        format!("cannot open a session on {}: {e}", target.label()),
-                    )
-                })?;
+                let limit = self.inner.config.connect_timeout;
+                let until = Instant::now() + limit;
+                channel = match tokio::time::timeout(limit, open_session(&lease.conn.handle, until))
+                    .await
+                {
+                    Ok(Ok(ch)) => ch,
+                    Ok(Err(e)) => {
+                        return Err(node_error(
+                            node,
+                            format!("cannot open a session on {}: {e}", target.label()),
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(node_error(
+                            node,
+                            format!(
+                                "opening a session on {} timed out after {limit:?}",
+                                target.label()
+                            ),
+                        ))
+                    }
+                };
                 line
             }
         };

@@ -1,4 +1,4 @@
-//! The connection pool: one SSH connection per (user, host, port), shared by
+//! The connection pool: one SSH connection per (user, host, port) (and host-key policy), shared by
 //! every request to that target through its session channels.
 //!
 //! Each target has at most one connection and at most `max_sessions` channels
@@ -30,12 +30,15 @@ pub struct PoolStats {
     pub active_sessions: usize,
 }
 
-/// Where a connection goes and as whom.
+/// Where a connection goes and as whom. The host-key policy is part of the
+/// key so that a node asking for `strict` never reuses a connection that was
+/// opened under `off`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Target {
     pub user: String,
     pub host: String,
     pub port: u16,
+    pub policy: HostKeyPolicy,
 }
 
 impl Target {
