@@ -1,7 +1,9 @@
 //! Command-line front-end: thin wrappers over the library.
 
+mod exec;
 mod nodes;
 mod run;
+mod ssh;
 
 use clap::{Parser, Subcommand};
 use std::path::Path;
@@ -20,6 +22,8 @@ enum Command {
     Nodes(nodes::NodesArgs),
     /// Run a job from a job file, in this process, and print its output.
     Run(run::RunArgs),
+    /// Run one command line on the nodes a filter selects (over SSH by default).
+    Exec(exec::ExecArgs),
 }
 
 /// Runs a command; returns the process exit code.
@@ -27,6 +31,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Nodes(a) => nodes::run(a).await,
         Command::Run(a) => run::run(a).await,
+        Command::Exec(a) => exec::run(a).await,
     }
 }
 

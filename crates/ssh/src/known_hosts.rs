@@ -107,7 +107,8 @@ impl KnownHosts for MemoryKnownHosts {
 
 /// Known hosts in a file, one `HOST KEYTYPE BASE64` line per host like
 /// OpenSSH's `known_hosts` (no hashed names, no markers, one key per host).
-/// Blank lines and `#` comments are kept; a missing file is an empty set.
+/// Blank lines and `#` comments are kept; a missing file is an empty set,
+/// created (with its directory) when the first key is learned.
 #[derive(Debug)]
 pub struct FileKnownHosts {
     path: PathBuf,
@@ -188,6 +189,11 @@ impl KnownHosts for FileKnownHosts {
             .path
             .with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
         let what = || format!("writing known hosts {}", self.path.display());
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| Error::io(what(), e))?;
+        }
         tokio::fs::write(&tmp, out)
             .await
             .map_err(|e| Error::io(what(), e))?;
@@ -279,6 +285,9 @@ mod tests {
     async fn file_known_hosts_round_trip_and_replace() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("known_hosts");
+        let fresh = FileKnownHosts::new(dir.path().join("new/dir/known_hosts"));
+        fresh.put("h", KEY_A).await.expect("creates the directory");
+        assert_eq!(fresh.get("h").await.expect("get").as_deref(), Some(KEY_A));
         std::fs::write(&path, "# comment\nother ssh-ed25519 AAAA\n").expect("write");
         let kh = FileKnownHosts::new(&path);
         assert_eq!(kh.get("[h]:2222").await.expect("get"), None);
