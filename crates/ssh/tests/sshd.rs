@@ -414,6 +414,19 @@ async fn tarpit_fails_within_the_connect_timeout() {
         err.contains("gone") && err.contains("cannot connect") && err.contains(&port.to_string()),
         "{err}"
     );
+    // a bad policy attribute is refused before connecting
+    let node = Node::new("badpolicy")
+        .with("hostname", format!("127.0.0.1:{port}"))
+        .with("ssh-host-key-policy", "trust-me");
+    let err = run(&ex, shell(node, "true"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("badpolicy") && err.contains("trust-me"),
+        "{err}"
+    );
     // no hostname
     let err = run(&ex, shell(Node::new("nohost"), "true"))
         .await
@@ -653,4 +666,28 @@ async fn aborted_script_is_removed() {
         "{path} left behind"
     );
     assert!(eventually(|| !harness::remote_process_running(&marker)).await);
+}
+
+#[tokio::test]
+async fn large_output_through_a_small_sink_loses_nothing() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ex = executor(&sshd, SshConfig::default());
+    let (sink, mut rx) = OutputSink::channel(4);
+    let collect = tokio::spawn(async move {
+        let (mut n, mut last, mut err) = (0usize, String::new(), 0usize);
+        while let Some(l) = rx.recv().await {
+            if l.stream == Stream::Stdout {
+                n += 1;
+                last = l.text;
+            } else {
+                err += 1;
+            }
+        }
+        (n, last, err)
+    });
+    let req = shell(sshd.node(1), "seq 1 100000; seq 1 1000 >&2");
+    let outcome = ex.run(req, sink, CancellationToken::new()).await.unwrap();
+    assert!(outcome.success(), "{outcome:?}");
+    let (n, last, err) = collect.await.unwrap();
+    assert_eq!((n, last.as_str(), err), (100_000, "100000", 1000));
 }
