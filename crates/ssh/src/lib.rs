@@ -28,7 +28,9 @@
 //!   (`export K='V'`), so it works when sshd refuses `SendEnv`.
 //!
 //! Node attributes used: `hostname` (`host`, `host:port`, `[v6]:port`),
-//! `username`, `ssh-host-key-policy`, and those of the credentials resolver.
+//! `username`, `ssh-host-key-policy`, `ssh-connect-timeout` and
+//! `ssh-command-timeout` (milliseconds, as in Rundeck; the step's own timeout
+//! wins), `file-copy-destination-dir`, and those of the credentials resolver.
 //!
 //! Commands run through the login shell of the node's user, which must
 //! understand POSIX `sh` syntax (sh, bash, dash, ksh, zsh). Host keys and user
@@ -211,6 +213,25 @@ fn node_error(node: &Node, message: impl Into<String>) -> Error {
     Error::Executor {
         node: node.name.clone(),
         message: message.into(),
+    }
+}
+
+/// A duration in milliseconds from a node attribute, as Rundeck writes
+/// `ssh-connect-timeout` and `ssh-command-timeout`; 0 means none.
+fn millis_attribute(node: &Node, name: &str) -> Result<Option<Duration>> {
+    let Some(raw) = node.attribute(name).map(|v| v.trim().to_owned()) else {
+        return Ok(None);
+    };
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<u64>() {
+        Ok(0) => Ok(None),
+        Ok(ms) => Ok(Some(Duration::from_millis(ms))),
+        Err(_) => Err(node_error(
+            node,
+            format!("node attribute {name}={raw:?} is not a number of milliseconds"),
+        )),
     }
 }
 
@@ -425,7 +446,8 @@ impl SshExecutor {
             set_stage("authentication");
             authenticate(handle, &target.user, &label, auth).await
         };
-        let timeout = self.inner.config.connect_timeout;
+        let timeout = millis_attribute(node, "ssh-connect-timeout")?
+            .unwrap_or(self.inner.config.connect_timeout);
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(handle)) => Ok(handle),
             Ok(Err(message)) => Err(node_error(node, message)),
@@ -841,7 +863,13 @@ impl Executor for SshExecutor {
         if abort.is_cancelled() {
             return Ok(stopped(Stop::Aborted));
         }
-        let deadline = req.timeout.map(|t| Instant::now() + t);
+        // Rundeck's `ssh-command-timeout` (ms, 0 = none) applies when the
+        // step has no timeout of its own
+        let timeout = match req.timeout {
+            Some(t) => Some(t),
+            None => millis_attribute(&req.node, "ssh-command-timeout")?,
+        };
+        let deadline = timeout.map(|t| Instant::now() + t);
         self.run_inner(&req, out, &abort, deadline).await
     }
 

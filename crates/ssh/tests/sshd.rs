@@ -398,6 +398,18 @@ async fn tarpit_fails_within_the_connect_timeout() {
         err.contains("pit") && err.contains("handshake timed out"),
         "{err}"
     );
+    // Rundeck's ssh-connect-timeout (ms) on the node wins
+    let node = Node::new("pit2")
+        .with("hostname", format!("127.0.0.1:{port}"))
+        .with("ssh-connect-timeout", "200");
+    let started = Instant::now();
+    let err = run(&ex, shell(node, "true"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pit2") && err.contains("200ms"), "{err}");
+    assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
     tarpit.abort();
 
     // a closed port is refused, naming the address
@@ -597,6 +609,17 @@ async fn timeout_kills_the_remote_process() {
         eventually(|| !harness::remote_process_running(&marker)).await,
         "`{marker}` still runs on the node after the timeout"
     );
+
+    // Rundeck's ssh-command-timeout (ms) on the node, when the step has none
+    let node = sshd.node(1).with("ssh-command-timeout", "500");
+    let (outcome, _) = tokio::time::timeout(
+        Duration::from_secs(15),
+        run(&ex, shell(node, &format!("{marker}; echo not-reached"))),
+    )
+    .await
+    .expect("timeout hung");
+    assert!(outcome.unwrap().timed_out);
+    assert!(eventually(|| !harness::remote_process_running(&marker)).await);
 }
 
 #[tokio::test]
