@@ -1,8 +1,10 @@
 //! Command-line front-end: thin wrappers over the library.
 
+mod exec;
 mod keys;
 mod nodes;
 mod run;
+mod ssh;
 
 use clap::{Parser, Subcommand};
 use std::path::Path;
@@ -23,6 +25,8 @@ enum Command {
     Run(run::RunArgs),
     /// Manage the encrypted key store of the data directory.
     Keys(keys::KeysArgs),
+    /// Run one command line on the nodes a filter selects (over SSH by default).
+    Exec(exec::ExecArgs),
 }
 
 /// Runs a command; returns the process exit code.
@@ -31,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Nodes(a) => nodes::run(a).await,
         Command::Run(a) => run::run(a).await,
         Command::Keys(a) => keys::run(a).await,
+        Command::Exec(a) => exec::run(a).await,
     }
 }
 

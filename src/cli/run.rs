@@ -35,6 +35,8 @@ pub struct RunArgs {
     /// Prefix every output line with its node name (default when several nodes run).
     #[arg(long)]
     prefix: Option<bool>,
+    #[command(flatten)]
+    ssh: super::ssh::SshArgs,
 }
 
 pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
@@ -93,7 +95,10 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     for j in &jobs {
         store.put_job(&project, j).await?;
     }
-    let engine = Engine::builder().shared_store(store.clone()).build();
+    let engine = Engine::builder()
+        .shared_store(store.clone())
+        .executor("ssh", a.ssh.executor()?)
+        .build();
     let several =
         job.nodefilters.as_ref().is_some_and(|n| n.filter.is_some()) || a.filter.is_some();
     let prefix = a.prefix.unwrap_or(several);

@@ -1,0 +1,76 @@
+//! SSH settings shared by the commands that run steps (`run`, `exec`).
+
+use anyhow::bail;
+use clap::Args;
+use foredeck_ssh::{
+    ConfigCredentials, FileKnownHosts, HostKeyPolicy, MemoryKnownHosts, SshConfig, SshExecutor,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// Private key for SSH nodes (nodes may name their own with `ssh-keypath`).
+    #[arg(long, value_name = "FILE", env = "FOREDECK_SSH_KEY")]
+    ssh_key: Option<PathBuf>,
+    /// Name of an environment variable holding the SSH password (used when
+    /// no key is given, or for nodes with `ssh-authentication: password`).
+    #[arg(long, value_name = "VAR")]
+    ssh_password_env: Option<String>,
+    /// Known host keys file (learned keys are added to it).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "foredeck-data/known_hosts",
+        env = "FOREDECK_SSH_KNOWN_HOSTS"
+    )]
+    ssh_known_hosts: PathBuf,
+    /// Host-key policy: strict, accept-new or off (nodes may override it with
+    /// `ssh-host-key-policy`).
+    #[arg(long, value_name = "POLICY", default_value = "accept-new")]
+    ssh_host_key_policy: String,
+    /// User for nodes without `username`.
+    #[arg(long, value_name = "USER", default_value = "root")]
+    ssh_user: String,
+    /// Seconds allowed for TCP connect, handshake and authentication.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    ssh_connect_timeout: u64,
+}
+
+impl SshArgs {
+    /// The SSH executor these settings describe. Nothing connects yet.
+    pub fn executor(&self) -> anyhow::Result<SshExecutor> {
+        let policy: HostKeyPolicy = self
+            .ssh_host_key_policy
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--ssh-host-key-policy: {e}"))?;
+        let mut creds = ConfigCredentials::new();
+        if let Some(key) = &self.ssh_key {
+            creds = creds.with_key_file(key);
+        }
+        if let Some(var) = &self.ssh_password_env {
+            let Ok(pw) = std::env::var(var) else {
+                bail!("--ssh-password-env: environment variable {var} is not set");
+            };
+            creds = creds.with_password(pw);
+        }
+        let known_hosts: Arc<dyn foredeck_ssh::KnownHosts> = if policy == HostKeyPolicy::Off {
+            Arc::new(MemoryKnownHosts::new())
+        } else {
+            // created with its directory when the first key is learned
+            Arc::new(FileKnownHosts::new(&self.ssh_known_hosts))
+        };
+        let config = SshConfig {
+            default_user: self.ssh_user.clone(),
+            connect_timeout: Duration::from_secs(self.ssh_connect_timeout.max(1)),
+            host_key_policy: policy,
+            ..SshConfig::default()
+        };
+        Ok(SshExecutor::with_config(
+            config,
+            Arc::new(creds),
+            known_hosts,
+        ))
+    }
+}

@@ -1,0 +1,92 @@
+//! `foredeck exec` and `foredeck run` over SSH against a real sshd on loopback.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../crates/ssh/tests/harness/mod.rs"]
+mod harness;
+
+use std::process::{Command, Output};
+
+fn foredeck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn exec_runs_a_command_on_ssh_nodes() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::new();
+    for n in 1..=3 {
+        yaml.push_str(&format!(
+            "node{n}:\n  hostname: 127.0.0.{n}:{}\n  username: {}\n  tags: ssh\n",
+            sshd.port,
+            harness::USER
+        ));
+    }
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, yaml).unwrap();
+    let nodes = nodes.display().to_string();
+    let key = sshd.user_key_path().display().to_string();
+    let known = dir.path().join("kh/known_hosts");
+    let known_s = known.display().to_string();
+    let base = [
+        "exec",
+        "--nodes",
+        &nodes,
+        "--ssh-key",
+        &key,
+        "--ssh-known-hosts",
+        &known_s,
+    ];
+
+    // strict with no known hosts: refused, naming the node
+    let mut args = base.to_vec();
+    args.extend([
+        "--ssh-host-key-policy",
+        "strict",
+        "-F",
+        "name: node1",
+        "--",
+        "true",
+    ]);
+    let out = foredeck(&args);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("unknown"), "{stderr}");
+
+    // accept-new (default): runs on the three nodes and learns their keys
+    let mut args = base.to_vec();
+    args.extend([
+        "-C",
+        "3",
+        "--",
+        "echo",
+        "hi from ${node.name} as",
+        "$(id -un)",
+    ]);
+    let out = foredeck(&args);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for n in 1..=3 {
+        let want = format!("node{n}: hi from node{n} as {}", harness::USER);
+        assert!(stdout.contains(&want), "{stdout}\n{stderr}");
+    }
+    assert!(stderr.contains("3 node(s) succeeded"), "{stderr}");
+    let learned = std::fs::read_to_string(&known).unwrap();
+    assert_eq!(learned.lines().count(), 3, "{learned}");
+
+    // a failing command exits 1 and names the node
+    let mut args = base.to_vec();
+    args.extend(["-F", "name: node2", "--", "exit 3"]);
+    let out = foredeck(&args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("node2"), "{}", text(&out.stderr));
+}
