@@ -15,3 +15,7 @@
 #![deny(missing_docs)]
 
 pub use foredeck_core::*;
+
+pub mod credentials;
+pub use foredeck_ssh as ssh;
+pub use foredeck_store as sql;

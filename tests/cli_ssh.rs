@@ -90,3 +90,65 @@ fn exec_runs_a_command_on_ssh_nodes() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("node2"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn exec_logs_in_with_a_key_from_key_storage() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let key = sshd.user_key_path().display().to_string();
+    let out = foredeck(&[
+        "keys",
+        "--data-dir",
+        &data,
+        "put",
+        "keys/ops/test.key",
+        "--type",
+        "private",
+        "--file",
+        &key,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        format!(
+            "stored:\n  hostname: 127.0.0.1:{}\n  username: {}\n  ssh-key-storage-path: keys/ops/test.key\nmissing:\n  hostname: 127.0.0.1:{}\n  username: {}\n  ssh-key-storage-path: keys/ops/nope\n",
+            sshd.port,
+            harness::USER,
+            sshd.port,
+            harness::USER
+        ),
+    )
+    .unwrap();
+    let nodes = nodes.display().to_string();
+    let known = dir.path().join("known_hosts").display().to_string();
+    let args = |filter: &'static str| {
+        vec![
+            "exec".to_owned(),
+            "--nodes".into(),
+            nodes.clone(),
+            "--data-dir".into(),
+            data.clone(),
+            "--ssh-known-hosts".into(),
+            known.clone(),
+            "-F".into(),
+            filter.into(),
+            "--".into(),
+            "echo".into(),
+            "stored key works".into(),
+        ]
+    };
+    let a = args("name: stored");
+    let out = foredeck(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("stored key works"), "{stdout}");
+    let a = args("name: missing");
+    let out = foredeck(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("keys/ops/nope"), "{stderr}");
+}

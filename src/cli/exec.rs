@@ -64,7 +64,7 @@ pub async fn run(a: ExecArgs) -> anyhow::Result<u8> {
     store.create_project(&p).await?;
     let engine = Engine::builder()
         .shared_store(store.clone())
-        .executor("ssh", a.ssh.executor()?)
+        .executor("ssh", a.ssh.executor().await?)
         .build();
     let prefix = nodes.len() > 1;
     let opts = RunOptions {

@@ -97,7 +97,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let engine = Engine::builder()
         .shared_store(store.clone())
-        .executor("ssh", a.ssh.executor()?)
+        .executor("ssh", a.ssh.executor().await?)
         .build();
     let several =
         job.nodefilters.as_ref().is_some_and(|n| n.filter.is_some()) || a.filter.is_some();

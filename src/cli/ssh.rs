@@ -33,6 +33,15 @@ pub struct SshArgs {
     /// User for nodes without `username`.
     #[arg(long, value_name = "USER", default_value = "root")]
     ssh_user: String,
+    /// Data directory whose key store holds secrets named by the node
+    /// attributes `ssh-key-storage-path` / `ssh-password-storage-path`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "foredeck-data",
+        env = "FOREDECK_DATA_DIR"
+    )]
+    data_dir: PathBuf,
     /// Seconds allowed for TCP connect, handshake and authentication.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     ssh_connect_timeout: u64,
@@ -40,7 +49,7 @@ pub struct SshArgs {
 
 impl SshArgs {
     /// The SSH executor these settings describe. Nothing connects yet.
-    pub fn executor(&self) -> anyhow::Result<SshExecutor> {
+    pub async fn executor(&self) -> anyhow::Result<SshExecutor> {
         let policy: HostKeyPolicy = self
             .ssh_host_key_policy
             .parse()
@@ -67,10 +76,19 @@ impl SshArgs {
             host_key_policy: policy,
             ..SshConfig::default()
         };
-        Ok(SshExecutor::with_config(
-            config,
-            Arc::new(creds),
-            known_hosts,
-        ))
+        // key storage, when the data directory has a store
+        let creds: Arc<dyn foredeck_ssh::Credentials> =
+            if self.data_dir.join("foredeck.db").exists() {
+                let store = foredeck_store::SqlStore::open_data_dir(&self.data_dir).await?;
+                let master = foredeck_store::MasterKey::load_or_create(&self.data_dir)?;
+                let keys = foredeck_store::KeyStorage::new(Arc::new(store), &master);
+                Arc::new(foredeck::credentials::KeyStorageCredentials::new(
+                    keys,
+                    Arc::new(creds),
+                ))
+            } else {
+                Arc::new(creds)
+            };
+        Ok(SshExecutor::with_config(config, creds, known_hosts))
     }
 }
