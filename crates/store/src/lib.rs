@@ -17,8 +17,10 @@ mod entity;
 mod error;
 pub mod keys;
 pub mod migration;
+mod retention;
 mod store;
 mod time;
 
 pub use keys::{KeyInfo, KeyStorage, MasterKey};
+pub use retention::{PurgeReport, Retention};
 pub use store::SqlStore;
