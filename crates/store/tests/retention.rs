@@ -21,7 +21,7 @@ async fn scenario(s: &SqlStore) {
     // 10 old executions of the job, 5 old ad-hoc ones, 1 old still running, 2 recent
     for i in 0..18 {
         let mut e = Execution::new("p", "nightly", "ops");
-        e.job_id = (i < 10 || i >= 16).then(|| job.uuid.clone().unwrap());
+        e.job_id = (!(10..16).contains(&i)).then(|| job.uuid.clone().unwrap());
         e.date_started = if i >= 16 {
             Utc::now()
         } else {
