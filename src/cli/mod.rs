@@ -2,6 +2,7 @@
 
 mod nodes;
 mod run;
+mod schedule;
 
 use clap::{Parser, Subcommand};
 use std::path::Path;
@@ -20,6 +21,8 @@ enum Command {
     Nodes(nodes::NodesArgs),
     /// Run a job from a job file, in this process, and print its output.
     Run(run::RunArgs),
+    /// Inspect cron schedules (`schedule next`).
+    Schedule(schedule::ScheduleArgs),
 }
 
 /// Runs a command; returns the process exit code.
@@ -27,6 +30,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Nodes(a) => nodes::run(a).await,
         Command::Run(a) => run::run(a).await,
+        Command::Schedule(a) => schedule::run(a).await,
     }
 }
 
