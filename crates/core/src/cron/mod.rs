@@ -204,6 +204,7 @@ impl CronSchedule {
             fixed_hour: !hour.contains('*') && !hour.contains('/'),
         };
         if schedule.next_after(now).is_none() {
+            let now_text = now.format("%Y-%m-%dT%H:%M:%SZ");
             let why = match schedule.years.last() {
                 Some(last) if last < now.year() => {
                     format!(
@@ -211,9 +212,11 @@ impl CronSchedule {
                         now.year()
                     )
                 }
-                Some(last) => format!("never fires: no matching time from {now} through {last}"),
+                Some(last) => {
+                    format!("never fires: no matching time from {now_text} through {last}")
+                }
                 None => {
-                    format!("never fires: no matching time within {SEARCH_YEARS} years after {now}")
+                    format!("never fires: no matching time within {SEARCH_YEARS} years after {now_text}")
                 }
             };
             return Err(err(why));
@@ -234,8 +237,12 @@ impl CronSchedule {
         // in the smaller of the offsets now and a little later (fall back
         // moves local time backwards).
         let off_now = self.offset_secs(after);
-        let off_later = self.offset_secs(after + Duration::hours(4));
-        let start = after.naive_utc() + Duration::seconds(i64::from(off_now.min(off_later)));
+        let off_later = after
+            .checked_add_signed(Duration::hours(4))
+            .map_or(off_now, |t| self.offset_secs(t));
+        let start = after
+            .naive_utc()
+            .checked_add_signed(Duration::seconds(i64::from(off_now.min(off_later))))?;
         let mut cursor = start.with_nanosecond(0).unwrap_or(start);
         let limit = self
             .years
@@ -259,7 +266,10 @@ impl CronSchedule {
                     best = Some(i);
                 }
             }
-            cursor = local + Duration::seconds(1);
+            let Some(next) = local.checked_add_signed(Duration::seconds(1)) else {
+                break;
+            };
+            cursor = next;
         }
         best
     }
@@ -327,8 +337,8 @@ impl CronSchedule {
     /// a spring-forward gap: the end of the gap.
     fn gap_end(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
         let as_utc = local.and_utc();
-        let before = self.offset_secs(as_utc - Duration::days(1));
-        let after = self.offset_secs(as_utc + Duration::days(1));
+        let before = self.offset_secs(as_utc.checked_sub_signed(Duration::days(1))?);
+        let after = self.offset_secs(as_utc.checked_add_signed(Duration::days(1))?);
         // The transition lies in (local - after, local - before].
         let mut lo = as_utc.timestamp() - i64::from(after.max(before));
         let mut hi = as_utc.timestamp() - i64::from(after.min(before));

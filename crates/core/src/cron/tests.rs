@@ -606,3 +606,49 @@ fn croner_alone_differs_from_the_rule() {
         ]
     );
 }
+
+#[test]
+fn half_hour_dst_shift() {
+    // Lord Howe Island moves from +10:30 to +11:00 at 02:00 local.
+    assert_eq!(
+        fires(
+            "0 15 2 * * ?",
+            "Australia/Lord_Howe",
+            "2026-10-03T00:00:00Z",
+            2
+        ),
+        [
+            "2026-10-03T15:30:00Z 2026-10-04T02:30:00+11:00",
+            "2026-10-04T15:15:00Z 2026-10-05T02:15:00+11:00",
+        ]
+    );
+}
+
+#[test]
+fn unix_day_fields_match_either() {
+    // The 1st of the month or any Monday (POSIX); 2026-06-01 is a Monday.
+    assert_eq!(
+        local("0 9 1 * MON", "UTC", "2026-06-01T12:00:00Z", 3),
+        [
+            "2026-06-08T09:00:00+00:00",
+            "2026-06-15T09:00:00+00:00",
+            "2026-06-22T09:00:00+00:00",
+        ]
+    );
+    assert_eq!(
+        local("0 9 1 * MON", "UTC", "2026-06-29T12:00:00Z", 1),
+        ["2026-07-01T09:00:00+00:00"]
+    );
+}
+
+#[test]
+fn extreme_instants_do_not_panic() {
+    let s = sched("* * * * * ?", BERLIN);
+    assert_eq!(s.next_after(DateTime::<Utc>::MAX_UTC), None);
+    assert!(s.next_after(DateTime::<Utc>::MIN_UTC).is_some());
+    let s = sched("0 0 0 1 1 ? 2099", "UTC");
+    assert_eq!(
+        s.upcoming(at("2098-06-01T00:00:00Z"), 3),
+        [at("2099-01-01T00:00:00Z")]
+    );
+}
