@@ -249,10 +249,7 @@ impl CronSchedule {
             .last()
             .unwrap_or_else(|| cursor.year().saturating_add(SEARCH_YEARS));
         let mut best: Option<DateTime<Utc>> = None;
-        loop {
-            let Some(local) = self.next_local(cursor, limit) else {
-                break;
-            };
+        while let Some(local) = self.next_local(cursor, limit) {
             let instants = self.instants(local);
             // The earliest instant of a local time never decreases as local
             // time increases, so once it passes the best we can stop.
