@@ -4,6 +4,7 @@ mod exec;
 mod keys;
 mod nodes;
 mod run;
+mod schedule;
 mod ssh;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Run one command line on the nodes a filter selects (over SSH by default).
     Exec(exec::ExecArgs),
+    /// Inspect cron schedules (`schedule next`).
+    Schedule(schedule::ScheduleArgs),
 }
 
 /// Runs a command; returns the process exit code.
@@ -36,6 +39,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(a) => run::run(a).await,
         Command::Keys(a) => keys::run(a).await,
         Command::Exec(a) => exec::run(a).await,
+        Command::Schedule(a) => schedule::run(a).await,
     }
 }
 

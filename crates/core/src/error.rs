@@ -50,6 +50,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A cron schedule is invalid: bad pattern, unknown time zone, or it
+    /// never fires.
+    #[error("schedule `{expr}`: {message}")]
+    InvalidSchedule {
+        /// The expression as given.
+        expr: String,
+        /// What is wrong (names the field or the zone).
+        message: String,
+    },
     /// An option value given at run time is not accepted.
     #[error("option `{option}`: {message}")]
     InvalidOption {
@@ -145,6 +154,7 @@ impl ErrorCode for Error {
         match self {
             Error::Format { .. } => "format.invalid",
             Error::InvalidJob { .. } => "job.invalid",
+            Error::InvalidSchedule { .. } => "schedule.invalid",
             Error::InvalidOption { .. } => "option.invalid",
             Error::UnknownOption { .. } => "option.unknown",
             Error::NotFound { .. } => "not-found",
@@ -162,6 +172,7 @@ impl ErrorCode for Error {
         match self {
             Error::Format { .. }
             | Error::InvalidJob { .. }
+            | Error::InvalidSchedule { .. }
             | Error::InvalidOption { .. }
             | Error::UnknownOption { .. } => ErrorKind::InvalidInput,
             Error::NotFound { .. } => ErrorKind::NotFound,

@@ -8,6 +8,7 @@
 
 pub mod authorizer;
 pub mod context;
+pub mod cron;
 pub mod engine;
 pub mod error;
 pub mod executor;
@@ -27,6 +28,7 @@ pub use context::{
     environment, expand_command, expand_script, expand_text, shell_quote, split_args, DataContext,
     SecretMasker,
 };
+pub use cron::CronSchedule;
 pub use engine::{Engine, RunOptions};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputLine, OutputSink};

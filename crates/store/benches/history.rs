@@ -8,7 +8,9 @@
 //! `FOREDECK_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`).
 
 use chrono::{Duration as CDuration, Utc};
-use foredeck_core::model::{Execution, ExecutionStatus, Job, LogEvent, LogLevel, Step, Stream, Workflow};
+use foredeck_core::model::{
+    Execution, ExecutionStatus, Job, LogEvent, LogLevel, Step, Stream, Workflow,
+};
 use foredeck_core::store::{ExecutionQuery, JobQuery, Store};
 use foredeck_store::SqlStore;
 use sea_orm::{ConnectionTrait, Database};
@@ -16,7 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
@@ -51,7 +56,10 @@ async fn run(label: &str, store: SqlStore) {
     let t = Instant::now();
     let mut jobs = Vec::new();
     for i in 0..n_jobs {
-        let mut j = Job::new(format!("job-{i:05}"), Workflow::new(vec![Step::command("true")]));
+        let mut j = Job::new(
+            format!("job-{i:05}"),
+            Workflow::new(vec![Step::command("true")]),
+        );
         j.group = Some(format!("team-{}/svc-{}", i % 20, i % 200));
         jobs.push(s.put_job("bench", &j).await.expect("put_job"));
     }
@@ -70,7 +78,11 @@ async fn run(label: &str, store: SqlStore) {
                 let mut e = Execution::new("bench", job.full_name(), format!("user{}", i % 50));
                 e.job_id = if i % 10 == 0 { None } else { job.uuid.clone() };
                 e.date_started = start + CDuration::seconds((i * 5) as i64);
-                e.status = if i % 7 == 0 { ExecutionStatus::Failed } else { ExecutionStatus::Succeeded };
+                e.status = if i % 7 == 0 {
+                    ExecutionStatus::Failed
+                } else {
+                    ExecutionStatus::Succeeded
+                };
                 s.create_execution(&e).await.expect("create_execution");
                 i += workers;
             }
@@ -80,15 +92,23 @@ async fn run(label: &str, store: SqlStore) {
         t.await.expect("worker");
     }
     let d = t.elapsed();
-    println!("insert {n} executions (8 writers): {:.1} s, {:.0}/s", d.as_secs_f64(), n as f64 / d.as_secs_f64());
+    println!(
+        "insert {n} executions (8 writers): {:.1} s, {:.0}/s",
+        d.as_secs_f64(),
+        n as f64 / d.as_secs_f64()
+    );
 
     let rounds = 200;
     let (p50, p99) = timed(rounds, |_| {
         let s = s.clone();
         async move {
-            s.query_executions(&ExecutionQuery { project: Some("bench".into()), max: 20, ..Default::default() })
-                .await
-                .expect("query");
+            s.query_executions(&ExecutionQuery {
+                project: Some("bench".into()),
+                max: 20,
+                ..Default::default()
+            })
+            .await
+            .expect("query");
         }
     })
     .await;
@@ -97,9 +117,13 @@ async fn run(label: &str, store: SqlStore) {
         let s = s.clone();
         let id = jobs[(i * 37) % jobs.len()].uuid.clone().unwrap_or_default();
         async move {
-            s.query_executions(&ExecutionQuery { job_ids: vec![id], max: 20, ..Default::default() })
-                .await
-                .expect("query");
+            s.query_executions(&ExecutionQuery {
+                job_ids: vec![id],
+                max: 20,
+                ..Default::default()
+            })
+            .await
+            .expect("query");
         }
     })
     .await;
@@ -120,20 +144,37 @@ async fn run(label: &str, store: SqlStore) {
         }
     })
     .await;
-    println!("history by status + time range: p50 {} p99 {}", ms(p50), ms(p99));
+    println!(
+        "history by status + time range: p50 {} p99 {}",
+        ms(p50),
+        ms(p99)
+    );
     let (p50, p99) = timed(50, |i| {
         let s = s.clone();
         async move {
-            s.list_jobs("bench", &JobQuery { group_path: Some(format!("team-{}", i % 20)), ..Default::default() })
-                .await
-                .expect("list");
+            s.list_jobs(
+                "bench",
+                &JobQuery {
+                    group_path: Some(format!("team-{}", i % 20)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list");
         }
     })
     .await;
-    println!("job list, group filter (500 of {n_jobs}): p50 {} p99 {}", ms(p50), ms(p99));
+    println!(
+        "job list, group filter (500 of {n_jobs}): p50 {} p99 {}",
+        ms(p50),
+        ms(p99)
+    );
 
     let mb = env("BENCH_LOG_MB", 256);
-    let id = s.create_execution(&Execution::new("bench", "log", "u")).await.expect("create");
+    let id = s
+        .create_execution(&Execution::new("bench", "log", "u"))
+        .await
+        .expect("create");
     let line = "x".repeat(120);
     let batch: Vec<LogEvent> = (0..512)
         .map(|i| LogEvent {
@@ -164,7 +205,12 @@ async fn run(label: &str, store: SqlStore) {
 #[tokio::main]
 async fn main() {
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
-    println!("cores: {}", std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1));
+    println!(
+        "cores: {}",
+        std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(1)
+    );
     for b in backends.split(',') {
         match b.trim() {
             "sqlite" => {
@@ -175,13 +221,23 @@ async fn main() {
             "postgres" => {
                 let base = std::env::var("FOREDECK_TEST_POSTGRES")
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-                let admin = Database::connect(format!("{base}/postgres")).await.expect("postgres");
+                let admin = Database::connect(format!("{base}/postgres"))
+                    .await
+                    .expect("postgres");
                 let name = format!("fd_bench_{}", uuid::Uuid::new_v4().simple());
-                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create db");
-                let store = SqlStore::connect(&format!("{base}/{name}")).await.expect("connect");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create db");
+                let store = SqlStore::connect(&format!("{base}/{name}"))
+                    .await
+                    .expect("connect");
                 run("PostgreSQL 15 (loopback)", store.clone()).await;
                 store.close().await.expect("close");
-                admin.execute_unprepared(&format!("DROP DATABASE {name}")).await.expect("drop db");
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE {name}"))
+                    .await
+                    .expect("drop db");
             }
             other => eprintln!("unknown backend {other}"),
         }
