@@ -6,8 +6,8 @@ use anyhow::bail;
 use clap::Args;
 use foredeck::engine::{Engine, RunOptions};
 use foredeck::{
-    Dispatch, ExecState, ExecutionStatus, Job, MemoryStore, NodeFilters, Project, Step, Store,
-    Stream, Workflow,
+    Dispatch, ExecutionStatus, Job, MemoryStore, NodeFilters, Project, Step, Store, Stream,
+    Workflow,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -96,23 +96,7 @@ pub async fn run(a: ExecArgs) -> anyhow::Result<u8> {
             bail!("interrupted");
         }
     };
-    let failed = e.failed_nodes();
-    eprintln!(
-        "{} in {:.2}s: {} node(s) succeeded, {} failed{}{}",
-        e.status,
-        started.elapsed().as_secs_f64(),
-        e.state.nodes_in(ExecState::Succeeded).len(),
-        failed.len(),
-        if failed.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", failed.join(", "))
-        },
-        e.failure
-            .as_deref()
-            .map(|f| format!(": {f}"))
-            .unwrap_or_default(),
-    );
+    eprintln!("{}", super::summary(&e, started));
     Ok(if e.status == ExecutionStatus::Succeeded {
         0
     } else {

@@ -67,3 +67,24 @@ pub fn read_text(path: &Path) -> anyhow::Result<String> {
     String::from_utf8(bytes)
         .map_err(|e| anyhow::anyhow!("{}: not UTF-8 text ({e})", path.display()))
 }
+
+/// `succeeded in 0.12s: 3 node(s) succeeded, 1 failed (web2): reason`
+pub fn summary(e: &foredeck::Execution, started: std::time::Instant) -> String {
+    let failed = e.failed_nodes();
+    format!(
+        "{} in {:.2}s: {} node(s) succeeded, {} failed{}{}",
+        e.status,
+        started.elapsed().as_secs_f64(),
+        e.state.nodes_in(foredeck::ExecState::Succeeded).len(),
+        failed.len(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", failed.join(", "))
+        },
+        e.failure
+            .as_deref()
+            .map(|f| format!(": {f}"))
+            .unwrap_or_default(),
+    )
+}

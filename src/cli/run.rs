@@ -3,7 +3,7 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use foredeck::engine::{Engine, RunOptions};
-use foredeck::{ExecState, ExecutionStatus, LogLevel, MemoryStore, Project, Store, Stream};
+use foredeck::{ExecutionStatus, LogLevel, MemoryStore, Project, Store, Stream};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -139,25 +139,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
             bail!("interrupted");
         }
     };
-    let ok = e.state.nodes_in(ExecState::Succeeded).len();
-    let failed = e.failed_nodes();
-    eprintln!(
-        "Execution #{} {} in {:.2}s: {} node(s) succeeded, {} failed{}{}",
-        e.id,
-        e.status,
-        started.elapsed().as_secs_f64(),
-        ok,
-        failed.len(),
-        if failed.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", failed.join(", "))
-        },
-        e.failure
-            .as_deref()
-            .map(|f| format!(": {f}"))
-            .unwrap_or_default(),
-    );
+    eprintln!("Execution #{} {}", e.id, super::summary(&e, started));
     if let Some(n) = e.nagios {
         eprintln!("Nagios: {n:?}");
     }

@@ -900,20 +900,12 @@ impl Run {
                 }
                 NodeCommand::Shell(expand_command(exec, &dctx, target))
             }
-            StepKind::Script { script, spec } => NodeCommand::Script {
-                content: expand_script(script, &dctx, target).into_bytes(),
-                args: spec
-                    .args
-                    .as_deref()
-                    .map(|a| split_args(a, &dctx, target))
-                    .unwrap_or_default(),
-                interpreter: spec
-                    .interpreter
-                    .as_deref()
-                    .map(|s| expand_text(s, &dctx, target)),
-                args_quoted: spec.args_quoted,
-                file_extension: spec.file_extension.clone(),
-            },
+            StepKind::Script { script, spec } => script_command(
+                expand_script(script, &dctx, target).into_bytes(),
+                spec,
+                &dctx,
+                target,
+            ),
             StepKind::ScriptFile { path, spec } => {
                 let path = expand_text(path, &dctx, target);
                 let content = match tokio::fs::read(&path).await {
@@ -925,20 +917,7 @@ impl Run {
                 } else {
                     content
                 };
-                NodeCommand::Script {
-                    content,
-                    args: spec
-                        .args
-                        .as_deref()
-                        .map(|a| split_args(a, &dctx, target))
-                        .unwrap_or_default(),
-                    interpreter: spec
-                        .interpreter
-                        .as_deref()
-                        .map(|s| expand_text(s, &dctx, target)),
-                    args_quoted: spec.args_quoted,
-                    file_extension: spec.file_extension.clone(),
-                }
+                script_command(content, spec, &dctx, target)
             }
             StepKind::ScriptUrl { url, .. } => {
                 return Ran::fail(format!(
@@ -1226,6 +1205,29 @@ impl Run {
             },
             Err(e) => Ran::fail(format!("referenced job {:?}: {e}", child.full_name())),
         }
+    }
+}
+
+/// A script step's command: arguments split and expanded, interpreter expanded.
+fn script_command(
+    content: Vec<u8>,
+    spec: &crate::model::ScriptSpec,
+    dctx: &DataContext,
+    node: &Node,
+) -> NodeCommand {
+    NodeCommand::Script {
+        content,
+        args: spec
+            .args
+            .as_deref()
+            .map(|a| split_args(a, dctx, node))
+            .unwrap_or_default(),
+        interpreter: spec
+            .interpreter
+            .as_deref()
+            .map(|s| expand_text(s, dctx, node)),
+        args_quoted: spec.args_quoted,
+        file_extension: spec.file_extension.clone(),
     }
 }
 
