@@ -47,6 +47,12 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
 fn prepare() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
+        // nextest runs every test in its own process: serialise the user and
+        // password set-up across processes, or one process's `usermod -p '*'`
+        // can lock the password between another's `chpasswd` and its login
+        let lock = std::fs::File::create("/tmp/foredeck-sshd-harness.lock")
+            .map_err(|e| format!("harness lock: {e}"))?;
+        lock.lock().map_err(|e| format!("harness lock: {e}"))?;
         if !Path::new(SSHD).exists() {
             run("apt-get", &["install", "-y", "-q", "openssh-server"])
                 .or_else(|_| {
@@ -66,6 +72,10 @@ fn prepare() -> Result<(), String> {
             // a concurrent creation by another test binary is fine
             let _ = run("useradd", &["-m", "-s", "/bin/sh", USER]);
         }
+        if password_is_set() {
+            std::fs::create_dir_all("/run/sshd").map_err(|e| format!("/run/sshd: {e}"))?;
+            return Ok(());
+        }
         run("usermod", &["-s", "/bin/sh", "-p", "*", USER])?;
         let mut child = Command::new("chpasswd")
             .stdin(Stdio::piped())
@@ -83,6 +93,19 @@ fn prepare() -> Result<(), String> {
         Ok(())
     })
     .clone()
+}
+
+/// Whether the test user already has a password hash (set by an earlier run).
+fn password_is_set() -> bool {
+    std::fs::read_to_string("/etc/shadow")
+        .ok()
+        .and_then(|shadow| {
+            shadow
+                .lines()
+                .find(|l| l.starts_with(&format!("{USER}:")))
+                .map(|l| l.split(':').nth(1).unwrap_or("").starts_with('$'))
+        })
+        .unwrap_or(false)
 }
 
 pub fn keygen(path: &Path) {
