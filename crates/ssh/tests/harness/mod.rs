@@ -44,6 +44,8 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
 }
 
 /// Installs openssh-server when missing and prepares the user, once.
+// tests only (File::lock is 1.89; the library's MSRV stays 1.85)
+#[allow(clippy::incompatible_msrv)]
 fn prepare() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
