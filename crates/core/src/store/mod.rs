@@ -5,6 +5,14 @@ use crate::model::{Execution, ExecutionStatus, Job, LogEvent, Node, Project};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use std::time::Duration;
+
+mod records;
+
+pub use records::{
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ServerHeartbeat, Trigger,
+    TriggerFire, User,
+};
 
 /// Filters for listing jobs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -154,6 +162,87 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_keys(&self, prefix: &str) -> Result<Vec<StoredKey>>;
     /// Deletes an entry; not-found if missing.
     async fn delete_key(&self, path: &str) -> Result<()>;
+
+    /// The known host key of `host` (`host` or `[host]:port`), OpenSSH text.
+    async fn get_known_host(&self, host: &str) -> Result<Option<String>>;
+    /// Records (or replaces) the key of `host`.
+    async fn put_known_host(&self, host: &str, key: &str) -> Result<()>;
+
+    /// Creates or replaces a trigger (any claim on it is dropped).
+    async fn put_trigger(&self, trigger: &Trigger) -> Result<()>;
+    /// A trigger by id.
+    async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>>;
+    /// Triggers of a project (all with `None`), by next fire time.
+    async fn list_triggers(&self, project: Option<&str>) -> Result<Vec<Trigger>>;
+    /// Deletes a trigger; not-found if missing.
+    async fn delete_trigger(&self, id: &str) -> Result<()>;
+    /// Claims for `server`, until `now + lease`, up to `limit` enabled
+    /// triggers due at `now` that no one else holds a live claim on, earliest
+    /// first. With several servers on one database each due trigger goes to
+    /// exactly one of them.
+    async fn claim_due_triggers(
+        &self,
+        server: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Trigger>>;
+    /// Drops `server`'s claim on a trigger without firing it.
+    async fn release_trigger(&self, id: &str, server: &str) -> Result<()>;
+    /// Fires a claimed trigger in one transaction: creates the executions,
+    /// then advances (or deletes) the trigger and drops the claim. Returns the
+    /// new execution ids, or `None` (and changes nothing) when `server` no
+    /// longer holds the claim or the trigger's fire time is no longer
+    /// `fire.fire_time`.
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<Option<Vec<u64>>>;
+
+    /// Records a server's heartbeat (creating or replacing its row).
+    async fn heartbeat(&self, beat: &ServerHeartbeat) -> Result<()>;
+    /// Every server that has heartbeated and not been removed.
+    async fn list_servers(&self) -> Result<Vec<ServerHeartbeat>>;
+    /// Removes a server's row (after its work was taken over).
+    async fn delete_server(&self, server: &str) -> Result<()>;
+    /// Makes `server` the owner of up to `limit` executions that match
+    /// `claim`, oldest first, and returns them as claimed. Each matching
+    /// execution goes to exactly one claimer.
+    async fn claim_executions(
+        &self,
+        server: &str,
+        claim: &ExecutionClaim,
+        limit: usize,
+    ) -> Result<Vec<Execution>>;
+
+    /// Creates or replaces a user.
+    async fn put_user(&self, user: &User) -> Result<()>;
+    /// A user by login.
+    async fn get_user(&self, login: &str) -> Result<Option<User>>;
+    /// All users, by login.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Deletes a user (and their tokens); not-found if missing.
+    async fn delete_user(&self, login: &str) -> Result<()>;
+
+    /// Stores a new token; a conflict if its id or hash exists.
+    async fn create_token(&self, token: &ApiToken) -> Result<()>;
+    /// The token whose secret hashes to `token_hash`.
+    async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>>;
+    /// Tokens of a user (all with `None`), by creation time.
+    async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<ApiToken>>;
+    /// Deletes a token by id; not-found if missing.
+    async fn delete_token(&self, id: &str) -> Result<()>;
+
+    /// Creates or replaces an ACL policy.
+    async fn put_acl_policy(&self, policy: &AclPolicy) -> Result<()>;
+    /// An ACL policy by project (`None`: system) and name.
+    async fn get_acl_policy(&self, project: Option<&str>, name: &str) -> Result<Option<AclPolicy>>;
+    /// The policies of a project (`None`: system policies), by name.
+    async fn list_acl_policies(&self, project: Option<&str>) -> Result<Vec<AclPolicy>>;
+    /// Deletes an ACL policy; not-found if missing.
+    async fn delete_acl_policy(&self, project: Option<&str>, name: &str) -> Result<()>;
+
+    /// Appends an audit event and returns its id.
+    async fn append_audit(&self, event: &AuditEvent) -> Result<u64>;
+    /// Audit events matching a query, newest first.
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Page<AuditEvent>>;
 }
 
 macro_rules! forward_store {
@@ -183,6 +272,33 @@ macro_rules! forward_store {
             async fn get_key(&self, p: &str) -> Result<Option<StoredKey>> { (**self).get_key(p).await }
             async fn list_keys(&self, p: &str) -> Result<Vec<StoredKey>> { (**self).list_keys(p).await }
             async fn delete_key(&self, p: &str) -> Result<()> { (**self).delete_key(p).await }
+            async fn get_known_host(&self, h: &str) -> Result<Option<String>> { (**self).get_known_host(h).await }
+            async fn put_known_host(&self, h: &str, k: &str) -> Result<()> { (**self).put_known_host(h, k).await }
+            async fn put_trigger(&self, t: &Trigger) -> Result<()> { (**self).put_trigger(t).await }
+            async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>> { (**self).get_trigger(id).await }
+            async fn list_triggers(&self, p: Option<&str>) -> Result<Vec<Trigger>> { (**self).list_triggers(p).await }
+            async fn delete_trigger(&self, id: &str) -> Result<()> { (**self).delete_trigger(id).await }
+            async fn claim_due_triggers(&self, s: &str, n: DateTime<Utc>, l: Duration, m: usize) -> Result<Vec<Trigger>> { (**self).claim_due_triggers(s, n, l, m).await }
+            async fn release_trigger(&self, id: &str, s: &str) -> Result<()> { (**self).release_trigger(id, s).await }
+            async fn fire_trigger(&self, f: &TriggerFire) -> Result<Option<Vec<u64>>> { (**self).fire_trigger(f).await }
+            async fn heartbeat(&self, b: &ServerHeartbeat) -> Result<()> { (**self).heartbeat(b).await }
+            async fn list_servers(&self) -> Result<Vec<ServerHeartbeat>> { (**self).list_servers().await }
+            async fn delete_server(&self, s: &str) -> Result<()> { (**self).delete_server(s).await }
+            async fn claim_executions(&self, s: &str, c: &ExecutionClaim, l: usize) -> Result<Vec<Execution>> { (**self).claim_executions(s, c, l).await }
+            async fn put_user(&self, u: &User) -> Result<()> { (**self).put_user(u).await }
+            async fn get_user(&self, l: &str) -> Result<Option<User>> { (**self).get_user(l).await }
+            async fn list_users(&self) -> Result<Vec<User>> { (**self).list_users().await }
+            async fn delete_user(&self, l: &str) -> Result<()> { (**self).delete_user(l).await }
+            async fn create_token(&self, t: &ApiToken) -> Result<()> { (**self).create_token(t).await }
+            async fn find_token(&self, h: &str) -> Result<Option<ApiToken>> { (**self).find_token(h).await }
+            async fn list_tokens(&self, u: Option<&str>) -> Result<Vec<ApiToken>> { (**self).list_tokens(u).await }
+            async fn delete_token(&self, id: &str) -> Result<()> { (**self).delete_token(id).await }
+            async fn put_acl_policy(&self, p: &AclPolicy) -> Result<()> { (**self).put_acl_policy(p).await }
+            async fn get_acl_policy(&self, p: Option<&str>, n: &str) -> Result<Option<AclPolicy>> { (**self).get_acl_policy(p, n).await }
+            async fn list_acl_policies(&self, p: Option<&str>) -> Result<Vec<AclPolicy>> { (**self).list_acl_policies(p).await }
+            async fn delete_acl_policy(&self, p: Option<&str>, n: &str) -> Result<()> { (**self).delete_acl_policy(p, n).await }
+            async fn append_audit(&self, e: &AuditEvent) -> Result<u64> { (**self).append_audit(e).await }
+            async fn query_audit(&self, q: &AuditQuery) -> Result<Page<AuditEvent>> { (**self).query_audit(q).await }
         }
     };
 }
