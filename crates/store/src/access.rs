@@ -2,7 +2,7 @@
 
 use crate::entity::{acl_policies, api_tokens, audit_events, users};
 use crate::error::db;
-use crate::store::to_json;
+use crate::store::{begin_write, to_json};
 use crate::time;
 use foredeck_core::store::{AclPolicy, ApiToken, AuditEvent, AuditQuery, Page, User};
 use foredeck_core::{Error, Result};
@@ -65,7 +65,7 @@ pub(crate) async fn list_users(c: &DatabaseConnection) -> Result<Vec<User>> {
 }
 
 pub(crate) async fn delete_user(c: &DatabaseConnection, login: &str) -> Result<()> {
-    let txn = c.begin().await.map_err(db)?;
+    let txn = begin_write(c).await?;
     let res = users::Entity::delete_by_id(login.to_owned())
         .exec(&txn)
         .await

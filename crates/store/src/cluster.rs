@@ -9,7 +9,7 @@
 
 use crate::entity::{executions, known_hosts, server_heartbeats, triggers};
 use crate::error::db;
-use crate::store::{execution_from, insert_execution, to_json};
+use crate::store::{begin_write, execution_from, insert_execution, to_json};
 use crate::time;
 use chrono::{DateTime, Utc};
 use foredeck_core::store::{ExecutionClaim, ServerHeartbeat, Trigger, TriggerFire};
@@ -20,18 +20,6 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
 };
 use std::time::Duration;
-
-/// On SQLite, takes the write lock now. A deferred transaction that reads
-/// and then writes fails with `SQLITE_BUSY` when another connection wrote
-/// in between; one that starts by writing waits for the lock instead.
-async fn write_lock<C: ConnectionTrait>(c: &C) -> Result<()> {
-    if c.get_database_backend() == DatabaseBackend::Sqlite {
-        c.execute_unprepared("UPDATE server_heartbeats SET last_seen = last_seen WHERE 0 = 1")
-            .await
-            .map_err(db)?;
-    }
-    Ok(())
-}
 
 /// `FOR UPDATE SKIP LOCKED` where the backend has row locks.
 fn skip_locked<E: EntityTrait>(q: Select<E>, backend: DatabaseBackend) -> Select<E> {
@@ -180,8 +168,7 @@ pub(crate) async fn claim_due_triggers(
     let now_db = time::bound(now);
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
     let until_db = time::bound(until);
-    let txn = c.begin().await.map_err(db)?;
-    write_lock(&txn).await?;
+    let txn = begin_write(c).await?;
     let q = triggers::Entity::find()
         .filter(T::Enabled.eq(true))
         .filter(T::NextFire.lte(now_db))
@@ -241,8 +228,7 @@ pub(crate) async fn fire_trigger(
     use triggers::Column as T;
     let fire_time = time::to_db(fire.fire_time)?;
     let next = fire.next_fire.map(time::to_db).transpose()?;
-    let txn = c.begin().await.map_err(db)?;
-    write_lock(&txn).await?;
+    let txn = begin_write(c).await?;
     let q = triggers::Entity::find_by_id(fire.trigger_id.clone());
     let Some(row) = for_update(q, txn.get_database_backend())
         .one(&txn)
@@ -342,8 +328,7 @@ pub(crate) async fn claim_executions(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let txn = c.begin().await.map_err(db)?;
-    write_lock(&txn).await?;
+    let txn = begin_write(c).await?;
     let mut q = executions::Entity::find().filter(E::Status.eq(claim.status.as_str()));
     q = match &claim.owner {
         Some(o) => q.filter(E::ServerUuid.eq(o)),

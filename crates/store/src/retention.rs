@@ -3,7 +3,7 @@
 
 use crate::entity::{executions, log_chunks};
 use crate::error::db;
-use crate::store::{recount, CountKey, SqlStore};
+use crate::store::{begin_write, recount, CountKey, SqlStore};
 use crate::time;
 use chrono::{DateTime, Utc};
 use foredeck_core::Result;
@@ -89,7 +89,7 @@ impl SqlStore {
             if ids.is_empty() {
                 return Ok(report);
             }
-            let txn = conn.begin().await.map_err(db)?;
+            let txn = begin_write(conn).await?;
             let gone: Vec<(String, Option<String>, String, i64)> = executions::Entity::find()
                 .filter(executions::Column::Id.is_in(ids.clone()))
                 .select_only()

@@ -21,8 +21,8 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
-    DatabaseBackend, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlxSqliteConnector, TransactionTrait,
+    DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlxSqliteConnector, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use std::collections::BTreeMap;
@@ -369,7 +369,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_project(&self, name: &str) -> Result<()> {
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         let deleted = projects::Entity::delete_many()
             .filter(projects::Column::Name.eq(name))
             .exec(&txn)
@@ -444,7 +444,7 @@ impl Store for SqlStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         nodes::Entity::delete_many()
             .filter(nodes::Column::Project.eq(project))
             .filter(nodes::Column::Source.eq(source))
@@ -490,7 +490,7 @@ impl Store for SqlStore {
         let definition = serde_yaml_ng::to_string(&job).map_err(|e| codec("job definition", e))?;
         let now = time::to_db(chrono::Utc::now())?;
 
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         let other = jobs::Entity::find()
             .filter(jobs::Column::Project.eq(project))
             .filter(jobs::Column::GroupPath.eq(&group))
@@ -623,7 +623,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         let res = jobs::Entity::delete_many()
             .filter(jobs::Column::Project.eq(project))
             .filter(jobs::Column::Uuid.eq(id))
@@ -653,7 +653,7 @@ impl Store for SqlStore {
     }
 
     async fn create_execution(&self, execution: &Execution) -> Result<u64> {
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         let id = insert_execution(&txn, execution).await?;
         txn.commit().await.map_err(db)?;
         Ok(id)
@@ -661,7 +661,7 @@ impl Store for SqlStore {
 
     async fn update_execution(&self, execution: &Execution) -> Result<()> {
         let id = exec_id(execution.id).ok_or_else(|| no_execution(execution.id))?;
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         // Locks the row (PostgreSQL, MariaDB) so that concurrent updates of
         // one execution move its count one at a time.
         let old = counted_key(&txn, id, true)
@@ -758,7 +758,7 @@ impl Store for SqlStore {
 
     async fn delete_execution(&self, id: u64) -> Result<()> {
         let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         let old = counted_key(&txn, eid, true)
             .await?
             .ok_or_else(|| no_execution(id))?;
@@ -786,25 +786,51 @@ impl Store for SqlStore {
         }
         let body = encode_events(events)?;
         let n = i64::try_from(events.len()).map_err(|_| Error::Store("too many events".into()))?;
-        let txn = self.db.begin().await.map_err(db)?;
         // Writing first takes the row lock (PostgreSQL, MariaDB) or the write
         // lock (SQLite) before anything is read, so concurrent appends to one
         // execution are serialized and each gets its own range of offsets.
-        let res = executions::Entity::update_many()
-            .col_expr(
-                executions::Column::LogEvents,
-                Expr::col(executions::Column::LogEvents).add(n),
-            )
-            .filter(executions::Column::Id.eq(eid))
-            .exec(&txn)
-            .await
-            .map_err(db)?;
-        if res.rows_affected == 0 {
-            return Err(no_execution(id));
-        }
-        let total = log_length_in(&txn, eid)
-            .await?
-            .ok_or_else(|| no_execution(id))?;
+        let txn = self.db.begin().await.map_err(db)?;
+        let total = match self.backend() {
+            // One round trip where the backend has UPDATE ... RETURNING.
+            DatabaseBackend::Sqlite | DatabaseBackend::Postgres => {
+                let p = |i: usize| match self.backend() {
+                    DatabaseBackend::Postgres => format!("${i}"),
+                    _ => "?".to_owned(),
+                };
+                let row = txn
+                    .query_one(Statement::from_sql_and_values(
+                        self.backend(),
+                        format!(
+                            "UPDATE executions SET log_events = log_events + {} \
+                             WHERE id = {} RETURNING log_events",
+                            p(1),
+                            p(2)
+                        ),
+                        [n.into(), eid.into()],
+                    ))
+                    .await
+                    .map_err(db)?
+                    .ok_or_else(|| no_execution(id))?;
+                row.try_get_by_index::<i64>(0).map_err(db)?
+            }
+            _ => {
+                let res = executions::Entity::update_many()
+                    .col_expr(
+                        executions::Column::LogEvents,
+                        Expr::col(executions::Column::LogEvents).add(n),
+                    )
+                    .filter(executions::Column::Id.eq(eid))
+                    .exec(&txn)
+                    .await
+                    .map_err(db)?;
+                if res.rows_affected == 0 {
+                    return Err(no_execution(id));
+                }
+                log_length_in(&txn, eid)
+                    .await?
+                    .ok_or_else(|| no_execution(id))?
+            }
+        };
         log_chunks::Entity::insert(log_chunks::ActiveModel {
             execution_id: Set(eid),
             first_offset: Set(total - n),
@@ -1042,6 +1068,20 @@ async fn log_length_in<C: ConnectionTrait>(c: &C, eid: i64) -> Result<Option<i64
         .one(c)
         .await
         .map_err(db)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock
+/// at once: a deferred transaction that reads and then writes fails with
+/// `SQLITE_BUSY` when another connection wrote in between, while one that
+/// starts by writing waits (busy timeout) for the lock instead.
+pub(crate) async fn begin_write(c: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let txn = c.begin().await.map_err(db)?;
+    if txn.get_database_backend() == DatabaseBackend::Sqlite {
+        txn.execute_unprepared("UPDATE server_heartbeats SET last_seen = last_seen WHERE 0 = 1")
+            .await
+            .map_err(db)?;
+    }
+    Ok(txn)
 }
 
 /// Stores a new execution (its `id` ignored) and counts it, inside the

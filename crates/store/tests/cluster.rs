@@ -28,6 +28,7 @@ store_tests!(
     audit_events,
     totals_follow_changes,
     claim_race_1000,
+    concurrent_writers,
 );
 
 mod postgres_scale {
@@ -672,4 +673,48 @@ async fn claim_race(s: S, n: usize) {
 
 async fn claim_race_1000(s: S) {
     claim_race(s, 1000).await
+}
+
+/// Eight writers create, update and delete executions at once (SQLite
+/// serialises them; none may fail with "database is locked"), and the
+/// totals stay exact.
+async fn concurrent_writers(s: S) {
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut kept = 0u64;
+            for i in 0..25 {
+                let mut e = scheduled(if i % 2 == 0 { "a" } else { "b" }, t0());
+                e.id = s.create_execution(&e).await.unwrap();
+                e.status = ExecutionStatus::Succeeded;
+                s.update_execution(&e).await.unwrap();
+                if (w + i) % 5 == 0 {
+                    s.delete_execution(e.id).await.unwrap();
+                } else {
+                    kept += 1;
+                }
+            }
+            kept
+        }));
+    }
+    let mut kept = 0;
+    for t in tasks {
+        kept += t.await.unwrap();
+    }
+    let total = |status: Option<ExecutionStatus>| {
+        let s = s.clone();
+        async move {
+            s.query_executions(&ExecutionQuery {
+                status,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .total
+        }
+    };
+    assert_eq!(total(None).await, kept);
+    assert_eq!(total(Some(ExecutionStatus::Succeeded)).await, kept);
+    assert_eq!(total(Some(ExecutionStatus::Running)).await, 0);
 }
