@@ -169,6 +169,20 @@ async fn run(label: &str, store: SqlStore) {
         ms(p50),
         ms(p99)
     );
+    let (p50, p99) = timed(20, |_| {
+        let s = s.clone();
+        async move {
+            s.list_jobs("bench", &JobQuery::default())
+                .await
+                .expect("list");
+        }
+    })
+    .await;
+    println!(
+        "job list, all {n_jobs} jobs: p50 {} p99 {}",
+        ms(p50),
+        ms(p99)
+    );
 
     let mb = env("BENCH_LOG_MB", 256);
     let id = s

@@ -9,7 +9,7 @@ use foredeck_core::{Error, Result};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {

@@ -17,7 +17,7 @@ use foredeck_core::{Error, Execution, Result};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use std::time::Duration;
 

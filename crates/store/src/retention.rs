@@ -8,8 +8,7 @@ use crate::time;
 use chrono::{DateTime, Utc};
 use foredeck_core::Result;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
-    Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 
 /// What to delete.

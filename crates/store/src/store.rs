@@ -21,13 +21,14 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
-    DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlxSqliteConnector, Statement, TransactionTrait,
+    DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlxSqliteConnector, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long an SQLite connection waits for the write lock before failing.
@@ -41,6 +42,23 @@ const INSERT_BATCH: usize = 500;
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     db: DatabaseConnection,
+    jobs: JobCache,
+}
+
+/// Parsed job definitions by uuid, with the `updated` stamp they were parsed
+/// at: listing thousands of jobs then reads three short columns and parses
+/// only what changed since (in any process) instead of every YAML text.
+#[derive(Clone, Debug, Default)]
+struct JobCache(Arc<Mutex<HashMap<String, (i64, Job)>>>);
+
+/// Entries kept at most; past that the cache starts over.
+const JOB_CACHE_MAX: usize = 100_000;
+
+impl JobCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Job)>> {
+        // A panic while holding the lock leaves a consistent map.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl SqlStore {
@@ -62,6 +80,7 @@ impl SqlStore {
             opts.sqlx_logging(false);
             SqlStore {
                 db: Database::connect(opts).await.map_err(db)?,
+                jobs: JobCache::default(),
             }
         };
         store.migrate().await?;
@@ -104,6 +123,7 @@ impl SqlStore {
             .map_err(|e| Error::Store(format!("opening SQLite database: {e}")))?;
         Ok(SqlStore {
             db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+            jobs: JobCache::default(),
         })
     }
 
@@ -603,21 +623,70 @@ impl Store for SqlStore {
             select = select.filter(jobs::Column::Uuid.is_in(query.ids.iter().cloned()));
         }
         let needle = query.name_contains.as_ref().map(|n| n.to_lowercase());
-        let mut list = Vec::new();
-        for m in select.all(&self.db).await.map_err(db)? {
+        let rows: Vec<(String, String, String, i64)> = select
+            .select_only()
+            .column(jobs::Column::Uuid)
+            .column(jobs::Column::GroupPath)
+            .column(jobs::Column::Name)
+            .column(jobs::Column::Updated)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        let rows: Vec<(String, i64)> = rows
+            .into_iter()
             // Exact re-checks in Rust: case folding must match MemoryStore.
-            if query
-                .group_path
-                .as_ref()
-                .is_some_and(|p| !in_group(&m.group_path, p))
-                || needle
+            .filter(|(_, group, name, _)| {
+                !(query
+                    .group_path
                     .as_ref()
-                    .is_some_and(|n| !m.name.to_lowercase().contains(n.as_str()))
+                    .is_some_and(|p| !in_group(group, p))
+                    || needle
+                        .as_ref()
+                        .is_some_and(|n| !name.to_lowercase().contains(n.as_str())))
+            })
+            .map(|(uuid, _, _, updated)| (uuid, updated))
+            .collect();
+        let stale: Vec<String> = {
+            let cache = self.jobs.lock();
+            rows.iter()
+                .filter(|(uuid, updated)| cache.get(uuid).is_none_or(|(u, _)| u != updated))
+                .map(|(uuid, _)| uuid.clone())
+                .collect()
+        };
+        let mut parsed = Vec::with_capacity(stale.len());
+        for ids in stale.chunks(INSERT_BATCH) {
+            for m in jobs::Entity::find()
+                .filter(jobs::Column::Uuid.is_in(ids.iter().cloned()))
+                .all(&self.db)
+                .await
+                .map_err(db)?
             {
-                continue;
+                parsed.push((m.uuid.clone(), m.updated, job_from(&m)?));
             }
-            list.push(job_from(&m)?);
         }
+        let mut cache = self.jobs.lock();
+        if cache.len() + parsed.len() > JOB_CACHE_MAX {
+            cache.clear();
+        }
+        let mut list = Vec::with_capacity(rows.len());
+        let wanted: HashMap<&str, i64> = rows.iter().map(|(u, up)| (u.as_str(), *up)).collect();
+        for (uuid, updated, job) in parsed {
+            // A job changed between the two reads: return what was read.
+            if wanted.get(uuid.as_str()) == Some(&updated) {
+                cache.insert(uuid, (updated, job));
+            } else {
+                list.push(job);
+            }
+        }
+        for (uuid, updated) in &rows {
+            if let Some((u, job)) = cache.get(uuid) {
+                if u == updated {
+                    list.push(job.clone());
+                }
+            }
+        }
+        drop(cache);
         list.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
         Ok(list)
     }

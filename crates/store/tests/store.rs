@@ -1088,3 +1088,32 @@ async fn sql_job_uuids_are_global() {
         Some(j)
     );
 }
+
+/// Job lists come from a cache of parsed definitions: a change made through
+/// another store (another process) must show in the next list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_list_sees_changes_from_other_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = SqlStore::open_data_dir(dir.path()).await.unwrap();
+    let b = SqlStore::open_data_dir(dir.path()).await.unwrap();
+    a.create_project(&Project::new("ops")).await.unwrap();
+    let mut j = a.put_job("ops", &job("one", Some("g"))).await.unwrap();
+    a.put_job("ops", &job("two", None)).await.unwrap();
+    let listed = a.list_jobs("ops", &JobQuery::default()).await.unwrap();
+    assert_eq!(names(&listed), ["two", "one"]);
+    // Changed, added and deleted elsewhere.
+    j.description = "changed in b".into();
+    b.put_job("ops", &j).await.unwrap();
+    b.put_job("ops", &job("three", Some("g"))).await.unwrap();
+    let two = listed[0].uuid.clone().unwrap();
+    b.delete_job("ops", &two).await.unwrap();
+    let listed = a.list_jobs("ops", &JobQuery::default()).await.unwrap();
+    assert_eq!(names(&listed), ["one", "three"]);
+    assert_eq!(listed[0].description, "changed in b");
+    // Filters apply to cached jobs too.
+    let q = JobQuery {
+        name_contains: Some("THR".into()),
+        ..Default::default()
+    };
+    assert_eq!(names(&a.list_jobs("ops", &q).await.unwrap()), ["three"]);
+}
