@@ -56,6 +56,100 @@ pub struct ExecutionQuery {
     pub max: u64,
 }
 
+impl ExecutionQuery {
+    /// Rundeck's `recentFilter`: executions started within a period before
+    /// `now`, written as a number and a unit: `h` hours, `d` days, `w` weeks,
+    /// `m` months (30 days), `y` years (365 days); `30n` for minutes and
+    /// `45s` for seconds as Rundeck also accepts. Sets `begin` and clears
+    /// `end`.
+    pub fn recent(mut self, spec: &str, now: DateTime<Utc>) -> Result<Self> {
+        self.begin = Some(now - parse_recent(spec)?);
+        self.end = None;
+        Ok(self)
+    }
+}
+
+/// A `recentFilter` period (`2w`, `12h`); an error naming the value otherwise.
+pub fn parse_recent(spec: &str) -> Result<chrono::Duration> {
+    let bad = |why: &str| {
+        crate::Error::format(
+            "recentFilter",
+            format!("{spec:?}: {why} (expected a number and one of s, n, h, d, w, m, y, as in 2w)"),
+        )
+    };
+    let spec = spec.trim();
+    let unit = spec.chars().last().ok_or_else(|| bad("empty"))?;
+    let digits = &spec[..spec.len() - unit.len_utf8()];
+    let n: i64 = digits
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| bad("not a whole number"))?;
+    let seconds_per = match unit {
+        's' => 1,
+        'n' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        'm' => 30 * 86_400,
+        'y' => 365 * 86_400,
+        _ => return Err(bad("unknown unit")),
+    };
+    n.checked_mul(seconds_per)
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| bad("too long"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod recent_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn recent_periods() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap();
+        for (spec, secs) in [
+            ("2w", 14 * 86_400),
+            ("1d", 86_400),
+            ("12h", 43_200),
+            ("30n", 1_800),
+            ("45s", 45),
+            ("1m", 30 * 86_400),
+            ("1y", 365 * 86_400),
+            (" 3d ", 3 * 86_400),
+            ("0h", 0),
+        ] {
+            let q = ExecutionQuery {
+                end: Some(now),
+                ..Default::default()
+            }
+            .recent(spec, now)
+            .unwrap();
+            assert_eq!(
+                q.begin,
+                Some(now - chrono::Duration::seconds(secs)),
+                "{spec}"
+            );
+            assert_eq!(q.end, None);
+        }
+        for bad in [
+            "",
+            "w",
+            "2",
+            "2x",
+            "-2d",
+            "+2d",
+            "1.5d",
+            "99999999999999999y",
+            "２d",
+        ] {
+            let e = parse_recent(bad).unwrap_err().to_string();
+            assert!(e.contains("recentFilter"), "{bad}: {e}");
+        }
+    }
+}
+
 /// A page of results.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
