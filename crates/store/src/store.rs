@@ -808,6 +808,7 @@ impl Store for SqlStore {
         };
         let items = executions::Entity::find()
             .filter(cond)
+            .order_by_desc(C::DateStarted)
             .order_by_desc(C::Id)
             .offset(query.offset)
             .limit(max)
