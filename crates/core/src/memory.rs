@@ -352,7 +352,7 @@ impl Store for MemoryStore {
             .values()
             .filter(|e| execution_matches(&inner, e, query))
             .collect();
-        matching.sort_by(|a, b| (b.date_started, b.id).cmp(&(a.date_started, a.id)));
+        matching.sort_by_key(|e| std::cmp::Reverse((e.date_started, e.id)));
         let total = matching.len() as u64;
         let items = matching
             .into_iter()

@@ -539,7 +539,7 @@ async fn fixture(s: &S) -> (Vec<Job>, Vec<Fx>) {
 fn expect(fx: &[Fx], pred: impl Fn(&Fx) -> bool) -> Vec<u64> {
     // newest first: start time, then id, both descending
     let mut hits: Vec<&Fx> = fx.iter().filter(|f| pred(f)).collect();
-    hits.sort_by(|a, b| (b.started, b.id).cmp(&(a.started, a.id)));
+    hits.sort_by_key(|f| std::cmp::Reverse((f.started, f.id)));
     hits.into_iter().map(|f| f.id).collect()
 }
 
