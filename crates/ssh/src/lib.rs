@@ -34,8 +34,8 @@
 //!
 //! Commands run through the login shell of the node's user, which must
 //! understand POSIX `sh` syntax (sh, bash, dash, ksh, zsh). Host keys and user
-//! keys may be Ed25519 or ECDSA; RSA is not built in (russh's `rsa` feature
-//! is off until its RustCrypto release candidates build again).
+//! keys may be Ed25519, ECDSA or RSA (`rsa-sha2-256/512`), in OpenSSH or PEM
+//! format, encrypted with a passphrase or not.
 //!
 //! ```no_run
 //! use foredeck_ssh::{ConfigCredentials, FileKnownHosts, SshConfig, SshExecutor};

@@ -281,6 +281,52 @@ async fn key_and_password_auth_and_wrong_key() {
 }
 
 #[tokio::test]
+async fn rsa_and_passphrase_protected_keys() {
+    let Some(sshd) = Sshd::start() else { return };
+    let dir = sshd.dir.path();
+    let cases: [(&str, &[&str], Option<&str>); 3] = [
+        ("rsa_openssh", &["-t", "rsa", "-b", "3072", "-N", ""], None),
+        (
+            "rsa_pem",
+            &["-t", "rsa", "-b", "2048", "-m", "PEM", "-N", ""],
+            None,
+        ),
+        (
+            "ed25519_pass",
+            &["-t", "ed25519", "-N", "open sesame"],
+            Some("open sesame"),
+        ),
+    ];
+    for (name, options, passphrase) in cases {
+        let path = dir.join(name);
+        harness::keygen_with(&path, options);
+        sshd.authorize(&path);
+        let mut creds = ConfigCredentials::new().with_key_file(&path);
+        if let Some(p) = passphrase {
+            creds = creds.with_passphrase(p);
+        }
+        let (outcome, lines) = run(&SshExecutor::new(creds), shell(sshd.node(1), "echo in")).await;
+        assert!(outcome.unwrap().success(), "{name}");
+        assert_eq!(texts(&lines, Stream::Stdout), ["in"], "{name}");
+    }
+
+    // an encrypted key without its passphrase, or with a wrong one
+    for creds in [
+        ConfigCredentials::new().with_key_file(dir.join("ed25519_pass")),
+        ConfigCredentials::new()
+            .with_key_file(dir.join("ed25519_pass"))
+            .with_passphrase("wrong"),
+    ] {
+        let err = run(&SshExecutor::new(creds), shell(sshd.node(1), "true"))
+            .await
+            .0
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot load the private key"), "{err}");
+    }
+}
+
+#[tokio::test]
 async fn host_key_policies() {
     let Some(mut sshd) = Sshd::start() else {
         return;

@@ -111,10 +111,17 @@ fn password_is_set() -> bool {
 }
 
 pub fn keygen(path: &Path) {
+    keygen_with(path, &["-t", "ed25519", "-N", ""]);
+}
+
+/// `ssh-keygen` with these options (type, passphrase, format) into `path`.
+pub fn keygen_with(path: &Path, options: &[&str]) {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(path.with_extension("pub"));
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "foredeck-test", "-f"])
+        .arg("-q")
+        .args(options)
+        .args(["-C", "foredeck-test", "-f"])
         .arg(path)
         .output()
         .expect("ssh-keygen");
@@ -221,6 +228,17 @@ impl Sshd {
 
     pub fn user_key_path(&self) -> PathBuf {
         self.dir.path().join("user_ed25519")
+    }
+
+    /// Adds the public half of the key at `private` to authorized_keys.
+    pub fn authorize(&self, private: &Path) {
+        use std::io::Write;
+        let public = std::fs::read(private.with_extension("pub")).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("authorized_keys"))
+            .unwrap();
+        f.write_all(&public).unwrap();
     }
 
     pub fn user_key(&self) -> Vec<u8> {
