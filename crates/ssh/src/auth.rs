@@ -53,6 +53,14 @@ impl fmt::Debug for Auth {
 pub trait Credentials: Send + Sync + fmt::Debug {
     /// The credentials for `node`. Called once per new connection.
     async fn resolve(&self, node: &Node) -> Result<Auth>;
+
+    /// The password to answer sudo's prompt with on `node` (see the node
+    /// attribute `sudo-password-storage-path`), or `None` when there is none.
+    /// Called when a command needs sudo.
+    async fn sudo_password(&self, node: &Node) -> Result<Option<String>> {
+        let _ = node;
+        Ok(None)
+    }
 }
 
 /// Credentials from configuration.
@@ -71,6 +79,7 @@ pub struct ConfigCredentials {
     key_file: Option<PathBuf>,
     passphrase: Option<String>,
     password: Option<String>,
+    sudo_password: Option<String>,
 }
 
 impl fmt::Debug for ConfigCredentials {
@@ -83,6 +92,10 @@ impl fmt::Debug for ConfigCredentials {
                 &self.passphrase.as_ref().map(|_| "<redacted>"),
             )
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "sudo_password",
+                &self.sudo_password.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -115,6 +128,12 @@ impl ConfigCredentials {
     /// and for every node when no key is configured.
     pub fn with_password(mut self, password: impl Into<String>) -> Self {
         self.password = Some(password.into());
+        self
+    }
+
+    /// The password for sudo prompts (nodes with `sudo-command-enabled`).
+    pub fn with_sudo_password(mut self, password: impl Into<String>) -> Self {
+        self.sudo_password = Some(password.into());
         self
     }
 
@@ -191,6 +210,22 @@ impl Credentials for ConfigCredentials {
             node: node.name.clone(),
             message: "no SSH credentials: configure a key or password, or set ssh-keypath".into(),
         })
+    }
+
+    async fn sudo_password(&self, node: &Node) -> Result<Option<String>> {
+        if let Some(path) = node
+            .attribute("sudo-password-storage-path")
+            .filter(|p| !p.trim().is_empty())
+        {
+            return Err(Error::Executor {
+                node: node.name.clone(),
+                message: format!(
+                    "node attribute sudo-password-storage-path={path} needs key storage, which \
+                     this executor's credentials resolver does not have"
+                ),
+            });
+        }
+        Ok(self.sudo_password.clone())
     }
 }
 

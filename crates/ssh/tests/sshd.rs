@@ -760,3 +760,81 @@ async fn large_output_through_a_small_sink_loses_nothing() {
     let (n, last, err) = collect.await.unwrap();
     assert_eq!((n, last.as_str(), err), (100_000, "100000", 1000));
 }
+
+#[tokio::test]
+async fn sudo_prompt_is_answered_on_a_pty() {
+    let Some(sshd) = Sshd::start() else { return };
+    if !harness::sudo_ready() {
+        return;
+    }
+    let creds = |pw: &str| {
+        ConfigCredentials::new()
+            .with_key(sshd.user_key())
+            .with_sudo_password(pw)
+    };
+    let node = sshd.node(1).with("sudo-command-enabled", "true");
+    let ex = SshExecutor::new(creds(harness::PASSWORD));
+    let mut req = shell(node.clone(), "sudo id -un; echo \"$RD_X\"; echo err >&2");
+    req.env = vec![("RD_X".into(), "env too".into())];
+    let (outcome, lines) = run(&ex, req).await;
+    let outcome = outcome.unwrap();
+    assert!(outcome.success(), "{outcome:?} {lines:?}");
+    // on a pty stderr joins stdout; the prompt and password are not shown
+    assert_eq!(texts(&lines, Stream::Stdout), ["root", "env too", "err"]);
+    assert!(texts(&lines, Stream::Stderr).is_empty(), "{lines:?}");
+
+    // a command that does not match sudo-command-pattern runs as usual
+    let (outcome, lines) = run(&ex, shell(node.clone(), "id -un; echo err >&2")).await;
+    assert!(outcome.unwrap().success());
+    assert_eq!(texts(&lines, Stream::Stdout), [harness::USER]);
+    assert_eq!(texts(&lines, Stream::Stderr), ["err"]);
+
+    // a step timeout hangs up the terminal: the command under sudo ends
+    let long = format!("sudo /bin/sleep {}", 4000 + sshd.port % 1000);
+    let mut req = shell(node.clone(), &long);
+    req.timeout = Some(Duration::from_millis(1500));
+    let (outcome, _) = run(&ex, req).await;
+    assert!(outcome.unwrap().timed_out);
+    assert!(eventually(|| !harness::remote_process_running(&long)).await);
+
+    // a wrong password fails clearly, and sudo does not stay behind
+    let marker = format!("sudo /bin/sleep {}", 5000 + sshd.port % 1000);
+    let ex = SshExecutor::new(creds("wrong password"));
+    let (outcome, lines) = run(&ex, shell(node.clone(), &marker)).await;
+    let err = outcome.unwrap_err().to_string();
+    assert!(
+        err.contains("node1") && err.contains("sudo") && err.contains("not accept"),
+        "{err}"
+    );
+    assert!(
+        lines.iter().all(|(_, l)| !l.contains("wrong password")),
+        "{lines:?}"
+    );
+    assert!(eventually(|| !harness::remote_process_running(&marker)).await);
+
+    // a prompt that does not match sudo-prompt-pattern fails after
+    // sudo-response-timeout instead of waiting for ever
+    let odd = node
+        .clone()
+        .with("sudo-prompt-pattern", "^Kennwort: ")
+        .with("sudo-response-timeout", "1000");
+    let ex = SshExecutor::new(creds(harness::PASSWORD));
+    let err = run(&ex, shell(odd, "sudo id -un"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no sudo password prompt") && err.contains("[sudo] password for"),
+        "{err}"
+    );
+
+    // no sudo password: refused before anything runs
+    let ex = SshExecutor::new(ConfigCredentials::new().with_key(sshd.user_key()));
+    let err = run(&ex, shell(node, "sudo id -un"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no sudo password"), "{err}");
+}

@@ -97,6 +97,47 @@ fn prepare() -> Result<(), String> {
     .clone()
 }
 
+/// Makes sure `sudo` is installed and lets the test user run anything as root
+/// with its password, asked every time (no cached credentials, no lecture).
+/// `false` (skip, with a note) when that is impossible and `CI` is not set.
+pub fn sudo_ready() -> bool {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = DONE.get_or_init(|| {
+        prepare()?;
+        if !Path::new("/usr/bin/sudo").exists() {
+            run("apt-get", &["install", "-y", "-q", "sudo"])
+                .or_else(|_| {
+                    run("apt-get", &["update", "-q"])?;
+                    run("apt-get", &["install", "-y", "-q", "sudo"])
+                })
+                .map_err(|e| format!("installing sudo: {e}"))?;
+        }
+        let rules =
+            format!("Defaults:{USER} !lecture, timestamp_timeout=0\n{USER} ALL=(ALL:ALL) ALL\n");
+        let path = format!("/etc/sudoers.d/{USER}");
+        let tmp = format!("{path}.tmp{}", std::process::id());
+        std::fs::write(&tmp, rules).map_err(|e| format!("{tmp}: {e}"))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o440))
+                .map_err(|e| e.to_string())?;
+        }
+        run("visudo", &["-c", "-q", "-f", &tmp])?;
+        // atomic: concurrent test processes never see a half-written file
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{path}: {e}"))
+    });
+    match result {
+        Ok(()) => true,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set and sudo is not ready: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: sudo is not ready: {e}");
+            false
+        }
+    }
+}
+
 /// Whether the test user already has a password hash (set by an earlier run).
 fn password_is_set() -> bool {
     std::fs::read_to_string("/etc/shadow")
