@@ -12,7 +12,12 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct SshArgs {
     /// Private key for SSH nodes (nodes may name their own with `ssh-keypath`).
-    #[arg(long, value_name = "FILE", env = "FOREDECK_SSH_KEY")]
+    #[arg(
+        long,
+        visible_alias = "key",
+        value_name = "FILE",
+        env = "FOREDECK_SSH_KEY"
+    )]
     ssh_key: Option<PathBuf>,
     /// Name of an environment variable holding the SSH password (used when
     /// no key is given, or for nodes with `ssh-authentication: password`).
