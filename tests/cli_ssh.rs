@@ -229,3 +229,51 @@ fn exec_answers_sudo_with_a_password_from_key_storage() {
     );
     assert!(!stdout.contains("not it") && !stderr.contains("not it"));
 }
+
+#[test]
+fn exec_logs_in_with_the_ssh_agent_when_asked() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let agent = harness::Agent::start(sshd.dir.path());
+    agent.add(&sshd.user_key_path());
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        format!(
+            "a:\n  hostname: 127.0.0.1:{}\n  username: {}\n",
+            sshd.port,
+            harness::USER
+        ),
+    )
+    .unwrap();
+    let known = dir.path().join("known_hosts");
+    let run = |agent_flag: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_foredeck"));
+        c.arg("exec")
+            .arg("--nodes")
+            .arg(&nodes)
+            .arg("--ssh-known-hosts")
+            .arg(&known)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("SSH_AUTH_SOCK", &agent.socket);
+        if agent_flag {
+            c.arg("--ssh-agent");
+        }
+        c.args(["--", "echo", "via agent"]).output().unwrap()
+    };
+    // not asked: the agent is not used
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no SSH credentials"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(true);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "via agent");
+}

@@ -19,6 +19,10 @@ pub struct SshArgs {
         env = "FOREDECK_SSH_KEY"
     )]
     ssh_key: Option<PathBuf>,
+    /// Log in with the keys of the ssh-agent at SSH_AUTH_SOCK (when no
+    /// --ssh-key is given, and for nodes with `ssh-authentication: agent`).
+    #[arg(long)]
+    ssh_agent: bool,
     /// Name of an environment variable holding the SSH password (used when
     /// no key is given, or for nodes with `ssh-authentication: password`).
     #[arg(long, value_name = "VAR")]
@@ -62,6 +66,9 @@ impl SshArgs {
         let mut creds = ConfigCredentials::new();
         if let Some(key) = &self.ssh_key {
             creds = creds.with_key_file(key);
+        }
+        if self.ssh_agent {
+            creds = creds.with_agent(None);
         }
         if let Some(var) = &self.ssh_password_env {
             let Ok(pw) = std::env::var(var) else {

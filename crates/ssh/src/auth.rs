@@ -23,6 +23,12 @@ pub enum Auth {
     },
     /// A password (SSH `password` authentication).
     Password(String),
+    /// The keys of a running ssh-agent: at this Unix socket, or at
+    /// `SSH_AUTH_SOCK` when `None`. The private keys never leave the agent.
+    Agent {
+        /// The agent's socket.
+        socket: Option<PathBuf>,
+    },
 }
 
 impl Auth {
@@ -31,6 +37,7 @@ impl Auth {
         match self {
             Auth::Key { .. } => "publickey",
             Auth::Password(_) => "password",
+            Auth::Agent { .. } => "publickey from ssh-agent",
         }
     }
 }
@@ -44,6 +51,7 @@ impl fmt::Debug for Auth {
                 .field("passphrase", &passphrase.as_ref().map(|_| "<redacted>"))
                 .finish(),
             Auth::Password(_) => f.write_str("Password(<redacted>)"),
+            Auth::Agent { socket } => f.debug_struct("Agent").field("socket", socket).finish(),
         }
     }
 }
@@ -67,9 +75,10 @@ pub trait Credentials: Send + Sync + fmt::Debug {
 ///
 /// Per node, in this order:
 /// - attribute `ssh-authentication` = `password` selects the configured
-///   password, `privateKey` (the default) a key;
+///   password, `agent` the ssh-agent, `privateKey` (the default) a key;
 /// - attribute `ssh-keypath`: a key file on this machine, else the
-///   configured default key (bytes or file);
+///   configured default key (bytes or file), else the ssh-agent when one is
+///   configured ([`ConfigCredentials::with_agent`]), else the password;
 /// - attributes `ssh-key-storage-path` / `ssh-password-storage-path` need a
 ///   key-storage resolver: this one refuses such nodes with a clear error
 ///   rather than silently trying another key.
@@ -80,6 +89,7 @@ pub struct ConfigCredentials {
     passphrase: Option<String>,
     password: Option<String>,
     sudo_password: Option<String>,
+    agent: Option<Option<PathBuf>>,
 }
 
 impl fmt::Debug for ConfigCredentials {
@@ -92,6 +102,7 @@ impl fmt::Debug for ConfigCredentials {
                 &self.passphrase.as_ref().map(|_| "<redacted>"),
             )
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("agent", &self.agent)
             .field(
                 "sudo_password",
                 &self.sudo_password.as_ref().map(|_| "<redacted>"),
@@ -129,6 +140,20 @@ impl ConfigCredentials {
     pub fn with_password(mut self, password: impl Into<String>) -> Self {
         self.password = Some(password.into());
         self
+    }
+
+    /// Log in with the keys of an ssh-agent: the one at `socket`, or at
+    /// `SSH_AUTH_SOCK` when `None`. Used when no key is configured, and for
+    /// nodes with `ssh-authentication: agent`.
+    pub fn with_agent(mut self, socket: Option<PathBuf>) -> Self {
+        self.agent = Some(socket);
+        self
+    }
+
+    fn agent_auth(&self) -> Auth {
+        Auth::Agent {
+            socket: self.agent.clone().flatten(),
+        }
     }
 
     /// The password for sudo prompts (nodes with `sudo-command-enabled`).
@@ -178,13 +203,14 @@ impl Credentials for ConfigCredentials {
             .map(|m| m.trim().to_ascii_lowercase());
         match method.as_deref() {
             Some("password") => return self.password_auth(node),
+            Some("agent") => return Ok(self.agent_auth()),
             None | Some("") | Some("privatekey") => {}
             Some(other) => {
                 return Err(Error::Executor {
                     node: node.name.clone(),
                     message: format!(
-                        "unknown ssh-authentication {other:?} (expected privateKey or password)"
-                    ),
+                    "unknown ssh-authentication {other:?} (expected privateKey, password or agent)"
+                ),
                 })
             }
         }
@@ -203,12 +229,17 @@ impl Credentials for ConfigCredentials {
         if let Some(path) = &self.key_file {
             return self.read_key(node, path).await;
         }
+        if self.agent.is_some() {
+            return Ok(self.agent_auth());
+        }
         if self.password.is_some() {
             return self.password_auth(node);
         }
         Err(Error::Executor {
             node: node.name.clone(),
-            message: "no SSH credentials: configure a key or password, or set ssh-keypath".into(),
+            message:
+                "no SSH credentials: configure a key, an ssh-agent or a password, or set ssh-keypath"
+                    .into(),
         })
     }
 
@@ -244,6 +275,18 @@ mod tests {
         assert_eq!(
             creds.resolve(&node).await.expect("auth"),
             Auth::Password("pw".into())
+        );
+        let node = Node::new("n").with("ssh-authentication", "agent");
+        assert_eq!(
+            creds.resolve(&node).await.expect("auth"),
+            Auth::Agent { socket: None }
+        );
+        let agent = ConfigCredentials::new().with_agent(Some("/run/a.sock".into()));
+        assert_eq!(
+            agent.resolve(&Node::new("n")).await.expect("auth"),
+            Auth::Agent {
+                socket: Some("/run/a.sock".into())
+            }
         );
         let node = Node::new("n").with("ssh-keypath", "/nonexistent/key");
         let err = creds.resolve(&node).await.expect_err("missing file");

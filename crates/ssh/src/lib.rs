@@ -6,7 +6,8 @@
 //!   through up to [`SshConfig::max_sessions`] channels; more requests wait for
 //!   a free channel. Idle connections close after [`SshConfig::idle_timeout`];
 //!   keepalives notice dead ones, which are replaced on next use.
-//! - **Auth**: a [`Credentials`] resolver gives a key or password per node
+//! - **Auth**: a [`Credentials`] resolver gives a key, a password or an
+//!   ssh-agent (its keys tried in turn) per node
 //!   ([`ConfigCredentials`] from configuration; the `foredeck` crate's
 //!   resolver reads key storage).
 //! - **Host keys**: a [`KnownHosts`] store ([`MemoryKnownHosts`],
@@ -927,6 +928,7 @@ async fn authenticate(
                 )
                 .await
         }
+        Auth::Agent { socket } => return agent_login(handle, user, label, socket).await,
         Auth::Password(password) => {
             let result = handle.authenticate_password(user, password.clone()).await;
             match result {
@@ -955,6 +957,67 @@ async fn authenticate(
             "authentication of user {user} at {label} failed: {e}"
         )),
     }
+}
+
+/// Logs in with each key an ssh-agent holds, until one is accepted.
+async fn agent_login(
+    mut handle: client::Handle<Client>,
+    user: &str,
+    label: &str,
+    socket: Option<std::path::PathBuf>,
+) -> std::result::Result<client::Handle<Client>, String> {
+    use russh::keys::agent::{client::AgentClient, AgentIdentity};
+    let which = match &socket {
+        Some(path) => path.display().to_string(),
+        None => "SSH_AUTH_SOCK".into(),
+    };
+    let connected = match &socket {
+        Some(path) => AgentClient::connect_uds(path).await,
+        None => AgentClient::connect_env().await,
+    };
+    let mut agent = connected.map_err(|e| format!("cannot reach the ssh-agent ({which}): {e}"))?;
+    let identities = agent
+        .request_identities()
+        .await
+        .map_err(|e| format!("cannot list the keys of the ssh-agent ({which}): {e}"))?;
+    if identities.is_empty() {
+        return Err(format!("the ssh-agent ({which}) holds no keys"));
+    }
+    let rsa_hash = handle
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten();
+    let tried = identities.len();
+    for identity in identities {
+        let result = match identity {
+            AgentIdentity::PublicKey { key, .. } => {
+                let hash = if key.algorithm().is_rsa() {
+                    rsa_hash
+                } else {
+                    None
+                };
+                handle
+                    .authenticate_publickey_with(user, key, hash, &mut agent)
+                    .await
+            }
+            AgentIdentity::Certificate { certificate, .. } => {
+                handle
+                    .authenticate_certificate_with(user, certificate, None, &mut agent)
+                    .await
+            }
+        };
+        match result {
+            Ok(r) if r.success() => return Ok(handle),
+            Ok(_) => {}
+            Err(e) => return Err(format!("ssh-agent ({which}) login at {label} failed: {e}")),
+        }
+    }
+    Err(format!(
+        "authentication failed for user {user} at {label} (publickey from ssh-agent, \
+         {tried} key(s) tried)"
+    ))
 }
 
 /// Answers keyboard-interactive prompts with the password: every prompt that

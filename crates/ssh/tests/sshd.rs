@@ -327,6 +327,60 @@ async fn rsa_and_passphrase_protected_keys() {
 }
 
 #[tokio::test]
+async fn keys_from_an_ssh_agent() {
+    let Some(sshd) = Sshd::start() else { return };
+    let agent = harness::Agent::start(sshd.dir.path());
+    let creds = || ConfigCredentials::new().with_agent(Some(agent.socket.clone()));
+
+    // an empty agent: a clear error
+    let err = run(&SshExecutor::new(creds()), shell(sshd.node(1), "true"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("holds no keys"), "{err}");
+
+    // a key sshd does not know, then the right one: the second is used
+    let other = sshd.dir.path().join("other_key");
+    harness::keygen(&other);
+    agent.add(&other);
+    let err = run(&SshExecutor::new(creds()), shell(sshd.node(1), "true"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ssh-agent, 1 key(s) tried"), "{err}");
+    agent.add(&sshd.user_key_path());
+    let (outcome, lines) = run(
+        &SshExecutor::new(creds()),
+        shell(sshd.node(1), "echo agent"),
+    )
+    .await;
+    assert!(outcome.unwrap().success());
+    assert_eq!(texts(&lines, Stream::Stdout), ["agent"]);
+
+    // asked for by the node while a password is the default
+    let ex = SshExecutor::new(
+        ConfigCredentials::new()
+            .with_password("not used")
+            .with_agent(Some(agent.socket.clone())),
+    );
+    let node = sshd.node(2).with("ssh-authentication", "agent");
+    assert!(run(&ex, shell(node, "true")).await.0.unwrap().success());
+
+    // no agent at that socket
+    let gone = SshExecutor::new(
+        ConfigCredentials::new().with_agent(Some(sshd.dir.path().join("nothing.sock"))),
+    );
+    let err = run(&gone, shell(sshd.node(1), "true"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot reach the ssh-agent"), "{err}");
+}
+
+#[tokio::test]
 async fn host_key_policies() {
     let Some(mut sshd) = Sshd::start() else {
         return;
