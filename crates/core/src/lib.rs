@@ -38,4 +38,7 @@ pub use memory::MemoryStore;
 pub use model::*;
 pub use notifier::{NotificationTrigger, Notifier};
 pub use scheduler::{RunRequest, Scheduler};
-pub use store::{ExecutionQuery, JobQuery, KeyType, LogPage, Page, Store, StoredKey};
+pub use store::{
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, KeyType,
+    LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User,
+};

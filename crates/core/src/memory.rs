@@ -3,10 +3,15 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Execution, Job, LogEvent, Node, Project};
-use crate::store::{ExecutionQuery, JobQuery, LogPage, Page, Store, StoredKey};
+use crate::store::{
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, LogPage,
+    Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User,
+};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::RwLock;
+use std::time::Duration;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -19,6 +24,49 @@ struct Inner {
     logs: BTreeMap<u64, Vec<LogEvent>>,
     keys: BTreeMap<String, StoredKey>,
     next_execution: u64,
+    known_hosts: BTreeMap<String, String>,
+    triggers: BTreeMap<String, Trigger>,
+    servers: BTreeMap<String, ServerHeartbeat>,
+    users: BTreeMap<String, User>,
+    /// id -> token
+    tokens: BTreeMap<String, ApiToken>,
+    /// (project, name) -> policy
+    acl: BTreeMap<(Option<String>, String), AclPolicy>,
+    audit: Vec<AuditEvent>,
+}
+
+impl Inner {
+    fn insert_execution(&mut self, execution: &Execution) -> u64 {
+        self.next_execution += 1;
+        let id = self.next_execution;
+        let mut e = execution.clone();
+        e.id = id;
+        self.executions.insert(id, e);
+        self.logs.insert(id, Vec::new());
+        id
+    }
+}
+
+fn not_found(kind: &'static str, id: &str) -> Error {
+    Error::NotFound {
+        kind,
+        id: id.into(),
+    }
+}
+
+fn page_of<T: Clone>(all: Vec<&T>, offset: u64, max: u64) -> Page<T> {
+    let max = if max == 0 { 20 } else { max };
+    Page {
+        total: all.len() as u64,
+        items: all
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(max).unwrap_or(usize::MAX))
+            .cloned()
+            .collect(),
+        offset,
+        max,
+    }
 }
 
 /// A [`Store`] in memory. Cheap to create; everything is lost when dropped.
@@ -162,6 +210,8 @@ impl Store for MemoryStore {
         }
         inner.nodes.remove(name);
         inner.jobs.remove(name);
+        inner.triggers.retain(|_, t| t.project != name);
+        inner.acl.retain(|(p, _), _| p.as_deref() != Some(name));
         let ids: Vec<u64> = inner
             .executions
             .values()
@@ -273,14 +323,7 @@ impl Store for MemoryStore {
     }
 
     async fn create_execution(&self, execution: &Execution) -> Result<u64> {
-        let mut inner = self.write()?;
-        inner.next_execution += 1;
-        let id = inner.next_execution;
-        let mut e = execution.clone();
-        e.id = id;
-        inner.executions.insert(id, e);
-        inner.logs.insert(id, Vec::new());
-        Ok(id)
+        Ok(self.write()?.insert_execution(execution))
     }
 
     async fn update_execution(&self, execution: &Execution) -> Result<()> {
@@ -390,6 +433,295 @@ impl Store for MemoryStore {
                 kind: "key",
                 id: path.into(),
             })
+    }
+
+    async fn get_known_host(&self, host: &str) -> Result<Option<String>> {
+        Ok(self.read()?.known_hosts.get(host).cloned())
+    }
+
+    async fn put_known_host(&self, host: &str, key: &str) -> Result<()> {
+        self.write()?
+            .known_hosts
+            .insert(host.to_owned(), key.to_owned());
+        Ok(())
+    }
+
+    async fn put_trigger(&self, trigger: &Trigger) -> Result<()> {
+        let mut t = trigger.clone();
+        t.claimed_by = None;
+        t.claim_expires = None;
+        self.write()?.triggers.insert(t.id.clone(), t);
+        Ok(())
+    }
+
+    async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>> {
+        Ok(self.read()?.triggers.get(id).cloned())
+    }
+
+    async fn list_triggers(&self, project: Option<&str>) -> Result<Vec<Trigger>> {
+        let mut list: Vec<Trigger> = self
+            .read()?
+            .triggers
+            .values()
+            .filter(|t| project.is_none_or(|p| p == t.project))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| (a.next_fire, &a.id).cmp(&(b.next_fire, &b.id)));
+        Ok(list)
+    }
+
+    async fn delete_trigger(&self, id: &str) -> Result<()> {
+        self.write()?
+            .triggers
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| not_found("trigger", id))
+    }
+
+    async fn claim_due_triggers(
+        &self,
+        server: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Trigger>> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut inner = self.write()?;
+        let mut due: Vec<&mut Trigger> = inner
+            .triggers
+            .values_mut()
+            .filter(|t| {
+                t.enabled
+                    && t.next_fire <= now
+                    && (t.claimed_by.is_none() || t.claim_expires.is_none_or(|x| x < now))
+            })
+            .collect();
+        due.sort_by(|a, b| (a.next_fire, &a.id).cmp(&(b.next_fire, &b.id)));
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|t| {
+                t.claimed_by = Some(server.to_owned());
+                t.claim_expires = Some(until);
+                t.clone()
+            })
+            .collect())
+    }
+
+    async fn release_trigger(&self, id: &str, server: &str) -> Result<()> {
+        if let Some(t) = self.write()?.triggers.get_mut(id) {
+            if t.claimed_by.as_deref() == Some(server) {
+                t.claimed_by = None;
+                t.claim_expires = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<Option<Vec<u64>>> {
+        let mut inner = self.write()?;
+        let held = inner.triggers.get(&fire.trigger_id).is_some_and(|t| {
+            t.claimed_by.as_deref() == Some(fire.server.as_str()) && t.next_fire == fire.fire_time
+        });
+        if !held {
+            return Ok(None);
+        }
+        let ids = fire
+            .executions
+            .iter()
+            .map(|e| inner.insert_execution(e))
+            .collect();
+        match fire.next_fire {
+            Some(next) => {
+                if let Some(t) = inner.triggers.get_mut(&fire.trigger_id) {
+                    t.next_fire = next;
+                    t.claimed_by = None;
+                    t.claim_expires = None;
+                }
+            }
+            None => {
+                inner.triggers.remove(&fire.trigger_id);
+            }
+        }
+        Ok(Some(ids))
+    }
+
+    async fn heartbeat(&self, beat: &ServerHeartbeat) -> Result<()> {
+        self.write()?
+            .servers
+            .insert(beat.server.clone(), beat.clone());
+        Ok(())
+    }
+
+    async fn list_servers(&self) -> Result<Vec<ServerHeartbeat>> {
+        Ok(self.read()?.servers.values().cloned().collect())
+    }
+
+    async fn delete_server(&self, server: &str) -> Result<()> {
+        self.write()?
+            .servers
+            .remove(server)
+            .map(|_| ())
+            .ok_or_else(|| not_found("server", server))
+    }
+
+    async fn claim_executions(
+        &self,
+        server: &str,
+        claim: &ExecutionClaim,
+        limit: usize,
+    ) -> Result<Vec<Execution>> {
+        let mut inner = self.write()?;
+        Ok(inner
+            .executions
+            .values_mut()
+            .filter(|e| {
+                e.status == claim.status
+                    && e.server_uuid == claim.owner
+                    && claim.due_by.is_none_or(|d| e.date_started <= d)
+                    && claim
+                        .job_id
+                        .as_ref()
+                        .is_none_or(|j| e.job_id.as_ref() == Some(j))
+            })
+            .take(limit)
+            .map(|e| {
+                e.server_uuid = Some(server.to_owned());
+                e.clone()
+            })
+            .collect())
+    }
+
+    async fn put_user(&self, user: &User) -> Result<()> {
+        self.write()?.users.insert(user.login.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn get_user(&self, login: &str) -> Result<Option<User>> {
+        Ok(self.read()?.users.get(login).cloned())
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        Ok(self.read()?.users.values().cloned().collect())
+    }
+
+    async fn delete_user(&self, login: &str) -> Result<()> {
+        let mut inner = self.write()?;
+        inner
+            .users
+            .remove(login)
+            .ok_or_else(|| not_found("user", login))?;
+        inner.tokens.retain(|_, t| t.user != login);
+        Ok(())
+    }
+
+    async fn create_token(&self, token: &ApiToken) -> Result<()> {
+        let mut inner = self.write()?;
+        if inner.tokens.contains_key(&token.id)
+            || inner
+                .tokens
+                .values()
+                .any(|t| t.token_hash == token.token_hash)
+        {
+            return Err(Error::Conflict(format!("token {:?} exists", token.id)));
+        }
+        inner.tokens.insert(token.id.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        Ok(self
+            .read()?
+            .tokens
+            .values()
+            .find(|t| t.token_hash == token_hash)
+            .cloned())
+    }
+
+    async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<ApiToken>> {
+        let mut list: Vec<ApiToken> = self
+            .read()?
+            .tokens
+            .values()
+            .filter(|t| user.is_none_or(|u| u == t.user))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        Ok(list)
+    }
+
+    async fn delete_token(&self, id: &str) -> Result<()> {
+        self.write()?
+            .tokens
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| not_found("token", id))
+    }
+
+    async fn put_acl_policy(&self, policy: &AclPolicy) -> Result<()> {
+        self.write()?.acl.insert(
+            (policy.project.clone(), policy.name.clone()),
+            policy.clone(),
+        );
+        Ok(())
+    }
+
+    async fn get_acl_policy(&self, project: Option<&str>, name: &str) -> Result<Option<AclPolicy>> {
+        Ok(self
+            .read()?
+            .acl
+            .get(&(project.map(str::to_owned), name.to_owned()))
+            .cloned())
+    }
+
+    async fn list_acl_policies(&self, project: Option<&str>) -> Result<Vec<AclPolicy>> {
+        Ok(self
+            .read()?
+            .acl
+            .values()
+            .filter(|p| p.project.as_deref() == project)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_acl_policy(&self, project: Option<&str>, name: &str) -> Result<()> {
+        self.write()?
+            .acl
+            .remove(&(project.map(str::to_owned), name.to_owned()))
+            .map(|_| ())
+            .ok_or_else(|| not_found("ACL policy", name))
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<u64> {
+        let mut inner = self.write()?;
+        let id = inner.audit.len() as u64 + 1;
+        let mut e = event.clone();
+        e.id = id;
+        inner.audit.push(e);
+        Ok(id)
+    }
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Page<AuditEvent>> {
+        let inner = self.read()?;
+        let all: Vec<&AuditEvent> = inner
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| {
+                q.user.as_ref().is_none_or(|x| x == &e.user)
+                    && q.project
+                        .as_ref()
+                        .is_none_or(|x| e.project.as_ref() == Some(x))
+                    && q.action.as_ref().is_none_or(|x| x == &e.action)
+                    && q.resource_type
+                        .as_ref()
+                        .is_none_or(|x| x == &e.resource_type)
+                    && q.resource.as_ref().is_none_or(|x| x == &e.resource)
+                    && q.since.is_none_or(|x| e.time >= x)
+                    && q.until.is_none_or(|x| e.time < x)
+            })
+            .collect();
+        Ok(page_of(all, q.offset, q.max))
     }
 }
 

@@ -52,6 +52,7 @@ async fn run(label: &str, store: SqlStore) {
     let n_jobs = env("BENCH_JOBS", 10_000);
     let s = Arc::new(store);
     println!("== {label}: {n} executions, {n_jobs} jobs");
+    print_load();
 
     let t = Instant::now();
     let mut jobs = Vec::new();
@@ -169,6 +170,20 @@ async fn run(label: &str, store: SqlStore) {
         ms(p50),
         ms(p99)
     );
+    let (p50, p99) = timed(20, |_| {
+        let s = s.clone();
+        async move {
+            s.list_jobs("bench", &JobQuery::default())
+                .await
+                .expect("list");
+        }
+    })
+    .await;
+    println!(
+        "job list, all {n_jobs} jobs: p50 {} p99 {}",
+        ms(p50),
+        ms(p99)
+    );
 
     let mb = env("BENCH_LOG_MB", 256);
     let id = s
@@ -200,6 +215,14 @@ async fn run(label: &str, store: SqlStore) {
         (batches * per_batch) as f64 / 1048576.0 / d.as_secs_f64(),
         batch.len()
     );
+    print_load();
+}
+
+/// The machine's load average, so that figures from a busy machine show it.
+fn print_load() {
+    if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average: {}", l.trim());
+    }
 }
 
 #[tokio::main]

@@ -13,9 +13,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod access;
+mod cluster;
 mod entity;
 mod error;
 pub mod keys;
+mod logcodec;
 pub mod migration;
 mod retention;
 mod store;

@@ -3,13 +3,12 @@
 
 use crate::entity::{executions, log_chunks};
 use crate::error::db;
-use crate::store::SqlStore;
+use crate::store::{begin_write, recount, CountKey, SqlStore};
 use crate::time;
 use chrono::{DateTime, Utc};
 use foredeck_core::Result;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 
 /// What to delete.
@@ -89,7 +88,35 @@ impl SqlStore {
             if ids.is_empty() {
                 return Ok(report);
             }
-            let txn = conn.begin().await.map_err(db)?;
+            let txn = begin_write(conn).await?;
+            let gone: Vec<(String, Option<String>, String, i64)> = executions::Entity::find()
+                .filter(executions::Column::Id.is_in(ids.clone()))
+                .select_only()
+                .column(executions::Column::Project)
+                .column(executions::Column::JobId)
+                .column(executions::Column::Status)
+                .column_as(executions::Column::Id.count(), "n")
+                .group_by(executions::Column::Project)
+                .group_by(executions::Column::JobId)
+                .group_by(executions::Column::Status)
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(db)?;
+            recount(
+                &txn,
+                gone.into_iter()
+                    .map(|(project, job, status, n)| {
+                        let key = CountKey {
+                            project,
+                            job_key: job.unwrap_or_default(),
+                            status,
+                        };
+                        (key, -n)
+                    })
+                    .collect(),
+            )
+            .await?;
             let chunks = log_chunks::Entity::delete_many()
                 .filter(log_chunks::Column::ExecutionId.is_in(ids.clone()))
                 .exec(&txn)

@@ -1,12 +1,19 @@
 //! [`SqlStore`]: the [`Store`] trait on SeaORM.
 
-use crate::entity::{executions, jobs, keys, log_chunks, nodes, projects};
+use crate::entity::{
+    acl_policies, execution_counts, executions, jobs, keys, log_chunks, nodes, projects, triggers,
+};
 use crate::error::{codec, db, no_execution};
 use crate::migration::Migrator;
 use crate::time;
+use crate::{access, cluster, logcodec};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use foredeck_core::model::{Execution, Job, LogEvent, Node, Project};
-use foredeck_core::store::{ExecutionQuery, JobQuery, KeyType, LogPage, Page, Store, StoredKey};
+use foredeck_core::store::{
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, KeyType,
+    LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User,
+};
 use foredeck_core::{Error, Result};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, Query};
 use sea_orm::sqlx::sqlite::{
@@ -14,13 +21,14 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
-    DatabaseBackend, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlxSqliteConnector, TransactionTrait,
+    DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlxSqliteConnector, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long an SQLite connection waits for the write lock before failing.
@@ -34,6 +42,23 @@ const INSERT_BATCH: usize = 500;
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     db: DatabaseConnection,
+    jobs: JobCache,
+}
+
+/// Parsed job definitions by uuid, with the `updated` stamp they were parsed
+/// at: listing thousands of jobs then reads three short columns and parses
+/// only what changed since (in any process) instead of every YAML text.
+#[derive(Clone, Debug, Default)]
+struct JobCache(Arc<Mutex<HashMap<String, (i64, Job)>>>);
+
+/// Entries kept at most; past that the cache starts over.
+const JOB_CACHE_MAX: usize = 100_000;
+
+impl JobCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Job)>> {
+        // A panic while holding the lock leaves a consistent map.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl SqlStore {
@@ -55,6 +80,7 @@ impl SqlStore {
             opts.sqlx_logging(false);
             SqlStore {
                 db: Database::connect(opts).await.map_err(db)?,
+                jobs: JobCache::default(),
             }
         };
         store.migrate().await?;
@@ -97,6 +123,7 @@ impl SqlStore {
             .map_err(|e| Error::Store(format!("opening SQLite database: {e}")))?;
         Ok(SqlStore {
             db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+            jobs: JobCache::default(),
         })
     }
 
@@ -124,7 +151,7 @@ fn exec_id(id: u64) -> Option<i64> {
     i64::try_from(id).ok()
 }
 
-fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String> {
+pub(crate) fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| codec(what, e))
 }
 
@@ -141,10 +168,12 @@ fn job_from(m: &jobs::Model) -> Result<Job> {
         .map_err(|e| codec(&format!("job {} definition", m.uuid), e))
 }
 
-fn execution_from(m: executions::Model) -> Result<Execution> {
+pub(crate) fn execution_from(m: executions::Model) -> Result<Execution> {
     let mut e: Execution = serde_json::from_str(&m.record)
         .map_err(|e| codec(&format!("execution {} record", m.id), e))?;
     e.id = m.id as u64;
+    // Claims change the column only.
+    e.server_uuid = m.server_uuid;
     Ok(e)
 }
 
@@ -266,35 +295,24 @@ fn execution_model(e: &Execution, names: JobNames) -> Result<executions::ActiveM
         retry_of: Set(e.retry_of.and_then(exec_id)),
         log_events: sea_orm::ActiveValue::NotSet,
         record: Set(to_json("execution", e)?),
+        server_uuid: Set(e.server_uuid.clone()),
     })
 }
 
 fn encode_events(events: &[LogEvent]) -> Result<Vec<u8>> {
-    let mut body = Vec::with_capacity(events.len() * 96);
-    for ev in events {
-        serde_json::to_writer(&mut body, ev).map_err(|e| codec("log event", e))?;
-        body.push(b'\n');
-    }
-    Ok(body)
+    logcodec::encode(events).map_err(Error::Store)
 }
 
 fn decode_events(chunk: &log_chunks::Model) -> Result<Vec<LogEvent>> {
-    chunk
-        .body
-        .split(|b| *b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            serde_json::from_slice(line).map_err(|e| {
-                codec(
-                    &format!(
-                        "log of execution {} at {}",
-                        chunk.execution_id, chunk.first_offset
-                    ),
-                    e,
-                )
-            })
-        })
-        .collect()
+    logcodec::decode(&chunk.body).map_err(|e| {
+        codec(
+            &format!(
+                "log of execution {} at {}",
+                chunk.execution_id, chunk.first_offset
+            ),
+            e,
+        )
+    })
 }
 
 #[async_trait]
@@ -371,7 +389,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_project(&self, name: &str) -> Result<()> {
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         let deleted = projects::Entity::delete_many()
             .filter(projects::Column::Name.eq(name))
             .exec(&txn)
@@ -411,6 +429,21 @@ impl Store for SqlStore {
             .exec(&txn)
             .await
             .map_err(db)?;
+        execution_counts::Entity::delete_many()
+            .filter(execution_counts::Column::Project.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        triggers::Entity::delete_many()
+            .filter(triggers::Column::Project.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        acl_policies::Entity::delete_many()
+            .filter(acl_policies::Column::Scope.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
         txn.commit().await.map_err(db)
     }
 
@@ -431,7 +464,7 @@ impl Store for SqlStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         nodes::Entity::delete_many()
             .filter(nodes::Column::Project.eq(project))
             .filter(nodes::Column::Source.eq(source))
@@ -477,7 +510,7 @@ impl Store for SqlStore {
         let definition = serde_yaml_ng::to_string(&job).map_err(|e| codec("job definition", e))?;
         let now = time::to_db(chrono::Utc::now())?;
 
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         let other = jobs::Entity::find()
             .filter(jobs::Column::Project.eq(project))
             .filter(jobs::Column::GroupPath.eq(&group))
@@ -590,27 +623,76 @@ impl Store for SqlStore {
             select = select.filter(jobs::Column::Uuid.is_in(query.ids.iter().cloned()));
         }
         let needle = query.name_contains.as_ref().map(|n| n.to_lowercase());
-        let mut list = Vec::new();
-        for m in select.all(&self.db).await.map_err(db)? {
+        let rows: Vec<(String, String, String, i64)> = select
+            .select_only()
+            .column(jobs::Column::Uuid)
+            .column(jobs::Column::GroupPath)
+            .column(jobs::Column::Name)
+            .column(jobs::Column::Updated)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        let rows: Vec<(String, i64)> = rows
+            .into_iter()
             // Exact re-checks in Rust: case folding must match MemoryStore.
-            if query
-                .group_path
-                .as_ref()
-                .is_some_and(|p| !in_group(&m.group_path, p))
-                || needle
+            .filter(|(_, group, name, _)| {
+                !(query
+                    .group_path
                     .as_ref()
-                    .is_some_and(|n| !m.name.to_lowercase().contains(n.as_str()))
+                    .is_some_and(|p| !in_group(group, p))
+                    || needle
+                        .as_ref()
+                        .is_some_and(|n| !name.to_lowercase().contains(n.as_str())))
+            })
+            .map(|(uuid, _, _, updated)| (uuid, updated))
+            .collect();
+        let stale: Vec<String> = {
+            let cache = self.jobs.lock();
+            rows.iter()
+                .filter(|(uuid, updated)| cache.get(uuid).is_none_or(|(u, _)| u != updated))
+                .map(|(uuid, _)| uuid.clone())
+                .collect()
+        };
+        let mut parsed = Vec::with_capacity(stale.len());
+        for ids in stale.chunks(INSERT_BATCH) {
+            for m in jobs::Entity::find()
+                .filter(jobs::Column::Uuid.is_in(ids.iter().cloned()))
+                .all(&self.db)
+                .await
+                .map_err(db)?
             {
-                continue;
+                parsed.push((m.uuid.clone(), m.updated, job_from(&m)?));
             }
-            list.push(job_from(&m)?);
         }
+        let mut cache = self.jobs.lock();
+        if cache.len() + parsed.len() > JOB_CACHE_MAX {
+            cache.clear();
+        }
+        let mut list = Vec::with_capacity(rows.len());
+        let wanted: HashMap<&str, i64> = rows.iter().map(|(u, up)| (u.as_str(), *up)).collect();
+        for (uuid, updated, job) in parsed {
+            // A job changed between the two reads: return what was read.
+            if wanted.get(uuid.as_str()) == Some(&updated) {
+                cache.insert(uuid, (updated, job));
+            } else {
+                list.push(job);
+            }
+        }
+        for (uuid, updated) in &rows {
+            if let Some((u, job)) = cache.get(uuid) {
+                if u == updated {
+                    list.push(job.clone());
+                }
+            }
+        }
+        drop(cache);
         list.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
         Ok(list)
     }
 
     async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
-        let txn = self.db.begin().await.map_err(db)?;
+        let txn = begin_write(&self.db).await?;
         let res = jobs::Entity::delete_many()
             .filter(jobs::Column::Project.eq(project))
             .filter(jobs::Column::Uuid.eq(id))
@@ -640,33 +722,34 @@ impl Store for SqlStore {
     }
 
     async fn create_execution(&self, execution: &Execution) -> Result<u64> {
-        let names = job_names(&self.db, &execution.project, execution.job_id.as_deref()).await?;
-        let mut record = execution.clone();
-        record.id = 0;
-        let row = execution_model(&record, names)?;
-        let res = executions::Entity::insert(row)
-            .exec(&self.db)
-            .await
-            .map_err(db)?;
-        u64::try_from(res.last_insert_id)
-            .map_err(|_| Error::Store(format!("bad execution id {}", res.last_insert_id)))
+        let txn = begin_write(&self.db).await?;
+        let id = insert_execution(&txn, execution).await?;
+        txn.commit().await.map_err(db)?;
+        Ok(id)
     }
 
     async fn update_execution(&self, execution: &Execution) -> Result<()> {
         let id = exec_id(execution.id).ok_or_else(|| no_execution(execution.id))?;
-        let names = job_names(&self.db, &execution.project, execution.job_id.as_deref()).await?;
+        let txn = begin_write(&self.db).await?;
+        // Locks the row (PostgreSQL, MariaDB) so that concurrent updates of
+        // one execution move its count one at a time.
+        let old = counted_key(&txn, id, true)
+            .await?
+            .ok_or_else(|| no_execution(execution.id))?;
+        let names = job_names(&txn, &execution.project, execution.job_id.as_deref()).await?;
         let mut row = execution_model(execution, names)?;
         row.id = sea_orm::ActiveValue::Unchanged(id);
-        let res = executions::Entity::update_many()
+        executions::Entity::update_many()
             .set(row)
             .filter(executions::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(db)?;
-        if res.rows_affected == 0 && self.get_execution(execution.id).await?.is_none() {
-            return Err(no_execution(execution.id));
+        let new = CountKey::of(execution);
+        if new != old {
+            recount(&txn, vec![(old, -1), (new, 1)]).await?;
         }
-        Ok(())
+        txn.commit().await.map_err(db)
     }
 
     async fn get_execution(&self, id: u64) -> Result<Option<Execution>> {
@@ -715,11 +798,14 @@ impl Store for SqlStore {
             let pattern = format!("%{}%", like_escape(&n.to_lowercase()));
             cond = cond.add(Expr::col(C::JobNameLower).like(like(pattern)));
         }
-        let total = executions::Entity::find()
-            .filter(cond.clone())
-            .count(&self.db)
-            .await
-            .map_err(db)?;
+        let total = match counted_total(&self.db, query).await? {
+            Some(n) => n,
+            None => executions::Entity::find()
+                .filter(cond.clone())
+                .count(&self.db)
+                .await
+                .map_err(db)?,
+        };
         let items = executions::Entity::find()
             .filter(cond)
             .order_by_desc(C::Id)
@@ -741,15 +827,16 @@ impl Store for SqlStore {
 
     async fn delete_execution(&self, id: u64) -> Result<()> {
         let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
-        let txn = self.db.begin().await.map_err(db)?;
-        let res = executions::Entity::delete_many()
+        let txn = begin_write(&self.db).await?;
+        let old = counted_key(&txn, eid, true)
+            .await?
+            .ok_or_else(|| no_execution(id))?;
+        executions::Entity::delete_many()
             .filter(executions::Column::Id.eq(eid))
             .exec(&txn)
             .await
             .map_err(db)?;
-        if res.rows_affected == 0 {
-            return Err(no_execution(id));
-        }
+        recount(&txn, vec![(old, -1)]).await?;
         log_chunks::Entity::delete_many()
             .filter(log_chunks::Column::ExecutionId.eq(eid))
             .exec(&txn)
@@ -768,25 +855,51 @@ impl Store for SqlStore {
         }
         let body = encode_events(events)?;
         let n = i64::try_from(events.len()).map_err(|_| Error::Store("too many events".into()))?;
-        let txn = self.db.begin().await.map_err(db)?;
         // Writing first takes the row lock (PostgreSQL, MariaDB) or the write
         // lock (SQLite) before anything is read, so concurrent appends to one
         // execution are serialized and each gets its own range of offsets.
-        let res = executions::Entity::update_many()
-            .col_expr(
-                executions::Column::LogEvents,
-                Expr::col(executions::Column::LogEvents).add(n),
-            )
-            .filter(executions::Column::Id.eq(eid))
-            .exec(&txn)
-            .await
-            .map_err(db)?;
-        if res.rows_affected == 0 {
-            return Err(no_execution(id));
-        }
-        let total = log_length_in(&txn, eid)
-            .await?
-            .ok_or_else(|| no_execution(id))?;
+        let txn = self.db.begin().await.map_err(db)?;
+        let total = match self.backend() {
+            // One round trip where the backend has UPDATE ... RETURNING.
+            DatabaseBackend::Sqlite | DatabaseBackend::Postgres => {
+                let p = |i: usize| match self.backend() {
+                    DatabaseBackend::Postgres => format!("${i}"),
+                    _ => "?".to_owned(),
+                };
+                let row = txn
+                    .query_one(Statement::from_sql_and_values(
+                        self.backend(),
+                        format!(
+                            "UPDATE executions SET log_events = log_events + {} \
+                             WHERE id = {} RETURNING log_events",
+                            p(1),
+                            p(2)
+                        ),
+                        [n.into(), eid.into()],
+                    ))
+                    .await
+                    .map_err(db)?
+                    .ok_or_else(|| no_execution(id))?;
+                row.try_get_by_index::<i64>(0).map_err(db)?
+            }
+            _ => {
+                let res = executions::Entity::update_many()
+                    .col_expr(
+                        executions::Column::LogEvents,
+                        Expr::col(executions::Column::LogEvents).add(n),
+                    )
+                    .filter(executions::Column::Id.eq(eid))
+                    .exec(&txn)
+                    .await
+                    .map_err(db)?;
+                if res.rows_affected == 0 {
+                    return Err(no_execution(id));
+                }
+                log_length_in(&txn, eid)
+                    .await?
+                    .ok_or_else(|| no_execution(id))?
+            }
+        };
         log_chunks::Entity::insert(log_chunks::ActiveModel {
             execution_id: Set(eid),
             first_offset: Set(total - n),
@@ -914,6 +1027,99 @@ impl Store for SqlStore {
         }
         Ok(())
     }
+
+    async fn get_known_host(&self, host: &str) -> Result<Option<String>> {
+        cluster::get_known_host(&self.db, host).await
+    }
+    async fn put_known_host(&self, host: &str, key: &str) -> Result<()> {
+        cluster::put_known_host(&self.db, host, key).await
+    }
+    async fn put_trigger(&self, trigger: &Trigger) -> Result<()> {
+        cluster::put_trigger(&self.db, trigger).await
+    }
+    async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>> {
+        cluster::get_trigger(&self.db, id).await
+    }
+    async fn list_triggers(&self, project: Option<&str>) -> Result<Vec<Trigger>> {
+        cluster::list_triggers(&self.db, project).await
+    }
+    async fn delete_trigger(&self, id: &str) -> Result<()> {
+        cluster::delete_trigger(&self.db, id).await
+    }
+    async fn claim_due_triggers(
+        &self,
+        server: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Trigger>> {
+        cluster::claim_due_triggers(&self.db, server, now, lease, limit).await
+    }
+    async fn release_trigger(&self, id: &str, server: &str) -> Result<()> {
+        cluster::release_trigger(&self.db, id, server).await
+    }
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<Option<Vec<u64>>> {
+        cluster::fire_trigger(&self.db, fire).await
+    }
+    async fn heartbeat(&self, beat: &ServerHeartbeat) -> Result<()> {
+        cluster::heartbeat(&self.db, beat).await
+    }
+    async fn list_servers(&self) -> Result<Vec<ServerHeartbeat>> {
+        cluster::list_servers(&self.db).await
+    }
+    async fn delete_server(&self, server: &str) -> Result<()> {
+        cluster::delete_server(&self.db, server).await
+    }
+    async fn claim_executions(
+        &self,
+        server: &str,
+        claim: &ExecutionClaim,
+        limit: usize,
+    ) -> Result<Vec<Execution>> {
+        cluster::claim_executions(&self.db, server, claim, limit).await
+    }
+    async fn put_user(&self, user: &User) -> Result<()> {
+        access::put_user(&self.db, user).await
+    }
+    async fn get_user(&self, login: &str) -> Result<Option<User>> {
+        access::get_user(&self.db, login).await
+    }
+    async fn list_users(&self) -> Result<Vec<User>> {
+        access::list_users(&self.db).await
+    }
+    async fn delete_user(&self, login: &str) -> Result<()> {
+        access::delete_user(&self.db, login).await
+    }
+    async fn create_token(&self, token: &ApiToken) -> Result<()> {
+        access::create_token(&self.db, token).await
+    }
+    async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        access::find_token(&self.db, token_hash).await
+    }
+    async fn list_tokens(&self, user: Option<&str>) -> Result<Vec<ApiToken>> {
+        access::list_tokens(&self.db, user).await
+    }
+    async fn delete_token(&self, id: &str) -> Result<()> {
+        access::delete_token(&self.db, id).await
+    }
+    async fn put_acl_policy(&self, policy: &AclPolicy) -> Result<()> {
+        access::put_acl_policy(&self.db, policy).await
+    }
+    async fn get_acl_policy(&self, project: Option<&str>, name: &str) -> Result<Option<AclPolicy>> {
+        access::get_acl_policy(&self.db, project, name).await
+    }
+    async fn list_acl_policies(&self, project: Option<&str>) -> Result<Vec<AclPolicy>> {
+        access::list_acl_policies(&self.db, project).await
+    }
+    async fn delete_acl_policy(&self, project: Option<&str>, name: &str) -> Result<()> {
+        access::delete_acl_policy(&self.db, project, name).await
+    }
+    async fn append_audit(&self, event: &AuditEvent) -> Result<u64> {
+        access::append_audit(&self.db, event).await
+    }
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Page<AuditEvent>> {
+        access::query_audit(&self.db, query).await
+    }
 }
 
 impl SqlStore {
@@ -931,4 +1137,146 @@ async fn log_length_in<C: ConnectionTrait>(c: &C, eid: i64) -> Result<Option<i64
         .one(c)
         .await
         .map_err(db)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock
+/// at once: a deferred transaction that reads and then writes fails with
+/// `SQLITE_BUSY` when another connection wrote in between, while one that
+/// starts by writing waits (busy timeout) for the lock instead.
+pub(crate) async fn begin_write(c: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let txn = c.begin().await.map_err(db)?;
+    if txn.get_database_backend() == DatabaseBackend::Sqlite {
+        txn.execute_unprepared("UPDATE server_heartbeats SET last_seen = last_seen WHERE 0 = 1")
+            .await
+            .map_err(db)?;
+    }
+    Ok(txn)
+}
+
+/// Stores a new execution (its `id` ignored) and counts it, inside the
+/// caller's transaction; returns its id.
+pub(crate) async fn insert_execution<C: ConnectionTrait>(
+    c: &C,
+    execution: &Execution,
+) -> Result<u64> {
+    let names = job_names(c, &execution.project, execution.job_id.as_deref()).await?;
+    let mut record = execution.clone();
+    record.id = 0;
+    let row = execution_model(&record, names)?;
+    let res = executions::Entity::insert(row).exec(c).await.map_err(db)?;
+    recount(c, vec![(CountKey::of(execution), 1)]).await?;
+    u64::try_from(res.last_insert_id)
+        .map_err(|_| Error::Store(format!("bad execution id {}", res.last_insert_id)))
+}
+
+/// The `execution_counts` row an execution is counted in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct CountKey {
+    pub(crate) project: String,
+    /// Job uuid, `""` for ad hoc.
+    pub(crate) job_key: String,
+    pub(crate) status: String,
+}
+
+impl CountKey {
+    fn of(e: &Execution) -> Self {
+        CountKey {
+            project: e.project.clone(),
+            job_key: e.job_id.clone().unwrap_or_default(),
+            status: e.status.as_str().to_owned(),
+        }
+    }
+}
+
+/// The count key of a stored execution; with `lock`, locks its row until
+/// the transaction ends (PostgreSQL, MariaDB; SQLite writers are serial).
+async fn counted_key<C: ConnectionTrait>(c: &C, id: i64, lock: bool) -> Result<Option<CountKey>> {
+    let mut q = executions::Entity::find_by_id(id)
+        .select_only()
+        .column(executions::Column::Project)
+        .column(executions::Column::JobId)
+        .column(executions::Column::Status);
+    if lock && c.get_database_backend() != DatabaseBackend::Sqlite {
+        q = q.lock_exclusive();
+    }
+    let row: Option<(String, Option<String>, String)> = q.into_tuple().one(c).await.map_err(db)?;
+    Ok(row.map(|(project, job, status)| CountKey {
+        project,
+        job_key: job.unwrap_or_default(),
+        status,
+    }))
+}
+
+/// Applies count changes, in key order so that concurrent transactions take
+/// the rows' locks in the same order.
+pub(crate) async fn recount<C: ConnectionTrait>(
+    c: &C,
+    mut changes: Vec<(CountKey, i64)>,
+) -> Result<()> {
+    changes.sort();
+    for (key, delta) in changes {
+        if delta == 0 {
+            continue;
+        }
+        use execution_counts::Column as K;
+        execution_counts::Entity::insert(execution_counts::ActiveModel {
+            project: Set(key.project),
+            job_key: Set(key.job_key),
+            status: Set(key.status),
+            n: Set(delta),
+        })
+        .on_conflict(
+            OnConflict::columns([K::Project, K::JobKey, K::Status])
+                .value(K::N, Expr::col((execution_counts::Entity, K::N)).add(delta))
+                .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// The number of executions matching a query, from `execution_counts`, when
+/// the query filters only by project, job, ad hoc and status; `None` when it
+/// needs a count of the executions themselves.
+async fn counted_total<C: ConnectionTrait>(c: &C, q: &ExecutionQuery) -> Result<Option<u64>> {
+    if q.group_path.is_some()
+        || q.job_name_contains.is_some()
+        || q.user.is_some()
+        || q.begin.is_some()
+        || q.end.is_some()
+    {
+        return Ok(None);
+    }
+    use execution_counts::Column as K;
+    let mut cond = Condition::all();
+    if let Some(p) = &q.project {
+        cond = cond.add(K::Project.eq(p));
+    }
+    if !q.job_ids.is_empty() {
+        cond = cond.add(K::JobKey.is_in(q.job_ids.iter().cloned()));
+    }
+    match q.adhoc {
+        Some(true) => cond = cond.add(K::JobKey.eq("")),
+        Some(false) => cond = cond.add(K::JobKey.ne("")),
+        None => {}
+    }
+    if let Some(s) = &q.status {
+        cond = cond.add(K::Status.eq(s.as_str()));
+    }
+    // SUM is NUMERIC/DECIMAL on PostgreSQL and MySQL: cast it back.
+    let sum = match c.get_database_backend() {
+        DatabaseBackend::MySql => "CAST(COALESCE(SUM(n), 0) AS SIGNED)",
+        _ => "CAST(COALESCE(SUM(n), 0) AS BIGINT)",
+    };
+    let n: Option<i64> = execution_counts::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column_as(Expr::cust(sum), "total")
+        .into_tuple()
+        .one(c)
+        .await
+        .map_err(db)?;
+    Ok(Some(u64::try_from(n.unwrap_or(0)).unwrap_or(0)))
 }

@@ -289,6 +289,13 @@ pub struct Execution {
     /// Per-node and per-step state.
     #[serde(default)]
     pub state: WorkflowState,
+    /// Server that runs (or ran) it, in a cluster.
+    #[serde(
+        default,
+        rename = "serverUUID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub server_uuid: Option<String>,
 }
 
 impl Execution {
@@ -316,6 +323,7 @@ impl Execution {
             nagios: None,
             failure: None,
             state: WorkflowState::default(),
+            server_uuid: None,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Model {
     pub log_events: i64,
     /// JSON of the whole `Execution`, state included.
     pub record: String,
+    /// Server that owns it (runs it, or claimed it).
+    pub server_uuid: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

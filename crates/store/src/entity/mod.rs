@@ -4,9 +4,17 @@
 //! Times are `BIGINT` nanoseconds since the Unix epoch (UTC), so that values
 //! round-trip exactly and compare the same way on every backend.
 
+pub(crate) mod acl_policies;
+pub(crate) mod api_tokens;
+pub(crate) mod audit_events;
+pub(crate) mod execution_counts;
 pub(crate) mod executions;
 pub(crate) mod jobs;
 pub(crate) mod keys;
+pub(crate) mod known_hosts;
 pub(crate) mod log_chunks;
 pub(crate) mod nodes;
 pub(crate) mod projects;
+pub(crate) mod server_heartbeats;
+pub(crate) mod triggers;
+pub(crate) mod users;

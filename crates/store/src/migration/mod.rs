@@ -6,6 +6,8 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
+mod m20261122_000002_cluster_auth;
+mod types;
 
 /// Every migration of the Foredeck schema, in order.
 #[derive(Debug)]
@@ -14,6 +16,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_initial::Migration)]
+        vec![
+            Box::new(m20261122_000001_initial::Migration),
+            Box::new(m20261122_000002_cluster_auth::Migration),
+        ]
     }
 }

@@ -1,0 +1,366 @@
+//! Scheduling and cluster records: known hosts, triggers with exclusive
+//! claims, server heartbeats, execution claims.
+//!
+//! Claims read candidates and mark them in one transaction. On PostgreSQL
+//! and MariaDB the read is `FOR UPDATE SKIP LOCKED`, so concurrent claimers
+//! take disjoint rows without waiting on each other; on SQLite the
+//! transaction takes the database's write lock before it reads, so claimers
+//! run one after another.
+
+use crate::entity::{executions, known_hosts, server_heartbeats, triggers};
+use crate::error::db;
+use crate::store::{begin_write, execution_from, insert_execution, to_json};
+use crate::time;
+use chrono::{DateTime, Utc};
+use foredeck_core::store::{ExecutionClaim, ServerHeartbeat, Trigger, TriggerFire};
+use foredeck_core::{Error, Execution, Result};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
+};
+use std::time::Duration;
+
+/// `FOR UPDATE SKIP LOCKED` where the backend has row locks.
+fn skip_locked<E: EntityTrait>(q: Select<E>, backend: DatabaseBackend) -> Select<E> {
+    if backend == DatabaseBackend::Sqlite {
+        q
+    } else {
+        q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+    }
+}
+
+/// `FOR UPDATE` where the backend has row locks.
+fn for_update<E: EntityTrait>(q: Select<E>, backend: DatabaseBackend) -> Select<E> {
+    if backend == DatabaseBackend::Sqlite {
+        q
+    } else {
+        q.lock_exclusive()
+    }
+}
+
+fn spec_from(m: &triggers::Model) -> Result<serde_json::Value> {
+    serde_json::from_str(&m.spec).map_err(|e| Error::Store(format!("trigger {} spec: {e}", m.id)))
+}
+
+fn trigger_from(m: triggers::Model) -> Result<Trigger> {
+    Ok(Trigger {
+        spec: spec_from(&m)?,
+        id: m.id,
+        project: m.project,
+        job_id: m.job_id,
+        next_fire: time::from_db(m.next_fire),
+        enabled: m.enabled,
+        claimed_by: m.claimed_by,
+        claim_expires: m.claim_expires.map(time::from_db),
+    })
+}
+
+pub(crate) async fn get_known_host(c: &DatabaseConnection, host: &str) -> Result<Option<String>> {
+    Ok(known_hosts::Entity::find_by_id(host.to_owned())
+        .one(c)
+        .await
+        .map_err(db)?
+        .map(|m| m.key))
+}
+
+pub(crate) async fn put_known_host(c: &DatabaseConnection, host: &str, key: &str) -> Result<()> {
+    use known_hosts::Column as K;
+    known_hosts::Entity::insert(known_hosts::ActiveModel {
+        host: Set(host.to_owned()),
+        key: Set(key.to_owned()),
+        modified: Set(time::to_db(Utc::now())?),
+    })
+    .on_conflict(
+        OnConflict::column(K::Host)
+            .update_columns([K::Key, K::Modified])
+            .to_owned(),
+    )
+    .exec_without_returning(c)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn put_trigger(c: &DatabaseConnection, t: &Trigger) -> Result<()> {
+    use triggers::Column as T;
+    triggers::Entity::insert(triggers::ActiveModel {
+        id: Set(t.id.clone()),
+        project: Set(t.project.clone()),
+        job_id: Set(t.job_id.clone()),
+        next_fire: Set(time::to_db(t.next_fire)?),
+        enabled: Set(t.enabled),
+        spec: Set(to_json("trigger spec", &t.spec)?),
+        claimed_by: Set(None),
+        claim_expires: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(T::Id)
+            .update_columns([
+                T::Project,
+                T::JobId,
+                T::NextFire,
+                T::Enabled,
+                T::Spec,
+                T::ClaimedBy,
+                T::ClaimExpires,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(c)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn get_trigger(c: &DatabaseConnection, id: &str) -> Result<Option<Trigger>> {
+    triggers::Entity::find_by_id(id.to_owned())
+        .one(c)
+        .await
+        .map_err(db)?
+        .map(trigger_from)
+        .transpose()
+}
+
+pub(crate) async fn list_triggers(
+    c: &DatabaseConnection,
+    project: Option<&str>,
+) -> Result<Vec<Trigger>> {
+    let mut q = triggers::Entity::find();
+    if let Some(p) = project {
+        q = q.filter(triggers::Column::Project.eq(p));
+    }
+    q.order_by_asc(triggers::Column::NextFire)
+        .order_by_asc(triggers::Column::Id)
+        .all(c)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(trigger_from)
+        .collect()
+}
+
+pub(crate) async fn delete_trigger(c: &DatabaseConnection, id: &str) -> Result<()> {
+    let res = triggers::Entity::delete_by_id(id.to_owned())
+        .exec(c)
+        .await
+        .map_err(db)?;
+    if res.rows_affected == 0 {
+        return Err(Error::NotFound {
+            kind: "trigger",
+            id: id.into(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) async fn claim_due_triggers(
+    c: &DatabaseConnection,
+    server: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: usize,
+) -> Result<Vec<Trigger>> {
+    use triggers::Column as T;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let now_db = time::bound(now);
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    let until_db = time::bound(until);
+    let txn = begin_write(c).await?;
+    let q = triggers::Entity::find()
+        .filter(T::Enabled.eq(true))
+        .filter(T::NextFire.lte(now_db))
+        .filter(
+            Condition::any()
+                .add(T::ClaimedBy.is_null())
+                .add(T::ClaimExpires.is_null())
+                .add(T::ClaimExpires.lt(now_db)),
+        )
+        .order_by_asc(T::NextFire)
+        .order_by_asc(T::Id)
+        .limit(limit as u64);
+    let rows = skip_locked(q, txn.get_database_backend())
+        .all(&txn)
+        .await
+        .map_err(db)?;
+    if rows.is_empty() {
+        txn.commit().await.map_err(db)?;
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
+    triggers::Entity::update_many()
+        .col_expr(T::ClaimedBy, Expr::value(server.to_owned()))
+        .col_expr(T::ClaimExpires, Expr::value(until_db))
+        .filter(T::Id.is_in(ids))
+        .exec(&txn)
+        .await
+        .map_err(db)?;
+    txn.commit().await.map_err(db)?;
+    rows.into_iter()
+        .map(|m| {
+            let mut t = trigger_from(m)?;
+            t.claimed_by = Some(server.to_owned());
+            t.claim_expires = Some(time::from_db(until_db));
+            Ok(t)
+        })
+        .collect()
+}
+
+pub(crate) async fn release_trigger(c: &DatabaseConnection, id: &str, server: &str) -> Result<()> {
+    use triggers::Column as T;
+    triggers::Entity::update_many()
+        .col_expr(T::ClaimedBy, Expr::value(None::<String>))
+        .col_expr(T::ClaimExpires, Expr::value(None::<i64>))
+        .filter(T::Id.eq(id))
+        .filter(T::ClaimedBy.eq(server))
+        .exec(c)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn fire_trigger(
+    c: &DatabaseConnection,
+    fire: &TriggerFire,
+) -> Result<Option<Vec<u64>>> {
+    use triggers::Column as T;
+    let fire_time = time::to_db(fire.fire_time)?;
+    let next = fire.next_fire.map(time::to_db).transpose()?;
+    let txn = begin_write(c).await?;
+    let q = triggers::Entity::find_by_id(fire.trigger_id.clone());
+    let Some(row) = for_update(q, txn.get_database_backend())
+        .one(&txn)
+        .await
+        .map_err(db)?
+    else {
+        return Ok(None);
+    };
+    if row.claimed_by.as_deref() != Some(fire.server.as_str()) || row.next_fire != fire_time {
+        return Ok(None);
+    }
+    let mut ids = Vec::with_capacity(fire.executions.len());
+    for e in &fire.executions {
+        ids.push(insert_execution(&txn, e).await?);
+    }
+    match next {
+        Some(next) => {
+            triggers::Entity::update_many()
+                .col_expr(T::NextFire, Expr::value(next))
+                .col_expr(T::ClaimedBy, Expr::value(None::<String>))
+                .col_expr(T::ClaimExpires, Expr::value(None::<i64>))
+                .filter(T::Id.eq(&fire.trigger_id))
+                .exec(&txn)
+                .await
+                .map_err(db)?;
+        }
+        None => {
+            triggers::Entity::delete_by_id(fire.trigger_id.clone())
+                .exec(&txn)
+                .await
+                .map_err(db)?;
+        }
+    }
+    txn.commit().await.map_err(db)?;
+    Ok(Some(ids))
+}
+
+pub(crate) async fn heartbeat(c: &DatabaseConnection, beat: &ServerHeartbeat) -> Result<()> {
+    use server_heartbeats::Column as H;
+    server_heartbeats::Entity::insert(server_heartbeats::ActiveModel {
+        server: Set(beat.server.clone()),
+        started: Set(time::to_db(beat.started)?),
+        last_seen: Set(time::to_db(beat.last_seen)?),
+        info: Set(to_json("server info", &beat.info)?),
+    })
+    .on_conflict(
+        OnConflict::column(H::Server)
+            .update_columns([H::Started, H::LastSeen, H::Info])
+            .to_owned(),
+    )
+    .exec_without_returning(c)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn list_servers(c: &DatabaseConnection) -> Result<Vec<ServerHeartbeat>> {
+    server_heartbeats::Entity::find()
+        .order_by_asc(server_heartbeats::Column::Server)
+        .all(c)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|m| {
+            Ok(ServerHeartbeat {
+                info: serde_json::from_str(&m.info)
+                    .map_err(|e| Error::Store(format!("server {} info: {e}", m.server)))?,
+                server: m.server,
+                started: time::from_db(m.started),
+                last_seen: time::from_db(m.last_seen),
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn delete_server(c: &DatabaseConnection, server: &str) -> Result<()> {
+    let res = server_heartbeats::Entity::delete_by_id(server.to_owned())
+        .exec(c)
+        .await
+        .map_err(db)?;
+    if res.rows_affected == 0 {
+        return Err(Error::NotFound {
+            kind: "server",
+            id: server.into(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) async fn claim_executions(
+    c: &DatabaseConnection,
+    server: &str,
+    claim: &ExecutionClaim,
+    limit: usize,
+) -> Result<Vec<Execution>> {
+    use executions::Column as E;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let txn = begin_write(c).await?;
+    let mut q = executions::Entity::find().filter(E::Status.eq(claim.status.as_str()));
+    q = match &claim.owner {
+        Some(o) => q.filter(E::ServerUuid.eq(o)),
+        None => q.filter(E::ServerUuid.is_null()),
+    };
+    if let Some(d) = claim.due_by {
+        q = q.filter(E::DateStarted.lte(time::bound(d)));
+    }
+    if let Some(j) = &claim.job_id {
+        q = q.filter(E::JobId.eq(j));
+    }
+    let q = q.order_by_asc(E::Id).limit(limit as u64);
+    let rows = skip_locked(q, txn.get_database_backend())
+        .all(&txn)
+        .await
+        .map_err(db)?;
+    if rows.is_empty() {
+        txn.commit().await.map_err(db)?;
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+    executions::Entity::update_many()
+        .col_expr(E::ServerUuid, Expr::value(server.to_owned()))
+        .filter(E::Id.is_in(ids))
+        .exec(&txn)
+        .await
+        .map_err(db)?;
+    txn.commit().await.map_err(db)?;
+    rows.into_iter()
+        .map(|mut m| {
+            m.server_uuid = Some(server.to_owned());
+            execution_from(m)
+        })
+        .collect()
+}
