@@ -277,3 +277,42 @@ fn exec_logs_in_with_the_ssh_agent_when_asked() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert_eq!(stdout.trim(), "via agent");
 }
+
+#[test]
+fn exec_stays_within_a_small_open_files_limit() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::new();
+    for n in 1..=80 {
+        yaml.push_str(&format!(
+            "n{n}:\n  hostname: 127.0.0.{n}:{}\n  username: {}\n",
+            sshd.port,
+            harness::USER
+        ));
+    }
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, yaml).unwrap();
+    // 80 pooled connections do not fit in 64 descriptors: the pool must
+    // close idle ones
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_foredeck"))
+        .arg("exec")
+        .arg("--nodes")
+        .arg(&nodes)
+        .arg("--key")
+        .arg(sshd.user_key_path())
+        .arg("--ssh-known-hosts")
+        .arg(dir.path().join("known_hosts"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--threads", "8", "--", "true"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("80 node(s) succeeded"), "{stderr}");
+}

@@ -83,6 +83,7 @@ impl SshArgs {
             Arc::new(FileKnownHosts::new(&self.ssh_known_hosts))
         };
         let config = SshConfig {
+            max_connections: connection_bound(),
             default_user: self.ssh_user.clone(),
             connect_timeout: Duration::from_secs(self.ssh_connect_timeout.max(1)),
             host_key_policy: policy,
@@ -103,4 +104,13 @@ impl SshArgs {
             };
         Ok(SshExecutor::with_config(config, creds, known_hosts))
     }
+}
+
+/// Pooled connections kept below the open-files limit (main raised the soft
+/// limit to the hard one), leaving room for the process's other files.
+fn connection_bound() -> Option<usize> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let soft = usize::try_from(soft).ok()?;
+    Some(soft.saturating_sub(64).max(16))
 }

@@ -4,8 +4,10 @@
 //!
 //! - **Pool**: one connection per (user, host, port, host-key policy), shared by all requests
 //!   through up to [`SshConfig::max_sessions`] channels; more requests wait for
-//!   a free channel. Idle connections close after [`SshConfig::idle_timeout`];
-//!   keepalives notice dead ones, which are replaced on next use.
+//!   a free channel. Idle connections close after [`SshConfig::idle_timeout`],
+//!   or sooner, least recently used first, when [`SshConfig::max_connections`]
+//!   would be exceeded; keepalives notice dead ones, which are replaced on
+//!   next use.
 //! - **Auth**: a [`Credentials`] resolver gives a key, a password or an
 //!   ssh-agent (its keys tried in turn) per node
 //!   ([`ConfigCredentials`] from configuration; the `foredeck` crate's
@@ -104,6 +106,11 @@ pub struct SshConfig {
     /// Channels open at once on one connection (default 10, sshd's
     /// `MaxSessions`). More requests wait for a free channel.
     pub max_sessions: usize,
+    /// Connections open at once (default: no bound). A new connection beyond
+    /// it first closes the least recently used idle one; when all are in use
+    /// it opens anyway. Each connection holds a file descriptor: bound this
+    /// below the process's open-files limit for fan-outs over many nodes.
+    pub max_connections: Option<usize>,
     /// An unused connection is closed after this long (default 60 s).
     pub idle_timeout: Duration,
     /// A keepalive is sent after this long without traffic (default 15 s).
@@ -128,6 +135,7 @@ impl Default for SshConfig {
             default_port: 22,
             connect_timeout: Duration::from_secs(10),
             max_sessions: 10,
+            max_connections: None,
             idle_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(15),
             keepalive_max: 3,
@@ -199,7 +207,11 @@ impl SshExecutor {
             preferred,
             ..client::Config::default()
         };
-        let pool = Pool::new(config.max_sessions, config.idle_timeout);
+        let pool = Pool::new(
+            config.max_sessions,
+            config.max_connections,
+            config.idle_timeout,
+        );
         SshExecutor {
             inner: Arc::new(Inner {
                 config,

@@ -632,6 +632,63 @@ async fn concurrent_steps_share_one_connection() {
 }
 
 #[tokio::test]
+async fn max_connections_closes_the_least_recently_used_idle_one() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ex = executor(
+        &sshd,
+        SshConfig {
+            max_connections: Some(2),
+            ..SshConfig::default()
+        },
+    );
+    for n in 1..=3 {
+        let (outcome, _) = run(&ex, shell(sshd.node(n), "true")).await;
+        assert!(outcome.unwrap().success());
+        assert!(
+            ex.pool_stats().open_connections <= 2,
+            "{:?}",
+            ex.pool_stats()
+        );
+    }
+    assert_eq!(ex.pool_stats().connections_opened, 3);
+    // node 3 and node 2 are pooled; node 1 was closed and opens again
+    for n in [3, 2] {
+        assert!(run(&ex, shell(sshd.node(n), "true"))
+            .await
+            .0
+            .unwrap()
+            .success());
+    }
+    assert_eq!(ex.pool_stats().connections_opened, 3);
+    assert!(run(&ex, shell(sshd.node(1), "true"))
+        .await
+        .0
+        .unwrap()
+        .success());
+    assert_eq!(ex.pool_stats().connections_opened, 4);
+
+    // connections in use are never closed: three at once go over the bound
+    let mut tasks = Vec::new();
+    for n in 4..=6 {
+        let (ex, node) = (ex.clone(), sshd.node(n));
+        tasks.push(tokio::spawn(async move {
+            run(&ex, shell(node, "sleep 0.5; echo done")).await
+        }));
+    }
+    for t in tasks {
+        let (outcome, lines) = t.await.unwrap();
+        assert!(outcome.unwrap().success());
+        assert_eq!(texts(&lines, Stream::Stdout), ["done"]);
+    }
+    assert_eq!(ex.pool_stats().connections_opened, 7);
+    assert!(
+        ex.pool_stats().open_connections <= 3,
+        "{:?}",
+        ex.pool_stats()
+    );
+}
+
+#[tokio::test]
 async fn idle_connections_are_closed() {
     let Some(sshd) = Sshd::start() else { return };
     let ex = executor(
