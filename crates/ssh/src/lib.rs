@@ -665,9 +665,11 @@ impl SshExecutor {
             None => None,
         };
         let wrapped = if sudo.is_some() {
-            // on a pty sshd hangs the command up when the channel closes, and
-            // nothing may read the terminal but sudo
-            format!("{exports}{line}\n")
+            // on a pty sshd hangs the command up when the channel closes, so
+            // no watcher is needed (nothing may read the terminal but sudo,
+            // which opens /dev/tty); the command reads /dev/null as without
+            // a pty instead of waiting for terminal input
+            format!("exec </dev/null\n{exports}{line}\n")
         } else {
             command::wrap(&exports, &line, self.inner.config.kill_grace)
         };

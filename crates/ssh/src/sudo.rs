@@ -16,8 +16,11 @@
 //!    first output line, a line matching `sudo-fail-pattern` (default
 //!    `^.*try again.*`) or a second prompt means the password was refused:
 //!    the step fails and the command is ended, never left waiting.
-//! 3. **Done**: output passes through; a prompt that still shows up later
-//!    (a second sudo whose password was not cached) fails the step too.
+//! 3. **Done**: output passes through; a prompt that shows up later (a
+//!    second sudo whose password was not cached) is answered as in 1.
+//!
+//! Unterminated output is held back in every phase until its line ends (or
+//! the command does): the executor shows whole lines only anyway.
 
 use foredeck_core::{Error, Node, Result};
 use regex::Regex;
@@ -138,12 +141,9 @@ pub(crate) struct Responder {
     settings: SudoSettings,
     password: String,
     phase: Phase,
-    /// The current unterminated line: held back while looking for a prompt
-    /// (`shown` of it already shown in the done phase).
+    /// The current unterminated line, held back while it may be a prompt.
     tail: Vec<u8>,
-    shown: usize,
     lines: usize,
-    answered: bool,
     deadline: Option<Instant>,
 }
 
@@ -170,9 +170,7 @@ impl Responder {
             password,
             phase: Phase::Prompt,
             tail: Vec::new(),
-            shown: 0,
             lines: 0,
-            answered: false,
             deadline,
         }
     }
@@ -199,7 +197,6 @@ impl Responder {
         self.tail.extend_from_slice(data);
         while let Some(end) = self.tail.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.tail.drain(..=end).collect();
-            let shown = std::mem::take(&mut self.shown).min(line.len());
             match self.phase {
                 Phase::Prompt => {
                     fed.show.extend_from_slice(&line);
@@ -232,45 +229,31 @@ impl Responder {
                     self.deadline = None;
                     fed.show.extend_from_slice(&line);
                 }
-                Phase::Done => fed.show.extend_from_slice(&line[shown..]),
+                Phase::Done => fed.show.extend_from_slice(&line),
             }
         }
         let partial = trimmed(&self.tail);
         let prompted = !self.tail.is_empty() && self.settings.prompt.is_match(&partial);
         match self.phase {
-            Phase::Prompt if prompted => {
+            Phase::Response if prompted => {
+                self.fail(
+                    &mut fed,
+                    format!("sudo asked for the password again ({partial:?}): it was not accepted"),
+                );
+            }
+            Phase::Prompt | Phase::Done if prompted => {
                 self.tail.clear();
                 self.phase = Phase::Response;
                 self.deadline = Some(now + self.settings.timeout);
-                self.answered = true;
                 let mut reply = self.password.clone().into_bytes();
                 reply.push(b'\n');
                 fed.reply = Some(reply);
             }
-            Phase::Response | Phase::Done if prompted => {
-                let message = if self.answered {
-                    format!("sudo asked for the password again ({partial:?}): it was not accepted")
-                } else {
-                    format!(
-                        "sudo asked for a password ({partial:?}) after sudo-prompt-max-lines or \
-                         sudo-response-timeout had passed"
-                    )
-                };
-                self.fail(&mut fed, message);
-            }
-            Phase::Prompt | Phase::Response if self.tail.len() > MAX_HELD => {
+            _ if self.tail.len() > MAX_HELD => {
                 // too long for a prompt
                 fed.show.append(&mut self.tail);
             }
-            Phase::Prompt | Phase::Response => {}
-            Phase::Done => {
-                fed.show.extend_from_slice(&self.tail[self.shown..]);
-                self.shown = self.tail.len();
-                if self.tail.len() > MAX_HELD {
-                    self.tail.clear();
-                    self.shown = 0;
-                }
-            }
+            _ => {}
         }
         fed
     }
@@ -303,18 +286,12 @@ impl Responder {
         }
         self.phase = Phase::Done;
         self.deadline = None;
-        fed.show.extend_from_slice(&self.tail[self.shown..]);
-        self.shown = self.tail.len();
         fed
     }
 
     /// Output held back when the command ends.
     pub(crate) fn finish(&mut self) -> Vec<u8> {
-        let start = self.shown.min(self.tail.len());
-        let rest = self.tail.split_off(start);
-        self.tail.clear();
-        self.shown = 0;
-        rest
+        std::mem::take(&mut self.tail)
     }
 }
 
@@ -366,9 +343,13 @@ mod tests {
         assert_eq!(fed.show, b"");
         assert_eq!(fed.reply.as_deref(), Some(&b"pw\n"[..]));
         let fed = r.feed(b"\nroot\nmore", now);
-        assert_eq!(fed.show, b"root\nmore");
+        assert_eq!(fed.show, b"root\n");
         assert_eq!(fed.failure, None);
-        assert_eq!(r.feed(b" text\n", now).show, b" text\n");
+        assert_eq!(r.feed(b" text\n", now).show, b"more text\n");
+        // a later sudo that asks again is answered again
+        let fed = r.feed(b"[sudo] password for alice: ", now);
+        assert_eq!((fed.show.as_slice(), fed.reply.is_some()), (&b""[..], true));
+        assert_eq!(r.feed(b"\nok\n", now).show, b"ok\n");
         assert_eq!(r.finish(), b"");
     }
 
@@ -406,16 +387,18 @@ mod tests {
         );
         let mut r = responder(&node().with("sudo-fail-on-prompt-timeout", "false"), now);
         assert_eq!(r.feed(b"partial", now).show, b"");
-        assert_eq!(r.expire().show, b"partial");
-        assert_eq!(r.feed(b" line\n", now).show, b" line\n");
+        assert_eq!(r.expire(), Fed::default());
+        assert_eq!(r.feed(b" line\n", now).show, b"partial line\n");
         assert_eq!(r.deadline(), None);
+        assert_eq!(r.feed(b"end", now).show, b"");
+        assert_eq!(r.finish(), b"end");
     }
 
     #[test]
     fn gives_up_after_the_maximum_lines() {
         let now = Instant::now();
         let mut r = responder(&node().with("sudo-prompt-max-lines", "2"), now);
-        assert_eq!(r.feed(b"a\nb\nc", now).show, b"a\nb\nc");
+        assert_eq!(r.feed(b"a\nb\nc", now).show, b"a\nb\n");
         assert_eq!(r.deadline(), None);
         let mut r = responder(
             &node()

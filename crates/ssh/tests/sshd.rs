@@ -885,12 +885,17 @@ async fn sudo_prompt_is_answered_on_a_pty() {
     };
     let node = sshd.node(1).with("sudo-command-enabled", "true");
     let ex = SshExecutor::new(creds(harness::PASSWORD));
-    let mut req = shell(node.clone(), "sudo id -un; echo \"$RD_X\"; echo err >&2");
+    let mut req = shell(
+        node.clone(),
+        "sudo id -un; echo \"$RD_X\"; echo err >&2; cat; sudo cat",
+    );
     req.env = vec![("RD_X".into(), "env too".into())];
     let (outcome, lines) = run(&ex, req).await;
     let outcome = outcome.unwrap();
     assert!(outcome.success(), "{outcome:?} {lines:?}");
-    // on a pty stderr joins stdout; the prompt and password are not shown
+    // on a pty stderr joins stdout; the prompt and password are not shown;
+    // stdin is /dev/null, not the terminal (cat ends at once); the second
+    // sudo asks again (the harness caches no credentials) and is answered
     assert_eq!(texts(&lines, Stream::Stdout), ["root", "env too", "err"]);
     assert!(texts(&lines, Stream::Stderr).is_empty(), "{lines:?}");
 
