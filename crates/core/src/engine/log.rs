@@ -11,8 +11,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Events per store append.
+/// Events per store append, at most.
 const BATCH_EVENTS: usize = 512;
+/// Bytes of text per store append: a batch is appended once it holds this
+/// much (long lines make few, large events).
+const BATCH_BYTES: usize = 64 * 1024;
 /// Longest an event waits before it is appended.
 const BATCH_DELAY: Duration = Duration::from_millis(100);
 
@@ -52,6 +55,8 @@ pub(crate) fn start(
         let mut cut_nodes: std::collections::HashSet<String> = Default::default();
         let mut error: Option<String> = None;
         let mut deadline: Option<tokio::time::Instant> = None;
+        // Text bytes of the first `counted` events of the batch.
+        let (mut batch_bytes, mut counted) = (0usize, 0usize);
         loop {
             let next = match deadline {
                 Some(d) => tokio::select! {
@@ -105,7 +110,13 @@ pub(crate) fn start(
                     if deadline.is_none() && !batch.is_empty() {
                         deadline = Some(tokio::time::Instant::now() + BATCH_DELAY);
                     }
-                    if batch.len() < BATCH_EVENTS {
+                    batch_bytes += batch
+                        .iter()
+                        .skip(counted)
+                        .map(|e| e.text.len())
+                        .sum::<usize>();
+                    counted = batch.len();
+                    if batch.len() < BATCH_EVENTS && batch_bytes < BATCH_BYTES {
                         continue;
                     }
                 }
@@ -116,6 +127,7 @@ pub(crate) fn start(
                 }
                 batch.clear();
             }
+            (batch_bytes, counted) = (0, 0);
             deadline = None;
         }
         if !batch.is_empty() {
@@ -163,5 +175,67 @@ impl Counter {
                 *c > n
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::model::{Execution, LogLevel};
+    use crate::MemoryStore;
+    use tokio_util::sync::CancellationToken;
+
+    fn line(i: usize, len: usize) -> LogEvent {
+        LogEvent::system(
+            LogLevel::Info,
+            Some("n"),
+            None,
+            format!("{i:04}{}", "x".repeat(len - 4)),
+        )
+    }
+
+    async fn stored(store: &Arc<dyn Store>, id: u64) -> usize {
+        // let the writer task run (time is paused: no deadline passes)
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        store
+            .read_log(id, 0, usize::MAX)
+            .await
+            .unwrap()
+            .events
+            .len()
+    }
+
+    /// Batches go to the store at 64 KiB of text even before the 100 ms
+    /// delay, so long lines never pile up 512 to a batch (32 MiB).
+    #[tokio::test(start_paused = true)]
+    async fn batches_are_bounded_by_bytes_and_by_delay() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let id = store
+            .create_execution(&Execution::new("p", "d", "u"))
+            .await
+            .unwrap();
+        let control = Arc::new(Control::child(&CancellationToken::new()));
+        let (tx, task) = start(store.clone(), id, None, None, control);
+        for i in 0..6 {
+            tx.send(line(i, 10 * 1024)).await;
+        }
+        assert_eq!(stored(&store, id).await, 0, "60 KiB waits for the delay");
+        tx.send(line(6, 10 * 1024)).await;
+        assert_eq!(stored(&store, id).await, 7, "70 KiB is appended at once");
+        // Short lines wait for the delay ...
+        tx.send(line(7, 100)).await;
+        assert_eq!(stored(&store, id).await, 7);
+        tokio::time::advance(BATCH_DELAY + Duration::from_millis(1)).await;
+        assert_eq!(stored(&store, id).await, 8);
+        // ... or for 512 of them.
+        for i in 0..BATCH_EVENTS {
+            tx.send(line(8 + i, 10)).await;
+        }
+        assert_eq!(stored(&store, id).await, 8 + BATCH_EVENTS);
+        drop(tx);
+        assert_eq!(task.await.unwrap(), None);
     }
 }
