@@ -3,6 +3,7 @@
 mod exec;
 mod keys;
 mod nodes;
+mod progress;
 mod run;
 mod schedule;
 mod serve;
