@@ -269,8 +269,17 @@ impl Engine {
         let engine = self.clone();
         let (project, job) = (project.to_owned(), job.clone());
         let task = tokio::spawn(async move {
-            run::run_with_retries(engine, project, job, opts, control, 0, Some(id_tx), existing)
-                .await
+            run::run_with_retries(
+                engine,
+                project,
+                job,
+                opts,
+                control,
+                0,
+                Some(id_tx),
+                existing,
+            )
+            .await
         });
         match id_rx.await {
             Ok(id) => Ok(RunHandle { id, task }),
