@@ -187,25 +187,15 @@ impl DurableScheduler {
     }
 
     /// Ticks until `shutdown` completes, waking at each whole second of the
-    /// clock (cron's finest unit) and at once after a tick that claimed a
-    /// full batch. Tick errors are logged, not fatal.
+    /// clock (cron's finest unit). Tick errors are logged, not fatal.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            let full = match self.tick().await {
-                Ok(r) => r.claimed >= self.inner.config.batch,
-                Err(e) => {
-                    tracing::warn!(server = %self.server(), error = %e, "scheduler tick failed");
-                    false
-                }
-            };
-            let wait = if full {
-                std::time::Duration::ZERO
-            } else {
-                let now = self.inner.clock.now();
-                let nanos = u64::from(now.timestamp_subsec_nanos());
-                std::time::Duration::from_nanos(1_000_000_000u64.saturating_sub(nanos))
-            };
+            if let Err(e) = self.tick().await {
+                tracing::warn!(server = %self.server(), error = %e, "scheduler tick failed");
+            }
+            let nanos = u64::from(self.inner.clock.now().timestamp_subsec_nanos());
+            let wait = std::time::Duration::from_nanos(1_000_000_000u64.saturating_sub(nanos));
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = tokio::time::sleep(wait) => {}
@@ -255,9 +245,9 @@ impl DurableScheduler {
                     }
                 }
             }
-            if n < cfg.batch {
-                break;
-            }
+            // fired triggers may be due again (catching up after a lapsed
+            // claim): claim until nothing is due; each fire moves a trigger
+            // forward, so this ends
         }
         self.drain_queues(&mut report).await?;
         if let Ok(mut s) = self.inner.state.lock() {
