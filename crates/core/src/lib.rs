@@ -18,6 +18,7 @@ pub mod local;
 pub mod memory;
 pub mod model;
 pub mod notifier;
+pub mod schedule;
 pub mod scheduler;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -37,6 +38,7 @@ pub use local::LocalExecutor;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use notifier::{NotificationTrigger, Notifier};
+pub use schedule::{DurableScheduler, SchedulerConfig};
 pub use scheduler::{RunRequest, Scheduler};
 pub use store::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, KeyType,

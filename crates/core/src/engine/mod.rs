@@ -226,6 +226,7 @@ impl Engine {
             control,
             0,
             None,
+            None,
         )
         .await
     }
@@ -233,12 +234,52 @@ impl Engine {
     /// Starts a job in the background; returns the first execution's id and
     /// a handle that yields the last execution.
     pub async fn start_job(&self, project: &str, job: &Job, opts: RunOptions) -> Result<RunHandle> {
+        self.start(project, job, opts, None).await
+    }
+
+    /// Starts, in the background, an execution that is already in the store
+    /// (one a schedule trigger created with its fire, in state `running`):
+    /// the run fills in that record instead of creating one. The record's
+    /// `server_uuid` is kept, and given to its retries. When the run cannot
+    /// start (bad options, bad filter) the record is left as it was and the
+    /// error returned: the caller decides what to record.
+    pub async fn start_execution(
+        &self,
+        project: &str,
+        job: &Job,
+        execution: &Execution,
+        opts: RunOptions,
+    ) -> Result<RunHandle> {
+        let existing = run::Existing {
+            id: execution.id,
+            owner: execution.server_uuid.clone(),
+        };
+        self.start(project, job, opts, Some(existing)).await
+    }
+
+    async fn start(
+        &self,
+        project: &str,
+        job: &Job,
+        opts: RunOptions,
+        existing: Option<run::Existing>,
+    ) -> Result<RunHandle> {
         let (id_tx, id_rx) = tokio::sync::oneshot::channel();
         let control = Arc::new(Control::default());
         let engine = self.clone();
         let (project, job) = (project.to_owned(), job.clone());
         let task = tokio::spawn(async move {
-            run::run_with_retries(engine, project, job, opts, control, 0, Some(id_tx)).await
+            run::run_with_retries(
+                engine,
+                project,
+                job,
+                opts,
+                control,
+                0,
+                Some(id_tx),
+                existing,
+            )
+            .await
         });
         match id_rx.await {
             Ok(id) => Ok(RunHandle { id, task }),

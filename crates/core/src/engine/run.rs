@@ -36,6 +36,14 @@ fn invalid(job: &Job, field: &str, message: impl Into<String>) -> Error {
     }
 }
 
+/// An execution record made before the run (by a schedule trigger): its id
+/// (0: none, create one) and the server that owns it and its retries.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Existing {
+    pub id: u64,
+    pub owner: Option<String>,
+}
+
 /// Runs a job and its retries; returns the last execution.
 pub(crate) async fn run_with_retries(
     engine: Engine,
@@ -45,7 +53,10 @@ pub(crate) async fn run_with_retries(
     parent: Arc<Control>,
     depth: u32,
     mut id_tx: Option<oneshot::Sender<u64>>,
+    existing: Option<Existing>,
 ) -> Result<Execution> {
+    let owner = existing.as_ref().and_then(|e| e.owner.clone());
+    let mut existing_id = existing.map(|e| e.id);
     let resolved = resolve_options(&job, &opts.options)?;
     let plain = plain_context(&job, &resolved);
     let server = engine.server_node();
@@ -82,6 +93,10 @@ pub(crate) async fn run_with_retries(
             attempt,
             retry_of,
             id_tx.take(),
+            Existing {
+                id: existing_id.take().unwrap_or(0),
+                owner: owner.clone(),
+            },
         )
         .await?;
         let retryable = matches!(
@@ -198,6 +213,7 @@ async fn run_once(
     attempt: u32,
     retry_of: Option<u64>,
     id_tx: Option<oneshot::Sender<u64>>,
+    record: Existing,
 ) -> Result<Execution> {
     let store = engine.inner.store.clone();
     let user = opts.user.clone().unwrap_or_else(|| "foredeck".into());
@@ -251,7 +267,14 @@ async fn run_once(
         .collect();
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     state::init(&mut exec, &node_steps, &names, &engine.inner.server_node);
-    let id = store.create_execution(&exec).await?;
+    exec.server_uuid = record.owner;
+    let id = if record.id == 0 {
+        store.create_execution(&exec).await?
+    } else {
+        exec.id = record.id;
+        store.update_execution(&exec).await?;
+        record.id
+    };
     exec.id = id;
     base.job.insert("execid".into(), id.to_string());
     if let Some(tx) = id_tx {
@@ -1181,6 +1204,7 @@ impl Run {
             opts,
             parent,
             self.depth + 1,
+            None,
             None,
         ))
         .await;

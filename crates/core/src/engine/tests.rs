@@ -601,3 +601,39 @@ async fn step_plugins_run_per_node_with_expanded_configuration() {
         "{failure}"
     );
 }
+
+#[tokio::test]
+async fn start_execution_fills_the_existing_record_and_keeps_its_owner() {
+    let fake = Arc::new(FakeExecutor::new().when(None, None, FakeReply::exit(1)));
+    let engine = Engine::builder().executor("fake", fake.clone()).build();
+    let mut job = job_on_all(vec![Step::command("check")], 1, false);
+    job.uuid = Some("j1".into());
+    job.retry = Some(Retry {
+        retry: "1".into(),
+        delay: None,
+    });
+    let mut record = Execution::new("p", job.full_name(), "sched");
+    record.job_id = job.uuid.clone();
+    record.server_uuid = Some("server-a".into());
+    let id = engine.store().create_execution(&record).await.unwrap();
+    record.id = id;
+    let handle = engine
+        .start_execution("p", &job, &record, RunOptions::default().nodes(nodes(1)))
+        .await
+        .unwrap();
+    assert_eq!(handle.id, id, "the run uses the record it was given");
+    let last = handle.wait().await.unwrap();
+    assert_eq!(last.retry_of, Some(id));
+    let all = engine
+        .store()
+        .query_executions(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 2, "the given record and one retry, no third");
+    for e in &all.items {
+        assert_eq!(e.server_uuid.as_deref(), Some("server-a"), "{}", e.id);
+    }
+    let first = engine.store().get_execution(id).await.unwrap().unwrap();
+    assert_eq!(first.status, ExecutionStatus::FailedWithRetry);
+    assert_eq!(first.state.target_nodes, vec!["n1".to_owned()]);
+}

@@ -1,0 +1,52 @@
+//! How the scheduler starts the executions it created: the [`Launcher`]
+//! trait, and [`EngineLauncher`], which runs them through the [`Engine`].
+
+use crate::engine::{Engine, RunOptions};
+use crate::error::Result;
+use crate::model::{Execution, Job};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+/// Runs an execution that the scheduler has already recorded (status
+/// `running`, owned by this server) to its end.
+#[async_trait]
+pub trait Launcher: Send + Sync + std::fmt::Debug {
+    /// Runs `execution` of `job` with these option values (secure values
+    /// included, unlike the record's) and returns its final record. An error
+    /// means it could not start; the scheduler then records it as failed.
+    async fn run(
+        &self,
+        project: &str,
+        job: &Job,
+        execution: Execution,
+        options: BTreeMap<String, String>,
+    ) -> Result<Execution>;
+}
+
+/// Runs scheduled executions through an [`Engine`] sharing the scheduler's store.
+#[derive(Clone, Debug)]
+pub struct EngineLauncher(pub Engine);
+
+#[async_trait]
+impl Launcher for EngineLauncher {
+    async fn run(
+        &self,
+        project: &str,
+        job: &Job,
+        execution: Execution,
+        options: BTreeMap<String, String>,
+    ) -> Result<Execution> {
+        let opts = RunOptions {
+            options,
+            user: Some(execution.user.clone()),
+            filter: execution.filter.clone(),
+            loglevel: Some(execution.loglevel),
+            ..RunOptions::default()
+        };
+        self.0
+            .start_execution(project, job, &execution, opts)
+            .await?
+            .wait()
+            .await
+    }
+}
