@@ -830,7 +830,7 @@ impl DurableScheduler {
     /// Starts the oldest queued execution of a job when none of it runs.
     async fn drain_job(&self, project: &str, job_id: &str, report: &mut TickReport) -> Result<()> {
         let store = &self.inner.store;
-        if self.running_ids(project, job_id).await?.first().is_some() {
+        if !self.running_ids(project, job_id).await?.is_empty() {
             return Ok(());
         }
         let claim = ExecutionClaim {
