@@ -933,7 +933,7 @@ async fn sudo_prompt_is_answered_on_a_pty() {
     let odd = node
         .clone()
         .with("sudo-prompt-pattern", "^Kennwort: ")
-        .with("sudo-response-timeout", "1000");
+        .with("sudo-response-timeout", "10000");
     let ex = SshExecutor::new(creds(harness::PASSWORD));
     let err = run(&ex, shell(odd, "sudo id -un"))
         .await
