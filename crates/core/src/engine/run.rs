@@ -45,6 +45,7 @@ pub(crate) struct Existing {
 }
 
 /// Runs a job and its retries; returns the last execution.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_with_retries(
     engine: Engine,
     project: String,
