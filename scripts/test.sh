@@ -10,6 +10,10 @@ command -v sh >/dev/null || need_apt+=(dash)
 # crates/ssh tests run a real OpenSSH sshd (and ssh-keygen) on loopback
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
+# the SSH sudo tests answer a real sudo's password prompt
+[ -x /usr/bin/sudo ] || need_apt+=(sudo)
+# the fan-out benchmark compares with parallel-ssh
+command -v parallel-ssh >/dev/null || need_apt+=(pssh)
 if ((${#need_apt[@]})); then
   $SUDO apt-get update -q
   $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"

@@ -1,7 +1,7 @@
 //! SSH credentials from key storage: nodes name their secrets with Rundeck's
-//! attributes `ssh-key-storage-path`, `ssh-key-passphrase-storage-path` and
-//! `ssh-password-storage-path`; other nodes fall back to a configured
-//! resolver (a key file, a password).
+//! attributes `ssh-key-storage-path`, `ssh-key-passphrase-storage-path`,
+//! `ssh-password-storage-path` and `sudo-password-storage-path`; other nodes
+//! fall back to a configured resolver (a key file, a password).
 
 use async_trait::async_trait;
 use foredeck_core::{Error, KeyType, Node, Result};
@@ -106,6 +106,17 @@ impl Credentials for KeyStorageCredentials {
         plain.attributes.remove("ssh-password-storage-path");
         self.fallback.resolve(&plain).await
     }
+
+    async fn sudo_password(&self, node: &Node) -> Result<Option<String>> {
+        const ATTR: &str = "sudo-password-storage-path";
+        match attr(node, ATTR) {
+            Some(p) => {
+                let data = self.fetch(node, ATTR, &p, &[KeyType::Password]).await?;
+                Ok(Some(text(node, ATTR, data)?))
+            }
+            None => self.fallback.sudo_password(node).await,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +166,14 @@ mod tests {
         assert!(err.contains("ssh-key-storage-path=keys/ops/pw"), "{err}");
         let n = Node::new("e").with("ssh-key-storage-path", "keys/../x");
         assert!(c.resolve(&n).await.is_err());
+        // sudo's password
+        let n = Node::new("f").with("sudo-password-storage-path", "keys/ops/pw");
+        assert_eq!(
+            c.sudo_password(&n).await.unwrap().as_deref(),
+            Some("s3cret")
+        );
+        let n = Node::new("g").with("sudo-password-storage-path", "keys/ops/id");
+        assert!(c.sudo_password(&n).await.is_err());
+        assert_eq!(c.sudo_password(&Node::new("h")).await.unwrap(), None);
     }
 }

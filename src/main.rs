@@ -13,6 +13,7 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,6 +29,21 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("foredeck: {e:#}");
             std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// Raises the soft limit of open files to the hard limit, as Go programs do
+/// at start: a fan-out keeps one pooled SSH connection (a descriptor) per
+/// node until the run ends, and the usual soft limit of 1,024 is less than
+/// a thousand nodes need.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::debug!("cannot raise the open files limit to {hard}: {e}");
+            }
         }
     }
 }

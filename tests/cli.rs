@@ -202,3 +202,70 @@ fn keys_put_list_delete_in_a_data_dir_without_clear_text_at_rest() {
     let out = foredeck(&["keys", "--data-dir", data, "list"]);
     assert_eq!(text(&out.stdout), "");
 }
+
+#[test]
+fn exec_shows_progress_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = write(
+        dir.path(),
+        "nodes.yaml",
+        "a:\n  node-executor: local\nb:\n  node-executor: local\n",
+    );
+    let data = dir.path().join("data").display().to_string();
+    let args = [
+        "exec",
+        "--nodes",
+        &nodes,
+        "--data-dir",
+        &data,
+        "-C",
+        "2",
+        "-K",
+        "--",
+        "sleep 0.3; test ${node.name} = a",
+    ];
+
+    // not a terminal: the output and the summary only
+    let out = foredeck(&args);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        !stderr.contains("nodes done") && !stderr.contains('\r'),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.contains("1 node(s) succeeded, 1 failed (b)"),
+        "{stderr}"
+    );
+
+    // on a terminal (script(1) gives the command a pty): one progress line,
+    // redrawn in place, cleared before the summary
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: script(1) is missing (util-linux)");
+        return;
+    }
+    let mut line = shell_quote(env!("CARGO_BIN_EXE_foredeck"));
+    for a in args {
+        line.push(' ');
+        line.push_str(&shell_quote(a));
+    }
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    let screen = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{screen:?}");
+    let last = screen
+        .rfind("/2 nodes done: ")
+        .expect("progress line drawn");
+    let cleared = last + screen[last..].find("\r\x1b[2K").expect("cleared");
+    let summary = screen.find("failed in ").expect("summary");
+    assert!(cleared < summary, "{screen:?}");
+    // the failed node's log line starts on a cleared line, not after the counts
+    let logged = screen.find("b: Failed").expect("log line");
+    assert_eq!(&screen[logged - 5..logged], "\r\x1b[2K", "{screen:?}");
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}

@@ -152,3 +152,167 @@ fn exec_logs_in_with_a_key_from_key_storage() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("keys/ops/nope"), "{stderr}");
 }
+
+#[test]
+fn exec_answers_sudo_with_a_password_from_key_storage() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    if !harness::sudo_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let pw = dir.path().join("pw");
+    for (path, secret) in [
+        ("keys/ops/sudo", harness::PASSWORD),
+        ("keys/ops/wrong", "not it"),
+    ] {
+        std::fs::write(&pw, format!("{secret}\n")).unwrap();
+        let out = foredeck(&[
+            "keys",
+            "--data-dir",
+            &data,
+            "put",
+            path,
+            "--type",
+            "password",
+            "--file",
+            &pw.display().to_string(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let nodes = dir.path().join("nodes.yaml");
+    let mut yaml = String::new();
+    for (name, secret) in [("good", "keys/ops/sudo"), ("bad", "keys/ops/wrong")] {
+        yaml.push_str(&format!(
+            "{name}:\n  hostname: 127.0.0.1:{}\n  username: {}\n  sudo-command-enabled: 'true'\n  sudo-password-storage-path: {secret}\n",
+            sshd.port,
+            harness::USER
+        ));
+    }
+    std::fs::write(&nodes, yaml).unwrap();
+    let nodes = nodes.display().to_string();
+    let key = sshd.user_key_path().display().to_string();
+    let known = dir.path().join("known_hosts").display().to_string();
+    let exec = |filter: &str| {
+        foredeck(&[
+            "exec",
+            "--nodes",
+            &nodes,
+            "--data-dir",
+            &data,
+            "--ssh-key",
+            &key,
+            "--ssh-known-hosts",
+            &known,
+            "-F",
+            filter,
+            "--",
+            "sudo",
+            "id",
+            "-un",
+        ])
+    };
+    let out = exec("name: good");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "good: root", "{stderr}");
+    assert!(!stdout.contains(harness::PASSWORD) && !stderr.contains(harness::PASSWORD));
+
+    let out = exec("name: bad");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("bad") && stderr.contains("not accept"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("not it") && !stderr.contains("not it"));
+}
+
+#[test]
+fn exec_logs_in_with_the_ssh_agent_when_asked() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let agent = harness::Agent::start(sshd.dir.path());
+    agent.add(&sshd.user_key_path());
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        format!(
+            "a:\n  hostname: 127.0.0.1:{}\n  username: {}\n",
+            sshd.port,
+            harness::USER
+        ),
+    )
+    .unwrap();
+    let known = dir.path().join("known_hosts");
+    let run = |agent_flag: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_foredeck"));
+        c.arg("exec")
+            .arg("--nodes")
+            .arg(&nodes)
+            .arg("--ssh-known-hosts")
+            .arg(&known)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("SSH_AUTH_SOCK", &agent.socket);
+        if agent_flag {
+            c.arg("--ssh-agent");
+        }
+        c.args(["--", "echo", "via agent"]).output().unwrap()
+    };
+    // not asked: the agent is not used
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no SSH credentials"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(true);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "via agent");
+}
+
+#[test]
+fn exec_stays_within_a_small_open_files_limit() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::new();
+    for n in 1..=80 {
+        yaml.push_str(&format!(
+            "n{n}:\n  hostname: 127.0.0.{n}:{}\n  username: {}\n",
+            sshd.port,
+            harness::USER
+        ));
+    }
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, yaml).unwrap();
+    // 80 pooled connections do not fit in 64 descriptors: the pool must
+    // close idle ones
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_foredeck"))
+        .arg("exec")
+        .arg("--nodes")
+        .arg(&nodes)
+        .arg("--key")
+        .arg(sshd.user_key_path())
+        .arg("--ssh-known-hosts")
+        .arg(dir.path().join("known_hosts"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--threads", "8", "--", "true"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("80 node(s) succeeded"), "{stderr}");
+}

@@ -1,17 +1,20 @@
 //! `foredeck exec`: run one command line on the nodes a filter selects, in
 //! this process (Rundeck's ad-hoc commands).
 
+use super::progress::{self, Counting, Counts, Line};
 use super::ssh::SshArgs;
 use anyhow::bail;
 use clap::Args;
 use foredeck::engine::{Engine, RunOptions};
+use foredeck::local::LocalExecutor;
 use foredeck::{
-    Dispatch, ExecutionStatus, Job, MemoryStore, NodeFilters, Project, Step, Store, Stream,
-    Workflow,
+    Dispatch, ExecutionStatus, Job, MemoryStore, NodeFilter, NodeFilters, Project, Step, Store,
+    Stream, Workflow,
 };
-use std::io::Write;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -46,7 +49,7 @@ pub async fn run(a: ExecArgs) -> anyhow::Result<u8> {
     let filter = a.filter.clone().unwrap_or_else(|| ".*".into());
     let mut job = Job::new("exec", Workflow::new(vec![Step::command(line)]));
     job.nodefilters = Some(NodeFilters {
-        filter: Some(filter),
+        filter: Some(filter.clone()),
         dispatch: Dispatch {
             threadcount: a.threads.max(1),
             keepgoing: a.keepgoing,
@@ -62,10 +65,27 @@ pub async fn run(a: ExecArgs) -> anyhow::Result<u8> {
         a.default_executor.clone(),
     );
     store.create_project(&p).await?;
-    let engine = Engine::builder()
-        .shared_store(store.clone())
-        .executor("ssh", a.ssh.executor().await?)
-        .build();
+    // a progress line on a terminal; nothing extra for pipes and files
+    let progress = if std::io::stderr().is_terminal() {
+        let dispatch = job.nodefilters.as_ref().map(|f| &f.dispatch);
+        let total = NodeFilter::parse(&filter)?
+            .select(&nodes, dispatch.is_some_and(|d| d.exclude_precedence))
+            .len();
+        Some((Arc::new(Counts::default()), total))
+    } else {
+        None
+    };
+    let ssh = a.ssh.executor().await?;
+    let engine = match &progress {
+        Some((counts, _)) => Engine::builder()
+            .executor("ssh", Counting::new(ssh, counts.clone()))
+            .executor("local", Counting::new(LocalExecutor::new(), counts.clone())),
+        None => Engine::builder().executor("ssh", ssh),
+    }
+    .shared_store(store.clone())
+    .build();
+    let line = progress.map(|(counts, total)| Line::new(counts, total));
+    let printer = line.clone();
     let prefix = nodes.len() > 1;
     let opts = RunOptions {
         user: std::env::var("USER").ok(),
@@ -79,23 +99,31 @@ pub async fn run(a: ExecArgs) -> anyhow::Result<u8> {
         } else {
             ev.text.clone()
         };
-        if ev.stream == Stream::Stdout {
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
-        } else {
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        let to_stdout = ev.stream == Stream::Stdout;
+        match &printer {
+            Some(p) => p.print(&line, to_stdout),
+            None => progress::print_line(&line, to_stdout),
         }
     });
 
     let started = std::time::Instant::now();
-    let e = tokio::select! {
-        r = engine.run_job("cli", &job, opts) => r?,
+    let ticking = line.as_ref().map(|l| l.tick(Duration::from_millis(100)));
+    let result = tokio::select! {
+        r = engine.run_job("cli", &job, opts) => r,
         _ = tokio::signal::ctrl_c() => {
             for id in engine.running() {
                 engine.abort(id);
             }
+            if let Some(t) = ticking {
+                t.stop().await;
+            }
             bail!("interrupted");
         }
     };
+    if let Some(t) = ticking {
+        t.stop().await;
+    }
+    let e = result?;
     eprintln!("{}", super::summary(&e, started));
     Ok(if e.status == ExecutionStatus::Succeeded {
         0

@@ -3,8 +3,10 @@
 mod exec;
 mod keys;
 mod nodes;
+mod progress;
 mod run;
 mod schedule;
+mod serve;
 mod ssh;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +32,8 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Inspect cron schedules (`schedule next`).
     Schedule(schedule::ScheduleArgs),
+    /// Start the API server (SQLite in ./foredeck-data, port 4440).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a command; returns the process exit code.
@@ -40,6 +44,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Keys(a) => keys::run(a).await,
         Command::Exec(a) => exec::run(a).await,
         Command::Schedule(a) => schedule::run(a).await,
+        Command::Serve(a) => serve::run(a).await,
     }
 }
 

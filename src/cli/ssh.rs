@@ -12,8 +12,17 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct SshArgs {
     /// Private key for SSH nodes (nodes may name their own with `ssh-keypath`).
-    #[arg(long, value_name = "FILE", env = "FOREDECK_SSH_KEY")]
+    #[arg(
+        long,
+        visible_alias = "key",
+        value_name = "FILE",
+        env = "FOREDECK_SSH_KEY"
+    )]
     ssh_key: Option<PathBuf>,
+    /// Log in with the keys of the ssh-agent at SSH_AUTH_SOCK (when no
+    /// --ssh-key is given, and for nodes with `ssh-authentication: agent`).
+    #[arg(long)]
+    ssh_agent: bool,
     /// Name of an environment variable holding the SSH password (used when
     /// no key is given, or for nodes with `ssh-authentication: password`).
     #[arg(long, value_name = "VAR")]
@@ -58,6 +67,9 @@ impl SshArgs {
         if let Some(key) = &self.ssh_key {
             creds = creds.with_key_file(key);
         }
+        if self.ssh_agent {
+            creds = creds.with_agent(None);
+        }
         if let Some(var) = &self.ssh_password_env {
             let Ok(pw) = std::env::var(var) else {
                 bail!("--ssh-password-env: environment variable {var} is not set");
@@ -71,6 +83,7 @@ impl SshArgs {
             Arc::new(FileKnownHosts::new(&self.ssh_known_hosts))
         };
         let config = SshConfig {
+            max_connections: connection_bound(),
             default_user: self.ssh_user.clone(),
             connect_timeout: Duration::from_secs(self.ssh_connect_timeout.max(1)),
             host_key_policy: policy,
@@ -91,4 +104,13 @@ impl SshArgs {
             };
         Ok(SshExecutor::with_config(config, creds, known_hosts))
     }
+}
+
+/// Pooled connections kept below the open-files limit (main raised the soft
+/// limit to the hard one), leaving room for the process's other files.
+fn connection_bound() -> Option<usize> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let soft = usize::try_from(soft).ok()?;
+    Some(soft.saturating_sub(64).max(16))
 }

@@ -347,12 +347,12 @@ impl Store for MemoryStore {
     async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>> {
         let inner = self.read()?;
         let max = if query.max == 0 { 20 } else { query.max };
-        let matching: Vec<&Execution> = inner
+        let mut matching: Vec<&Execution> = inner
             .executions
             .values()
-            .rev()
             .filter(|e| execution_matches(&inner, e, query))
             .collect();
+        matching.sort_by_key(|e| std::cmp::Reverse((e.date_started, e.id)));
         let total = matching.len() as u64;
         let items = matching
             .into_iter()

@@ -1,3 +1,134 @@
-//! The Foredeck HTTP server and Rundeck-compatible API.
+//! The Foredeck HTTP server: Rundeck's REST API on axum.
 //!
-//! Nothing is implemented yet: the axum router arrives with issue #6.
+//! [`router`] builds the [`axum::Router`] for an [`ApiState`]. Every route
+//! under `/api/{v}/` accepts API versions 14 to 59, authenticates with an API
+//! token (`X-Rundeck-Auth-Token` header or `authtoken` query parameter; the
+//! store holds only its SHA-256) and asks the [`Authorizer`] before it acts.
+//! Errors have Rundeck's body: `{error, apiversion, errorCode, message}`.
+//! Requests are bounded in size and in number: past the limit of requests in
+//! flight the server answers 503 at once instead of queueing without bound.
+//!
+//! Implemented so far: `system/info`, projects (list, create, get, delete),
+//! `metrics/ping` and `metrics/healthcheck`. The rest of the API arrives with
+//! the rest of issue #6.
+#![deny(missing_docs)]
+
+mod api;
+pub mod auth;
+mod error;
+mod projects;
+mod system;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use foredeck_core::{Authorizer, Store};
+use std::sync::Arc;
+use std::time::Instant;
+use tower::ServiceBuilder;
+
+pub use api::{ApiVersion, CURRENT_API, MIN_API};
+pub use auth::RoleAuthorizer;
+pub use error::ApiError;
+
+/// What every request handler shares.
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    /// Where everything is kept.
+    pub store: Arc<dyn Store>,
+    /// Who may do what.
+    pub authorizer: Arc<dyn Authorizer>,
+    /// This server's uuid (Rundeck's `serverUUID`).
+    pub server_uuid: String,
+    /// Host name shown in `system/info`.
+    pub node_name: String,
+    /// When the server started.
+    pub started: chrono::DateTime<chrono::Utc>,
+    /// Limits on requests.
+    pub limits: Limits,
+    started_instant: Instant,
+}
+
+impl ApiState {
+    /// State with default limits, started now.
+    pub fn new(store: Arc<dyn Store>, authorizer: Arc<dyn Authorizer>) -> Self {
+        ApiState {
+            store,
+            authorizer,
+            server_uuid: uuid::Uuid::new_v4().to_string(),
+            node_name: "foredeck".into(),
+            started: chrono::Utc::now(),
+            limits: Limits::default(),
+            started_instant: Instant::now(),
+        }
+    }
+
+    /// How long the server has been up.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started_instant.elapsed()
+    }
+}
+
+/// Bounds on what clients can make the server hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Requests handled at once; more are answered 503.
+    pub max_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 16 * 1024 * 1024,
+            max_in_flight: 512,
+        }
+    }
+}
+
+/// The API router.
+pub fn router(state: ApiState) -> Router {
+    let limits = state.limits;
+    let api = Router::new()
+        .route("/api/{v}/system/info", get(system::info))
+        .route("/api/{v}/metrics/ping", get(system::ping))
+        .route("/api/{v}/metrics/healthcheck", get(system::healthcheck))
+        .route(
+            "/api/{v}/projects",
+            get(projects::list).post(projects::create),
+        )
+        .route(
+            "/api/{v}/project/{project}",
+            get(projects::get).delete(projects::delete),
+        )
+        .route("/api/{v}/{*rest}", axum::routing::any(api::not_found))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(api::check_version));
+    Router::new()
+        .merge(api)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "api.error.overloaded",
+                        "The server is handling too many requests; try again shortly.",
+                    )
+                    .into_response()
+                }))
+                .load_shed()
+                .concurrency_limit(limits.max_in_flight),
+        )
+}
+
+#[cfg(test)]
+mod tests;

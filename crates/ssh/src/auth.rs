@@ -23,6 +23,12 @@ pub enum Auth {
     },
     /// A password (SSH `password` authentication).
     Password(String),
+    /// The keys of a running ssh-agent: at this Unix socket, or at
+    /// `SSH_AUTH_SOCK` when `None`. The private keys never leave the agent.
+    Agent {
+        /// The agent's socket.
+        socket: Option<PathBuf>,
+    },
 }
 
 impl Auth {
@@ -31,6 +37,7 @@ impl Auth {
         match self {
             Auth::Key { .. } => "publickey",
             Auth::Password(_) => "password",
+            Auth::Agent { .. } => "publickey from ssh-agent",
         }
     }
 }
@@ -44,6 +51,7 @@ impl fmt::Debug for Auth {
                 .field("passphrase", &passphrase.as_ref().map(|_| "<redacted>"))
                 .finish(),
             Auth::Password(_) => f.write_str("Password(<redacted>)"),
+            Auth::Agent { socket } => f.debug_struct("Agent").field("socket", socket).finish(),
         }
     }
 }
@@ -53,15 +61,24 @@ impl fmt::Debug for Auth {
 pub trait Credentials: Send + Sync + fmt::Debug {
     /// The credentials for `node`. Called once per new connection.
     async fn resolve(&self, node: &Node) -> Result<Auth>;
+
+    /// The password to answer sudo's prompt with on `node` (see the node
+    /// attribute `sudo-password-storage-path`), or `None` when there is none.
+    /// Called when a command needs sudo.
+    async fn sudo_password(&self, node: &Node) -> Result<Option<String>> {
+        let _ = node;
+        Ok(None)
+    }
 }
 
 /// Credentials from configuration.
 ///
 /// Per node, in this order:
 /// - attribute `ssh-authentication` = `password` selects the configured
-///   password, `privateKey` (the default) a key;
+///   password, `agent` the ssh-agent, `privateKey` (the default) a key;
 /// - attribute `ssh-keypath`: a key file on this machine, else the
-///   configured default key (bytes or file);
+///   configured default key (bytes or file), else the ssh-agent when one is
+///   configured ([`ConfigCredentials::with_agent`]), else the password;
 /// - attributes `ssh-key-storage-path` / `ssh-password-storage-path` need a
 ///   key-storage resolver: this one refuses such nodes with a clear error
 ///   rather than silently trying another key.
@@ -71,6 +88,8 @@ pub struct ConfigCredentials {
     key_file: Option<PathBuf>,
     passphrase: Option<String>,
     password: Option<String>,
+    sudo_password: Option<String>,
+    agent: Option<Option<PathBuf>>,
 }
 
 impl fmt::Debug for ConfigCredentials {
@@ -83,6 +102,11 @@ impl fmt::Debug for ConfigCredentials {
                 &self.passphrase.as_ref().map(|_| "<redacted>"),
             )
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("agent", &self.agent)
+            .field(
+                "sudo_password",
+                &self.sudo_password.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -115,6 +139,26 @@ impl ConfigCredentials {
     /// and for every node when no key is configured.
     pub fn with_password(mut self, password: impl Into<String>) -> Self {
         self.password = Some(password.into());
+        self
+    }
+
+    /// Log in with the keys of an ssh-agent: the one at `socket`, or at
+    /// `SSH_AUTH_SOCK` when `None`. Used when no key is configured, and for
+    /// nodes with `ssh-authentication: agent`.
+    pub fn with_agent(mut self, socket: Option<PathBuf>) -> Self {
+        self.agent = Some(socket);
+        self
+    }
+
+    fn agent_auth(&self) -> Auth {
+        Auth::Agent {
+            socket: self.agent.clone().flatten(),
+        }
+    }
+
+    /// The password for sudo prompts (nodes with `sudo-command-enabled`).
+    pub fn with_sudo_password(mut self, password: impl Into<String>) -> Self {
+        self.sudo_password = Some(password.into());
         self
     }
 
@@ -159,13 +203,14 @@ impl Credentials for ConfigCredentials {
             .map(|m| m.trim().to_ascii_lowercase());
         match method.as_deref() {
             Some("password") => return self.password_auth(node),
+            Some("agent") => return Ok(self.agent_auth()),
             None | Some("") | Some("privatekey") => {}
             Some(other) => {
                 return Err(Error::Executor {
                     node: node.name.clone(),
                     message: format!(
-                        "unknown ssh-authentication {other:?} (expected privateKey or password)"
-                    ),
+                    "unknown ssh-authentication {other:?} (expected privateKey, password or agent)"
+                ),
                 })
             }
         }
@@ -184,13 +229,34 @@ impl Credentials for ConfigCredentials {
         if let Some(path) = &self.key_file {
             return self.read_key(node, path).await;
         }
+        if self.agent.is_some() {
+            return Ok(self.agent_auth());
+        }
         if self.password.is_some() {
             return self.password_auth(node);
         }
         Err(Error::Executor {
             node: node.name.clone(),
-            message: "no SSH credentials: configure a key or password, or set ssh-keypath".into(),
+            message:
+                "no SSH credentials: configure a key, an ssh-agent or a password, or set ssh-keypath"
+                    .into(),
         })
+    }
+
+    async fn sudo_password(&self, node: &Node) -> Result<Option<String>> {
+        if let Some(path) = node
+            .attribute("sudo-password-storage-path")
+            .filter(|p| !p.trim().is_empty())
+        {
+            return Err(Error::Executor {
+                node: node.name.clone(),
+                message: format!(
+                    "node attribute sudo-password-storage-path={path} needs key storage, which \
+                     this executor's credentials resolver does not have"
+                ),
+            });
+        }
+        Ok(self.sudo_password.clone())
     }
 }
 
@@ -209,6 +275,18 @@ mod tests {
         assert_eq!(
             creds.resolve(&node).await.expect("auth"),
             Auth::Password("pw".into())
+        );
+        let node = Node::new("n").with("ssh-authentication", "agent");
+        assert_eq!(
+            creds.resolve(&node).await.expect("auth"),
+            Auth::Agent { socket: None }
+        );
+        let agent = ConfigCredentials::new().with_agent(Some("/run/a.sock".into()));
+        assert_eq!(
+            agent.resolve(&Node::new("n")).await.expect("auth"),
+            Auth::Agent {
+                socket: Some("/run/a.sock".into())
+            }
         );
         let node = Node::new("n").with("ssh-keypath", "/nonexistent/key");
         let err = creds.resolve(&node).await.expect_err("missing file");

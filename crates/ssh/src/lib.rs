@@ -4,10 +4,14 @@
 //!
 //! - **Pool**: one connection per (user, host, port, host-key policy), shared by all requests
 //!   through up to [`SshConfig::max_sessions`] channels; more requests wait for
-//!   a free channel. Idle connections close after [`SshConfig::idle_timeout`];
-//!   keepalives notice dead ones, which are replaced on next use.
-//! - **Auth**: a [`Credentials`] resolver gives a key or password per node
-//!   ([`ConfigCredentials`] from configuration; key storage plugs in later).
+//!   a free channel. Idle connections close after [`SshConfig::idle_timeout`],
+//!   or sooner, least recently used first, when [`SshConfig::max_connections`]
+//!   would be exceeded; keepalives notice dead ones, which are replaced on
+//!   next use.
+//! - **Auth**: a [`Credentials`] resolver gives a key, a password or an
+//!   ssh-agent (its keys tried in turn) per node
+//!   ([`ConfigCredentials`] from configuration; the `foredeck` crate's
+//!   resolver reads key storage).
 //! - **Host keys**: a [`KnownHosts`] store ([`MemoryKnownHosts`],
 //!   [`FileKnownHosts`]) and a [`HostKeyPolicy`] per executor, overridden per
 //!   node by the attribute `ssh-host-key-policy` (`strict`, `accept-new` (the
@@ -26,16 +30,25 @@
 //!   removed afterwards, also after a failure or an abort.
 //! - **Environment**: `req.env` is exported by the command line itself
 //!   (`export K='V'`), so it works when sshd refuses `SendEnv`.
+//! - **sudo**: on nodes with `sudo-command-enabled: true`, a command matching
+//!   `sudo-command-pattern` runs on a pty (without echo; stderr then joins
+//!   stdout) and sudo's password prompt is answered with
+//!   [`Credentials::sudo_password`] (Rundeck's `sudo-password-storage-path`),
+//!   never shown in the output; a refused password or a prompt that does not
+//!   come fails the step instead of waiting (see the `sudo-*` attributes in
+//!   the module `sudo`). Aborting such a command closes its channel: sshd
+//!   hangs up the terminal.
 //!
 //! Node attributes used: `hostname` (`host`, `host:port`, `[v6]:port`),
 //! `username`, `ssh-host-key-policy`, `ssh-connect-timeout` and
 //! `ssh-command-timeout` (milliseconds, as in Rundeck; the step's own timeout
-//! wins), `file-copy-destination-dir`, and those of the credentials resolver.
+//! wins), `file-copy-destination-dir`, the `sudo-*` attributes, and those of
+//! the credentials resolver.
 //!
 //! Commands run through the login shell of the node's user, which must
 //! understand POSIX `sh` syntax (sh, bash, dash, ksh, zsh). Host keys and user
-//! keys may be Ed25519 or ECDSA; RSA is not built in (russh's `rsa` feature
-//! is off until its RustCrypto release candidates build again).
+//! keys may be Ed25519, ECDSA or RSA (`rsa-sha2-256/512`), in OpenSSH or PEM
+//! format, encrypted with a passphrase or not.
 //!
 //! ```no_run
 //! use foredeck_ssh::{ConfigCredentials, FileKnownHosts, SshConfig, SshExecutor};
@@ -57,6 +70,7 @@ mod auth;
 mod command;
 mod known_hosts;
 mod pool;
+mod sudo;
 
 pub use auth::{Auth, ConfigCredentials, Credentials};
 pub use known_hosts::{
@@ -71,10 +85,11 @@ use foredeck_core::executor::{
 use foredeck_core::{shell_quote, Error, Node, Result, Stream};
 use pool::{Client, Lease, Pool, Target};
 use russh::client::{self, Msg};
-use russh::{Channel, ChannelMsg, Sig};
+use russh::{Channel, ChannelMsg, Pty, Sig};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use sudo::{Responder, SudoSettings};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -91,6 +106,11 @@ pub struct SshConfig {
     /// Channels open at once on one connection (default 10, sshd's
     /// `MaxSessions`). More requests wait for a free channel.
     pub max_sessions: usize,
+    /// Connections open at once (default: no bound). A new connection beyond
+    /// it first closes the least recently used idle one; when all are in use
+    /// it opens anyway. Each connection holds a file descriptor: bound this
+    /// below the process's open-files limit for fan-outs over many nodes.
+    pub max_connections: Option<usize>,
     /// An unused connection is closed after this long (default 60 s).
     pub idle_timeout: Duration,
     /// A keepalive is sent after this long without traffic (default 15 s).
@@ -115,6 +135,7 @@ impl Default for SshConfig {
             default_port: 22,
             connect_timeout: Duration::from_secs(10),
             max_sessions: 10,
+            max_connections: None,
             idle_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(15),
             keepalive_max: 3,
@@ -186,7 +207,11 @@ impl SshExecutor {
             preferred,
             ..client::Config::default()
         };
-        let pool = Pool::new(config.max_sessions, config.idle_timeout);
+        let pool = Pool::new(
+            config.max_sessions,
+            config.max_connections,
+            config.idle_timeout,
+        );
         SshExecutor {
             inner: Arc::new(Inner {
                 config,
@@ -625,9 +650,31 @@ impl SshExecutor {
                 line
             }
         };
-        let wrapped = command::wrap(&exports, &line, self.inner.config.kill_grace);
+        let sudo = match SudoSettings::for_command(node, &line)? {
+            Some(settings) => {
+                let password = self.inner.credentials.sudo_password(node).await?;
+                let Some(password) = password else {
+                    return Err(node_error(
+                        node,
+                        "the command needs sudo (sudo-command-enabled, sudo-command-pattern) \
+                         but there is no sudo password: set sudo-password-storage-path",
+                    ));
+                };
+                Some(Responder::new(settings, password, Instant::now()))
+            }
+            None => None,
+        };
+        let wrapped = if sudo.is_some() {
+            // on a pty sshd hangs the command up when the channel closes, so
+            // no watcher is needed (nothing may read the terminal but sudo,
+            // which opens /dev/tty); the command reads /dev/null as without
+            // a pty instead of waiting for terminal input
+            format!("exec </dev/null\n{exports}{line}\n")
+        } else {
+            command::wrap(&exports, &line, self.inner.config.kill_grace)
+        };
         let result = self
-            .exec(node, &target, channel, &wrapped, out, abort, deadline)
+            .exec(node, &target, channel, &wrapped, sudo, out, abort, deadline)
             .await;
         if let Some(file) = script {
             if let Err(e) = file.remove().await {
@@ -645,10 +692,19 @@ impl SshExecutor {
         target: &Target,
         mut channel: Channel<Msg>,
         line: &str,
+        mut sudo: Option<Responder>,
         out: OutputSink,
         abort: &CancellationToken,
         deadline: Option<Instant>,
     ) -> Result<NodeOutcome> {
+        if sudo.is_some() {
+            // no echo, so the password never comes back; plain \n line ends
+            let modes = [(Pty::ECHO, 0), (Pty::ONLCR, 0)];
+            channel
+                .request_pty(false, "dumb", 200, 24, 0, 0, &modes)
+                .await
+                .map_err(|e| node_error(node, format!("cannot request a pty: {e}")))?;
+        }
         channel.exec(true, line).await.map_err(|e| {
             node_error(
                 node,
@@ -664,7 +720,9 @@ impl SshExecutor {
         let grace = self.inner.config.kill_grace;
         let mut ended = false;
         let mut refused = false;
+        let mut sudo_failure = None;
         loop {
+            let sudo_due = sudo.as_ref().and_then(Responder::deadline);
             let stop = tokio::select! {
                 m = channel.wait() => Ok(m),
                 _ = abort.cancelled(), if stopping.is_none() => Err(Some(Stop::Aborted)),
@@ -672,9 +730,27 @@ impl SshExecutor {
                     Err(Some(Stop::TimedOut))
                 }
                 _ = sleep_until(stopping.map(|s| s.0)), if stopping.is_some() => Err(None),
+                _ = sleep_until(sudo_due), if stopping.is_none() && sudo_due.is_some() => {
+                    let fed = sudo.as_mut().map(Responder::expire).unwrap_or_default();
+                    self.show(&mut splitters[0], &fed.show, sudo.as_ref(), &out, &mut listening)
+                        .await;
+                    if let Some(why) = fed.failure {
+                        sudo_failure = Some(why);
+                        Self::hang_up(&channel).await;
+                        stopping = Some((Instant::now() + Duration::from_secs(2), 2));
+                    }
+                    continue;
+                }
             };
             let msg = match stop {
                 Ok(m) => m,
+                Err(Some(why)) if sudo.is_some() => {
+                    outcome.aborted = why == Stop::Aborted;
+                    outcome.timed_out = why == Stop::TimedOut;
+                    Self::hang_up(&channel).await;
+                    stopping = Some((Instant::now() + Duration::from_secs(2), 2));
+                    continue;
+                }
                 Err(Some(why)) => {
                     outcome.aborted = why == Stop::Aborted;
                     outcome.timed_out = why == Stop::TimedOut;
@@ -705,6 +781,33 @@ impl SshExecutor {
             };
             let Some(msg) = msg else { break };
             let (stream, data) = match msg {
+                ChannelMsg::Data { data } if sudo.is_some() => {
+                    let Some(responder) = sudo.as_mut() else {
+                        continue;
+                    };
+                    let fed = responder.feed(&data, Instant::now());
+                    if let Some(reply) = &fed.reply {
+                        if let Err(e) = channel.data(&reply[..]).await {
+                            sudo_failure = Some(format!("cannot answer the sudo prompt: {e}"));
+                        }
+                    }
+                    self.show(
+                        &mut splitters[0],
+                        &fed.show,
+                        sudo.as_ref(),
+                        &out,
+                        &mut listening,
+                    )
+                    .await;
+                    if let Some(why) = fed.failure {
+                        sudo_failure = Some(why);
+                    }
+                    if sudo_failure.is_some() && stopping.is_none() {
+                        Self::hang_up(&channel).await;
+                        stopping = Some((Instant::now() + Duration::from_secs(2), 2));
+                    }
+                    continue;
+                }
                 ChannelMsg::Data { data } => (Stream::Stdout, data),
                 ChannelMsg::ExtendedData { data, ext: 1 } => (Stream::Stderr, data),
                 ChannelMsg::ExitStatus { exit_status } => {
@@ -730,12 +833,29 @@ impl SshExecutor {
                 }
             }
         }
+        if let Some(responder) = sudo.as_mut() {
+            let held = responder.finish();
+            self.show(
+                &mut splitters[0],
+                &held,
+                sudo.as_ref(),
+                &out,
+                &mut listening,
+            )
+            .await;
+        }
         for (idx, stream) in [(0, Stream::Stdout), (1, Stream::Stderr)] {
             if let Some(text) = splitters[idx].finish() {
                 if listening {
-                    listening = out.line(stream, text).await;
+                    listening = out.line(stream, mask(text, sudo.as_ref())).await;
                 }
             }
+        }
+        if let Some(why) = sudo_failure {
+            return Err(node_error(
+                node,
+                format!("sudo on {} as {}: {why}", target.label(), target.user),
+            ));
         }
         if refused && !ended && stopping.is_none() {
             return Err(node_error(
@@ -757,6 +877,41 @@ impl SshExecutor {
             ));
         }
         Ok(outcome)
+    }
+}
+
+impl SshExecutor {
+    /// Shows terminal output of a sudo command, the password masked.
+    async fn show(
+        &self,
+        splitter: &mut LineSplitter,
+        data: &[u8],
+        sudo: Option<&Responder>,
+        out: &OutputSink,
+        listening: &mut bool,
+    ) {
+        for text in splitter.push(data) {
+            if *listening {
+                *listening = out.line(Stream::Stdout, mask(text, sudo)).await;
+            }
+        }
+    }
+
+    /// Ends a command running on a pty: sshd hangs up its terminal (SIGHUP)
+    /// when the channel closes; TERM first for sshd that honour signals.
+    async fn hang_up(channel: &Channel<Msg>) {
+        let _ = channel.signal(Sig::TERM).await;
+        let _ = channel.close().await;
+    }
+}
+
+/// The line with the sudo password replaced, should the command print it.
+fn mask(text: String, sudo: Option<&Responder>) -> String {
+    match sudo {
+        Some(r) if !r.password().is_empty() && text.contains(r.password()) => {
+            text.replace(r.password(), "*****")
+        }
+        _ => text,
     }
 }
 
@@ -787,6 +942,7 @@ async fn authenticate(
                 )
                 .await
         }
+        Auth::Agent { socket } => return agent_login(handle, user, label, socket).await,
         Auth::Password(password) => {
             let result = handle.authenticate_password(user, password.clone()).await;
             match result {
@@ -815,6 +971,67 @@ async fn authenticate(
             "authentication of user {user} at {label} failed: {e}"
         )),
     }
+}
+
+/// Logs in with each key an ssh-agent holds, until one is accepted.
+async fn agent_login(
+    mut handle: client::Handle<Client>,
+    user: &str,
+    label: &str,
+    socket: Option<std::path::PathBuf>,
+) -> std::result::Result<client::Handle<Client>, String> {
+    use russh::keys::agent::{client::AgentClient, AgentIdentity};
+    let which = match &socket {
+        Some(path) => path.display().to_string(),
+        None => "SSH_AUTH_SOCK".into(),
+    };
+    let connected = match &socket {
+        Some(path) => AgentClient::connect_uds(path).await,
+        None => AgentClient::connect_env().await,
+    };
+    let mut agent = connected.map_err(|e| format!("cannot reach the ssh-agent ({which}): {e}"))?;
+    let identities = agent
+        .request_identities()
+        .await
+        .map_err(|e| format!("cannot list the keys of the ssh-agent ({which}): {e}"))?;
+    if identities.is_empty() {
+        return Err(format!("the ssh-agent ({which}) holds no keys"));
+    }
+    let rsa_hash = handle
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten();
+    let tried = identities.len();
+    for identity in identities {
+        let result = match identity {
+            AgentIdentity::PublicKey { key, .. } => {
+                let hash = if key.algorithm().is_rsa() {
+                    rsa_hash
+                } else {
+                    None
+                };
+                handle
+                    .authenticate_publickey_with(user, key, hash, &mut agent)
+                    .await
+            }
+            AgentIdentity::Certificate { certificate, .. } => {
+                handle
+                    .authenticate_certificate_with(user, certificate, None, &mut agent)
+                    .await
+            }
+        };
+        match result {
+            Ok(r) if r.success() => return Ok(handle),
+            Ok(_) => {}
+            Err(e) => return Err(format!("ssh-agent ({which}) login at {label} failed: {e}")),
+        }
+    }
+    Err(format!(
+        "authentication failed for user {user} at {label} (publickey from ssh-agent, \
+         {tried} key(s) tried)"
+    ))
 }
 
 /// Answers keyboard-interactive prompts with the password: every prompt that

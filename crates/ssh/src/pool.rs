@@ -9,12 +9,18 @@
 //! request needs it (concurrent first requests wait for that one handshake),
 //! closed when it has been idle for `idle_timeout`, and replaced on next use
 //! when it died (keepalives notice a silent peer).
+//!
+//! With `max_connections`, a new connection that would exceed the bound first
+//! closes the least recently used connection that no request uses: each
+//! connection is a file descriptor, and a fan-out over thousands of nodes
+//! must not run out of them. When every connection is in use the new one
+//! opens anyway; the callers' concurrency (threadcount) bounds that.
 
 use crate::known_hosts::{self, HostKeyPolicy, HostKeyRefusal, KnownHosts};
 use russh::client;
 use russh::keys::PublicKey;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -24,7 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct PoolStats {
     /// Connections opened (authenticated) since the executor was created.
     pub connections_opened: u64,
-    /// Connections open now.
+    /// Connections open now, or being opened.
     pub open_connections: usize,
     /// Session channels in use now.
     pub active_sessions: usize,
@@ -74,6 +80,8 @@ pub(crate) struct Conn {
     pub handle: client::Handle<Client>,
     active: AtomicUsize,
     last_used: Mutex<Instant>,
+    /// Counted in the pool's open connections (until closed or evicted).
+    counted: AtomicBool,
 }
 
 impl Conn {
@@ -86,6 +94,13 @@ impl Conn {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .elapsed()
+    }
+
+    /// Stops counting it as open, once.
+    fn uncount(&self, open: &AtomicUsize) {
+        if self.counted.swap(false, Ordering::AcqRel) {
+            open.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -112,10 +127,33 @@ impl Drop for Lease {
     }
 }
 
+/// A connection counted as open while it is being opened; uncounted again
+/// if that fails or is abandoned.
+struct Reservation {
+    open: Arc<AtomicUsize>,
+    armed: bool,
+}
+
+impl Reservation {
+    /// The connection is open: from now on it is counted as such.
+    fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.armed {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 /// The pool.
 pub(crate) struct Pool {
     slots: Mutex<HashMap<Target, Arc<Slot>>>,
     max_sessions: usize,
+    max_connections: Option<usize>,
     idle_timeout: Duration,
     opened: AtomicU64,
     open: Arc<AtomicUsize>,
@@ -126,6 +164,7 @@ impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
             .field("max_sessions", &self.max_sessions)
+            .field("max_connections", &self.max_connections)
             .field("idle_timeout", &self.idle_timeout)
             .field("stats", &self.stats())
             .finish()
@@ -133,10 +172,15 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(max_sessions: usize, idle_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        max_sessions: usize,
+        max_connections: Option<usize>,
+        idle_timeout: Duration,
+    ) -> Self {
         Pool {
             slots: Mutex::new(HashMap::new()),
             max_sessions: max_sessions.max(1),
+            max_connections: max_connections.map(|m| m.max(1)),
             idle_timeout,
             opened: AtomicU64::new(0),
             open: Arc::new(AtomicUsize::new(0)),
@@ -183,14 +227,16 @@ impl Pool {
             // its watcher notices and counts it closed
             drop(dead);
         }
+        let reservation = self.reserve(&slot);
         let handle = connect().await?;
+        reservation.keep();
         let conn = Arc::new(Conn {
             handle,
             active: AtomicUsize::new(0),
             last_used: Mutex::new(Instant::now()),
+            counted: AtomicBool::new(true),
         });
         self.opened.fetch_add(1, Ordering::AcqRel);
-        self.open.fetch_add(1, Ordering::AcqRel);
         *current = Some(conn.clone());
         let lease = self.lease_on(conn.clone(), true, permit);
         drop(current);
@@ -219,6 +265,83 @@ impl Pool {
             active: self.active.clone(),
             _permit: permit,
         }
+    }
+
+    /// Counts a connection about to be opened, first closing the least
+    /// recently used idle connection when it would exceed `max_connections`.
+    /// Counting before connecting keeps concurrent openers within the bound.
+    fn reserve(&self, own: &Arc<Slot>) -> Reservation {
+        loop {
+            let open = self.open.load(Ordering::Acquire);
+            let room = self.max_connections.is_none_or(|max| open < max);
+            if room {
+                if self
+                    .open
+                    .compare_exchange(open, open + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    continue;
+                }
+            } else if self.close_idle(own) {
+                continue;
+            } else {
+                // every connection is in use: open one more
+                self.open.fetch_add(1, Ordering::AcqRel);
+            }
+            return Reservation {
+                open: self.open.clone(),
+                armed: true,
+            };
+        }
+    }
+
+    /// Closes the least recently used connection that no request uses;
+    /// `false` when there is none. Slots busy connecting (their lock held)
+    /// and `own` (locked by the caller) are skipped.
+    fn close_idle(&self, own: &Arc<Slot>) -> bool {
+        let slots: Vec<Arc<Slot>> = {
+            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.values().cloned().collect()
+        };
+        let mut oldest: Option<(Duration, Arc<Slot>)> = None;
+        for slot in slots {
+            if Arc::ptr_eq(&slot, own) {
+                continue;
+            }
+            let Ok(current) = slot.conn.try_lock() else {
+                continue;
+            };
+            let Some(conn) = current.as_ref() else {
+                continue;
+            };
+            if conn.active.load(Ordering::Acquire) == 0 {
+                let idle = conn.idle_for();
+                if oldest.as_ref().is_none_or(|(d, _)| idle > *d) {
+                    oldest = Some((idle, slot.clone()));
+                }
+            }
+        }
+        let Some((_, slot)) = oldest else {
+            return false;
+        };
+        // leases are taken under this lock: none can start while it is held;
+        // when it is taken meanwhile, the caller looks again
+        let Ok(mut current) = slot.conn.try_lock() else {
+            return true;
+        };
+        let Some(conn) = current.take_if(|c| c.active.load(Ordering::Acquire) == 0) else {
+            return true;
+        };
+        drop(current);
+        conn.uncount(&self.open);
+        tracing::debug!("closing the least recently used idle ssh connection");
+        tokio::spawn(async move {
+            let _ = conn
+                .handle
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
+        });
+        true
     }
 
     /// Forgets `conn` as the target's connection (it failed), so that the
@@ -282,5 +405,5 @@ async fn watch(
             }
         }
     }
-    open.fetch_sub(1, Ordering::AcqRel);
+    conn.uncount(&open);
 }

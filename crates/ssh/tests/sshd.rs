@@ -281,6 +281,106 @@ async fn key_and_password_auth_and_wrong_key() {
 }
 
 #[tokio::test]
+async fn rsa_and_passphrase_protected_keys() {
+    let Some(sshd) = Sshd::start() else { return };
+    let dir = sshd.dir.path();
+    let cases: [(&str, &[&str], Option<&str>); 3] = [
+        ("rsa_openssh", &["-t", "rsa", "-b", "3072", "-N", ""], None),
+        (
+            "rsa_pem",
+            &["-t", "rsa", "-b", "2048", "-m", "PEM", "-N", ""],
+            None,
+        ),
+        (
+            "ed25519_pass",
+            &["-t", "ed25519", "-N", "open sesame"],
+            Some("open sesame"),
+        ),
+    ];
+    for (name, options, passphrase) in cases {
+        let path = dir.join(name);
+        harness::keygen_with(&path, options);
+        sshd.authorize(&path);
+        let mut creds = ConfigCredentials::new().with_key_file(&path);
+        if let Some(p) = passphrase {
+            creds = creds.with_passphrase(p);
+        }
+        let (outcome, lines) = run(&SshExecutor::new(creds), shell(sshd.node(1), "echo in")).await;
+        assert!(outcome.unwrap().success(), "{name}");
+        assert_eq!(texts(&lines, Stream::Stdout), ["in"], "{name}");
+    }
+
+    // an encrypted key without its passphrase, or with a wrong one
+    for creds in [
+        ConfigCredentials::new().with_key_file(dir.join("ed25519_pass")),
+        ConfigCredentials::new()
+            .with_key_file(dir.join("ed25519_pass"))
+            .with_passphrase("wrong"),
+    ] {
+        let err = run(&SshExecutor::new(creds), shell(sshd.node(1), "true"))
+            .await
+            .0
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot load the private key"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn keys_from_an_ssh_agent() {
+    let Some(sshd) = Sshd::start() else { return };
+    let agent = harness::Agent::start(sshd.dir.path());
+    let creds = || ConfigCredentials::new().with_agent(Some(agent.socket.clone()));
+
+    // an empty agent: a clear error
+    let err = run(&SshExecutor::new(creds()), shell(sshd.node(1), "true"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("holds no keys"), "{err}");
+
+    // a key sshd does not know, then the right one: the second is used
+    let other = sshd.dir.path().join("other_key");
+    harness::keygen(&other);
+    agent.add(&other);
+    let err = run(&SshExecutor::new(creds()), shell(sshd.node(1), "true"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ssh-agent, 1 key(s) tried"), "{err}");
+    agent.add(&sshd.user_key_path());
+    let (outcome, lines) = run(
+        &SshExecutor::new(creds()),
+        shell(sshd.node(1), "echo agent"),
+    )
+    .await;
+    assert!(outcome.unwrap().success());
+    assert_eq!(texts(&lines, Stream::Stdout), ["agent"]);
+
+    // asked for by the node while a password is the default
+    let ex = SshExecutor::new(
+        ConfigCredentials::new()
+            .with_password("not used")
+            .with_agent(Some(agent.socket.clone())),
+    );
+    let node = sshd.node(2).with("ssh-authentication", "agent");
+    assert!(run(&ex, shell(node, "true")).await.0.unwrap().success());
+
+    // no agent at that socket
+    let gone = SshExecutor::new(
+        ConfigCredentials::new().with_agent(Some(sshd.dir.path().join("nothing.sock"))),
+    );
+    let err = run(&gone, shell(sshd.node(1), "true"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot reach the ssh-agent"), "{err}");
+}
+
+#[tokio::test]
 async fn host_key_policies() {
     let Some(mut sshd) = Sshd::start() else {
         return;
@@ -532,6 +632,63 @@ async fn concurrent_steps_share_one_connection() {
 }
 
 #[tokio::test]
+async fn max_connections_closes_the_least_recently_used_idle_one() {
+    let Some(sshd) = Sshd::start() else { return };
+    let ex = executor(
+        &sshd,
+        SshConfig {
+            max_connections: Some(2),
+            ..SshConfig::default()
+        },
+    );
+    for n in 1..=3 {
+        let (outcome, _) = run(&ex, shell(sshd.node(n), "true")).await;
+        assert!(outcome.unwrap().success());
+        assert!(
+            ex.pool_stats().open_connections <= 2,
+            "{:?}",
+            ex.pool_stats()
+        );
+    }
+    assert_eq!(ex.pool_stats().connections_opened, 3);
+    // node 3 and node 2 are pooled; node 1 was closed and opens again
+    for n in [3, 2] {
+        assert!(run(&ex, shell(sshd.node(n), "true"))
+            .await
+            .0
+            .unwrap()
+            .success());
+    }
+    assert_eq!(ex.pool_stats().connections_opened, 3);
+    assert!(run(&ex, shell(sshd.node(1), "true"))
+        .await
+        .0
+        .unwrap()
+        .success());
+    assert_eq!(ex.pool_stats().connections_opened, 4);
+
+    // connections in use are never closed: three at once go over the bound
+    let mut tasks = Vec::new();
+    for n in 4..=6 {
+        let (ex, node) = (ex.clone(), sshd.node(n));
+        tasks.push(tokio::spawn(async move {
+            run(&ex, shell(node, "sleep 0.5; echo done")).await
+        }));
+    }
+    for t in tasks {
+        let (outcome, lines) = t.await.unwrap();
+        assert!(outcome.unwrap().success());
+        assert_eq!(texts(&lines, Stream::Stdout), ["done"]);
+    }
+    assert_eq!(ex.pool_stats().connections_opened, 7);
+    assert!(
+        ex.pool_stats().open_connections <= 3,
+        "{:?}",
+        ex.pool_stats()
+    );
+}
+
+#[tokio::test]
 async fn idle_connections_are_closed() {
     let Some(sshd) = Sshd::start() else { return };
     let ex = executor(
@@ -713,4 +870,87 @@ async fn large_output_through_a_small_sink_loses_nothing() {
     assert!(outcome.success(), "{outcome:?}");
     let (n, last, err) = collect.await.unwrap();
     assert_eq!((n, last.as_str(), err), (100_000, "100000", 1000));
+}
+
+#[tokio::test]
+async fn sudo_prompt_is_answered_on_a_pty() {
+    let Some(sshd) = Sshd::start() else { return };
+    if !harness::sudo_ready() {
+        return;
+    }
+    let creds = |pw: &str| {
+        ConfigCredentials::new()
+            .with_key(sshd.user_key())
+            .with_sudo_password(pw)
+    };
+    let node = sshd.node(1).with("sudo-command-enabled", "true");
+    let ex = SshExecutor::new(creds(harness::PASSWORD));
+    let mut req = shell(
+        node.clone(),
+        "sudo id -un; echo \"$RD_X\"; echo err >&2; cat; sudo cat",
+    );
+    req.env = vec![("RD_X".into(), "env too".into())];
+    let (outcome, lines) = run(&ex, req).await;
+    let outcome = outcome.unwrap();
+    assert!(outcome.success(), "{outcome:?} {lines:?}");
+    // on a pty stderr joins stdout; the prompt and password are not shown;
+    // stdin is /dev/null, not the terminal (cat ends at once); the second
+    // sudo asks again (the harness caches no credentials) and is answered
+    assert_eq!(texts(&lines, Stream::Stdout), ["root", "env too", "err"]);
+    assert!(texts(&lines, Stream::Stderr).is_empty(), "{lines:?}");
+
+    // a command that does not match sudo-command-pattern runs as usual
+    let (outcome, lines) = run(&ex, shell(node.clone(), "id -un; echo err >&2")).await;
+    assert!(outcome.unwrap().success());
+    assert_eq!(texts(&lines, Stream::Stdout), [harness::USER]);
+    assert_eq!(texts(&lines, Stream::Stderr), ["err"]);
+
+    // a step timeout hangs up the terminal: the command under sudo ends
+    let long = format!("sudo /bin/sleep {}", 4000 + sshd.port % 1000);
+    let mut req = shell(node.clone(), &long);
+    req.timeout = Some(Duration::from_millis(1500));
+    let (outcome, _) = run(&ex, req).await;
+    assert!(outcome.unwrap().timed_out);
+    assert!(eventually(|| !harness::remote_process_running(&long)).await);
+
+    // a wrong password fails clearly, and sudo does not stay behind
+    let marker = format!("sudo /bin/sleep {}", 5000 + sshd.port % 1000);
+    let ex = SshExecutor::new(creds("wrong password"));
+    let (outcome, lines) = run(&ex, shell(node.clone(), &marker)).await;
+    let err = outcome.unwrap_err().to_string();
+    assert!(
+        err.contains("node1") && err.contains("sudo") && err.contains("not accept"),
+        "{err}"
+    );
+    assert!(
+        lines.iter().all(|(_, l)| !l.contains("wrong password")),
+        "{lines:?}"
+    );
+    assert!(eventually(|| !harness::remote_process_running(&marker)).await);
+
+    // a prompt that does not match sudo-prompt-pattern fails after
+    // sudo-response-timeout instead of waiting for ever
+    let odd = node
+        .clone()
+        .with("sudo-prompt-pattern", "^Kennwort: ")
+        .with("sudo-response-timeout", "1000");
+    let ex = SshExecutor::new(creds(harness::PASSWORD));
+    let err = run(&ex, shell(odd, "sudo id -un"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no sudo password prompt") && err.contains("[sudo] password for"),
+        "{err}"
+    );
+
+    // no sudo password: refused before anything runs
+    let ex = SshExecutor::new(ConfigCredentials::new().with_key(sshd.user_key()));
+    let err = run(&ex, shell(node, "sudo id -un"))
+        .await
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no sudo password"), "{err}");
 }

@@ -808,6 +808,7 @@ impl Store for SqlStore {
         };
         let items = executions::Entity::find()
             .filter(cond)
+            .order_by_desc(C::DateStarted)
             .order_by_desc(C::Id)
             .offset(query.offset)
             .limit(max)
@@ -855,26 +856,38 @@ impl Store for SqlStore {
         }
         let body = encode_events(events)?;
         let n = i64::try_from(events.len()).map_err(|_| Error::Store("too many events".into()))?;
-        // Writing first takes the row lock (PostgreSQL, MariaDB) or the write
-        // lock (SQLite) before anything is read, so concurrent appends to one
-        // execution are serialized and each gets its own range of offsets.
+        if self.backend() == DatabaseBackend::Sqlite {
+            // One statement: the chunk starts at the current count, and the
+            // `log_chunks_advance` trigger (migration 3) advances the count,
+            // atomically under SQLite's write lock.
+            let res = self
+                .db
+                .execute(Statement::from_sql_and_values(
+                    DatabaseBackend::Sqlite,
+                    "INSERT INTO log_chunks (execution_id, first_offset, event_count, body) \
+                     SELECT id, log_events, ?, ? FROM executions WHERE id = ?",
+                    [n.into(), body.into(), eid.into()],
+                ))
+                .await
+                .map_err(db)?;
+            return if res.rows_affected() == 0 {
+                Err(no_execution(id))
+            } else {
+                Ok(())
+            };
+        }
+        // Writing first takes the row lock before anything is read, so
+        // concurrent appends to one execution are serialized and each gets
+        // its own range of offsets.
         let txn = self.db.begin().await.map_err(db)?;
         let total = match self.backend() {
-            // One round trip where the backend has UPDATE ... RETURNING.
-            DatabaseBackend::Sqlite | DatabaseBackend::Postgres => {
-                let p = |i: usize| match self.backend() {
-                    DatabaseBackend::Postgres => format!("${i}"),
-                    _ => "?".to_owned(),
-                };
+            // One round trip with UPDATE ... RETURNING.
+            DatabaseBackend::Postgres => {
                 let row = txn
                     .query_one(Statement::from_sql_and_values(
                         self.backend(),
-                        format!(
-                            "UPDATE executions SET log_events = log_events + {} \
-                             WHERE id = {} RETURNING log_events",
-                            p(1),
-                            p(2)
-                        ),
+                        "UPDATE executions SET log_events = log_events + $1 \
+                         WHERE id = $2 RETURNING log_events",
                         [n.into(), eid.into()],
                     ))
                     .await

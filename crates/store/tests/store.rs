@@ -513,7 +513,13 @@ async fn fixture(s: &S) -> (Vec<Job>, Vec<Fx>) {
             1 => ExecutionStatus::Running,
             _ => ExecutionStatus::Succeeded,
         };
-        let started = t0() + Duration::minutes(i as i64) + Duration::nanoseconds(i as i64);
+        // Start times mostly follow creation order; every seventh started
+        // earlier, all at the same instant (order by time, then by id).
+        let started = if i % 7 == 3 {
+            t0() - Duration::hours(1)
+        } else {
+            t0() + Duration::minutes(i as i64) + Duration::nanoseconds(i as i64)
+        };
         let mut e = execution(project, job.map(|k| &jobs[k]), user, started);
         e.status = status.clone();
         let id = s.create_execution(&e).await.unwrap();
@@ -531,9 +537,10 @@ async fn fixture(s: &S) -> (Vec<Job>, Vec<Fx>) {
 
 /// Ids of the fixture executions matching `pred`, newest first.
 fn expect(fx: &[Fx], pred: impl Fn(&Fx) -> bool) -> Vec<u64> {
-    let mut ids: Vec<u64> = fx.iter().filter(|f| pred(f)).map(|f| f.id).collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    ids
+    // newest first: start time, then id, both descending
+    let mut hits: Vec<&Fx> = fx.iter().filter(|f| pred(f)).collect();
+    hits.sort_by_key(|f| std::cmp::Reverse((f.started, f.id)));
+    hits.into_iter().map(|f| f.id).collect()
 }
 
 async fn check(s: &S, q: ExecutionQuery, want: Vec<u64>) {

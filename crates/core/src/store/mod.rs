@@ -238,7 +238,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn update_execution(&self, execution: &Execution) -> Result<()>;
     /// An execution by id.
     async fn get_execution(&self, id: u64) -> Result<Option<Execution>>;
-    /// Executions matching a query, newest first.
+    /// Executions matching a query, newest first: by start time, then by id,
+    /// both descending.
     async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>>;
     /// Deletes an execution and its log.
     async fn delete_execution(&self, id: u64) -> Result<()>;

@@ -97,6 +97,47 @@ fn prepare() -> Result<(), String> {
     .clone()
 }
 
+/// Makes sure `sudo` is installed and lets the test user run anything as root
+/// with its password, asked every time (no cached credentials, no lecture).
+/// `false` (skip, with a note) when that is impossible and `CI` is not set.
+pub fn sudo_ready() -> bool {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = DONE.get_or_init(|| {
+        prepare()?;
+        if !Path::new("/usr/bin/sudo").exists() {
+            run("apt-get", &["install", "-y", "-q", "sudo"])
+                .or_else(|_| {
+                    run("apt-get", &["update", "-q"])?;
+                    run("apt-get", &["install", "-y", "-q", "sudo"])
+                })
+                .map_err(|e| format!("installing sudo: {e}"))?;
+        }
+        let rules =
+            format!("Defaults:{USER} !lecture, timestamp_timeout=0\n{USER} ALL=(ALL:ALL) ALL\n");
+        let path = format!("/etc/sudoers.d/{USER}");
+        let tmp = format!("{path}.tmp{}", std::process::id());
+        std::fs::write(&tmp, rules).map_err(|e| format!("{tmp}: {e}"))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o440))
+                .map_err(|e| e.to_string())?;
+        }
+        run("visudo", &["-c", "-q", "-f", &tmp])?;
+        // atomic: concurrent test processes never see a half-written file
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{path}: {e}"))
+    });
+    match result {
+        Ok(()) => true,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set and sudo is not ready: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: sudo is not ready: {e}");
+            false
+        }
+    }
+}
+
 /// Whether the test user already has a password hash (set by an earlier run).
 fn password_is_set() -> bool {
     std::fs::read_to_string("/etc/shadow")
@@ -111,10 +152,17 @@ fn password_is_set() -> bool {
 }
 
 pub fn keygen(path: &Path) {
+    keygen_with(path, &["-t", "ed25519", "-N", ""]);
+}
+
+/// `ssh-keygen` with these options (type, passphrase, format) into `path`.
+pub fn keygen_with(path: &Path, options: &[&str]) {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(path.with_extension("pub"));
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "foredeck-test", "-f"])
+        .arg("-q")
+        .args(options)
+        .args(["-C", "foredeck-test", "-f"])
         .arg(path)
         .output()
         .expect("ssh-keygen");
@@ -221,6 +269,17 @@ impl Sshd {
 
     pub fn user_key_path(&self) -> PathBuf {
         self.dir.path().join("user_ed25519")
+    }
+
+    /// Adds the public half of the key at `private` to authorized_keys.
+    pub fn authorize(&self, private: &Path) {
+        use std::io::Write;
+        let public = std::fs::read(private.with_extension("pub")).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("authorized_keys"))
+            .unwrap();
+        f.write_all(&public).unwrap();
     }
 
     pub fn user_key(&self) -> Vec<u8> {
@@ -366,4 +425,49 @@ fn user_id() -> Option<String> {
         let mut f = l.split(':');
         (f.next()? == USER).then(|| f.nth(1).map(str::to_owned))?
     })
+}
+
+/// An ssh-agent on its own socket, killed on drop.
+pub struct Agent {
+    child: Child,
+    pub socket: PathBuf,
+}
+
+impl Agent {
+    pub fn start(dir: &Path) -> Agent {
+        let socket = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "ssh-agent does not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent { child, socket }
+    }
+
+    pub fn add(&self, key: &Path) {
+        let out = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

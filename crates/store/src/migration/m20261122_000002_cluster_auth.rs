@@ -13,8 +13,6 @@ pub struct Migration;
 enum Executions {
     Table,
     Id,
-    Project,
-    JobId,
     Status,
     ServerUuid,
 }
@@ -129,22 +127,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Newest-first pages per project and per job read an index in order;
-        // claims find unowned work of one status without a scan.
-        manager
-            .create_index(index(
-                "executions_project_id",
-                Executions::Table,
-                &[Executions::Project, Executions::Id],
-            ))
-            .await?;
-        manager
-            .create_index(index(
-                "executions_job_id",
-                Executions::Table,
-                &[Executions::JobId, Executions::Id],
-            ))
-            .await?;
+        // Claims find unowned work of one status without a scan.
         manager
             .create_index(index(
                 "executions_status_server",
@@ -328,15 +311,14 @@ impl MigrationTrait for Migration {
                 .drop_table(Table::drop().table(table).if_exists().to_owned())
                 .await?;
         }
-        for name in [
-            "executions_status_server",
-            "executions_job_id",
-            "executions_project_id",
-        ] {
-            manager
-                .drop_index(Index::drop().name(name).table(Executions::Table).to_owned())
-                .await?;
-        }
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("executions_status_server")
+                    .table(Executions::Table)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()

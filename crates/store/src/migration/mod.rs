@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261122_000002_cluster_auth;
+mod m20261122_000003_sqlite_log_trigger;
 mod types;
 
 /// Every migration of the Foredeck schema, in order.
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_cluster_auth::Migration),
+            Box::new(m20261122_000003_sqlite_log_trigger::Migration),
         ]
     }
 }

@@ -1,0 +1,50 @@
+//! API versions: `/api/{v}/...` accepts 14 to 59.
+
+use crate::error::ApiError;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// The newest API version served (Rundeck 5's).
+pub const CURRENT_API: u32 = 59;
+/// The oldest API version accepted.
+pub const MIN_API: u32 = 14;
+
+/// The version a request asked for, set by the version check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiVersion(pub u32);
+
+/// Answers Rundeck's 400 body for versions outside 14..=59 (and for a
+/// version that is not a number) before anything else runs.
+pub(crate) async fn check_version(mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix("/api/") else {
+        return next.run(req).await;
+    };
+    let v = rest.split('/').next().unwrap_or("");
+    let reason = match v.parse::<u32>() {
+        Ok(n) if (MIN_API..=CURRENT_API).contains(&n) => {
+            req.extensions_mut().insert(ApiVersion(n));
+            return next.run(req).await;
+        }
+        Ok(n) if n > CURRENT_API => format!("Current version: {CURRENT_API}"),
+        _ => format!("Minimum supported version: {MIN_API}"),
+    };
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "api.error.api-version.unsupported",
+        format!("Unsupported API Version \"{v}\". API Request: {path}. Reason: {reason}"),
+    )
+    .into_response()
+}
+
+/// Any other path under `/api/{v}/`: Rundeck's 404 body (after
+/// authentication, so that unauthenticated clients learn nothing).
+pub(crate) async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "api.error.invalid.request",
+        format!("Invalid API request: {}", req.uri().path()),
+    )
+}

@@ -1,0 +1,148 @@
+//! Projects: list, create, get, delete.
+
+use crate::api::ApiVersion;
+use crate::error::ApiError;
+use crate::ApiState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use foredeck_core::authorizer::{AuthContext, Resource, Subject};
+use foredeck_core::Project;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// Rundeck's rule for project names.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || "-_+".contains(c))
+        && chars.all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c))
+}
+
+fn project_json(v: ApiVersion, p: &Project, with_config: bool) -> Value {
+    let mut out = json!({
+        "url": format!("/api/{}/project/{}", v.0, p.name),
+        "name": p.name,
+        "description": p.description.clone().unwrap_or_default(),
+    });
+    if with_config {
+        out["config"] = json!(p.config);
+    }
+    out
+}
+
+fn may(state: &ApiState, subject: &Subject, action: &str, project: &str) -> bool {
+    let r = Resource::new("project").with("name", project);
+    state
+        .authorizer
+        .allowed(subject, action, &r, &AuthContext::Application)
+}
+
+/// `GET /api/{v}/projects`: the projects the subject may read.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Extension(v): Extension<ApiVersion>,
+    Extension(subject): Extension<Subject>,
+) -> Result<Json<Value>, ApiError> {
+    let projects = state.store.list_projects().await?;
+    Ok(Json(Value::Array(
+        projects
+            .iter()
+            .filter(|p| may(&state, &subject, "read", &p.name))
+            .map(|p| project_json(v, p, false))
+            .collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewProject {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+/// `POST /api/{v}/projects` with `{"name", "description"?, "config"?}`.
+pub(crate) async fn create(
+    State(state): State<ApiState>,
+    Extension(v): Extension<ApiVersion>,
+    Extension(subject): Extension<Subject>,
+    body: Result<Json<NewProject>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let create = Resource::new("resource").with("kind", "project");
+    if !state
+        .authorizer
+        .allowed(&subject, "create", &create, &AuthContext::Application)
+    {
+        return Err(ApiError::unauthorized("create", "Project"));
+    }
+    let Json(body) = body?;
+    if !valid_name(&body.name) {
+        return Err(ApiError::invalid(format!(
+            "project name {:?} is invalid: use letters, digits and - _ + . (not first)",
+            body.name
+        )));
+    }
+    let description = body
+        .description
+        .or_else(|| body.config.get("project.description").cloned());
+    let project = Project {
+        name: body.name,
+        description,
+        config: body.config,
+    };
+    state.store.create_project(&project).await.map_err(|e| {
+        let mut e = ApiError::from(e);
+        if e.status == StatusCode::CONFLICT {
+            e.message = format!("project already exists: {}", project.name);
+        }
+        e
+    })?;
+    Ok((StatusCode::CREATED, Json(project_json(v, &project, true))))
+}
+
+async fn readable(
+    state: &ApiState,
+    subject: &Subject,
+    action: &str,
+    name: &str,
+) -> Result<Project, ApiError> {
+    if !may(state, subject, action, name) {
+        return Err(ApiError::unauthorized(action, &format!("Project {name}")));
+    }
+    state
+        .store
+        .get_project(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Project", name))
+}
+
+/// `GET /api/{v}/project/{project}`.
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    Extension(v): Extension<ApiVersion>,
+    Extension(subject): Extension<Subject>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let name = params.get("project").cloned().unwrap_or_default();
+    let p = readable(&state, &subject, "read", &name).await?;
+    Ok(Json(project_json(v, &p, true)))
+}
+
+/// `DELETE /api/{v}/project/{project}`: the project with its jobs,
+/// executions and nodes.
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    Extension(subject): Extension<Subject>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<StatusCode, ApiError> {
+    let name = params.get("project").cloned().unwrap_or_default();
+    readable(&state, &subject, "delete", &name).await?;
+    state.store.delete_project(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,201 @@
+//! `foredeck serve` end to end: a real process on a loopback port, a real
+//! SQLite data directory, HTTP over TCP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+struct Server {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    addr: String,
+    /// What it printed before it was ready.
+    banner: Vec<String>,
+}
+
+/// A child the test lost track of (a failed assertion) is killed, not left.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// The child is waited for by `Server::stop` or its `Drop`.
+#[allow(clippy::zombie_processes)]
+fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_foredeck"));
+    cmd.args(["serve", "--port", "0", "--data-dir"])
+        .arg(data)
+        .env_remove("FOREDECK_BOOTSTRAP_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = Vec::new();
+    loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            panic!("the server exited ({status}) before it was ready: {banner:?}");
+        }
+        if let Some(rest) = line.trim().split("listening on http://").nth(1) {
+            return Server {
+                child,
+                out,
+                addr: rest.to_owned(),
+                banner,
+            };
+        }
+        banner.push(line.trim().to_owned());
+    }
+}
+
+impl Server {
+    fn get(&self, path: &str, token: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nX-Rundeck-Auth-Token: {token}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let status = resp[9..12].parse().unwrap();
+        let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+        (status, body)
+    }
+
+    /// SIGTERM, then the exit status and the rest of stdout.
+    fn stop(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let mut rest = String::new();
+        self.out.read_to_string(&mut rest).unwrap();
+        (self.child.wait().unwrap().success(), rest)
+    }
+}
+
+fn token_from(banner: &[String]) -> String {
+    banner
+        .iter()
+        .find_map(|l| l.split("(X-Rundeck-Auth-Token): ").nth(1))
+        .expect("the token is printed on first start")
+        .to_owned()
+}
+
+fn password_from(banner: &[String]) -> String {
+    banner
+        .iter()
+        .find_map(|l| l.split("with password ").nth(1))
+        .expect("the password is printed on first start")
+        .to_owned()
+}
+
+/// Every byte of the data directory's database files.
+fn database_bytes(data: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(data).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("foredeck.db")
+        {
+            all.extend(std::fs::read(p).unwrap());
+        }
+    }
+    all
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn first_start_prints_secrets_once_and_stores_them_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("foredeck-data");
+    let server = start(&data, &[]);
+    let token = token_from(&server.banner);
+    let password = password_from(&server.banner);
+    assert!(token.len() >= 32 && password.len() >= 16);
+
+    let (status, body) = server.get("/api/59/system/info", &token);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"apiversion\":59"), "{body}");
+    let (status, _) = server.get("/api/59/system/info", "not-the-token");
+    assert_eq!(status, 403);
+    let (status, body) = server.get("/api/12/system/info", &token);
+    assert_eq!(status, 400, "{body}");
+
+    let (ok, rest) = server.stop();
+    assert!(ok, "a clean exit on SIGTERM: {rest}");
+    let bytes = database_bytes(&data);
+    assert!(!bytes.is_empty());
+    assert!(!contains(&bytes, &token), "the token is stored hashed only");
+    assert!(
+        !contains(&bytes, &password),
+        "the password is stored hashed only"
+    );
+
+    // A later start prints no secret and the token still works.
+    let server = start(&data, &[]);
+    assert!(
+        server
+            .banner
+            .iter()
+            .all(|l| !l.contains("password") && !l.contains("token")),
+        "{:?}",
+        server.banner
+    );
+    assert_eq!(
+        server.get("/api/59/metrics/ping", &token),
+        (200, "pong".into())
+    );
+    assert!(server.stop().0);
+}
+
+#[test]
+fn bootstrap_token_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token = "bootstrap-token-for-automation-0123456789";
+    let server = start(&data, &[("FOREDECK_BOOTSTRAP_TOKEN", token)]);
+    assert!(
+        server.banner.iter().all(|l| !l.contains(token)),
+        "{:?}",
+        server.banner
+    );
+    let (status, body) = server.get("/api/14/projects", token);
+    assert_eq!((status, body.as_str()), (200, "[]"));
+    assert!(server.stop().0);
+    assert!(!contains(&database_bytes(&data), token));
+}
+
+#[test]
+fn a_short_bootstrap_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env("FOREDECK_BOOTSTRAP_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("FOREDECK_BOOTSTRAP_TOKEN must be at least 16"),
+        "{err}"
+    );
+}
