@@ -131,6 +131,14 @@ where
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap();
+    // a throwaway database need not wait for the disk at each commit; the
+    // claims and transactions under test behave the same
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE {name} SET synchronous_commit TO off"
+        ))
+        .await
+        .unwrap();
     let outcome = AssertUnwindSafe(test(format!("{base}/{name}")))
         .catch_unwind()
         .await;
@@ -260,12 +268,10 @@ async fn three_servers_on_postgres() {
             "fires per server (incl. takeovers): {per_server:?}; server-2 runs left \
              unfinished: {frozen_runs}, marked incomplete: {incomplete}, re-run: {reruns}"
         );
+        // server-2 had claimed every trigger of its last second; some of
+        // those runs had started (max_running), the rest waited for a slot
         assert!(frozen_runs > 0, "server-2 was running jobs when it died");
-        assert_eq!(incomplete, frozen_runs, "every orphan was taken over");
-        assert_eq!(
-            incomplete, JOBS,
-            "server-2 had claimed every trigger of its last second"
-        );
+        assert_eq!(incomplete, JOBS, "every orphan was taken over");
         assert_eq!(reruns, JOBS / 10, "the jobs with a retry were re-run");
         let names: Vec<String> = store
             .list_servers()

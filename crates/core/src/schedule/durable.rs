@@ -93,6 +93,8 @@ struct Inner {
     patterns: Mutex<HashMap<(String, String), Arc<CronSchedule>>>,
     /// Serialises recovery and upkeep between concurrent ticks.
     upkeep: tokio::sync::Mutex<()>,
+    /// Slots for running executions (`max_running`).
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -146,6 +148,7 @@ impl DurableSchedulerBuilder {
     /// or [`DurableScheduler::run`]).
     pub fn build(self) -> DurableScheduler {
         let started = self.clock.now();
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.config.max_running.max(1)));
         DurableScheduler {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -157,6 +160,7 @@ impl DurableSchedulerBuilder {
                 state: Mutex::new(State::default()),
                 patterns: Mutex::new(HashMap::new()),
                 upkeep: tokio::sync::Mutex::new(()),
+                slots,
             }),
         }
     }
@@ -775,6 +779,8 @@ impl DurableScheduler {
     ) {
         let this = self.clone();
         let task = tokio::spawn(async move {
+            // the semaphore is never closed, so this waits for a slot
+            let _slot = this.inner.slots.clone().acquire_owned().await;
             let (project, id) = (e.project.clone(), e.id);
             if let Some(note) = note {
                 let event = LogEvent::system(LogLevel::Info, None, None, note);

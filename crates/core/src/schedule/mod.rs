@@ -70,6 +70,10 @@ pub struct SchedulerConfig {
     pub zone: Option<String>,
     /// User scheduled executions run as (default `foredeck`).
     pub user: String,
+    /// Executions this scheduler runs at once (default 16); more wait for a
+    /// slot in fire order. Thousands of runs started at once on a small
+    /// machine start their processes later than a few at a time would.
+    pub max_running: usize,
 }
 
 impl SchedulerConfig {
@@ -85,6 +89,7 @@ impl SchedulerConfig {
             dead_after: Duration::from_secs(90),
             zone: None,
             user: "foredeck".into(),
+            max_running: 16,
         }
     }
 }
