@@ -1,7 +1,7 @@
 //! Access records: users, API tokens (hashes only), ACL policies, audit log.
 
 use crate::entity::{acl_policies, api_tokens, audit_events, users};
-use crate::error::db;
+use crate::error::{db, not_found};
 use crate::store::{begin_write, to_json};
 use crate::time;
 use foredeck_core::store::{AclPolicy, ApiToken, AuditEvent, AuditQuery, Page, User};
@@ -14,13 +14,6 @@ use sea_orm::{
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::Store(format!("{what}: {e}")))
-}
-
-fn not_found(kind: &'static str, id: &str) -> Error {
-    Error::NotFound {
-        kind,
-        id: id.into(),
-    }
 }
 
 /// `""` stands for "system" in the `scope` column.

@@ -8,7 +8,7 @@
 //! run one after another.
 
 use crate::entity::{executions, known_hosts, server_heartbeats, triggers};
-use crate::error::db;
+use crate::error::{db, not_found};
 use crate::store::{begin_write, execution_from, insert_execution, to_json};
 use crate::time;
 use chrono::{DateTime, Utc};
@@ -146,10 +146,7 @@ pub(crate) async fn delete_trigger(c: &DatabaseConnection, id: &str) -> Result<(
         .await
         .map_err(db)?;
     if res.rows_affected == 0 {
-        return Err(Error::NotFound {
-            kind: "trigger",
-            id: id.into(),
-        });
+        return Err(not_found("trigger", id));
     }
     Ok(())
 }
@@ -310,10 +307,7 @@ pub(crate) async fn delete_server(c: &DatabaseConnection, server: &str) -> Resul
         .await
         .map_err(db)?;
     if res.rows_affected == 0 {
-        return Err(Error::NotFound {
-            kind: "server",
-            id: server.into(),
-        });
+        return Err(not_found("server", server));
     }
     Ok(())
 }

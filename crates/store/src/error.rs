@@ -24,3 +24,11 @@ pub(crate) fn no_execution(id: u64) -> Error {
         id: id.to_string(),
     }
 }
+
+/// A missing record of some kind.
+pub(crate) fn not_found(kind: &'static str, id: &str) -> Error {
+    Error::NotFound {
+        kind,
+        id: id.into(),
+    }
+}

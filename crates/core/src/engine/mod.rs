@@ -9,7 +9,7 @@
 
 pub mod limits;
 mod log;
-mod options;
+pub(crate) mod options;
 mod run;
 mod state;
 

@@ -15,20 +15,29 @@ pub struct ResolvedOptions {
     pub secure: BTreeSet<String>,
 }
 
+/// `values` with those named by `is_secure` replaced by `[SECURE]`, as
+/// execution records and logs show them.
+pub(crate) fn mask(
+    values: &BTreeMap<String, String>,
+    is_secure: impl Fn(&str) -> bool,
+) -> BTreeMap<String, String> {
+    values
+        .iter()
+        .map(|(k, v)| {
+            let v = if is_secure(k) {
+                "[SECURE]".to_owned()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 impl ResolvedOptions {
     /// Values with secure ones replaced by `[SECURE]`, for records and logs.
     pub fn masked(&self) -> BTreeMap<String, String> {
-        self.values
-            .iter()
-            .map(|(k, v)| {
-                let v = if self.secure.contains(k) {
-                    "[SECURE]".to_owned()
-                } else {
-                    v.clone()
-                };
-                (k.clone(), v)
-            })
-            .collect()
+        mask(&self.values, |k| self.secure.contains(k))
     }
 }
 

@@ -176,16 +176,6 @@ impl TriggerSpec {
 
     /// Option values as an execution record shows them: secure ones masked.
     pub fn masked_options(&self) -> BTreeMap<String, String> {
-        self.options
-            .iter()
-            .map(|(k, v)| {
-                let v = if self.secure.contains(k) {
-                    "[SECURE]".to_owned()
-                } else {
-                    v.clone()
-                };
-                (k.clone(), v)
-            })
-            .collect()
+        crate::engine::options::mask(&self.options, |k| self.secure.iter().any(|s| s == k))
     }
 }
