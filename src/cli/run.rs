@@ -1,11 +1,11 @@
 //! `foredeck run --file`: run a job in this process with an in-memory store.
 
+use super::progress;
 use anyhow::{bail, Context};
 use clap::Args;
 use foredeck::engine::{Engine, RunOptions};
 use foredeck::{ExecutionStatus, LogLevel, MemoryStore, Project, Store, Stream};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -111,22 +111,8 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         listener: None,
     }
     .on_log(move |ev| {
-        let node = ev.node.as_deref().unwrap_or("");
-        let line = if prefix && !node.is_empty() {
-            format!("{node}: {}", ev.text)
-        } else {
-            ev.text.clone()
-        };
-        match ev.stream {
-            Stream::Stdout => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-            }
-            Stream::Stderr | Stream::System => {
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{line}");
-            }
-        }
+        let line = progress::output_line(ev, prefix);
+        progress::print_line(&line, ev.stream == Stream::Stdout);
     });
 
     let started = std::time::Instant::now();

@@ -998,10 +998,11 @@ impl Run {
     ) {
         while let Some(line) = rx.recv().await {
             self.capture(node, &line.text);
-            let text = if self.masker.is_empty() {
-                line.text
+            let (text, raw) = if self.masker.is_empty() {
+                (line.text, line.raw)
             } else {
-                self.masker.mask(&line.text)
+                let raw = line.raw.map(|r| self.masker.mask_bytes(&r));
+                (self.masker.mask(&line.text), raw)
             };
             let level = if line.stream == Stream::Stderr {
                 LogLevel::Warn
@@ -1016,6 +1017,7 @@ impl Run {
                     node: Some(node.to_owned()),
                     stepctx: Some(ctx.to_owned()),
                     text,
+                    raw,
                 })
                 .await;
         }
