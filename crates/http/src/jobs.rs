@@ -836,10 +836,26 @@ async fn start(
         loglevel,
         listener: None,
     };
-    let handle = state.runtime.engine.start_job(project, job, opts).await?;
-    // the run goes on in the background; the handle is not needed
-    let exec_id = handle.id;
-    drop(handle);
+    if !job.multiple_executions {
+        let running = state
+            .store
+            .query_executions(&ExecutionQuery {
+                project: Some(project.to_owned()),
+                job_ids: vec![id.clone()],
+                status: Some(ExecutionStatus::Running),
+                max: 1,
+                ..ExecutionQuery::default()
+            })
+            .await?;
+        if running.total > 0 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "api.error.execution.conflict",
+                format!("Job ID {id} is already running and does not allow multiple executions"),
+            ));
+        }
+    }
+    let exec_id = state.runtime.start(project, job, opts).await?;
     state
         .audit(
             caller,

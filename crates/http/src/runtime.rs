@@ -41,6 +41,37 @@ impl Runtime {
         }
     }
 
+    /// Starts `job` in the background as an execution owned by this server
+    /// (so that, should the server die, its scheduler or another server's
+    /// marks it incomplete); returns the execution id. A run that cannot
+    /// start (bad options, bad filter) leaves no record.
+    pub async fn start(&self, project: &str, job: &Job, opts: RunOptions) -> Result<u64> {
+        let store = self.engine.store();
+        let mut record = Execution::new(
+            project,
+            job.full_name(),
+            opts.user.clone().unwrap_or_else(|| "foredeck".into()),
+        );
+        record.job_id = job.uuid.clone();
+        record.loglevel = opts.loglevel.unwrap_or(job.loglevel);
+        record.filter = opts.filter.clone();
+        record.server_uuid = Some(self.scheduler.server().to_owned());
+        record.id = store.create_execution(&record).await?;
+        match self
+            .engine
+            .start_execution(project, job, &record, opts)
+            .await
+        {
+            Ok(handle) => Ok(handle.id),
+            Err(e) => {
+                if let Err(d) = store.delete_execution(record.id).await {
+                    tracing::error!(error = %d, id = record.id, "removing the record of a run that did not start");
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// The nodes a project's executions choose from: the project's nodes
     /// (from its node sources) and the server's own node, unless a source
     /// names a node the same.
