@@ -221,7 +221,8 @@ fn check_schedule(job: &Job) -> Result<(), String> {
 
 /// `POST /api/{v}/project/{project}/jobs/import`: a job YAML or JSON
 /// document (`fileformat`, else the `Content-Type`), with `dupeOption`
-/// (`create`, `update` (default), `skip`) and `uuidOption` (`preserve`
+/// (`create` (default, as Rundeck; a job whose group and name exist fails),
+/// `update`, `skip`) and `uuidOption` (`preserve`
 /// (default), `remove`). Answers which jobs succeeded, failed or were skipped.
 pub(crate) async fn import(
     State(state): State<ApiState>,
@@ -232,7 +233,7 @@ pub(crate) async fn import(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_of(&state, &caller, &p).await?;
-    let dupe = match param(&q, "dupeOption").unwrap_or("update") {
+    let dupe = match param(&q, "dupeOption").unwrap_or("create") {
         "create" => Dupe::Create,
         "update" => Dupe::Update,
         "skip" => Dupe::Skip,

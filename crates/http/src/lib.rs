@@ -218,3 +218,5 @@ pub fn router(state: ApiState) -> Router {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_jobs;
