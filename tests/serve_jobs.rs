@@ -16,7 +16,33 @@ const TOKEN: &str = "e2e-bootstrap-token-0123456789";
 
 struct Server {
     child: Child,
+    out: BufReader<std::process::ChildStdout>,
     addr: String,
+}
+
+// The child is waited for by `Drop` or by the test.
+#[allow(clippy::zombie_processes)]
+fn start(data: &std::path::Path, key: Option<&std::path::Path>) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_foredeck"));
+    cmd.args(["serve", "--port", "0", "--data-dir"])
+        .arg(data)
+        .args(["--ssh-host-key-policy", "accept-new"])
+        .env("FOREDECK_BOOTSTRAP_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(k) = key {
+        cmd.arg("--ssh-key").arg(k);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let addr = loop {
+        let mut l = String::new();
+        assert!(out.read_line(&mut l).unwrap() > 0, "the server exited");
+        if let Some(a) = l.trim().split("listening on http://").nth(1) {
+            break a.to_owned();
+        }
+    };
+    Server { child, out, addr }
 }
 
 impl Drop for Server {
@@ -64,27 +90,7 @@ fn a_job_on_ssh_nodes_followed_by_polling_and_by_sse() {
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let key = sshd.user_key_path();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_foredeck"))
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(&data)
-        .arg("--ssh-key")
-        .arg(&key)
-        .args(["--ssh-host-key-policy", "accept-new"])
-        .env("FOREDECK_BOOTSTRAP_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let addr = loop {
-        let mut l = String::new();
-        assert!(out.read_line(&mut l).unwrap() > 0, "the server exited");
-        if let Some(a) = l.trim().split("listening on http://").nth(1) {
-            break a.to_owned();
-        }
-    };
-    let server = Server { child, addr };
+    let server = start(&data, Some(&sshd.user_key_path()));
     let addr = server.addr.as_str();
 
     let (status, body) = http(
@@ -221,4 +227,74 @@ fn a_job_on_ssh_nodes_followed_by_polling_and_by_sse() {
     ok.sort_unstable();
     assert_eq!(ok, ["node1", "node2"]);
     drop(server);
+}
+
+/// SIGTERM stops the server gracefully: what still runs is aborted and
+/// recorded so, and the process exits cleanly.
+#[test]
+fn graceful_shutdown_aborts_running_executions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = start(&data, None);
+    let addr = server.addr.clone();
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/59/projects",
+        "application/json",
+        r#"{"name":"p"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let job = "- name: long\n  uuid: 66666666-6666-6666-6666-666666666666\n  sequence:\n    commands:\n      - exec: 'echo started; sleep 60'\n";
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/59/project/p/jobs/import",
+        "application/yaml",
+        job,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/59/job/66666666-6666-6666-6666-666666666666/run",
+        "application/json",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let id = json(&body)["id"].as_u64().unwrap();
+    // wait for its first line: it runs
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 2_000, "the job prints nothing");
+        let (_, body) = http(
+            &addr,
+            "GET",
+            &format!("/api/59/execution/{id}/output?format=text"),
+            "text/plain",
+            "",
+        );
+        if body.contains("started") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut rest = String::new();
+    server.out.read_to_string(&mut rest).unwrap();
+    assert!(server.child.wait().unwrap().success(), "{rest}");
+    assert!(rest.contains("Aborting 1 running execution"), "{rest}");
+    assert!(rest.contains("Foredeck stopped"), "{rest}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let e = rt.block_on(async {
+        let store = foredeck::sql::SqlStore::open_data_dir(&data).await.unwrap();
+        store.get_execution(id).await.unwrap().unwrap()
+    });
+    assert_eq!(e.status, foredeck::ExecutionStatus::Aborted);
 }
