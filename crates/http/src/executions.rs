@@ -284,6 +284,33 @@ impl Selection {
     }
 }
 
+/// Whether the log of `id` has an event at index `i`.
+async fn has_event(store: &dyn foredeck_core::Store, id: u64, i: u64) -> Result<bool, ApiError> {
+    Ok(!store.read_log(id, i, 1).await?.events.is_empty())
+}
+
+/// Number of events in the log of `id`: doubling, then bisection.
+async fn log_len(store: &dyn foredeck_core::Store, id: u64) -> Result<u64, ApiError> {
+    if !has_event(store, id, 0).await? {
+        return Ok(0);
+    }
+    // invariant: event at `lo` exists, none at `hi`
+    let (mut lo, mut hi) = (0u64, 1u64);
+    while has_event(store, id, hi).await? {
+        lo = hi;
+        hi = hi.saturating_mul(2);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if has_event(store, id, mid).await? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(hi)
+}
+
 async fn output_of(
     state: ApiState,
     caller: Caller,
@@ -322,7 +349,13 @@ async fn output_of(
         // the last n wanted lines of the whole log
         let n = usize::try_from(n).unwrap_or(MAX_ENTRIES).min(MAX_ENTRIES);
         let mut tail: VecDeque<LogEvent> = VecDeque::with_capacity(n.min(PAGE));
-        let mut at = 0;
+        // without a node or step selection only the last n events matter:
+        // start there (the length is found in O(log length) reads)
+        let mut at = if sel.node.is_none() && sel.stepctx.is_none() {
+            log_len(store.as_ref(), e.id).await?.saturating_sub(n as u64)
+        } else {
+            0
+        };
         loop {
             let page = store.read_log(e.id, at, PAGE).await?;
             if page.events.is_empty() {
