@@ -4,20 +4,19 @@ use anyhow::Context;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use clap::Args;
+use foredeck::engine::Engine;
 use foredeck::store::{ApiToken, User};
-use foredeck::Store;
+use foredeck::{DurableScheduler, SchedulerConfig, Store};
 use foredeck_http::auth::{hash_token, new_token_secret};
-use foredeck_http::{ApiState, RoleAuthorizer};
-use foredeck_store::SqlStore;
+use foredeck_http::{ApiState, RoleAuthorizer, Runtime};
+use foredeck_store::{MasterKey, SqlStore};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Data directory: the SQLite database and the master key.
-    #[arg(long, env = "FOREDECK_DATA_DIR", default_value = "foredeck-data")]
-    data_dir: PathBuf,
     /// A PostgreSQL or MariaDB URL instead of the embedded SQLite database.
     #[arg(long, env = "FOREDECK_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
@@ -27,26 +26,54 @@ pub struct ServeArgs {
     /// Port (0 picks a free one).
     #[arg(long, env = "FOREDECK_PORT", default_value_t = 4440)]
     port: u16,
+    /// SSH settings for remote nodes, and the data directory (`--data-dir`:
+    /// the SQLite database, the master key, this server's uuid).
+    #[command(flatten)]
+    ssh: super::ssh::SshArgs,
 }
 
 /// The role that has every permission.
 const ADMIN_ROLE: &str = "admin";
 
 pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
+    let data_dir = a.ssh.data_dir().to_owned();
     let store = match &a.database_url {
         Some(url) => SqlStore::connect(url)
             .await
             .context("connecting to the database")?,
-        None => SqlStore::open_data_dir(&a.data_dir)
+        None => SqlStore::open_data_dir(&data_dir)
             .await
-            .with_context(|| format!("opening the store in {}", a.data_dir.display()))?,
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     };
     let store: Arc<dyn Store> = Arc::new(store);
     first_start(&store).await?;
-    let mut state = ApiState::new(store, Arc::new(RoleAuthorizer::new([ADMIN_ROLE])));
+    let mut state = ApiState::new(store.clone(), Arc::new(RoleAuthorizer::new([ADMIN_ROLE])));
     if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         state.node_name = host.trim().to_owned();
     }
+    state.server_uuid = server_uuid(&data_dir)?;
+    let master = MasterKey::load_or_create(&data_dir)
+        .with_context(|| format!("the master key in {}", data_dir.display()))?;
+    let engine = Engine::builder()
+        .shared_store(store.clone())
+        .server_node(state.node_name.clone())
+        .executor("ssh", a.ssh.executor_on(store.clone(), &master)?)
+        .build();
+    let config = SchedulerConfig::new(state.server_uuid.clone());
+    let runtime = Runtime::new(engine.clone(), |launcher| {
+        DurableScheduler::builder(store.clone(), launcher)
+            .config(config)
+            .build()
+    });
+    let scheduler = runtime.scheduler.clone();
+    let state = state.with_runtime(runtime);
+    // the scheduler ticks (fires schedules, heartbeats, takes over the
+    // executions of dead servers) until shutdown
+    let stop = CancellationToken::new();
+    let ticking = tokio::spawn({
+        let stop = stop.clone();
+        async move { scheduler.run(stop.cancelled_owned()).await }
+    });
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(a.bind, a.port))
         .await
         .with_context(|| format!("listening on {}:{}", a.bind, a.port))?;
@@ -55,12 +82,57 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
         "Foredeck {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")
     );
-    axum::serve(listener, foredeck_http::router(state))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving")?;
+    let served = axum::serve(
+        listener,
+        foredeck_http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving");
+    stop.cancel();
+    let _ = ticking.await;
+    stop_executions(&engine).await;
+    served?;
     println!("Foredeck stopped");
     Ok(0)
+}
+
+/// Aborts what still runs here and waits (a bounded time) for the records
+/// to say so; whatever is left is marked incomplete at the next start.
+async fn stop_executions(engine: &Engine) {
+    let running = engine.running();
+    if running.is_empty() {
+        return;
+    }
+    println!("Aborting {} running execution(s)", running.len());
+    for id in running {
+        engine.abort(id);
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !engine.running().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// This server's uuid, kept in the data directory so that a restarted
+/// server recognises the executions it left unfinished.
+fn server_uuid(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("server.uuid");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let s = s.trim();
+            uuid::Uuid::parse_str(s).with_context(|| format!("{}: not a uuid", path.display()))?;
+            Ok(s.to_owned())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let id = uuid::Uuid::new_v4().to_string();
+            std::fs::write(&path, format!("{id}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(id)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

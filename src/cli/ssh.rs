@@ -59,10 +59,58 @@ pub struct SshArgs {
 impl SshArgs {
     /// The SSH executor these settings describe. Nothing connects yet.
     pub async fn executor(&self) -> anyhow::Result<SshExecutor> {
-        let policy: HostKeyPolicy = self
-            .ssh_host_key_policy
+        let policy = self.policy()?;
+        let known_hosts: Arc<dyn foredeck_ssh::KnownHosts> = if policy == HostKeyPolicy::Off {
+            Arc::new(MemoryKnownHosts::new())
+        } else {
+            // created with its directory when the first key is learned
+            Arc::new(FileKnownHosts::new(&self.ssh_known_hosts))
+        };
+        // key storage, when the data directory has a store
+        let keys = if self.data_dir.join("foredeck.db").exists() {
+            let store = foredeck_store::SqlStore::open_data_dir(&self.data_dir).await?;
+            let master = foredeck_store::MasterKey::load_or_create(&self.data_dir)?;
+            Some(foredeck_store::KeyStorage::new(Arc::new(store), &master))
+        } else {
+            None
+        };
+        self.build(policy, keys, known_hosts)
+    }
+
+    /// The SSH executor of a server: secrets from its key storage, known
+    /// hosts in its store (shared by every server on one database).
+    pub fn executor_on(
+        &self,
+        store: Arc<dyn foredeck::Store>,
+        master: &foredeck_store::MasterKey,
+    ) -> anyhow::Result<SshExecutor> {
+        let policy = self.policy()?;
+        let known_hosts: Arc<dyn foredeck_ssh::KnownHosts> = if policy == HostKeyPolicy::Off {
+            Arc::new(MemoryKnownHosts::new())
+        } else {
+            Arc::new(foredeck::known_hosts::StoreKnownHosts::new(store.clone()))
+        };
+        let keys = foredeck_store::KeyStorage::new(store, master);
+        self.build(policy, Some(keys), known_hosts)
+    }
+
+    /// The data directory (`--data-dir`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    fn policy(&self) -> anyhow::Result<HostKeyPolicy> {
+        self.ssh_host_key_policy
             .parse()
-            .map_err(|e| anyhow::anyhow!("--ssh-host-key-policy: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("--ssh-host-key-policy: {e}"))
+    }
+
+    fn build(
+        &self,
+        policy: HostKeyPolicy,
+        keys: Option<foredeck_store::KeyStorage>,
+        known_hosts: Arc<dyn foredeck_ssh::KnownHosts>,
+    ) -> anyhow::Result<SshExecutor> {
         let mut creds = ConfigCredentials::new();
         if let Some(key) = &self.ssh_key {
             creds = creds.with_key_file(key);
@@ -76,12 +124,6 @@ impl SshArgs {
             };
             creds = creds.with_password(pw);
         }
-        let known_hosts: Arc<dyn foredeck_ssh::KnownHosts> = if policy == HostKeyPolicy::Off {
-            Arc::new(MemoryKnownHosts::new())
-        } else {
-            // created with its directory when the first key is learned
-            Arc::new(FileKnownHosts::new(&self.ssh_known_hosts))
-        };
         let config = SshConfig {
             max_connections: connection_bound(),
             default_user: self.ssh_user.clone(),
@@ -89,19 +131,13 @@ impl SshArgs {
             host_key_policy: policy,
             ..SshConfig::default()
         };
-        // key storage, when the data directory has a store
-        let creds: Arc<dyn foredeck_ssh::Credentials> =
-            if self.data_dir.join("foredeck.db").exists() {
-                let store = foredeck_store::SqlStore::open_data_dir(&self.data_dir).await?;
-                let master = foredeck_store::MasterKey::load_or_create(&self.data_dir)?;
-                let keys = foredeck_store::KeyStorage::new(Arc::new(store), &master);
-                Arc::new(foredeck::credentials::KeyStorageCredentials::new(
-                    keys,
-                    Arc::new(creds),
-                ))
-            } else {
-                Arc::new(creds)
-            };
+        let creds: Arc<dyn foredeck_ssh::Credentials> = match keys {
+            Some(keys) => Arc::new(foredeck::credentials::KeyStorageCredentials::new(
+                keys,
+                Arc::new(creds),
+            )),
+            None => Arc::new(creds),
+        };
         Ok(SshExecutor::with_config(config, creds, known_hosts))
     }
 }

@@ -9,21 +9,27 @@
 //! flight the server answers 503 at once instead of queueing without bound.
 //!
 //! Implemented so far: `system/info`, projects (list, create, get, delete),
-//! `metrics/ping` and `metrics/healthcheck`. The rest of the API arrives with
-//! the rest of issue #6.
+//! `metrics/ping` and `metrics/healthcheck`, jobs (list, export, import, get,
+//! delete, info, run, retry, enable/disable) and executions (get, state,
+//! output with tailing and as Server-Sent Events, abort, delete, query,
+//! running). The rest of the API arrives with the rest of issue #6.
 #![deny(missing_docs)]
 
+mod access;
 mod api;
 pub mod auth;
 mod error;
+mod executions;
+mod jobs;
 mod projects;
+mod runtime;
 mod system;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use foredeck_core::{Authorizer, Store};
 use std::sync::Arc;
@@ -33,6 +39,7 @@ use tower::ServiceBuilder;
 pub use api::{ApiVersion, CURRENT_API, MIN_API};
 pub use auth::RoleAuthorizer;
 pub use error::ApiError;
+pub use runtime::{Runtime, ServerLauncher};
 
 /// What every request handler shares.
 #[derive(Clone, Debug)]
@@ -49,21 +56,33 @@ pub struct ApiState {
     pub started: chrono::DateTime<chrono::Utc>,
     /// Limits on requests.
     pub limits: Limits,
+    /// The engine that runs jobs and the scheduler that keeps their schedules.
+    pub runtime: Runtime,
     started_instant: Instant,
 }
 
 impl ApiState {
     /// State with default limits, started now.
+    /// The runtime is an engine with the local executor only (see
+    /// [`ApiState::with_runtime`] for SSH and the rest).
     pub fn new(store: Arc<dyn Store>, authorizer: Arc<dyn Authorizer>) -> Self {
+        let runtime = Runtime::local(store.clone());
         ApiState {
             store,
             authorizer,
+            runtime,
             server_uuid: uuid::Uuid::new_v4().to_string(),
             node_name: "foredeck".into(),
             started: chrono::Utc::now(),
             limits: Limits::default(),
             started_instant: Instant::now(),
         }
+    }
+
+    /// The same state running jobs with this engine and scheduler.
+    pub fn with_runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
+        self
     }
 
     /// How long the server has been up.
@@ -105,6 +124,73 @@ pub fn router(state: ApiState) -> Router {
             "/api/{v}/project/{project}",
             get(projects::get).delete(projects::delete),
         )
+        // jobs and executions (issue #6: jobs, executions, live output)
+        .route("/api/{v}/project/{project}/jobs", get(jobs::list))
+        .route("/api/{v}/project/{project}/jobs/export", get(jobs::export))
+        .route("/api/{v}/project/{project}/jobs/import", post(jobs::import))
+        .route(
+            "/api/{v}/jobs/delete",
+            post(jobs::bulk_delete).delete(jobs::bulk_delete),
+        )
+        .route("/api/{v}/job/{id}", get(jobs::get).delete(jobs::delete))
+        .route("/api/{v}/job/{id}/info", get(jobs::info))
+        .route("/api/{v}/job/{id}/run", post(jobs::run))
+        .route(
+            "/api/{v}/job/{id}/executions",
+            get(jobs::executions).post(jobs::run),
+        )
+        .route("/api/{v}/job/{id}/retry/{execid}", post(jobs::retry))
+        .route(
+            "/api/{v}/job/{id}/execution/enable",
+            post(jobs::enable_execution),
+        )
+        .route(
+            "/api/{v}/job/{id}/execution/disable",
+            post(jobs::disable_execution),
+        )
+        .route(
+            "/api/{v}/job/{id}/schedule/enable",
+            post(jobs::enable_schedule),
+        )
+        .route(
+            "/api/{v}/job/{id}/schedule/disable",
+            post(jobs::disable_schedule),
+        )
+        .route(
+            "/api/{v}/execution/{id}",
+            get(executions::get).delete(executions::delete),
+        )
+        .route("/api/{v}/execution/{id}/state", get(executions::state))
+        .route("/api/{v}/execution/{id}/output", get(executions::output))
+        .route(
+            "/api/{v}/execution/{id}/output/node/{node}",
+            get(executions::output_node),
+        )
+        .route(
+            "/api/{v}/execution/{id}/output/node/{node}/step/{stepctx}",
+            get(executions::output_node_step),
+        )
+        .route(
+            "/api/{v}/execution/{id}/output/step/{stepctx}",
+            get(executions::output_step),
+        )
+        .route(
+            "/api/{v}/execution/{id}/output/stream",
+            get(executions::stream),
+        )
+        .route(
+            "/api/{v}/execution/{id}/abort",
+            post(executions::abort).get(executions::abort),
+        )
+        .route("/api/{v}/executions/delete", post(executions::bulk_delete))
+        .route(
+            "/api/{v}/project/{project}/executions",
+            get(executions::query),
+        )
+        .route(
+            "/api/{v}/project/{project}/executions/running",
+            get(executions::running),
+        )
         .route("/api/{v}/{*rest}", axum::routing::any(api::not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -132,3 +218,5 @@ pub fn router(state: ApiState) -> Router {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_jobs;

@@ -1,0 +1,227 @@
+//! Who is calling, what they may see, and the audit trail of what they did.
+//!
+//! Jobs are authorized as Rundeck does: resource kind `job` with the job's
+//! `name`, `group` and `uuid`, in the job's project context; ad-hoc
+//! executions as kind `adhoc`. A job the caller may neither `read` nor
+//! `view` is answered as missing (404), so its name never leaks; a visible
+//! job lacking the asked action is answered 403.
+
+use crate::api::ApiVersion;
+use crate::error::ApiError;
+use crate::ApiState;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use foredeck_core::authorizer::{AuthContext, Resource, Subject};
+use foredeck_core::store::AuditEvent;
+use foredeck_core::{Execution, Job};
+use std::net::SocketAddr;
+
+/// The authenticated caller of a request: subject, API version, address.
+#[derive(Clone, Debug)]
+pub(crate) struct Caller {
+    pub subject: Subject,
+    pub version: ApiVersion,
+    pub source: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Both are set by the middleware in front of every API route.
+        let subject = parts
+            .extensions
+            .get::<Subject>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("access", "the API"))?;
+        let version = parts
+            .extensions
+            .get::<ApiVersion>()
+            .copied()
+            .unwrap_or(ApiVersion(crate::CURRENT_API));
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Caller {
+            subject,
+            version,
+            source,
+        })
+    }
+}
+
+/// The `job` resource of a job, as `.aclpolicy` rules match it.
+pub(crate) fn job_resource(job: &Job) -> Resource {
+    Resource::new("job")
+        .with("name", job.name.clone())
+        .with("group", job.group.clone().unwrap_or_default())
+        .with("uuid", job.uuid.clone().unwrap_or_default())
+}
+
+impl ApiState {
+    /// Whether the caller may read the project at all (application context).
+    pub(crate) fn may_read_project(&self, subject: &Subject, project: &str) -> bool {
+        let r = Resource::new("project").with("name", project);
+        self.authorizer
+            .allowed(subject, "read", &r, &AuthContext::Application)
+    }
+
+    /// Whether the caller may do `action` to `job` of `project`.
+    pub(crate) fn may_job(
+        &self,
+        subject: &Subject,
+        action: &str,
+        project: &str,
+        job: &Job,
+    ) -> bool {
+        self.authorizer.allowed(
+            subject,
+            action,
+            &job_resource(job),
+            &AuthContext::Project(project.to_owned()),
+        )
+    }
+
+    /// Whether the job exists for the caller: project readable and the job
+    /// readable or viewable.
+    pub(crate) fn sees_job(&self, subject: &Subject, project: &str, job: &Job) -> bool {
+        self.may_read_project(subject, project)
+            && (self.may_job(subject, "read", project, job)
+                || self.may_job(subject, "view", project, job))
+    }
+
+    /// Whether the caller may do `action` on an ad-hoc execution of `project`.
+    pub(crate) fn may_adhoc(&self, subject: &Subject, action: &str, project: &str) -> bool {
+        self.authorizer.allowed(
+            subject,
+            action,
+            &Resource::new("adhoc"),
+            &AuthContext::Project(project.to_owned()),
+        )
+    }
+
+    /// A job by uuid in any project the caller may see it in; 404 (naming
+    /// only the id the caller sent) otherwise.
+    pub(crate) async fn visible_job(
+        &self,
+        subject: &Subject,
+        id: &str,
+    ) -> Result<(String, Job), ApiError> {
+        let missing = || ApiError::not_found("Job ID", id);
+        if id.is_empty() || id.len() > 255 {
+            return Err(missing());
+        }
+        for p in self.store.list_projects().await? {
+            if let Some(job) = self.store.get_job(&p.name, id).await? {
+                if self.sees_job(subject, &p.name, &job) {
+                    return Ok((p.name, job));
+                }
+                return Err(missing());
+            }
+        }
+        Err(missing())
+    }
+
+    /// [`visible_job`](Self::visible_job), then 403 unless `action` is allowed.
+    pub(crate) async fn job_for(
+        &self,
+        subject: &Subject,
+        id: &str,
+        action: &str,
+    ) -> Result<(String, Job), ApiError> {
+        let (project, job) = self.visible_job(subject, id).await?;
+        if !self.may_job(subject, action, &project, &job) {
+            return Err(ApiError::unauthorized(action, &format!("Job ID {id}")));
+        }
+        Ok((project, job))
+    }
+
+    /// What an execution is authorized as: its job (the stored one, or one
+    /// rebuilt from the record's `group/name` when the job was deleted), or
+    /// `None` for ad-hoc executions.
+    pub(crate) async fn execution_job(&self, e: &Execution) -> Result<Option<Job>, ApiError> {
+        let Some(id) = &e.job_id else {
+            return Ok(None);
+        };
+        if let Some(job) = self.store.get_job(&e.project, id).await? {
+            return Ok(Some(job));
+        }
+        let (group, name) = match e.description.rsplit_once('/') {
+            Some((g, n)) => (Some(g.to_owned()), n.to_owned()),
+            None => (None, e.description.clone()),
+        };
+        let mut job = Job::new(name, Default::default());
+        job.group = group;
+        job.uuid = Some(id.clone());
+        Ok(Some(job))
+    }
+
+    /// Whether the caller may do `action` (`read` to see it, `kill`) on an
+    /// execution; seeing needs `read` or `view` on its job.
+    pub(crate) async fn may_execution(
+        &self,
+        subject: &Subject,
+        action: &str,
+        e: &Execution,
+    ) -> Result<bool, ApiError> {
+        if !self.may_read_project(subject, &e.project) {
+            return Ok(false);
+        }
+        Ok(match self.execution_job(e).await? {
+            Some(job) if action == "read" => self.sees_job(subject, &e.project, &job),
+            Some(job) => self.may_job(subject, action, &e.project, &job),
+            None => self.may_adhoc(subject, action, &e.project),
+        })
+    }
+
+    /// An execution the caller may see; 404 naming only the id otherwise,
+    /// 403 when it is visible but `action` is not allowed.
+    pub(crate) async fn execution_for(
+        &self,
+        subject: &Subject,
+        id: &str,
+        action: &str,
+    ) -> Result<Execution, ApiError> {
+        let missing = || ApiError::not_found("Execution ID", id);
+        let n: u64 = id.parse().map_err(|_| missing())?;
+        let e = self.store.get_execution(n).await?.ok_or_else(missing)?;
+        if !self.may_execution(subject, "read", &e).await? {
+            return Err(missing());
+        }
+        if action != "read" && !self.may_execution(subject, action, &e).await? {
+            return Err(ApiError::unauthorized(
+                action,
+                &format!("Execution ID {id}"),
+            ));
+        }
+        Ok(e)
+    }
+
+    /// Records who did what; a failure to record is logged (the change is
+    /// already made).
+    pub(crate) async fn audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource_type: &str,
+        resource: &str,
+        project: Option<&str>,
+        detail: serde_json::Value,
+    ) {
+        let event = AuditEvent {
+            id: 0,
+            time: chrono::Utc::now(),
+            user: caller.subject.user.clone(),
+            action: action.to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource: resource.to_owned(),
+            project: project.map(str::to_owned),
+            source: caller.source.clone(),
+            detail,
+        };
+        if let Err(e) = self.store.append_audit(&event).await {
+            tracing::error!(error = %e, action, resource_type, resource, "audit event not recorded");
+        }
+    }
+}

@@ -1,0 +1,998 @@
+//! Jobs: list, export, import, get, delete (one or many), info, run, retry,
+//! enable/disable execution and schedule, and a job's executions.
+
+use crate::access::Caller;
+use crate::api::ApiVersion;
+use crate::error::ApiError;
+use crate::executions::{flag, ids_of, number, param, path, Params};
+use crate::ApiState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use foredeck_core::engine::{resolve_options, RunOptions};
+use foredeck_core::schedule::TriggerSpec;
+use foredeck_core::store::{ExecutionQuery, JobQuery};
+use foredeck_core::{
+    CronSchedule, ExecutionStatus, Job, LogLevel, NodeFilter, RunRequest, Scheduler,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// A job in Rundeck's list shape.
+fn job_json(v: ApiVersion, project: &str, job: &Job, next: Option<DateTime<Utc>>) -> Value {
+    let id = job.uuid.clone().unwrap_or_default();
+    let mut out = json!({
+        "id": id,
+        "name": job.name,
+        "group": job.group.clone().unwrap_or_default(),
+        "project": project,
+        "description": job.description,
+        "href": format!("/api/{}/job/{}", v.0, id),
+        "permalink": format!("/project/{project}/job/show/{id}"),
+        "scheduled": job.schedule.is_some(),
+        "scheduleEnabled": job.schedule_enabled,
+        "enabled": job.execution_enabled,
+    });
+    if let Some(t) = next {
+        out["nextScheduledExecution"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    out
+}
+
+/// The project named in the path, when the caller may read it.
+async fn project_of(
+    state: &ApiState,
+    caller: &Caller,
+    p: &HashMap<String, String>,
+) -> Result<String, ApiError> {
+    let name = path(p, "project");
+    if !state.may_read_project(&caller.subject, &name) {
+        return Err(ApiError::unauthorized("read", &format!("Project {name}")));
+    }
+    state
+        .store
+        .get_project(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Project", &name))?;
+    Ok(name)
+}
+
+/// Next fire times of a project's scheduled jobs, by job uuid.
+async fn next_fires(
+    state: &ApiState,
+    project: &str,
+) -> Result<HashMap<String, DateTime<Utc>>, ApiError> {
+    let mut out: HashMap<String, DateTime<Utc>> = HashMap::new();
+    for t in state.store.list_triggers(Some(project)).await? {
+        if let (true, Some(j)) = (t.enabled, t.job_id) {
+            let e = out.entry(j).or_insert(t.next_fire);
+            *e = (*e).min(t.next_fire);
+        }
+    }
+    Ok(out)
+}
+
+/// The jobs of a project matching Rundeck's list filters that the caller
+/// may see (`read` or `view`), or that it may `read` when `read_only`.
+async fn matching(
+    state: &ApiState,
+    caller: &Caller,
+    project: &str,
+    q: &[(String, String)],
+    read_only: bool,
+) -> Result<Vec<Job>, ApiError> {
+    let text = |k: &str| param(q, k).filter(|s| !s.is_empty()).map(str::to_owned);
+    let mut query = JobQuery {
+        name_contains: text("jobFilter"),
+        name_exact: text("jobExactFilter"),
+        group_exact: text("groupPathExact"),
+        ..JobQuery::default()
+    };
+    match text("groupPath").as_deref() {
+        None | Some("*") => {}
+        Some("-") => query.group_exact = Some(String::new()),
+        Some(g) => query.group_path = Some(g.to_owned()),
+    }
+    for (k, v) in q {
+        if k == "idlist" {
+            query.ids.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+    }
+    let scheduled = flag(q, "scheduledFilter")?;
+    let schedule_enabled = flag(q, "scheduleEnabledFilter")?;
+    let execution_enabled = flag(q, "executionEnabledFilter")?;
+    let jobs = state.store.list_jobs(project, &query).await?;
+    Ok(jobs
+        .into_iter()
+        .filter(|j| scheduled.is_none_or(|s| j.schedule.is_some() == s))
+        .filter(|j| schedule_enabled.is_none_or(|s| j.schedule_enabled == s))
+        .filter(|j| execution_enabled.is_none_or(|s| j.execution_enabled == s))
+        .filter(|j| {
+            if read_only {
+                state.may_job(&caller.subject, "read", project, j)
+            } else {
+                state.sees_job(&caller.subject, project, j)
+            }
+        })
+        .collect())
+}
+
+/// `GET /api/{v}/project/{project}/jobs` with `jobFilter`, `jobExactFilter`,
+/// `groupPath` (`*` all, `-` top level), `groupPathExact`, `idlist`,
+/// `scheduledFilter`, `scheduleEnabledFilter`, `executionEnabledFilter`.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_of(&state, &caller, &p).await?;
+    let jobs = matching(&state, &caller, &project, &q, false).await?;
+    let next = next_fires(&state, &project).await?;
+    Ok(Json(Value::Array(
+        jobs.iter()
+            .map(|j| {
+                let n = j.uuid.as_ref().and_then(|u| next.get(u)).copied();
+                job_json(caller.version, &project, j, n)
+            })
+            .collect(),
+    )))
+}
+
+/// Which document format a request asks for: `format` parameter, else the
+/// `Accept` header, else JSON.
+fn wanted_format(q: &[(String, String)], headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    match param(q, "format") {
+        Some("yaml") => Ok("yaml"),
+        Some("json") => Ok("json"),
+        Some(other) => Err(ApiError::invalid(format!(
+            "parameter format: {other:?} is not yaml or json (xml is not supported)"
+        ))),
+        None => Ok(
+            if headers
+                .get(ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .is_some_and(|a| a.contains("yaml"))
+            {
+                "yaml"
+            } else {
+                "json"
+            },
+        ),
+    }
+}
+
+fn document(format: &str, jobs: &[Job]) -> Result<Response, ApiError> {
+    Ok(if format == "yaml" {
+        let text = foredeck_core::format::jobs_to_yaml(jobs)?;
+        ([(CONTENT_TYPE, "application/yaml")], text).into_response()
+    } else {
+        let text = foredeck_core::format::jobs_to_json(jobs)?;
+        ([(CONTENT_TYPE, "application/json")], text).into_response()
+    })
+}
+
+/// `GET /api/{v}/project/{project}/jobs/export?format=yaml|json` with the
+/// list filters: the definitions of the jobs the caller may `read`.
+pub(crate) async fn export(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+) -> Result<Response, ApiError> {
+    let project = project_of(&state, &caller, &p).await?;
+    let format = wanted_format(&q, &headers)?;
+    let jobs = matching(&state, &caller, &project, &q, true).await?;
+    document(format, &jobs)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dupe {
+    Create,
+    Update,
+    Skip,
+}
+
+/// Checks what storing a job would start: its schedule (pattern, zone, a
+/// future fire time) and scheduler policies.
+fn check_schedule(job: &Job) -> Result<(), String> {
+    TriggerSpec::for_job(job, "import").map_err(|e| e.to_string())?;
+    if let Some(s) = &job.schedule {
+        let zone = job
+            .time_zone
+            .as_deref()
+            .map(str::trim)
+            .filter(|z| !z.is_empty());
+        CronSchedule::from_schedule(s, zone).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// `POST /api/{v}/project/{project}/jobs/import`: a job YAML or JSON
+/// document (`fileformat`, else the `Content-Type`), with `dupeOption`
+/// (`create` (default, as Rundeck; a job whose group and name exist fails),
+/// `update`, `skip`) and `uuidOption` (`preserve`
+/// (default), `remove`). Answers which jobs succeeded, failed or were skipped.
+pub(crate) async fn import(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_of(&state, &caller, &p).await?;
+    let dupe = match param(&q, "dupeOption").unwrap_or("create") {
+        "create" => Dupe::Create,
+        "update" => Dupe::Update,
+        "skip" => Dupe::Skip,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "parameter dupeOption: {other:?} is not create, update or skip"
+            )))
+        }
+    };
+    let remove_uuids = match param(&q, "uuidOption").unwrap_or("preserve") {
+        "preserve" => false,
+        "remove" => true,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "parameter uuidOption: {other:?} is not preserve or remove"
+            )))
+        }
+    };
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let yaml = match param(&q, "fileformat").or(param(&q, "format")) {
+        Some("yaml") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "parameter fileformat: {other:?} is not yaml or json (xml is not supported)"
+            )))
+        }
+        None if content_type.contains("yaml") => true,
+        None if content_type.contains("json") => false,
+        None => {
+            return Err(ApiError::invalid(
+                "send the jobs as application/yaml or application/json, or name the format with fileformat=yaml|json",
+            ))
+        }
+    };
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::invalid(format!("request body is not UTF-8: {e}")))?;
+    let jobs = if yaml {
+        foredeck_core::format::parse_jobs_yaml(text, "request body")?
+    } else {
+        foredeck_core::format::parse_jobs_json(text, "request body")?
+    };
+    let (mut succeeded, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, mut job) in jobs.into_iter().enumerate() {
+        let index = i + 1;
+        job.project = Some(project.clone());
+        if remove_uuids {
+            job.uuid = None;
+        }
+        let entry = |job: &Job, error: Option<String>| {
+            let mut e = json!({
+                "index": index,
+                "name": job.name,
+                "group": job.group.clone().unwrap_or_default(),
+                "project": project,
+            });
+            if let Some(id) = &job.uuid {
+                e["id"] = json!(id);
+                e["href"] = json!(format!("/api/{}/job/{id}", caller.version.0));
+                e["permalink"] = json!(format!("/project/{project}/job/show/{id}"));
+            }
+            if let Some(err) = error {
+                e["error"] = json!(err);
+            }
+            e
+        };
+        match import_one(&state, &caller, &project, job.clone(), dupe).await {
+            Ok(Imported::Stored(stored)) => succeeded.push(entry(&stored, None)),
+            Ok(Imported::Skipped(existing)) => skipped.push(entry(&existing, None)),
+            Err(msg) => {
+                // a uuid the caller sent is theirs to see; nothing else leaks
+                failed.push(entry(&job, Some(msg)));
+            }
+        }
+    }
+    Ok(Json(json!({
+        "succeeded": succeeded,
+        "failed": failed,
+        "skipped": skipped,
+    })))
+}
+
+enum Imported {
+    Stored(Job),
+    Skipped(Job),
+}
+
+async fn import_one(
+    state: &ApiState,
+    caller: &Caller,
+    project: &str,
+    mut job: Job,
+    dupe: Dupe,
+) -> Result<Imported, String> {
+    let store = &state.store;
+    let err = |e: foredeck_core::Error| ApiError::from(e).message;
+    let by_uuid = match job.uuid.as_deref() {
+        Some(u) if !u.is_empty() => store.get_job(project, u).await.map_err(err)?,
+        _ => None,
+    };
+    let by_name = store
+        .find_job(project, job.group.as_deref(), &job.name)
+        .await
+        .map_err(err)?;
+    // a job the caller cannot see is treated as absent for reporting, but
+    // never overwritten
+    let existing = by_uuid.clone().or(by_name.clone());
+    if let Some(e) = &existing {
+        if !state.sees_job(&caller.subject, project, e) {
+            return Err(format!(
+                "Not authorized for action \"update\" for Job {}",
+                job.full_name()
+            ));
+        }
+    }
+    let existing = match (dupe, existing) {
+        (Dupe::Skip, Some(e)) => return Ok(Imported::Skipped(e)),
+        (Dupe::Create, _) if by_uuid.is_some() => {
+            return Err(format!(
+                "a job with uuid {} exists in this project (use dupeOption=update or uuidOption=remove)",
+                job.uuid.clone().unwrap_or_default()
+            ))
+        }
+        (Dupe::Create, _) => None,
+        (_, e) => e,
+    };
+    if let Some(e) = &existing {
+        job.uuid = e.uuid.clone();
+        if !state.may_job(&caller.subject, "update", project, e) {
+            return Err(format!(
+                "Not authorized for action \"update\" for Job {}",
+                job.full_name()
+            ));
+        }
+    } else if !state.may_job(&caller.subject, "create", project, &job) {
+        return Err(format!(
+            "Not authorized for action \"create\" for Job {}",
+            job.full_name()
+        ));
+    }
+    check_schedule(&job)?;
+    let stored = store.put_job(project, &job).await.map_err(err)?;
+    if let Err(e) = state.runtime.scheduler.schedule_job(project, &stored).await {
+        // put back what was there: no job with a schedule that never runs
+        let undo = match &existing {
+            Some(prev) => store.put_job(project, prev).await.map(|_| ()),
+            None => match &stored.uuid {
+                Some(u) => store.delete_job(project, u).await,
+                None => Ok(()),
+            },
+        };
+        if let Err(u) = undo {
+            tracing::error!(error = %u, "import: undoing a job whose schedule failed");
+        }
+        return Err(err(e));
+    }
+    let action = if existing.is_some() {
+        "update"
+    } else {
+        "create"
+    };
+    let id = stored.uuid.clone().unwrap_or_default();
+    state
+        .audit(
+            caller,
+            action,
+            "job",
+            &id,
+            Some(project),
+            json!({"name": stored.full_name(), "via": "import"}),
+        )
+        .await;
+    Ok(Imported::Stored(stored))
+}
+
+/// `GET /api/{v}/job/{id}?format=yaml|json`: the definition (a list of one).
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+) -> Result<Response, ApiError> {
+    let format = wanted_format(&q, &headers)?;
+    let (_, job) = state
+        .job_for(&caller.subject, &path(&p, "id"), "read")
+        .await?;
+    document(format, &[job])
+}
+
+async fn delete_job(state: &ApiState, caller: &Caller, id: &str) -> Result<Job, ApiError> {
+    let (project, job) = state.job_for(&caller.subject, id, "delete").await?;
+    state.runtime.scheduler.unschedule_job(&project, id).await?;
+    state.store.delete_job(&project, id).await?;
+    state
+        .audit(
+            caller,
+            "delete",
+            "job",
+            id,
+            Some(&project),
+            json!({"name": job.full_name()}),
+        )
+        .await;
+    Ok(job)
+}
+
+/// `DELETE /api/{v}/job/{id}`: the job and its schedule (its executions stay).
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<StatusCode, ApiError> {
+    delete_job(&state, &caller, &path(&p, "id")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST|DELETE /api/{v}/jobs/delete` with `{"ids": [...]}` or `idlist`.
+pub(crate) async fn bulk_delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let ids = ids_of(&body, &q)?;
+    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+    for id in &ids {
+        match delete_job(&state, &caller, id).await {
+            Ok(job) => succeeded.push(json!({
+                "id": id,
+                "message": format!("Job was successfully deleted: {}", job.full_name()),
+            })),
+            Err(e) => failed.push(json!({
+                "id": id,
+                "errorCode": e.code,
+                "message": e.message,
+            })),
+        }
+    }
+    Ok(Json(json!({
+        "requestCount": ids.len(),
+        "allsuccessful": failed.is_empty(),
+        "succeeded": succeeded,
+        "failed": failed,
+    })))
+}
+
+/// `GET /api/{v}/job/{id}/info`: metadata, with `nextScheduledExecution`
+/// for scheduled jobs.
+pub(crate) async fn info(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(&p, "id");
+    let (project, job) = state.visible_job(&caller.subject, &id).await?;
+    let next = state
+        .runtime
+        .scheduler
+        .next_fire_time(&project, &id)
+        .await?;
+    let mut out = job_json(caller.version, &project, &job, next);
+    let durations = state
+        .store
+        .query_executions(&ExecutionQuery {
+            project: Some(project.clone()),
+            job_ids: vec![id.clone()],
+            status: Some(ExecutionStatus::Succeeded),
+            max: 20,
+            ..ExecutionQuery::default()
+        })
+        .await?
+        .items
+        .iter()
+        .filter_map(|e| {
+            e.date_ended
+                .map(|d| (d - e.date_started).num_milliseconds())
+        })
+        .collect::<Vec<_>>();
+    if !durations.is_empty() {
+        let n = i64::try_from(durations.len()).unwrap_or(1);
+        out["averageDuration"] = json!(durations.iter().sum::<i64>() / n);
+    }
+    Ok(Json(out))
+}
+
+async fn toggle(
+    state: ApiState,
+    caller: Caller,
+    id: String,
+    schedule: bool,
+    on: bool,
+) -> Result<Json<Value>, ApiError> {
+    let action = if schedule {
+        "toggle_schedule"
+    } else {
+        "toggle_execution"
+    };
+    let (project, mut job) = state.job_for(&caller.subject, &id, action).await?;
+    if schedule {
+        job.schedule_enabled = on;
+    } else {
+        job.execution_enabled = on;
+    }
+    let stored = state.store.put_job(&project, &job).await?;
+    state
+        .runtime
+        .scheduler
+        .schedule_job(&project, &stored)
+        .await?;
+    let what = if schedule { "schedule" } else { "execution" };
+    let verb = if on { "enable" } else { "disable" };
+    state
+        .audit(
+            &caller,
+            &format!("{verb}_{what}"),
+            "job",
+            &id,
+            Some(&project),
+            json!({}),
+        )
+        .await;
+    Ok(Json(json!({"success": true})))
+}
+
+/// `POST /api/{v}/job/{id}/execution/enable`.
+pub(crate) async fn enable_execution(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, caller, path(&p, "id"), false, true).await
+}
+
+/// `POST /api/{v}/job/{id}/execution/disable`.
+pub(crate) async fn disable_execution(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, caller, path(&p, "id"), false, false).await
+}
+
+/// `POST /api/{v}/job/{id}/schedule/enable`.
+pub(crate) async fn enable_schedule(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, caller, path(&p, "id"), true, true).await
+}
+
+/// `POST /api/{v}/job/{id}/schedule/disable`.
+pub(crate) async fn disable_schedule(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, caller, path(&p, "id"), true, false).await
+}
+
+/// The body of a run or retry request (all fields optional; query
+/// parameters of the same names are read too).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RunBody {
+    #[serde(default)]
+    arg_string: Option<String>,
+    #[serde(default)]
+    loglevel: Option<String>,
+    #[serde(default)]
+    as_user: Option<String>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    run_at_time: Option<String>,
+    #[serde(default)]
+    options: Option<BTreeMap<String, OptionValue>>,
+    /// Retry only: run on the failed nodes only (default true).
+    #[serde(default)]
+    failed_nodes: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OptionValue {
+    One(String),
+    Number(serde_json::Number),
+    Bool(bool),
+    Many(Vec<String>),
+}
+
+impl OptionValue {
+    fn text(self) -> String {
+        match self {
+            OptionValue::One(s) => s,
+            OptionValue::Number(n) => n.to_string(),
+            OptionValue::Bool(b) => b.to_string(),
+            OptionValue::Many(v) => v.join(","),
+        }
+    }
+}
+
+/// Rundeck's argString: `-name value` pairs; values may be quoted with
+/// `"` or `'`.
+fn parse_arg_string(s: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in s.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            None => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(ApiError::invalid("argString: unterminated quote"));
+    }
+    if in_word {
+        words.push(cur);
+    }
+    let mut out = BTreeMap::new();
+    let mut it = words.into_iter().peekable();
+    while let Some(w) = it.next() {
+        let Some(name) = w.strip_prefix('-').filter(|n| !n.is_empty()) else {
+            return Err(ApiError::invalid(format!(
+                "argString: expected -name before {w:?}"
+            )));
+        };
+        let value = match it.peek() {
+            Some(v) if !v.starts_with('-') || v.len() == 1 => it.next().unwrap_or_default(),
+            _ => String::new(),
+        };
+        out.insert(name.to_owned(), value);
+    }
+    Ok(out)
+}
+
+fn parse_loglevel(s: &str) -> Result<LogLevel, ApiError> {
+    match s.trim().to_ascii_uppercase().as_str() {
+        "DEBUG" => Ok(LogLevel::Debug),
+        "VERBOSE" => Ok(LogLevel::Verbose),
+        "INFO" | "NORMAL" => Ok(LogLevel::Info),
+        "WARN" | "WARNING" => Ok(LogLevel::Warn),
+        "ERROR" => Ok(LogLevel::Error),
+        _ => Err(ApiError::invalid(format!(
+            "loglevel: {s:?} is not DEBUG, VERBOSE, INFO, WARN or ERROR"
+        ))),
+    }
+}
+
+/// The run request of a body and query parameters (`option.NAME=value`
+/// included); the body wins.
+fn run_body(body: &Bytes, q: &[(String, String)]) -> Result<RunBody, ApiError> {
+    let mut b: RunBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RunBody::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("request body: {e}")))?
+    };
+    let text = |k: &str| param(q, k).map(str::to_owned);
+    b.arg_string = b.arg_string.or_else(|| text("argString"));
+    b.loglevel = b.loglevel.or_else(|| text("loglevel"));
+    b.as_user = b.as_user.or_else(|| text("asUser"));
+    b.filter = b.filter.or_else(|| text("filter"));
+    b.run_at_time = b.run_at_time.or_else(|| text("runAtTime"));
+    if b.failed_nodes.is_none() {
+        b.failed_nodes = flag(q, "failedNodes")?;
+    }
+    let from_query: BTreeMap<String, OptionValue> = q
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("option.")
+                .map(|n| (n.to_owned(), OptionValue::One(v.clone())))
+        })
+        .collect();
+    if b.options.is_none() && !from_query.is_empty() {
+        b.options = Some(from_query);
+    }
+    Ok(b)
+}
+
+/// Starts `job` (or schedules it with `runAtTime`) and answers with the
+/// execution.
+async fn start(
+    state: &ApiState,
+    caller: &Caller,
+    project: &str,
+    job: &Job,
+    b: RunBody,
+    mut options: BTreeMap<String, String>,
+    retry_of: Option<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let id = job.uuid.clone().unwrap_or_default();
+    if !job.execution_enabled {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "api.error.execution.disabled",
+            format!("Executions of job {id} are disabled"),
+        ));
+    }
+    if let Some(p) = state.store.get_project(project).await? {
+        if p.config
+            .get(foredeck_core::schedule::PROJECT_DISABLE_EXECUTIONS)
+            .is_some_and(|v| v.trim() == "true")
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "api.error.execution.disabled",
+                format!("Executions of project {project} are disabled"),
+            ));
+        }
+    }
+    let user = match b.as_user.filter(|u| !u.trim().is_empty()) {
+        Some(u) => {
+            if !state.may_job(&caller.subject, "runAs", project, job) {
+                return Err(ApiError::unauthorized("runAs", &format!("Job ID {id}")));
+            }
+            u
+        }
+        None => caller.subject.user.clone(),
+    };
+    if let Some(a) = &b.arg_string {
+        for (k, v) in parse_arg_string(a)? {
+            options.entry(k).or_insert(v);
+        }
+    }
+    if let Some(o) = b.options {
+        for (k, v) in o {
+            options.insert(k, v.text());
+        }
+    }
+    let loglevel = b.loglevel.as_deref().map(parse_loglevel).transpose()?;
+    let filter = b.filter.filter(|f| !f.trim().is_empty());
+    if let Some(f) = &filter {
+        NodeFilter::parse(f).map_err(|e| ApiError::invalid(format!("filter: {e}")))?;
+    }
+    // refuse bad options now, not when a later run starts
+    resolve_options(job, &options)?;
+    if let Some(at) = b.run_at_time.filter(|s| !s.trim().is_empty()) {
+        let at = DateTime::parse_from_rfc3339(at.trim())
+            .map_err(|_| ApiError::invalid(format!("runAtTime: {at:?} is not an ISO-8601 time")))?
+            .with_timezone(&Utc);
+        state
+            .runtime
+            .scheduler
+            .run_at(
+                RunRequest {
+                    project: project.to_owned(),
+                    job_id: id.clone(),
+                    options,
+                    user: user.clone(),
+                    filter,
+                },
+                at,
+            )
+            .await?;
+        state
+            .audit(
+                caller,
+                "schedule_run",
+                "job",
+                &id,
+                Some(project),
+                json!({"runAtTime": at.to_rfc3339(), "as": user}),
+            )
+            .await;
+        // Rundeck answers with an execution in state `scheduled`; here the
+        // execution record is made when the time comes.
+        return Ok(Json(json!({
+            "status": "scheduled",
+            "project": project,
+            "user": user,
+            "dateScheduled": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "job": job_json(caller.version, project, job, None),
+        })));
+    }
+    let opts = RunOptions {
+        options,
+        user: Some(user.clone()),
+        filter,
+        nodes: Some(state.runtime.nodes(project).await?),
+        loglevel,
+        listener: None,
+    };
+    if !job.multiple_executions {
+        let running = state
+            .store
+            .query_executions(&ExecutionQuery {
+                project: Some(project.to_owned()),
+                job_ids: vec![id.clone()],
+                status: Some(ExecutionStatus::Running),
+                max: 1,
+                ..ExecutionQuery::default()
+            })
+            .await?;
+        if running.total > 0 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "api.error.execution.conflict",
+                format!("Job ID {id} is already running and does not allow multiple executions"),
+            ));
+        }
+    }
+    let exec_id = state.runtime.start(project, job, opts).await?;
+    state
+        .audit(
+            caller,
+            "run",
+            "job",
+            &id,
+            Some(project),
+            json!({"execution": exec_id, "as": user, "retryOf": retry_of}),
+        )
+        .await;
+    let e = state
+        .store
+        .get_execution(exec_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Execution ID", &exec_id.to_string()))?;
+    Ok(Json(crate::executions::execution_json(
+        caller.version,
+        &e,
+        Some(job),
+    )))
+}
+
+/// `POST /api/{v}/job/{id}/run` (and `/executions`): runs the job with
+/// `argString` or `options`, `loglevel`, `asUser`, `filter`, or at
+/// `runAtTime`; answers with the execution, which runs in the background.
+pub(crate) async fn run(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (project, job) = state
+        .job_for(&caller.subject, &path(&p, "id"), "run")
+        .await?;
+    let b = run_body(&body, &q)?;
+    start(&state, &caller, &project, &job, b, BTreeMap::new(), None).await
+}
+
+/// `POST /api/{v}/job/{id}/retry/{execid}`: runs the job again on the
+/// execution's failed nodes (unless `failedNodes=false`), with its options
+/// unless others are given. Secure option values are not kept in records,
+/// so they must be given again.
+pub(crate) async fn retry(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(&p, "id");
+    let (project, job) = state.job_for(&caller.subject, &id, "run").await?;
+    let e = state
+        .execution_for(&caller.subject, &path(&p, "execid"), "read")
+        .await?;
+    if e.job_id.as_deref() != Some(id.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "Execution ID {} is not an execution of job {id}",
+            e.id
+        )));
+    }
+    if !e.status.is_final() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "api.error.execution.running",
+            format!("Execution ID {} is still running", e.id),
+        ));
+    }
+    let mut b = run_body(&body, &q)?;
+    if b.failed_nodes.unwrap_or(true) && b.filter.is_none() {
+        let failed = e.failed_nodes();
+        if !failed.is_empty() {
+            b.filter = Some(format!("name: {}", failed.join(",")));
+        }
+    }
+    let given = b.arg_string.is_some() || b.options.is_some();
+    let options = if given {
+        BTreeMap::new()
+    } else {
+        e.options
+            .iter()
+            .filter(|(k, _)| job.option(k).is_some_and(|o| !o.secure))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    start(&state, &caller, &project, &job, b, options, Some(e.id)).await
+}
+
+/// `GET /api/{v}/job/{id}/executions?status=&max=&offset=`.
+pub(crate) async fn executions(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(&p, "id");
+    let (project, _) = state.visible_job(&caller.subject, &id).await?;
+    let status = match param(&q, "status").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match ExecutionStatus::parse(s) {
+            ExecutionStatus::Other(_) => {
+                return Err(ApiError::invalid(format!(
+                    "parameter status: {s:?} is not an execution status"
+                )))
+            }
+            st => Some(st),
+        },
+    };
+    let page = state
+        .store
+        .query_executions(&ExecutionQuery {
+            project: Some(project),
+            job_ids: vec![id],
+            status,
+            offset: number(&q, "offset")?.unwrap_or(0),
+            max: number(&q, "max")?.unwrap_or(20).clamp(1, 1_000),
+            ..ExecutionQuery::default()
+        })
+        .await?;
+    Ok(Json(state.paged(caller.version, page).await?))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arg_strings() {
+        let m = parse_arg_string(r#"-env prod -msg "hello world" -flag -n 'a b'"#).unwrap();
+        assert_eq!(m["env"], "prod");
+        assert_eq!(m["msg"], "hello world");
+        assert_eq!(m["flag"], "");
+        assert_eq!(m["n"], "a b");
+        assert!(parse_arg_string("-a \"open").is_err());
+        assert!(parse_arg_string("value").is_err());
+        assert!(parse_arg_string("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,1136 @@
+//! Job and execution routes: success, denied, bad input, for every route.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::auth::{hash_token, TOKEN_HEADER};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use foredeck_core::authorizer::{AuthContext, Decision, Resource, Subject};
+use foredeck_core::store::{ApiToken, AuditQuery};
+use foredeck_core::{Execution, MemoryStore, Project};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-secret-token";
+/// May read project `p` and read/run/kill jobs in group `public` only.
+const DEV: &str = "dev-secret-token";
+/// Has no grant at all.
+const NOBODY: &str = "user-without-grants";
+
+/// Admins may do anything; `dev` may read projects and read, view, run and
+/// kill jobs of group `public`; nobody else may do anything.
+#[derive(Debug)]
+struct TestAuthorizer;
+
+impl Authorizer for TestAuthorizer {
+    fn decide(&self, s: &Subject, action: &str, r: &Resource, _: &AuthContext) -> Decision {
+        if s.groups.contains("admin") {
+            return Decision::Allow;
+        }
+        if !s.groups.contains("dev") {
+            return Decision::Reject;
+        }
+        match r.kind.as_str() {
+            "project" if action == "read" => Decision::Allow,
+            "job"
+                if r.attributes.get("group").map(String::as_str) == Some("public")
+                    && ["read", "view", "run", "kill"].contains(&action) =>
+            {
+                Decision::Allow
+            }
+            _ => Decision::Reject,
+        }
+    }
+}
+
+const JOBS: &str = r#"
+- name: hello
+  group: public
+  uuid: 11111111-1111-1111-1111-111111111111
+  description: says hello
+  options:
+    - name: who
+      value: world
+  sequence:
+    commands:
+      - exec: echo "hello ${option.who}"; echo second line; echo oops >&2
+- name: classified
+  group: secret
+  uuid: 22222222-2222-2222-2222-222222222222
+  description: the secret plan
+  sequence:
+    commands:
+      - exec: echo top-secret-output
+"#;
+const HELLO: &str = "11111111-1111-1111-1111-111111111111";
+const SECRET: &str = "22222222-2222-2222-2222-222222222222";
+
+async fn state() -> ApiState {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let now = chrono::Utc::now();
+    for (id, secret, roles) in [
+        ("t1", ADMIN, vec!["admin".to_owned()]),
+        ("t2", DEV, vec!["dev".to_owned()]),
+        ("t3", NOBODY, vec![]),
+    ] {
+        store
+            .create_token(&ApiToken {
+                id: id.into(),
+                token_hash: hash_token(secret),
+                user: format!("user-{id}"),
+                roles,
+                name: None,
+                creator: "test".into(),
+                created: now,
+                expiration: None,
+            })
+            .await
+            .unwrap();
+    }
+    store.create_project(&Project::new("p")).await.unwrap();
+    ApiState::new(store, Arc::new(TestAuthorizer))
+}
+
+async fn send(
+    s: &ApiState,
+    method: Method,
+    uri: &str,
+    token: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (StatusCode, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(TOKEN_HEADER, token);
+    if let Some(c) = content_type {
+        req = req.header("content-type", c);
+    }
+    let req = req.body(Body::from(body.to_owned())).unwrap();
+    let resp = router(s.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+async fn get(s: &ApiState, uri: &str, token: &str) -> (StatusCode, String) {
+    send(s, Method::GET, uri, token, None, "").await
+}
+
+async fn post_json(s: &ApiState, uri: &str, token: &str, body: &str) -> (StatusCode, String) {
+    send(s, Method::POST, uri, token, Some("application/json"), body).await
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+fn assert_error(status: StatusCode, body: &str, want: StatusCode, code: &str) {
+    assert_eq!(status, want, "{body}");
+    let v = json(body);
+    assert_eq!(v["error"], true, "{body}");
+    assert_eq!(v["errorCode"], code, "{body}");
+}
+
+/// The body leaks nothing of the secret job.
+fn no_leak(body: &str) {
+    for secret in ["classified", "secret plan", "top-secret-output", "/secret"] {
+        assert!(!body.contains(secret), "leaked {secret:?}: {body}");
+    }
+}
+
+async fn import(s: &ApiState, query: &str, body: &str) -> (StatusCode, String) {
+    send(
+        s,
+        Method::POST,
+        &format!("/api/59/project/p/jobs/import{query}"),
+        ADMIN,
+        Some("application/yaml"),
+        body,
+    )
+    .await
+}
+
+async fn loaded() -> ApiState {
+    let s = state().await;
+    let (status, body) = import(&s, "", JOBS).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v = json(&body);
+    assert_eq!(v["succeeded"].as_array().unwrap().len(), 2, "{body}");
+    s
+}
+
+/// Waits until an execution has ended (a bound, not a timing assertion).
+async fn finished(s: &ApiState, id: u64) -> Execution {
+    for _ in 0..1_000 {
+        let e = s.store.get_execution(id).await.unwrap().unwrap();
+        if e.status.is_final() {
+            return e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("execution {id} did not end");
+}
+
+#[tokio::test]
+async fn import_reports_each_job_and_honours_dupe_and_uuid_options() {
+    let s = loaded().await;
+    // update replaces by uuid
+    let changed = JOBS.replace("says hello", "says hi");
+    let v = json(&import(&s, "?dupeOption=update", &changed).await.1);
+    assert_eq!(v["succeeded"].as_array().unwrap().len(), 2);
+    assert_eq!(v["succeeded"][0]["index"], 1);
+    assert_eq!(v["succeeded"][0]["id"], HELLO);
+    let job = s.store.get_job("p", HELLO).await.unwrap().unwrap();
+    assert_eq!(job.description, "says hi");
+    // skip leaves existing jobs alone
+    let v = json(&import(&s, "?dupeOption=skip", JOBS).await.1);
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["succeeded"].as_array().unwrap().is_empty());
+    // create with a uuid that exists fails per job
+    let v = json(&import(&s, "?dupeOption=create", JOBS).await.1);
+    assert_eq!(v["failed"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["failed"][0]["error"].as_str().unwrap().contains("uuid"));
+    // create (the default) refuses a group and name that exist ...
+    let v = json(&import(&s, "?uuidOption=remove", JOBS).await.1);
+    assert_eq!(v["failed"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["failed"][0]["error"].as_str().unwrap().contains("exists"));
+    // ... and with uuidOption=remove makes new jobs under new names
+    let renamed = JOBS
+        .replace("name: hello", "name: hello2")
+        .replace("name: classified", "name: other");
+    let v = json(
+        &import(&s, "?dupeOption=create&uuidOption=remove", &renamed)
+            .await
+            .1,
+    );
+    assert_eq!(v["succeeded"].as_array().unwrap().len(), 2, "{v}");
+    assert_ne!(v["succeeded"][0]["id"], HELLO);
+    let jobs = s.store.list_jobs("p", &Default::default()).await.unwrap();
+    assert_eq!(jobs.len(), 4);
+    // JSON body
+    let doc = r#"[{"name":"j","sequence":{"commands":[{"exec":"true"}]}}]"#;
+    let (status, body) = send(
+        &s,
+        Method::POST,
+        "/api/59/project/p/jobs/import",
+        ADMIN,
+        Some("application/json"),
+        doc,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["succeeded"][0]["name"], "j");
+    let audit = s
+        .store
+        .query_audit(&AuditQuery {
+            resource_type: Some("job".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(audit.total >= 7, "{audit:?}");
+    assert!(audit.items.iter().all(|e| e.user == "user-t1"));
+}
+
+#[tokio::test]
+async fn import_refuses_bad_documents_and_options() {
+    let s = state().await;
+    let bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+    for (query, ctype, body, needle) in [
+        (
+            "",
+            Some("application/yaml"),
+            "- name: [unclosed",
+            "request body",
+        ),
+        ("", Some("application/yaml"), bomb, "request body"),
+        ("", Some("application/json"), "[{\"name\": ", "request body"),
+        (
+            "",
+            Some("application/yaml"),
+            "- name: x\n  sequence:\n    commands: []\n",
+            "sequence.commands",
+        ),
+        ("", None, "- name: x", "fileformat"),
+        (
+            "?dupeOption=merge",
+            Some("application/yaml"),
+            JOBS,
+            "dupeOption",
+        ),
+        (
+            "?uuidOption=keep",
+            Some("application/yaml"),
+            JOBS,
+            "uuidOption",
+        ),
+        (
+            "?fileformat=xml",
+            Some("application/yaml"),
+            JOBS,
+            "fileformat",
+        ),
+    ] {
+        let (status, resp) = send(
+            &s,
+            Method::POST,
+            &format!("/api/59/project/p/jobs/import{query}"),
+            ADMIN,
+            ctype,
+            body,
+        )
+        .await;
+        assert_error(
+            status,
+            &resp,
+            StatusCode::BAD_REQUEST,
+            "api.error.invalid.request",
+        );
+        assert!(resp.contains(needle), "{needle}: {resp}");
+    }
+    // a bad cron fails that job only, and stores nothing of it
+    let doc = r#"
+- name: bad-cron
+  schedule: {crontab: "0 0 25 * * ?"}
+  sequence: {commands: [{exec: "true"}]}
+- name: good
+  sequence: {commands: [{exec: "true"}]}
+"#;
+    let v = json(&import(&s, "", doc).await.1);
+    assert_eq!(v["failed"][0]["name"], "bad-cron", "{v}");
+    assert!(
+        v["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("schedule"),
+        "{v}"
+    );
+    assert_eq!(v["succeeded"][0]["name"], "good");
+    assert!(s
+        .store
+        .find_job("p", None, "bad-cron")
+        .await
+        .unwrap()
+        .is_none());
+    // unknown project; denied project
+    let (status, body) = send(
+        &s,
+        Method::POST,
+        "/api/59/project/nope/jobs/import",
+        ADMIN,
+        Some("application/yaml"),
+        JOBS,
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    let (status, body) = send(
+        &s,
+        Method::POST,
+        "/api/59/project/p/jobs/import",
+        NOBODY,
+        Some("application/yaml"),
+        JOBS,
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+    );
+    // dev may read the project but create no job
+    let (status, body) = send(
+        &s,
+        Method::POST,
+        "/api/59/project/p/jobs/import",
+        DEV,
+        Some("application/yaml"),
+        JOBS,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(v["failed"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["succeeded"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn list_filters_export_get_and_info() {
+    let s = loaded().await;
+    let names = |body: &str| -> Vec<String> {
+        json(body)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (query, want) in [
+        ("", vec!["hello", "classified"]),
+        ("?groupPath=public", vec!["hello"]),
+        ("?jobFilter=ell", vec!["hello"]),
+        ("?jobExactFilter=classified", vec!["classified"]),
+        (&format!("?idlist={SECRET}"), vec!["classified"]),
+        ("?groupPath=-", vec![]),
+        ("?scheduledFilter=true", vec![]),
+    ] {
+        let (status, body) = get(&s, &format!("/api/59/project/p/jobs{query}"), ADMIN).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut got = names(&body);
+        got.sort();
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{query}");
+    }
+    let (status, body) = get(&s, "/api/59/project/p/jobs?scheduledFilter=maybe", ADMIN).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "api.error.invalid.request",
+    );
+    assert!(body.contains("scheduledFilter"));
+    let (_, body) = get(&s, "/api/59/project/p/jobs?groupPath=public", ADMIN).await;
+    let j = &json(&body)[0];
+    assert_eq!(j["id"], HELLO);
+    assert_eq!(j["href"], format!("/api/59/job/{HELLO}"));
+    assert_eq!(j["enabled"], true);
+    assert_eq!(j["scheduled"], false);
+
+    // the dev sees the public job only, everywhere
+    let (status, body) = get(&s, "/api/59/project/p/jobs", DEV).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&body), vec!["hello"]);
+    no_leak(&body);
+    let (status, body) = get(&s, "/api/59/project/p/jobs/export?format=yaml", DEV).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("name: hello"), "{body}");
+    no_leak(&body);
+    let (status, body) = get(&s, "/api/59/project/p/jobs", NOBODY).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+    );
+
+    // export round-trips through the parser
+    let (_, yaml) = get(&s, "/api/59/project/p/jobs/export?format=yaml", ADMIN).await;
+    let jobs = foredeck_core::format::parse_jobs_yaml(&yaml, "export").unwrap();
+    assert_eq!(jobs.len(), 2);
+    let (_, js) = get(&s, "/api/59/project/p/jobs/export?format=json", ADMIN).await;
+    assert_eq!(
+        foredeck_core::format::parse_jobs_json(&js, "export").unwrap(),
+        jobs
+    );
+    let (status, body) = get(&s, "/api/59/project/p/jobs/export?format=xml", ADMIN).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "api.error.invalid.request",
+    );
+
+    // one job
+    let (status, body) = get(&s, &format!("/api/59/job/{HELLO}?format=yaml"), DEV).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("says hello"));
+    let (status, body) = get(&s, &format!("/api/59/job/{SECRET}"), DEV).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    no_leak(&body);
+    let (status, body) = get(&s, "/api/59/job/no-such-job", ADMIN).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    let (status, body) = get(&s, &format!("/api/59/job/{HELLO}/info"), DEV).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["name"], "hello");
+    let (status, body) = get(&s, &format!("/api/59/job/{SECRET}/info"), DEV).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    no_leak(&body);
+}
+
+#[tokio::test]
+async fn scheduled_jobs_show_their_next_fire_and_toggle() {
+    let s = state().await;
+    let doc = r#"
+- name: nightly
+  uuid: 33333333-3333-3333-3333-333333333333
+  schedule: {crontab: "0 30 2 * * ?"}
+  timeZone: UTC
+  sequence: {commands: [{exec: "true"}]}
+"#;
+    let v = json(&import(&s, "", doc).await.1);
+    assert_eq!(v["succeeded"].as_array().unwrap().len(), 1, "{v}");
+    let id = "33333333-3333-3333-3333-333333333333";
+    let (_, body) = get(&s, &format!("/api/59/job/{id}/info"), ADMIN).await;
+    let info = json(&body);
+    assert_eq!(info["scheduled"], true);
+    let next = info["nextScheduledExecution"].as_str().unwrap();
+    assert!(next.ends_with("T02:30:00Z"), "{next}");
+    let (_, body) = get(&s, "/api/59/project/p/jobs?scheduledFilter=true", ADMIN).await;
+    assert_eq!(json(&body)[0]["nextScheduledExecution"], next);
+
+    // disabling the schedule removes the next fire; dev may not toggle
+    let uri = format!("/api/59/job/{id}/schedule/disable");
+    let (status, body) = post_json(&s, &uri, DEV, "").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    let (status, body) = post_json(&s, &uri, ADMIN, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["success"], true);
+    let (_, body) = get(&s, &format!("/api/59/job/{id}/info"), ADMIN).await;
+    let info = json(&body);
+    assert_eq!(info["scheduleEnabled"], false);
+    assert!(info.get("nextScheduledExecution").is_none(), "{info}");
+    let (status, _) = post_json(&s, &format!("/api/59/job/{id}/schedule/enable"), ADMIN, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = get(&s, &format!("/api/59/job/{id}/info"), ADMIN).await;
+    assert_eq!(json(&body)["nextScheduledExecution"], next);
+
+    // execution disable/enable
+    let (status, _) = post_json(
+        &s,
+        &format!("/api/59/job/{id}/execution/disable"),
+        ADMIN,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = post_json(&s, &format!("/api/59/job/{id}/run"), ADMIN, "").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "api.error.execution.disabled",
+    );
+    let (status, _) = post_json(&s, &format!("/api/59/job/{id}/execution/enable"), ADMIN, "").await;
+    assert_eq!(status, StatusCode::OK);
+    // public job: dev may see it but not toggle it
+    let s2 = loaded().await;
+    let (status, body) = post_json(
+        &s2,
+        &format!("/api/59/job/{HELLO}/execution/disable"),
+        DEV,
+        "",
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+    );
+}
+
+#[tokio::test]
+async fn run_follow_output_and_query_executions() {
+    let s = loaded().await;
+    // bad input
+    for (body, needle) in [
+        ("{\"argString\": ", "request body"),
+        ("{\"loglevel\": \"LOUD\"}", "loglevel"),
+        ("{\"filter\": \"name: 'open\"}", "filter"),
+        ("{\"options\": {\"nope\": \"x\"}}", "nope"),
+        ("{\"argString\": \"-who \\\"open\"}", "argString"),
+        ("{\"runAtTime\": \"tomorrow\"}", "runAtTime"),
+        ("{\"colour\": 1}", "colour"),
+    ] {
+        let (status, resp) = post_json(&s, &format!("/api/59/job/{HELLO}/run"), ADMIN, body).await;
+        assert_error(
+            status,
+            &resp,
+            StatusCode::BAD_REQUEST,
+            "api.error.invalid.request",
+        );
+        assert!(resp.contains(needle), "{needle}: {resp}");
+    }
+    // denied
+    let (status, body) = post_json(&s, &format!("/api/59/job/{SECRET}/run"), DEV, "").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    no_leak(&body);
+    let (status, body) = post_json(
+        &s,
+        &format!("/api/59/job/{HELLO}/run"),
+        DEV,
+        "{\"asUser\": \"root\"}",
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+    );
+
+    // run
+    let (status, body) = post_json(
+        &s,
+        &format!("/api/59/job/{HELLO}/run"),
+        DEV,
+        "{\"argString\": \"-who \\\"the API\\\"\"}",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let e = json(&body);
+    let id = e["id"].as_u64().unwrap();
+    assert_eq!(e["job"]["id"], HELLO);
+    assert_eq!(e["user"], "user-t2");
+    assert_eq!(e["href"], format!("/api/59/execution/{id}"));
+    let done = finished(&s, id).await;
+    assert_eq!(done.status, foredeck_core::ExecutionStatus::Succeeded);
+
+    let (status, body) = get(&s, &format!("/api/59/execution/{id}"), DEV).await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(v["job"]["options"]["who"], "the API");
+    assert!(v["date-ended"]["unixtime"].is_number());
+
+    // output: whole, tailing by offset, last lines, text, per node and step
+    let (status, body) = get(&s, &format!("/api/59/execution/{id}/output"), DEV).await;
+    assert_eq!(status, StatusCode::OK);
+    let out = json(&body);
+    assert_eq!(out["completed"], true);
+    assert_eq!(out["execCompleted"], true);
+    let logs: Vec<&str> = out["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["log"].as_str().unwrap())
+        .collect();
+    assert!(logs.contains(&"hello the API"), "{logs:?}");
+    assert!(logs.contains(&"second line"));
+    let total = out["offset"].as_str().unwrap().parse::<u64>().unwrap();
+    let mut followed = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (_, body) = get(
+            &s,
+            &format!("/api/59/execution/{id}/output?offset={offset}&maxlines=1"),
+            DEV,
+        )
+        .await;
+        let v = json(&body);
+        for e in v["entries"].as_array().unwrap() {
+            followed.push(e["log"].as_str().unwrap().to_owned());
+        }
+        offset = v["offset"].as_str().unwrap().parse().unwrap();
+        if v["completed"] == true {
+            break;
+        }
+    }
+    assert_eq!(offset, total);
+    assert_eq!(followed, logs);
+    let (_, body) = get(
+        &s,
+        &format!("/api/59/execution/{id}/output?lastlines=2"),
+        DEV,
+    )
+    .await;
+    let last: Vec<String> = json(&body)["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["log"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(last, followed[followed.len() - 2..].to_vec());
+    let (_, text) = get(
+        &s,
+        &format!("/api/59/execution/{id}/output?format=text"),
+        DEV,
+    )
+    .await;
+    assert_eq!(
+        text,
+        logs.iter().map(|l| format!("{l}\n")).collect::<String>()
+    );
+    let (_, body) = get(
+        &s,
+        &format!("/api/59/execution/{id}/output/node/localhost/step/1"),
+        DEV,
+    )
+    .await;
+    let v = json(&body);
+    assert!(
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["node"] == "localhost" && e["stepctx"] == "1"),
+        "{v}"
+    );
+    assert!(!v["entries"].as_array().unwrap().is_empty());
+    let (_, body) = get(
+        &s,
+        &format!("/api/59/execution/{id}/output/node/elsewhere"),
+        DEV,
+    )
+    .await;
+    assert!(json(&body)["entries"].as_array().unwrap().is_empty());
+    for bad in ["offset=-1", "maxlines=many", "format=xml", "lastlines=x"] {
+        let (status, body) = get(&s, &format!("/api/59/execution/{id}/output?{bad}"), DEV).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "api.error.invalid.request",
+        );
+    }
+
+    // state
+    let (status, body) = get(&s, &format!("/api/59/execution/{id}/state"), DEV).await;
+    assert_eq!(status, StatusCode::OK);
+    let st = json(&body);
+    assert_eq!(st["completed"], true);
+    assert_eq!(st["executionState"], "SUCCEEDED");
+    assert_eq!(
+        st["steps"][0]["nodeStates"]["localhost"]["executionState"],
+        "SUCCEEDED"
+    );
+
+    // an execution of the secret job is invisible to the dev
+    let (_, body) = post_json(&s, &format!("/api/59/job/{SECRET}/run"), ADMIN, "").await;
+    let secret_id = json(&body)["id"].as_u64().unwrap();
+    finished(&s, secret_id).await;
+    for path in [
+        "",
+        "/state",
+        "/output",
+        "/output/stream",
+        "/output?format=text",
+    ] {
+        let (status, body) = get(&s, &format!("/api/59/execution/{secret_id}{path}"), DEV).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::NOT_FOUND,
+            "api.error.item.doesnotexist",
+        );
+        no_leak(&body);
+    }
+    let (status, body) = get(&s, &format!("/api/59/execution/{secret_id}"), NOBODY).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+
+    // queries
+    let (_, body) = get(&s, "/api/59/project/p/executions", ADMIN).await;
+    let v = json(&body);
+    assert_eq!(v["paging"]["total"], 2, "{v}");
+    let (_, body) = get(&s, "/api/59/project/p/executions", DEV).await;
+    let v = json(&body);
+    assert_eq!(v["paging"]["total"], 1, "{v}");
+    assert_eq!(v["executions"][0]["id"], id);
+    no_leak(&body);
+    for (query, total) in [
+        ("statusFilter=succeeded", 2),
+        ("statusFilter=failed", 0),
+        ("userFilter=user-t2", 1),
+        (&format!("jobIdListFilter={SECRET}") as &str, 1),
+        ("recentFilter=1d", 2),
+        ("max=1", 2),
+        ("adhoc=true", 0),
+        ("groupPath=public", 1),
+        ("jobFilter=hell", 1),
+    ] {
+        let (status, body) = get(&s, &format!("/api/59/project/p/executions?{query}"), ADMIN).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(json(&body)["paging"]["total"], total, "{query}: {body}");
+    }
+    let (_, body) = get(&s, "/api/59/project/p/executions?max=1", ADMIN).await;
+    assert_eq!(json(&body)["executions"].as_array().unwrap().len(), 1);
+    for bad in [
+        "statusFilter=sleeping",
+        "recentFilter=2x",
+        "begin=yesterday",
+        "max=lots",
+        "adhoc=perhaps",
+        "excludeJobFilter=x",
+    ] {
+        let (status, body) = get(&s, &format!("/api/59/project/p/executions?{bad}"), ADMIN).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "api.error.invalid.request",
+        );
+    }
+    let (status, body) = get(&s, "/api/59/project/p/executions", NOBODY).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+    );
+    let (_, body) = get(&s, &format!("/api/59/job/{HELLO}/executions"), DEV).await;
+    assert_eq!(json(&body)["paging"]["total"], 1);
+    let (status, body) = get(
+        &s,
+        &format!("/api/59/job/{HELLO}/executions?status=bogus"),
+        DEV,
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "api.error.invalid.request",
+    );
+    let (status, body) = get(&s, &format!("/api/59/job/{SECRET}/executions"), DEV).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    let (_, body) = get(&s, "/api/59/project/*/executions/running", ADMIN).await;
+    assert_eq!(json(&body)["paging"]["total"], 0);
+
+    // runs are audited
+    let audit = s
+        .store
+        .query_audit(&AuditQuery {
+            action: Some("run".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.total, 2);
+}
+
+#[tokio::test]
+async fn abort_retry_and_delete() {
+    let s = state().await;
+    let doc = r#"
+- name: slow
+  group: public
+  uuid: 44444444-4444-4444-4444-444444444444
+  options:
+    - name: fail
+      value: "no"
+  sequence:
+    commands:
+      - exec: 'if [ "${option.fail}" = yes ]; then exit 3; fi; echo started; sleep 30'
+"#;
+    import(&s, "", doc).await;
+    let job = "44444444-4444-4444-4444-444444444444";
+    let (_, body) = post_json(&s, &format!("/api/59/job/{job}/run"), DEV, "").await;
+    let id = json(&body)["id"].as_u64().unwrap();
+    // running: listed, not deletable, a second run conflicts
+    let (_, body) = get(&s, "/api/59/project/p/executions/running", DEV).await;
+    assert_eq!(json(&body)["executions"][0]["id"], id, "{body}");
+    let (status, body) = send(
+        &s,
+        Method::DELETE,
+        &format!("/api/59/execution/{id}"),
+        ADMIN,
+        None,
+        "",
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "api.error.exec.delete.failed",
+    );
+    let (status, body) = post_json(&s, &format!("/api/59/job/{job}/run"), DEV, "").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "api.error.execution.conflict",
+    );
+    // abort: nobody may not, dev may
+    let (status, _) = post_json(&s, &format!("/api/59/execution/{id}/abort"), NOBODY, "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = post_json(&s, &format!("/api/59/execution/{id}/abort"), DEV, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["abort"]["status"], "pending");
+    let e = finished(&s, id).await;
+    assert_eq!(e.status, foredeck_core::ExecutionStatus::Aborted);
+    let (_, body) = post_json(&s, &format!("/api/59/execution/{id}/abort"), DEV, "").await;
+    assert_eq!(json(&body)["abort"]["status"], "failed");
+
+    // a failed run, retried on its failed nodes with its options
+    let (_, body) = post_json(
+        &s,
+        &format!("/api/59/job/{job}/run"),
+        ADMIN,
+        "{\"options\": {\"fail\": \"yes\"}}",
+    )
+    .await;
+    let failed = json(&body)["id"].as_u64().unwrap();
+    let e = finished(&s, failed).await;
+    assert_eq!(e.status, foredeck_core::ExecutionStatus::Failed);
+    let (status, body) =
+        post_json(&s, &format!("/api/59/job/{job}/retry/{failed}"), ADMIN, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let retry = json(&body);
+    assert_eq!(retry["filter"], "name: localhost");
+    let r = finished(&s, retry["id"].as_u64().unwrap()).await;
+    assert_eq!(r.options["fail"], "yes");
+    assert_eq!(r.status, foredeck_core::ExecutionStatus::Failed);
+    let (status, body) =
+        post_json(&s, &format!("/api/59/job/{job}/retry/{}", 9999), ADMIN, "").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+
+    // delete: dev lacks delete_execution; admin deletes one, then many
+    let (status, body) = send(
+        &s,
+        Method::DELETE,
+        &format!("/api/59/execution/{id}"),
+        DEV,
+        None,
+        "",
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+    );
+    let (status, _) = send(
+        &s,
+        Method::DELETE,
+        &format!("/api/59/execution/{id}"),
+        ADMIN,
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(s.store.get_execution(id).await.unwrap().is_none());
+    let body = format!("{{\"ids\": [{failed}, \"{}\", 12345]}}", r.id);
+    let (status, resp) = post_json(&s, "/api/59/executions/delete", ADMIN, &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&resp);
+    assert_eq!(v["requestCount"], 3);
+    assert_eq!(v["successCount"], 2);
+    assert_eq!(v["failures"][0]["id"], "12345");
+    assert_eq!(v["allsuccessful"], false);
+    let (status, resp) = post_json(&s, "/api/59/executions/delete", ADMIN, "{\"ids\": 5}").await;
+    assert_error(
+        status,
+        &resp,
+        StatusCode::BAD_REQUEST,
+        "api.error.invalid.request",
+    );
+    let (status, resp) = post_json(&s, "/api/59/executions/delete", ADMIN, "").await;
+    assert_error(
+        status,
+        &resp,
+        StatusCode::BAD_REQUEST,
+        "api.error.invalid.request",
+    );
+}
+
+#[tokio::test]
+async fn jobs_delete_one_and_many() {
+    let s = loaded().await;
+    let (status, body) = send(
+        &s,
+        Method::DELETE,
+        &format!("/api/59/job/{HELLO}"),
+        DEV,
+        None,
+        "",
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+    );
+    let (status, body) = send(
+        &s,
+        Method::DELETE,
+        &format!("/api/59/job/{SECRET}"),
+        DEV,
+        None,
+        "",
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    no_leak(&body);
+    let (status, _) = send(
+        &s,
+        Method::DELETE,
+        &format!("/api/59/job/{HELLO}"),
+        ADMIN,
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(s.store.get_job("p", HELLO).await.unwrap().is_none());
+    let (status, body) = send(
+        &s,
+        Method::DELETE,
+        &format!("/api/59/job/{HELLO}"),
+        ADMIN,
+        None,
+        "",
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+    let (status, body) = post_json(
+        &s,
+        "/api/59/jobs/delete",
+        ADMIN,
+        &format!("{{\"ids\": [\"{SECRET}\", \"{HELLO}\"]}}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(v["requestCount"], 2);
+    assert_eq!(v["succeeded"][0]["id"], SECRET);
+    assert_eq!(v["failed"][0]["id"], HELLO);
+    assert_eq!(v["failed"][0]["errorCode"], "api.error.item.doesnotexist");
+    let audit = s
+        .store
+        .query_audit(&AuditQuery {
+            action: Some("delete".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.total, 2);
+}
+
+/// The SSE stream carries the same lines as the polling endpoint and ends
+/// with the final status; resuming by `Last-Event-ID` skips what was seen.
+#[tokio::test]
+async fn output_stream_matches_polling_and_resumes() {
+    let s = loaded().await;
+    let (_, body) = post_json(&s, &format!("/api/59/job/{HELLO}/run"), ADMIN, "").await;
+    let id = json(&body)["id"].as_u64().unwrap();
+    // follow while it runs
+    let events = sse(&s, &format!("/api/59/execution/{id}/output/stream"), None).await;
+    let (last, end) = events.last().unwrap().clone();
+    assert_eq!(last, "end");
+    assert_eq!(json(&end)["execState"], "succeeded");
+    let streamed: Vec<String> = events
+        .iter()
+        .filter(|(k, _)| k == "log")
+        .map(|(_, d)| json(d)["log"].as_str().unwrap().to_owned())
+        .collect();
+    let (_, text) = get(
+        &s,
+        &format!("/api/59/execution/{id}/output?format=text"),
+        ADMIN,
+    )
+    .await;
+    let polled: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert_eq!(streamed, polled);
+    let resumed = sse(
+        &s,
+        &format!("/api/59/execution/{id}/output/stream"),
+        Some("2"),
+    )
+    .await;
+    let rest: Vec<String> = resumed
+        .iter()
+        .filter(|(k, _)| k == "log")
+        .map(|(_, d)| json(d)["log"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(rest, polled[2..].to_vec());
+    let (status, _) = send(
+        &s,
+        Method::GET,
+        &format!("/api/59/execution/{id}/output/stream?offset=x"),
+        ADMIN,
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Reads a whole SSE response: (event, data) pairs.
+async fn sse(s: &ApiState, uri: &str, last_id: Option<&str>) -> Vec<(String, String)> {
+    let mut req = Request::builder().uri(uri).header(TOKEN_HEADER, ADMIN);
+    if let Some(l) = last_id {
+        req = req.header("last-event-id", l);
+    }
+    let resp = router(s.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    parse_sse(&text)
+}
+
+fn parse_sse(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        let (mut event, mut data) = (String::new(), String::new());
+        for line in block.lines() {
+            if let Some(e) = line.strip_prefix("event:") {
+                event = e.trim().to_owned();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push_str(d.strip_prefix(' ').unwrap_or(d));
+            }
+        }
+        if !event.is_empty() {
+            out.push((event, data));
+        }
+    }
+    out
+}

@@ -1,0 +1,300 @@
+//! A job run through the API of a real `foredeck serve` on real SSH nodes
+//! (OpenSSH sshd on loopback), its output followed to the end by offset
+//! polling and by Server-Sent Events: both give the same text.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../crates/ssh/tests/harness/mod.rs"]
+mod harness;
+
+use foredeck::Store;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+const TOKEN: &str = "e2e-bootstrap-token-0123456789";
+
+struct Server {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+    addr: String,
+}
+
+// The child is waited for by `Drop` or by the test.
+#[allow(clippy::zombie_processes)]
+fn start(data: &std::path::Path, key: Option<&std::path::Path>) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_foredeck"));
+    cmd.args(["serve", "--port", "0", "--data-dir"])
+        .arg(data)
+        .args(["--ssh-host-key-policy", "accept-new"])
+        .env("FOREDECK_BOOTSTRAP_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(k) = key {
+        cmd.arg("--ssh-key").arg(k);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let addr = loop {
+        let mut l = String::new();
+        assert!(out.read_line(&mut l).unwrap() > 0, "the server exited");
+        if let Some(a) = l.trim().split("listening on http://").nth(1) {
+            break a.to_owned();
+        }
+    };
+    Server { child, out, addr }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.0 exchange (the response is not chunked and ends at EOF).
+fn http(addr: &str, method: &str, path: &str, ctype: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nX-Rundeck-Auth-Token: {TOKEN}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp[9..12].parse().unwrap();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+fn line(entry: &Value) -> String {
+    format!(
+        "{}: {}",
+        entry["node"].as_str().unwrap(),
+        entry["log"].as_str().unwrap()
+    )
+}
+
+#[test]
+fn a_job_on_ssh_nodes_followed_by_polling_and_by_sse() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(&data, Some(&sshd.user_key_path()));
+    let addr = server.addr.as_str();
+
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/59/projects",
+        "application/json",
+        r#"{"name":"e2e"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    // the project's nodes, as a node source would store them
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = foredeck::sql::SqlStore::open_data_dir(&data).await.unwrap();
+        store
+            .replace_nodes("e2e", "test", &[sshd.node(1), sshd.node(2)])
+            .await
+            .unwrap();
+    });
+    let job = r#"
+- name: count
+  uuid: 55555555-5555-5555-5555-555555555555
+  nodefilters:
+    filter: "name: node1,node2"
+    dispatch: {threadcount: 2, keepgoing: false}
+  sequence:
+    commands:
+      - exec: 'for i in 1 2 3 4 5; do echo "line $i on ${node.name} as $(id -un)"; sleep 0.1; done; echo done >&2'
+"#;
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/59/project/e2e/jobs/import",
+        "application/yaml",
+        job,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        json(&body)["succeeded"].as_array().unwrap().len(),
+        1,
+        "{body}"
+    );
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/59/job/55555555-5555-5555-5555-555555555555/run",
+        "application/json",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let id = json(&body)["id"].as_u64().unwrap();
+
+    // SSE on its own thread while this one polls
+    let sse_addr = addr.to_owned();
+    let streaming = std::thread::spawn(move || {
+        let (status, body) = http(
+            &sse_addr,
+            "GET",
+            &format!("/api/59/execution/{id}/output/stream"),
+            "text/plain",
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let mut lines = Vec::new();
+        let mut end = None;
+        for block in body.split("\n\n") {
+            let event = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event:"))
+                .map(str::trim);
+            let data: String = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            match event {
+                Some("log") => lines.push(line(&json(&data))),
+                Some("end") => end = Some(json(&data)),
+                _ => {}
+            }
+        }
+        (lines, end.expect("an end event"))
+    });
+
+    let mut polled = Vec::new();
+    let mut offset = "0".to_owned();
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 5_000, "the execution does not end");
+        let (status, body) = http(
+            addr,
+            "GET",
+            &format!("/api/59/execution/{id}/output?offset={offset}"),
+            "application/json",
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let v = json(&body);
+        for e in v["entries"].as_array().unwrap() {
+            polled.push(line(e));
+        }
+        offset = v["offset"].as_str().unwrap().to_owned();
+        if v["completed"] == true {
+            assert_eq!(v["execState"], "succeeded", "{polled:?}");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (streamed, end) = streaming.join().unwrap();
+    assert_eq!(end["execState"], "succeeded");
+    assert_eq!(streamed, polled);
+    for n in [1, 2] {
+        for i in 1..=5 {
+            let want = format!("node{n}: line {i} on node{n} as {}", harness::USER);
+            assert!(polled.contains(&want), "{want} missing from {polled:?}");
+        }
+        assert!(polled.contains(&format!("node{n}: done")), "{polled:?}");
+    }
+    let (_, body) = http(
+        addr,
+        "GET",
+        &format!("/api/59/execution/{id}"),
+        "application/json",
+        "",
+    );
+    let e = json(&body);
+    let mut ok: Vec<&str> = e["successfulNodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    ok.sort_unstable();
+    assert_eq!(ok, ["node1", "node2"]);
+    drop(server);
+}
+
+/// SIGTERM stops the server gracefully: what still runs is aborted and
+/// recorded so, and the process exits cleanly.
+#[test]
+fn graceful_shutdown_aborts_running_executions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = start(&data, None);
+    let addr = server.addr.clone();
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/59/projects",
+        "application/json",
+        r#"{"name":"p"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let job = "- name: long\n  uuid: 66666666-6666-6666-6666-666666666666\n  sequence:\n    commands:\n      - exec: 'echo started; sleep 60'\n";
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/59/project/p/jobs/import",
+        "application/yaml",
+        job,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/59/job/66666666-6666-6666-6666-666666666666/run",
+        "application/json",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let id = json(&body)["id"].as_u64().unwrap();
+    // wait for its first line: it runs
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 2_000, "the job prints nothing");
+        let (_, body) = http(
+            &addr,
+            "GET",
+            &format!("/api/59/execution/{id}/output?format=text"),
+            "text/plain",
+            "",
+        );
+        if body.contains("started") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut rest = String::new();
+    server.out.read_to_string(&mut rest).unwrap();
+    assert!(server.child.wait().unwrap().success(), "{rest}");
+    assert!(rest.contains("Aborting 1 running execution"), "{rest}");
+    assert!(rest.contains("Foredeck stopped"), "{rest}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let e = rt.block_on(async {
+        let store = foredeck::sql::SqlStore::open_data_dir(&data).await.unwrap();
+        store.get_execution(id).await.unwrap().unwrap()
+    });
+    assert_eq!(e.status, foredeck::ExecutionStatus::Aborted);
+}
