@@ -979,3 +979,21 @@ mod tests {
         assert!(parse_arg_string("").unwrap().is_empty());
     }
 }
+
+/// Runs `job` for a caller that is not at the API itself (a webhook, as its
+/// user and roles), as `POST /job/{id}/run` would with these options and
+/// node filter.
+pub(crate) async fn run_for(
+    state: &ApiState,
+    caller: &Caller,
+    project: &str,
+    job: &Job,
+    options: BTreeMap<String, String>,
+    filter: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    let b = RunBody {
+        filter,
+        ..RunBody::default()
+    };
+    start(state, caller, project, job, b, options, None).await
+}
