@@ -962,24 +962,6 @@ pub(crate) async fn executions(
     Ok(Json(state.paged(caller.version, page).await?))
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arg_strings() {
-        let m = parse_arg_string(r#"-env prod -msg "hello world" -flag -n 'a b'"#).unwrap();
-        assert_eq!(m["env"], "prod");
-        assert_eq!(m["msg"], "hello world");
-        assert_eq!(m["flag"], "");
-        assert_eq!(m["n"], "a b");
-        assert!(parse_arg_string("-a \"open").is_err());
-        assert!(parse_arg_string("value").is_err());
-        assert!(parse_arg_string("").unwrap().is_empty());
-    }
-}
-
 /// Runs `job` for a caller that is not at the API itself (a webhook, as its
 /// user and roles), as `POST /job/{id}/run` would with these options and
 /// node filter.
@@ -996,4 +978,22 @@ pub(crate) async fn run_for(
         ..RunBody::default()
     };
     start(state, caller, project, job, b, options, None).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arg_strings() {
+        let m = parse_arg_string(r#"-env prod -msg "hello world" -flag -n 'a b'"#).unwrap();
+        assert_eq!(m["env"], "prod");
+        assert_eq!(m["msg"], "hello world");
+        assert_eq!(m["flag"], "");
+        assert_eq!(m["n"], "a b");
+        assert!(parse_arg_string("-a \"open").is_err());
+        assert!(parse_arg_string("value").is_err());
+        assert!(parse_arg_string("").unwrap().is_empty());
+    }
 }
