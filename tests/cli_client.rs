@@ -21,6 +21,8 @@ impl Drop for Server {
     }
 }
 
+// The child is waited for by `Server`'s `Drop`.
+#[allow(clippy::zombie_processes)]
 fn start(data: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_foredeck"))
         .args(["serve", "--port", "0", "--data-dir"])
