@@ -979,6 +979,24 @@ pub(crate) async fn executions(
     Ok(Json(state.paged(caller.version, page).await?))
 }
 
+/// Runs `job` for a caller that is not at the API itself (a webhook, as its
+/// user and roles), as `POST /job/{id}/run` would with these options and
+/// node filter.
+pub(crate) async fn run_for(
+    state: &ApiState,
+    caller: &Caller,
+    project: &str,
+    job: &Job,
+    options: BTreeMap<String, String>,
+    filter: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    let b = RunBody {
+        filter,
+        ..RunBody::default()
+    };
+    start(state, caller, project, job, b, options, None).await
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

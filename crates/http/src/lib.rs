@@ -24,6 +24,7 @@ mod jobs;
 mod projects;
 mod runtime;
 mod system;
+mod webhooks;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
@@ -191,14 +192,28 @@ pub fn router(state: ApiState) -> Router {
             "/api/{v}/project/{project}/executions/running",
             get(executions::running),
         )
+        // webhooks (issue #6)
+        .route("/api/{v}/project/{project}/webhooks", get(webhooks::list))
+        .route("/api/{v}/project/{project}/webhook", post(webhooks::create))
+        .route(
+            "/api/{v}/project/{project}/webhook/{id}",
+            get(webhooks::get)
+                .post(webhooks::update)
+                .delete(webhooks::delete),
+        )
         .route("/api/{v}/{*rest}", axum::routing::any(api::not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
         .layer(axum::middleware::from_fn(api::check_version));
+    // the token in the path is the credential: no API token asked
+    let hooks = Router::new()
+        .route("/api/{v}/webhook/{token}", post(webhooks::fire))
+        .layer(axum::middleware::from_fn(api::check_version));
     Router::new()
         .merge(api)
+        .merge(hooks)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(
@@ -220,3 +235,5 @@ pub fn router(state: ApiState) -> Router {
 mod tests;
 #[cfg(test)]
 mod tests_jobs;
+#[cfg(test)]
+mod tests_webhooks;

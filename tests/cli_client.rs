@@ -1,0 +1,191 @@
+//! The CLI as a client of a real `foredeck serve`: jobs load/list/export,
+//! run JOB (following its output), executions list/follow/abort.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const TOKEN: &str = "cli-client-test-token-0123456789";
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// The child is waited for by `Server`'s `Drop`.
+#[allow(clippy::zombie_processes)]
+fn start(data: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(data)
+        .env("FOREDECK_BOOTSTRAP_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the server exited");
+        if let Some(rest) = line.trim().split("listening on ").nth(1) {
+            let url = rest.to_owned();
+            // keep reading stdout so the server never blocks on it
+            std::thread::spawn(move || {
+                let mut sink = String::new();
+                let _ = out.read_to_string(&mut sink);
+            });
+            return Server { child, url };
+        }
+    }
+}
+
+fn post(url: &str, path: &str, body: &str) -> u16 {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Rundeck-Auth-Token: {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp[9..12].parse().unwrap()
+}
+
+fn cli(server: &Server, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(args)
+        .args(["--url", &server.url, "--project", "ops"])
+        .env("FOREDECK_TOKEN", TOKEN)
+        .env("FOREDECK_CONFIG", "/nonexistent/client.yaml")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const JOBS: &str = r#"
+- name: hello
+  uuid: 11111111-1111-4111-8111-111111111111
+  options:
+    - name: who
+      value: nobody
+  sequence:
+    commands:
+      - exec: echo "hello ${option.who}"
+- name: broken
+  group: ops/tools
+  sequence:
+    commands:
+      - exec: echo about to fail; exit 3
+- name: sleeper
+  sequence:
+    commands:
+      - exec: echo sleeping; sleep 60; echo never
+"#;
+
+#[test]
+fn jobs_runs_and_executions_through_a_real_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    assert_eq!(
+        post(&server.url, "/api/59/projects", r#"{"name": "ops"}"#),
+        201
+    );
+    let file = dir.path().join("jobs.yaml");
+    std::fs::write(&file, JOBS).unwrap();
+
+    let out = cli(&server, &["jobs", "load", "--file", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let loaded = text(&out.stdout);
+    assert_eq!(loaded.matches("loaded").count(), 3, "{loaded}");
+
+    let out = cli(&server, &["jobs", "list"]);
+    let list = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in ["hello", "ops/tools/broken", "sleeper"] {
+        assert!(list.contains(name), "{list}");
+    }
+    let out = cli(&server, &["jobs", "export", "--format", "yaml"]);
+    assert!(
+        text(&out.stdout).contains("name: hello"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // run by name, following the output: exit status follows the run
+    let out = cli(&server, &["run", "hello", "--option", "who=world"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("hello world"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = cli(&server, &["run", "ops/tools/broken"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("about to fail"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = cli(&server, &["run", "no-such-job"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no-such-job"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // start without following, then abort and follow to the end
+    let out = cli(&server, &["run", "sleeper", "--no-follow"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_owned();
+    assert!(id.parse::<u64>().is_ok(), "{id}");
+    let out = cli(&server, &["executions", "abort", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli(&server, &["executions", "follow", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).contains("never"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = cli(&server, &["executions", "list"]);
+    let list = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        list.contains("succeeded") && list.contains("failed") && list.contains("aborted"),
+        "{list}"
+    );
+
+    // a wrong token is a clear error
+    let out = Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args([
+            "jobs",
+            "list",
+            "--url",
+            &server.url,
+            "--project",
+            "ops",
+            "--token",
+            "wrong-token",
+        ])
+        .env("FOREDECK_CONFIG", "/nonexistent/client.yaml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("token"), "{}", text(&out.stderr));
+}
