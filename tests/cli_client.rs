@@ -28,6 +28,7 @@ fn start(data: &Path) -> Server {
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(data)
         .env("FOREDECK_BOOTSTRAP_TOKEN", TOKEN)
+        .env_remove("FOREDECK_SERVER_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -85,6 +86,9 @@ const JOBS: &str = r#"
   sequence:
     commands:
       - exec: echo "hello ${option.who}"
+  notification:
+    onsuccess:
+      urls: http://HOOK/done/${execution.id}
 - name: broken
   group: ops/tools
   sequence:
@@ -104,8 +108,35 @@ fn jobs_runs_and_executions_through_a_real_server() {
         post(&server.url, "/api/59/projects", r#"{"name": "ops"}"#),
         201
     );
+    // a webhook receiver for the job's success notification
+    let hook = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_addr = hook.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in hook.incoming() {
+            let mut conn = conn.unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let (mut head, mut len) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send((head, String::from_utf8(body).unwrap()));
+        }
+    });
     let file = dir.path().join("jobs.yaml");
-    std::fs::write(&file, JOBS).unwrap();
+    std::fs::write(&file, JOBS.replace("HOOK", &hook_addr.to_string())).unwrap();
 
     let out = cli(&server, &["jobs", "load", "--file", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -132,6 +163,19 @@ fn jobs_runs_and_executions_through_a_real_server() {
         text(&out.stdout).contains("hello world"),
         "{}",
         text(&out.stdout)
+    );
+    // the server sent the success notification, its link pointing at itself
+    let (head, body) = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    assert!(head.starts_with("POST /done/"), "{head}");
+    let note: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(note["trigger"], "success");
+    assert_eq!(note["execution"]["job"]["name"], "hello");
+    assert!(
+        note["execution"]["href"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/project/ops/execution/show/", server.url)),
+        "{note}"
     );
     let out = cli(&server, &["run", "ops/tools/broken"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));

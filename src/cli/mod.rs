@@ -4,6 +4,7 @@ mod client;
 mod exec;
 mod keys;
 mod nodes;
+mod notify_args;
 mod progress;
 mod run;
 mod schedule;

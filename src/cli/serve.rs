@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// the SQLite database, the master key, this server's uuid).
     #[command(flatten)]
     ssh: super::ssh::SshArgs,
+    /// Notification settings (links, SMTP).
+    #[command(flatten)]
+    notify: super::notify_args::NotifyArgs,
 }
 
 /// The role that has every permission.
@@ -54,10 +57,17 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
     state.server_uuid = server_uuid(&data_dir)?;
     let master = MasterKey::load_or_create(&data_dir)
         .with_context(|| format!("the master key in {}", data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(a.bind, a.port))
+        .await
+        .with_context(|| format!("listening on {}:{}", a.bind, a.port))?;
+    let addr = listener.local_addr()?;
+    // links in notifications point here unless --server-url says otherwise
+    let notifier = a.notify.notifier(format!("http://{addr}"), store.clone())?;
     let engine = Engine::builder()
         .shared_store(store.clone())
         .server_node(state.node_name.clone())
         .executor("ssh", a.ssh.executor_on(store.clone(), &master)?)
+        .notifier(notifier.clone())
         .build();
     let config = SchedulerConfig::new(state.server_uuid.clone());
     let runtime = Runtime::new(engine.clone(), |launcher| {
@@ -74,10 +84,6 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
         let stop = stop.clone();
         async move { scheduler.run(stop.cancelled_owned()).await }
     });
-    let listener = tokio::net::TcpListener::bind(SocketAddr::new(a.bind, a.port))
-        .await
-        .with_context(|| format!("listening on {}:{}", a.bind, a.port))?;
-    let addr = listener.local_addr()?;
     println!(
         "Foredeck {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")
@@ -92,6 +98,13 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
     stop.cancel();
     let _ = ticking.await;
     stop_executions(&engine).await;
+    // notifications of the last runs go out, within a bound
+    if tokio::time::timeout(std::time::Duration::from_secs(15), notifier.flush())
+        .await
+        .is_err()
+    {
+        eprintln!("Some notifications were still being delivered at shutdown");
+    }
     served?;
     println!("Foredeck stopped");
     Ok(0)

@@ -352,7 +352,9 @@ async fn output_of(
         // without a node or step selection only the last n events matter:
         // start there (the length is found in O(log length) reads)
         let mut at = if sel.node.is_none() && sel.stepctx.is_none() {
-            log_len(store.as_ref(), e.id).await?.saturating_sub(n as u64)
+            log_len(store.as_ref(), e.id)
+                .await?
+                .saturating_sub(n as u64)
         } else {
             0
         };
