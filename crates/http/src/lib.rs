@@ -9,14 +9,21 @@
 //! flight the server answers 503 at once instead of queueing without bound.
 //!
 //! Implemented so far: `system/info`, projects (list, create, get, delete),
-//! `metrics/ping` and `metrics/healthcheck`. The rest of the API arrives with
-//! the rest of issue #6.
+//! project configuration (`project/{p}/config`, whole and by key), nodes
+//! (`project/{p}/resources`, `project/{p}/resource/{name}`), the audit log
+//! (`system/audit`, admins only), `metrics/ping`, `metrics/healthcheck`,
+//! `metrics/metrics` and Prometheus' `GET /metrics` (see [`metrics`]). The
+//! rest of the API arrives with the rest of issue #6.
 #![deny(missing_docs)]
 
 mod api;
+mod audit;
 pub mod auth;
+mod config;
 mod error;
+pub mod metrics;
 mod projects;
+mod resources;
 mod system;
 
 use axum::error_handling::HandleErrorLayer;
@@ -25,7 +32,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use foredeck_core::{Authorizer, Store};
+use foredeck_core::nodes::NodeSources;
+use foredeck_core::{Authorizer, Node, Store};
 use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceBuilder;
@@ -33,6 +41,7 @@ use tower::ServiceBuilder;
 pub use api::{ApiVersion, CURRENT_API, MIN_API};
 pub use auth::RoleAuthorizer;
 pub use error::ApiError;
+pub use metrics::{Gauge, Metrics};
 
 /// What every request handler shares.
 #[derive(Clone, Debug)]
@@ -49,12 +58,17 @@ pub struct ApiState {
     pub started: chrono::DateTime<chrono::Utc>,
     /// Limits on requests.
     pub limits: Limits,
+    /// The projects' node sources and their cache.
+    pub nodes: Arc<NodeSources>,
+    /// The metrics registry (`/metrics`); other parts add gauges to it.
+    pub metrics: Arc<Metrics>,
     started_instant: Instant,
 }
 
 impl ApiState {
     /// State with default limits, started now.
     pub fn new(store: Arc<dyn Store>, authorizer: Arc<dyn Authorizer>) -> Self {
+        let nodes = Arc::new(NodeSources::new(store.clone(), default_server_node()));
         ApiState {
             store,
             authorizer,
@@ -62,14 +76,30 @@ impl ApiState {
             node_name: "foredeck".into(),
             started: chrono::Utc::now(),
             limits: Limits::default(),
+            nodes,
+            metrics: Arc::new(Metrics::new()),
             started_instant: Instant::now(),
         }
+    }
+
+    /// Uses `node` as the server node every project lists (by default
+    /// `localhost`, run by the `local` executor, as the engine's).
+    pub fn with_server_node(mut self, node: Node) -> Self {
+        self.nodes = Arc::new(NodeSources::new(self.store.clone(), node));
+        self
     }
 
     /// How long the server has been up.
     pub fn uptime(&self) -> std::time::Duration {
         self.started_instant.elapsed()
     }
+}
+
+/// The engine's default server node.
+fn default_server_node() -> Node {
+    Node::new("localhost")
+        .with("hostname", "localhost")
+        .with("node-executor", "local")
 }
 
 /// Bounds on what clients can make the server hold.
@@ -105,14 +135,44 @@ pub fn router(state: ApiState) -> Router {
             "/api/{v}/project/{project}",
             get(projects::get).delete(projects::delete),
         )
+        // Project configuration, nodes, metrics, audit.
+        .route(
+            "/api/{v}/project/{project}/config",
+            get(config::get_all).put(config::put_all),
+        )
+        .route(
+            "/api/{v}/project/{project}/config/{key}",
+            get(config::get_key)
+                .put(config::put_key)
+                .delete(config::delete_key),
+        )
+        .route("/api/{v}/project/{project}/resources", get(resources::list))
+        .route(
+            "/api/{v}/project/{project}/resource/{name}",
+            get(resources::get),
+        )
+        .route("/api/{v}/metrics/metrics", get(metrics::rundeck_json))
+        .route("/api/{v}/system/audit", get(audit::query))
         .route("/api/{v}/{*rest}", axum::routing::any(api::not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
-        .layer(axum::middleware::from_fn(api::check_version));
+        .layer(axum::middleware::from_fn(api::check_version))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
+    let prometheus = Router::new()
+        .route("/metrics", get(metrics::prometheus))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(metrics::bearer_token));
     Router::new()
         .merge(api)
+        .merge(prometheus)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(

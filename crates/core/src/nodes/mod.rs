@@ -71,6 +71,13 @@ pub struct RefreshReport {
     pub errors: Vec<SourceError>,
 }
 
+/// Held while a project's configuration change is applied; see
+/// [`NodeSources::begin_change`].
+#[derive(Debug)]
+pub struct ChangeLock {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
 #[derive(Debug, Default)]
 struct ProjectState {
     refreshed: Option<Instant>,
@@ -224,8 +231,33 @@ impl NodeSources {
         old: &BTreeMap<String, String>,
         project: &Project,
     ) -> Result<RefreshReport> {
-        let gate = self.with_state(&project.name, |s| s.gate.clone());
-        let _held = gate.lock().await;
+        let lock = self.begin_change(&project.name).await;
+        self.apply_change(lock, old, project).await
+    }
+
+    /// The first half of [`config_changed`](Self::config_changed), for
+    /// callers that apply the change in the background: waits for any
+    /// refresh of the project to end and marks its nodes stale, so that
+    /// readers wait for the change instead of seeing the old sources.
+    pub async fn begin_change(&self, project: &str) -> ChangeLock {
+        let gate = self.with_state(project, |s| {
+            s.refreshed = None;
+            s.gate.clone()
+        });
+        let held = gate.lock_owned().await;
+        // A refresh that ended while this waited read the old settings.
+        self.with_state(project, |s| s.refreshed = None);
+        ChangeLock { _guard: held }
+    }
+
+    /// The second half of [`config_changed`](Self::config_changed).
+    pub async fn apply_change(
+        &self,
+        lock: ChangeLock,
+        old: &BTreeMap<String, String>,
+        project: &Project,
+    ) -> Result<RefreshReport> {
+        let _held = lock;
         let before: Vec<u32> = sources_from_config(old).iter().map(|s| s.index).collect();
         let now: Vec<u32> = sources_from_config(&project.config)
             .iter()

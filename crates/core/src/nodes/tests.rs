@@ -100,7 +100,8 @@ async fn failing_sources_keep_their_last_good_nodes() {
     assert_eq!(names(&store.list_nodes("ops").await.unwrap()), good);
 
     let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
-    let cases: Vec<(&str, Box<dyn Fn()>, &str)> = vec![
+    type Breaker = Box<dyn Fn()>;
+    let cases: Vec<(&str, Breaker, &str)> = vec![
         (
             "malformed yaml",
             Box::new({

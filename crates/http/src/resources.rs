@@ -1,0 +1,144 @@
+//! A project's nodes, as Rundeck serves them:
+//!
+//! - `GET /api/{v}/project/{p}/resources?filter=...`: the nodes matching a
+//!   node filter (all nodes without one), as an object keyed by node name
+//!   (`resourcejson`), or `resourceyaml` with `format=yaml` or an `Accept`
+//!   of `application/yaml` / `text/yaml`;
+//! - `GET /api/{v}/project/{p}/resource/{name}`: one node, in the same
+//!   shapes.
+//!
+//! Reading a project's nodes needs `read` on the project (application
+//! context); each node is then shown only if the subject has `read` on it
+//! (`node` resources in the project context, matched on the node's
+//! attributes, `nodename` and `tags` included). A node the subject may not
+//! read is absent: not listed, and 404 when asked for by name.
+
+use crate::error::ApiError;
+use crate::ApiState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use foredeck_core::authorizer::{AuthContext, Resource, Subject};
+use foredeck_core::format::{nodes_to_json, nodes_to_yaml};
+use foredeck_core::{Node, NodeFilter};
+use std::collections::HashMap;
+
+/// The authorization resource for a node: kind `node` with its attributes.
+pub(crate) fn node_resource(n: &Node) -> Resource {
+    let mut r = Resource::new("node");
+    for (k, v) in &n.attributes {
+        r.attributes.insert(k.clone(), v.clone());
+    }
+    r.attributes.insert("nodename".into(), n.name.clone());
+    r.attributes.insert("name".into(), n.name.clone());
+    r.attributes.insert("tags".into(), n.tags_string());
+    r
+}
+
+/// The nodes of a project the subject may read: 403 without `read` on the
+/// project, 404 when it does not exist.
+async fn visible_nodes(
+    state: &ApiState,
+    subject: &Subject,
+    project: &str,
+) -> Result<Vec<Node>, ApiError> {
+    let r = Resource::new("project").with("name", project);
+    if !state
+        .authorizer
+        .allowed(subject, "read", &r, &AuthContext::Application)
+    {
+        return Err(ApiError::unauthorized(
+            "read",
+            &format!("Project {project}"),
+        ));
+    }
+    let nodes = state.nodes.nodes(project).await.map_err(|e| {
+        let mut e = ApiError::from(e);
+        if e.status == StatusCode::NOT_FOUND {
+            e = ApiError::not_found("Project", project);
+        }
+        e
+    })?;
+    let ctx = AuthContext::Project(project.to_owned());
+    Ok(nodes
+        .into_iter()
+        .filter(|n| {
+            state
+                .authorizer
+                .allowed(subject, "read", &node_resource(n), &ctx)
+        })
+        .collect())
+}
+
+fn wants_yaml(query: &HashMap<String, String>, headers: &HeaderMap) -> Result<bool, ApiError> {
+    match query.get("format").map(String::as_str) {
+        Some("yaml") | Some("resourceyaml") => return Ok(true),
+        Some("json") | Some("resourcejson") => return Ok(false),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "parameter `format`: {other:?} is not supported (json or yaml)"
+            )))
+        }
+        None => {}
+    }
+    Ok(headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("yaml")))
+}
+
+fn render(nodes: &[Node], yaml: bool) -> Result<Response, ApiError> {
+    let (body, ctype) = if yaml {
+        (nodes_to_yaml(nodes)?, "text/yaml; charset=utf-8")
+    } else {
+        (nodes_to_json(nodes)?, "application/json")
+    };
+    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
+}
+
+/// `GET /api/{v}/project/{p}/resources`.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Extension(subject): Extension<Subject>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project = params.get("project").cloned().unwrap_or_default();
+    let yaml = wants_yaml(&query, &headers)?;
+    // Parse the filter before touching the project: a bad filter is the
+    // caller's mistake whatever the project.
+    let filter = match query.get("filter").map(|f| f.trim()) {
+        None | Some("") => None,
+        Some(f) => Some(
+            NodeFilter::parse(f)
+                .map_err(|e| ApiError::invalid(format!("parameter `filter`: {e}")))?,
+        ),
+    };
+    let nodes = visible_nodes(&state, &subject, &project).await?;
+    let selected: Vec<Node> = match &filter {
+        None => nodes,
+        Some(f) => f.select(&nodes, true).into_iter().cloned().collect(),
+    };
+    render(&selected, yaml)
+}
+
+/// `GET /api/{v}/project/{p}/resource/{name}`.
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    Extension(subject): Extension<Subject>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project = params.get("project").cloned().unwrap_or_default();
+    let name = params.get("name").cloned().unwrap_or_default();
+    let yaml = wants_yaml(&query, &headers)?;
+    let node = visible_nodes(&state, &subject, &project)
+        .await?
+        .into_iter()
+        .find(|n| n.name == name)
+        .ok_or_else(|| ApiError::not_found("Node", &name))?;
+    render(std::slice::from_ref(&node), yaml)
+}
