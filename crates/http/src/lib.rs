@@ -10,7 +10,8 @@
 //!
 //! Implemented so far: `system/info`, projects (list, create, get, delete),
 //! project configuration (`project/{p}/config`, whole and by key), nodes
-//! (`project/{p}/resources`, `project/{p}/resource/{name}`), the audit log
+//! (`project/{p}/resources`, `project/{p}/resource/{name}`,
+//! `project/{p}/sources`), the audit log
 //! (`system/audit`, admins only), `metrics/ping`, `metrics/healthcheck`,
 //! `metrics/metrics` and Prometheus' `GET /metrics` (see [`metrics`]). The
 //! rest of the API arrives with the rest of issue #6.
@@ -147,6 +148,10 @@ pub fn router(state: ApiState) -> Router {
                 .delete(config::delete_key),
         )
         .route("/api/{v}/project/{project}/resources", get(resources::list))
+        .route(
+            "/api/{v}/project/{project}/sources",
+            get(resources::sources),
+        )
         .route(
             "/api/{v}/project/{project}/resource/{name}",
             get(resources::get),

@@ -142,3 +142,47 @@ pub(crate) async fn get(
         .ok_or_else(|| ApiError::not_found("Node", &name))?;
     render(std::slice::from_ref(&node), yaml)
 }
+
+/// `GET /api/{v}/project/{p}/sources`: the project's node sources as
+/// Rundeck lists them (`index`, `type`, `resources` flags, and `errors`
+/// when the last read failed; no `href`: per-source node lists are not
+/// served). Needs `configure` on the project: a source's
+/// settings and errors name files and commands.
+pub(crate) async fn sources(
+    State(state): State<ApiState>,
+    Extension(subject): Extension<Subject>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let name = params.get("project").cloned().unwrap_or_default();
+    let p = crate::config::configurable(&state, &subject, &name).await?;
+    // Reads the sources if the cache is stale, so the errors are current.
+    state.nodes.nodes(&name).await?;
+    let errors = state.nodes.errors(&name);
+    let list: Vec<serde_json::Value> = foredeck_core::nodes::sources_from_config(&p.config)
+        .iter()
+        .map(|s| {
+            let kind = p
+                .config
+                .get(&format!(
+                    "{}{}.type",
+                    foredeck_core::nodes::SOURCE_PREFIX,
+                    s.index
+                ))
+                .cloned()
+                .unwrap_or_default();
+            let mut out = serde_json::json!({
+                "index": s.index,
+                "type": kind,
+                "resources": {
+                    "editable": false,
+                    "writeable": false,
+                },
+            });
+            if let Some(e) = errors.iter().find(|e| e.index == s.index) {
+                out["errors"] = serde_json::Value::String(e.message.clone());
+            }
+            out
+        })
+        .collect();
+    Ok(axum::Json(serde_json::Value::Array(list)))
+}

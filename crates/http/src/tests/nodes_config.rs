@@ -758,6 +758,7 @@ async fn a_subject_without_grants_gets_nothing_here() {
             None,
         ),
         (Method::GET, "/api/59/project/no-such/resources", None),
+        (Method::GET, "/api/59/project/secret-proj/sources", None),
         (Method::GET, "/api/59/metrics/metrics", None),
         (Method::GET, "/api/59/system/audit", None),
     ];
