@@ -153,7 +153,16 @@ impl Histogram {
 pub struct Metrics {
     gauges: RwLock<BTreeMap<String, Registered>>,
     requests: RwLock<BTreeMap<(String, String), Arc<Histogram>>>,
+    /// Execution counts of the last scrape, reused for a second so that
+    /// concurrent scrapers cost one set of store queries.
+    counts: tokio::sync::Mutex<Option<(Instant, StatusCounts)>>,
 }
+
+/// Executions by status name.
+type StatusCounts = Vec<(&'static str, u64)>;
+
+/// How long execution counts are reused.
+const COUNTS_TTL: Duration = Duration::from_secs(1);
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -285,8 +294,21 @@ fn may_read(state: &ApiState, subject: &Subject) -> Result<(), ApiError> {
     }
 }
 
-/// Executions by status, from the store's counts.
-async fn execution_counts(state: &ApiState) -> Result<Vec<(&'static str, u64)>, ApiError> {
+/// Executions by status, from the store's counts (at most [`COUNTS_TTL`]
+/// old).
+async fn execution_counts(state: &ApiState) -> Result<StatusCounts, ApiError> {
+    let mut last = state.metrics.counts.lock().await;
+    if let Some((at, counts)) = last.as_ref() {
+        if at.elapsed() < COUNTS_TTL {
+            return Ok(counts.clone());
+        }
+    }
+    let counts = query_counts(state).await?;
+    *last = Some((Instant::now(), counts.clone()));
+    Ok(counts)
+}
+
+async fn query_counts(state: &ApiState) -> Result<StatusCounts, ApiError> {
     let mut out = Vec::with_capacity(STATUSES.len());
     for s in &STATUSES {
         let page = state

@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
-use foredeck_core::format::{nodes_to_json, nodes_to_yaml};
+use foredeck_core::format::nodes_to_yaml;
 use foredeck_core::{Node, NodeFilter};
 use std::collections::HashMap;
 
@@ -36,12 +36,13 @@ pub(crate) fn node_resource(n: &Node) -> Resource {
     r
 }
 
-/// The nodes of a project the subject may read: 403 without `read` on the
-/// project, 404 when it does not exist.
+/// The nodes of a project the subject may read, among those `filter`
+/// selects: 403 without `read` on the project, 404 when it does not exist.
 async fn visible_nodes(
     state: &ApiState,
     subject: &Subject,
     project: &str,
+    filter: Option<&NodeFilter>,
 ) -> Result<Vec<Node>, ApiError> {
     let r = Resource::new("project").with("name", project);
     if !state
@@ -60,14 +61,19 @@ async fn visible_nodes(
         }
         e
     })?;
+    let selected: Vec<&Node> = match filter {
+        None => nodes.iter().collect(),
+        Some(f) => f.select(&nodes, true),
+    };
     let ctx = AuthContext::Project(project.to_owned());
-    Ok(nodes
+    Ok(selected
         .into_iter()
         .filter(|n| {
             state
                 .authorizer
                 .allowed(subject, "read", &node_resource(n), &ctx)
         })
+        .cloned()
         .collect())
 }
 
@@ -88,11 +94,24 @@ fn wants_yaml(query: &HashMap<String, String>, headers: &HeaderMap) -> Result<bo
         .is_some_and(|a| a.contains("yaml")))
 }
 
+/// `resourcejson` without the indentation `format::nodes_to_json` writes for
+/// files.
+fn compact_json(nodes: &[Node]) -> Result<String, ApiError> {
+    let map: serde_json::Map<String, serde_json::Value> = nodes
+        .iter()
+        .map(|n| Ok((n.name.clone(), serde_json::to_value(n)?)))
+        .collect::<Result<_, serde_json::Error>>()
+        .map_err(|e| {
+            ApiError::from(foredeck_core::Error::format("<json export>", e.to_string()))
+        })?;
+    Ok(serde_json::Value::Object(map).to_string())
+}
+
 fn render(nodes: &[Node], yaml: bool) -> Result<Response, ApiError> {
     let (body, ctype) = if yaml {
         (nodes_to_yaml(nodes)?, "text/yaml; charset=utf-8")
     } else {
-        (nodes_to_json(nodes)?, "application/json")
+        (compact_json(nodes)?, "application/json")
     };
     Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
 }
@@ -116,12 +135,8 @@ pub(crate) async fn list(
                 .map_err(|e| ApiError::invalid(format!("parameter `filter`: {e}")))?,
         ),
     };
-    let nodes = visible_nodes(&state, &subject, &project).await?;
-    let selected: Vec<Node> = match &filter {
-        None => nodes,
-        Some(f) => f.select(&nodes, true).into_iter().cloned().collect(),
-    };
-    render(&selected, yaml)
+    let nodes = visible_nodes(&state, &subject, &project, filter.as_ref()).await?;
+    render(&nodes, yaml)
 }
 
 /// `GET /api/{v}/project/{p}/resource/{name}`.
@@ -135,7 +150,7 @@ pub(crate) async fn get(
     let project = params.get("project").cloned().unwrap_or_default();
     let name = params.get("name").cloned().unwrap_or_default();
     let yaml = wants_yaml(&query, &headers)?;
-    let node = visible_nodes(&state, &subject, &project)
+    let node = visible_nodes(&state, &subject, &project, None)
         .await?
         .into_iter()
         .find(|n| n.name == name)

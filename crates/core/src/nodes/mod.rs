@@ -81,6 +81,10 @@ pub struct ChangeLock {
 #[derive(Debug, Default)]
 struct ProjectState {
     refreshed: Option<Instant>,
+    /// The merged node list as read from the store after the last refresh.
+    cached: Option<Arc<Vec<Node>>>,
+    /// Bumped whenever the stored nodes may have changed.
+    generation: u64,
     errors: Vec<SourceError>,
     /// Serializes refreshes of one project.
     gate: Arc<tokio::sync::Mutex<()>>,
@@ -182,14 +186,18 @@ impl NodeSources {
         self.with_state(&project.name, |s| {
             s.refreshed = Some(Instant::now());
             s.errors = errors;
+            s.cached = None;
+            s.generation += 1;
         });
         Ok(report)
     }
 
     /// The project's nodes, refreshing the sources first when the cache is
     /// older than `project.nodeCache.delay` (or always, with the cache
-    /// disabled). A not-found error when the project does not exist.
-    pub async fn nodes(&self, project: &str) -> Result<Vec<Node>> {
+    /// disabled). Between refreshes the merged list is kept in memory, so
+    /// repeated reads cost no store query beyond the project's. A not-found
+    /// error when the project does not exist.
+    pub async fn nodes(&self, project: &str) -> Result<Arc<Vec<Node>>> {
         let p = self
             .store
             .get_project(project)
@@ -219,7 +227,21 @@ impl NodeSources {
                 self.refresh_locked(&p).await?;
             }
         }
-        self.store.list_nodes(project).await
+        let caching = cache_delay(&p.config).is_some();
+        let (cached, generation) = self.with_state(project, |s| (s.cached.clone(), s.generation));
+        if let (true, Some(nodes)) = (caching, cached) {
+            return Ok(nodes);
+        }
+        let nodes = Arc::new(self.store.list_nodes(project).await?);
+        if caching {
+            self.with_state(project, |s| {
+                // Only if no refresh happened while the store was read.
+                if s.generation == generation {
+                    s.cached = Some(nodes.clone());
+                }
+            });
+        }
+        Ok(nodes)
     }
 
     /// Applies a configuration change: the nodes of sources that were
@@ -242,11 +264,17 @@ impl NodeSources {
     pub async fn begin_change(&self, project: &str) -> ChangeLock {
         let gate = self.with_state(project, |s| {
             s.refreshed = None;
+            s.cached = None;
+            s.generation += 1;
             s.gate.clone()
         });
         let held = gate.lock_owned().await;
         // A refresh that ended while this waited read the old settings.
-        self.with_state(project, |s| s.refreshed = None);
+        self.with_state(project, |s| {
+            s.refreshed = None;
+            s.cached = None;
+            s.generation += 1;
+        });
         ChangeLock { _guard: held }
     }
 
