@@ -14,6 +14,7 @@ use crate::audit::{self, Change};
 use crate::error::ApiError;
 use crate::ApiState;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::{Extension, Json};
@@ -51,6 +52,18 @@ pub(crate) async fn configurable(
         .get_project(name)
         .await?
         .ok_or_else(|| ApiError::not_found("Project", name))
+}
+
+/// A body that could not be read: too large, or cut off.
+fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "api.error.request.toolarge",
+            "The request body is too large",
+        );
+    }
+    ApiError::invalid(format!("request body: {}", e.body_text()))
 }
 
 fn check_key(key: &str) -> Result<(), ApiError> {
@@ -144,9 +157,10 @@ pub(crate) async fn put_all(
     Extension(subject): Extension<Subject>,
     ext: Extensions,
     Path(params): Path<HashMap<String, String>>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BTreeMap<String, String>>, ApiError> {
     let p = configurable(&state, &subject, &param(&params, "project")).await?;
+    let body = body.map_err(body_error)?;
     let config: BTreeMap<String, String> = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid(format!(
             "request body: expected a JSON object of configuration key to string value: {e}"
@@ -183,9 +197,10 @@ pub(crate) async fn put_key(
     ext: Extensions,
     headers: HeaderMap,
     Path(params): Path<HashMap<String, String>>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let p = configurable(&state, &subject, &param(&params, "project")).await?;
+    let body = body.map_err(body_error)?;
     let key = param(&params, "key");
     check_key(&key)?;
     let is_json = headers
