@@ -23,6 +23,7 @@ use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::format::nodes_to_yaml;
 use foredeck_core::{Node, NodeFilter};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The authorization resource for a node: kind `node` with its attributes.
 pub(crate) fn node_resource(n: &Node) -> Resource {
@@ -36,14 +37,13 @@ pub(crate) fn node_resource(n: &Node) -> Resource {
     r
 }
 
-/// The nodes of a project the subject may read, among those `filter`
-/// selects: 403 without `read` on the project, 404 when it does not exist.
-async fn visible_nodes(
+/// A project's nodes: 403 without `read` on the project, 404 when it does
+/// not exist.
+async fn project_nodes(
     state: &ApiState,
     subject: &Subject,
     project: &str,
-    filter: Option<&NodeFilter>,
-) -> Result<Vec<Node>, ApiError> {
+) -> Result<Arc<Vec<Node>>, ApiError> {
     let r = Resource::new("project").with("name", project);
     if !state
         .authorizer
@@ -54,27 +54,36 @@ async fn visible_nodes(
             &format!("Project {project}"),
         ));
     }
-    let nodes = state.nodes.nodes(project).await.map_err(|e| {
+    state.nodes.nodes(project).await.map_err(|e| {
         let mut e = ApiError::from(e);
         if e.status == StatusCode::NOT_FOUND {
             e = ApiError::not_found("Project", project);
         }
         e
-    })?;
+    })
+}
+
+/// The nodes `filter` selects (all without one) that the subject may read.
+fn visible<'a>(
+    state: &ApiState,
+    subject: &Subject,
+    project: &str,
+    nodes: &'a [Node],
+    filter: Option<&NodeFilter>,
+) -> Vec<&'a Node> {
     let selected: Vec<&Node> = match filter {
         None => nodes.iter().collect(),
-        Some(f) => f.select(&nodes, true),
+        Some(f) => f.select(nodes, true),
     };
     let ctx = AuthContext::Project(project.to_owned());
-    Ok(selected
+    selected
         .into_iter()
         .filter(|n| {
             state
                 .authorizer
                 .allowed(subject, "read", &node_resource(n), &ctx)
         })
-        .cloned()
-        .collect())
+        .collect()
 }
 
 fn wants_yaml(query: &HashMap<String, String>, headers: &HeaderMap) -> Result<bool, ApiError> {
@@ -94,22 +103,28 @@ fn wants_yaml(query: &HashMap<String, String>, headers: &HeaderMap) -> Result<bo
         .is_some_and(|a| a.contains("yaml")))
 }
 
-/// `resourcejson` without the indentation `format::nodes_to_json` writes for
-/// files.
-fn compact_json(nodes: &[Node]) -> Result<String, ApiError> {
-    let map: serde_json::Map<String, serde_json::Value> = nodes
-        .iter()
-        .map(|n| Ok((n.name.clone(), serde_json::to_value(n)?)))
-        .collect::<Result<_, serde_json::Error>>()
-        .map_err(|e| {
-            ApiError::from(foredeck_core::Error::format("<json export>", e.to_string()))
-        })?;
-    Ok(serde_json::Value::Object(map).to_string())
+/// `resourcejson` without the indentation `format::nodes_to_json` writes
+/// for files, written straight from the nodes.
+fn compact_json(nodes: &[&Node]) -> Result<String, ApiError> {
+    struct ByName<'a>(&'a [&'a Node]);
+    impl serde::Serialize for ByName<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(Some(self.0.len()))?;
+            for n in self.0 {
+                m.serialize_entry(&n.name, *n)?;
+            }
+            m.end()
+        }
+    }
+    serde_json::to_string(&ByName(nodes))
+        .map_err(|e| ApiError::from(foredeck_core::Error::format("<json export>", e.to_string())))
 }
 
-fn render(nodes: &[Node], yaml: bool) -> Result<Response, ApiError> {
+fn render(nodes: &[&Node], yaml: bool) -> Result<Response, ApiError> {
     let (body, ctype) = if yaml {
-        (nodes_to_yaml(nodes)?, "text/yaml; charset=utf-8")
+        let owned: Vec<Node> = nodes.iter().map(|n| (*n).clone()).collect();
+        (nodes_to_yaml(&owned)?, "text/yaml; charset=utf-8")
     } else {
         (compact_json(nodes)?, "application/json")
     };
@@ -135,8 +150,11 @@ pub(crate) async fn list(
                 .map_err(|e| ApiError::invalid(format!("parameter `filter`: {e}")))?,
         ),
     };
-    let nodes = visible_nodes(&state, &subject, &project, filter.as_ref()).await?;
-    render(&nodes, yaml)
+    let nodes = project_nodes(&state, &subject, &project).await?;
+    render(
+        &visible(&state, &subject, &project, &nodes, filter.as_ref()),
+        yaml,
+    )
 }
 
 /// `GET /api/{v}/project/{p}/resource/{name}`.
@@ -150,12 +168,16 @@ pub(crate) async fn get(
     let project = params.get("project").cloned().unwrap_or_default();
     let name = params.get("name").cloned().unwrap_or_default();
     let yaml = wants_yaml(&query, &headers)?;
-    let node = visible_nodes(&state, &subject, &project, None)
-        .await?
-        .into_iter()
-        .find(|n| n.name == name)
-        .ok_or_else(|| ApiError::not_found("Node", &name))?;
-    render(std::slice::from_ref(&node), yaml)
+    let nodes = project_nodes(&state, &subject, &project).await?;
+    let shown = match nodes.iter().find(|n| n.name == name) {
+        Some(n) => visible(&state, &subject, &project, std::slice::from_ref(n), None),
+        None => Vec::new(),
+    };
+    // Hidden or missing: the same answer.
+    if shown.is_empty() {
+        return Err(ApiError::not_found("Node", &name));
+    }
+    render(&shown, yaml)
 }
 
 /// `GET /api/{v}/project/{p}/sources`: the project's node sources as
