@@ -14,6 +14,10 @@ command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 [ -x /usr/bin/sudo ] || need_apt+=(sudo)
 # the fan-out benchmark compares with parallel-ssh
 command -v parallel-ssh >/dev/null || need_apt+=(pssh)
+# the email notification test sends to a real SMTP server (aiosmtpd)
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+fi
 if ((${#need_apt[@]})); then
   $SUDO apt-get update -q
   $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"

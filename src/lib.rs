@@ -18,5 +18,6 @@ pub use foredeck_core::*;
 
 pub mod credentials;
 pub mod known_hosts;
+pub mod notify;
 pub use foredeck_ssh as ssh;
 pub use foredeck_store as sql;

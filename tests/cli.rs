@@ -72,6 +72,19 @@ fn option_values_cannot_inject_and_bad_values_are_refused() {
 }
 
 #[test]
+fn output_bytes_that_are_not_utf8_are_printed_as_they_came() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write(
+        dir.path(),
+        "job.yaml",
+        "- name: latin1\n  sequence:\n    commands:\n      - exec: printf 'caf\\351 \\377\\n\\303\\251t\\303\\251\\n'\n",
+    );
+    let out = foredeck(&["run", "--file", &job]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"caf\xe9 \xff\n\xc3\xa9t\xc3\xa9\n");
+}
+
+#[test]
 fn malformed_job_names_the_job_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let job = write(

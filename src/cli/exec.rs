@@ -93,12 +93,7 @@ pub async fn run(a: ExecArgs) -> anyhow::Result<u8> {
         ..RunOptions::default()
     }
     .on_log(move |ev| {
-        let node = ev.node.as_deref().unwrap_or("");
-        let line = if prefix && !node.is_empty() {
-            format!("{node}: {}", ev.text)
-        } else {
-            ev.text.clone()
-        };
+        let line = progress::output_line(ev, prefix);
         let to_stdout = ev.stream == Stream::Stdout;
         match &printer {
             Some(p) => p.print(&line, to_stdout),

@@ -1,5 +1,6 @@
 //! Command-line front-end: thin wrappers over the library.
 
+mod client;
 mod exec;
 mod keys;
 mod nodes;
@@ -22,10 +23,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the nodes of a resource file that match a filter.
+    /// List nodes that match a filter: of a resource file (--nodes), or of a
+    /// server's project (`nodes list`).
     Nodes(nodes::NodesArgs),
-    /// Run a job from a job file, in this process, and print its output.
+    /// Run a job of a server and follow its output, or a job file in this process.
     Run(run::RunArgs),
+    /// Jobs of a server's project: list, load, export.
+    Jobs(client::JobsArgs),
+    /// Executions of a server: list, follow, abort.
+    Executions(client::ExecutionsArgs),
     /// Manage the encrypted key store of the data directory.
     Keys(keys::KeysArgs),
     /// Run one command line on the nodes a filter selects (over SSH by default).
@@ -41,6 +47,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Nodes(a) => nodes::run(a).await,
         Command::Run(a) => run::run(a).await,
+        Command::Jobs(a) => client::jobs(a).await,
+        Command::Executions(a) => client::executions(a).await,
         Command::Keys(a) => keys::run(a).await,
         Command::Exec(a) => exec::run(a).await,
         Command::Schedule(a) => schedule::run(a).await,

@@ -1,14 +1,17 @@
-//! `foredeck nodes`: filter a resource file.
+//! `foredeck nodes`: filter a resource file, or list a server's nodes.
 
 use clap::{Args, ValueEnum};
 use foredeck::NodeFilter;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct NodesArgs {
+    #[command(subcommand)]
+    command: Option<NodesCommand>,
     /// Resource-model file (YAML or JSON).
-    #[arg(long, value_name = "FILE")]
-    nodes: PathBuf,
+    #[arg(long, value_name = "FILE", required = true)]
+    nodes: Option<PathBuf>,
     /// Node filter, e.g. `tags: web+prod !name: db1` (default: all nodes).
     #[arg(long, short = 'F', default_value = ".*")]
     filter: String,
@@ -18,6 +21,18 @@ pub struct NodesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Names)]
     output: Output,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum NodesCommand {
+    /// The nodes of a server's project that match a filter.
+    List {
+        /// Node filter (default: all nodes).
+        #[arg(long, short = 'F', default_value = ".*")]
+        filter: String,
+        #[command(flatten)]
+        server: super::client::ServerArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -33,7 +48,14 @@ enum Output {
 }
 
 pub async fn run(a: NodesArgs) -> anyhow::Result<u8> {
-    let nodes = super::load_nodes(&a.nodes)?;
+    let path = match (a.command, &a.nodes) {
+        (Some(NodesCommand::List { filter, server }), _) => {
+            return super::client::nodes_list(&server, &filter).await
+        }
+        (None, Some(p)) => p.clone(),
+        (None, None) => anyhow::bail!("give a resource file with --nodes, or use `nodes list`"),
+    };
+    let nodes = super::load_nodes(&path)?;
     let filter = NodeFilter::parse(&a.filter)?;
     let selected: Vec<foredeck::Node> = filter
         .select(&nodes, !a.include_precedence)
@@ -72,7 +94,7 @@ pub async fn run(a: NodesArgs) -> anyhow::Result<u8> {
             "no nodes matched the filter {:?} ({} nodes in {})",
             a.filter,
             nodes.len(),
-            a.nodes.display()
+            path.display()
         );
         return Ok(1);
     }

@@ -119,7 +119,7 @@ impl Line {
     }
 
     /// Prints an output line (stdout or stderr) below a cleared progress line.
-    pub fn print(&self, line: &str, to_stdout: bool) {
+    pub fn print(&self, line: &[u8], to_stdout: bool) {
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         if *shown {
             let mut err = std::io::stderr().lock();
@@ -165,12 +165,30 @@ impl Ticker {
 }
 
 /// Writes one output line to stdout or stderr.
-pub fn print_line(line: &str, to_stdout: bool) {
-    if to_stdout {
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
-    } else {
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+pub fn print_line(line: &[u8], to_stdout: bool) {
+    fn emit(mut w: impl Write, line: &[u8]) {
+        let _ = w.write_all(line);
+        let _ = w.write_all(b"\n");
     }
+    if to_stdout {
+        emit(std::io::stdout().lock(), line);
+    } else {
+        emit(std::io::stderr().lock(), line);
+    }
+}
+
+/// An output line as printed: the node's bytes as they came, prefixed with
+/// the node name when asked.
+pub fn output_line(ev: &foredeck::model::LogEvent, prefix: bool) -> Vec<u8> {
+    let node = ev.node.as_deref().unwrap_or("");
+    let bytes = ev.bytes();
+    let mut line = Vec::with_capacity(node.len() + 2 + bytes.len());
+    if prefix && !node.is_empty() {
+        line.extend_from_slice(node.as_bytes());
+        line.extend_from_slice(b": ");
+    }
+    line.extend_from_slice(bytes);
+    line
 }
 
 #[cfg(test)]

@@ -1,19 +1,31 @@
-//! `foredeck run --file`: run a job in this process with an in-memory store.
+//! `foredeck run --file`: run a job in this process with an in-memory store;
+//! `foredeck run JOB`: run a job of a server and follow its output.
 
+use super::progress;
 use anyhow::{bail, Context};
 use clap::Args;
 use foredeck::engine::{Engine, RunOptions};
 use foredeck::{ExecutionStatus, LogLevel, MemoryStore, Project, Store, Stream};
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Job file: Rundeck job YAML (or JSON with a .json extension).
+    /// A job of the server to run (uuid, or group/name in --project); needs
+    /// no --file.
+    #[arg(
+        value_name = "JOB",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
+    remote: Option<String>,
+    /// Job file: Rundeck job YAML (or JSON with a .json extension), run in
+    /// this process.
     #[arg(long, value_name = "JOB.yaml")]
-    file: PathBuf,
+    file: Option<PathBuf>,
+    /// With JOB: print the execution id and return instead of following its output.
+    #[arg(long)]
+    no_follow: bool,
     /// Resource-model file with the nodes the job may target.
     #[arg(long, value_name = "NODES.yaml")]
     nodes: Option<PathBuf>,
@@ -37,12 +49,29 @@ pub struct RunArgs {
     prefix: Option<bool>,
     #[command(flatten)]
     ssh: super::ssh::SshArgs,
+    #[command(flatten)]
+    server: super::client::ServerArgs,
 }
 
 pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
-    let text = super::read_text(&a.file)?;
-    let name = a.file.display().to_string();
-    let jobs = if a.file.extension().is_some_and(|e| e == "json") {
+    let file = match (&a.file, &a.remote) {
+        (Some(f), _) => f.clone(),
+        (None, Some(job)) => {
+            return super::client::run_remote(
+                &a.server,
+                job,
+                &a.options,
+                a.filter.as_deref(),
+                a.loglevel.as_deref(),
+                !a.no_follow,
+            )
+            .await
+        }
+        (None, None) => bail!("name a JOB of the server or a job --file"),
+    };
+    let text = super::read_text(&file)?;
+    let name = file.display().to_string();
+    let jobs = if file.extension().is_some_and(|e| e == "json") {
         foredeck::format::parse_jobs_json(&text, &name)?
     } else {
         foredeck::format::parse_jobs_yaml(&text, &name)?
@@ -64,13 +93,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
             .cloned()
             .with_context(|| format!("{name}: no job named {want:?}"))?,
     };
-    let mut options = BTreeMap::new();
-    for o in &a.options {
-        let Some((k, v)) = o.split_once('=') else {
-            bail!("--option {o:?}: expected NAME=VALUE");
-        };
-        options.insert(k.to_owned(), v.to_owned());
-    }
+    let options = super::client::option_pairs(&a.options)?;
     let loglevel = match a.loglevel.as_deref() {
         None => None,
         Some(l) => Some(
@@ -111,22 +134,8 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         listener: None,
     }
     .on_log(move |ev| {
-        let node = ev.node.as_deref().unwrap_or("");
-        let line = if prefix && !node.is_empty() {
-            format!("{node}: {}", ev.text)
-        } else {
-            ev.text.clone()
-        };
-        match ev.stream {
-            Stream::Stdout => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-            }
-            Stream::Stderr | Stream::System => {
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{line}");
-            }
-        }
+        let line = progress::output_line(ev, prefix);
+        progress::print_line(&line, ev.stream == Stream::Stdout);
     });
 
     let started = std::time::Instant::now();

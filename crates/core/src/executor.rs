@@ -87,14 +87,16 @@ impl NodeOutcome {
     }
 }
 
-/// One line of a node's output, without its line ending. Invalid UTF-8 is
-/// replaced by U+FFFD; lines longer than [`MAX_LINE`] are split.
+/// One line of a node's output, without its line ending; lines longer than
+/// [`MAX_LINE`] are split.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutputLine {
     /// stdout or stderr.
     pub stream: Stream,
-    /// The text.
+    /// The text; invalid UTF-8 shown as U+FFFD.
     pub text: String,
+    /// The bytes as printed when they are not valid UTF-8.
+    pub raw: Option<Vec<u8>>,
 }
 
 /// Longest line kept in one event; longer lines are cut into pieces of this size.
@@ -114,14 +116,28 @@ impl OutputSink {
         (OutputSink { tx }, rx)
     }
 
-    /// Sends one line; returns false when nobody listens any more.
+    /// Sends one line of text; returns false when nobody listens any more.
     pub async fn line(&self, stream: Stream, text: String) -> bool {
-        self.tx.send(OutputLine { stream, text }).await.is_ok()
+        let line = OutputLine {
+            stream,
+            text,
+            raw: None,
+        };
+        self.tx.send(line).await.is_ok()
+    }
+
+    /// Sends one line as read from the node, keeping bytes that are not
+    /// UTF-8; returns false when nobody listens any more.
+    pub async fn bytes(&self, stream: Stream, bytes: Vec<u8>) -> bool {
+        let (text, raw) = crate::model::decode_line(bytes);
+        let line = OutputLine { stream, text, raw };
+        self.tx.send(line).await.is_ok()
     }
 }
 
 /// Splits a byte stream into lines: keeps partial lines across reads, accepts
-/// `\n` and `\r\n`, decodes each line lossily, and cuts overlong lines.
+/// `\n` and `\r\n`, and cuts overlong lines. Lines are bytes as printed;
+/// [`OutputSink::bytes`] decodes them.
 #[derive(Debug, Default)]
 pub struct LineSplitter {
     buf: Vec<u8>,
@@ -129,7 +145,7 @@ pub struct LineSplitter {
 
 impl LineSplitter {
     /// Feeds bytes and returns the lines they complete.
-    pub fn push(&mut self, data: &[u8]) -> Vec<String> {
+    pub fn push(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         for &b in data {
             if b == b'\n' {
@@ -145,15 +161,16 @@ impl LineSplitter {
     }
 
     /// The last line when it had no line ending.
-    pub fn finish(&mut self) -> Option<String> {
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
         (!self.buf.is_empty()).then(|| self.take_line())
     }
 
-    fn take_line(&mut self) -> String {
+    fn take_line(&mut self) -> Vec<u8> {
         if self.buf.last() == Some(&b'\r') {
             self.buf.pop();
         }
-        let line = String::from_utf8_lossy(&self.buf).into_owned();
+        // a copy of exactly the line's size; the buffer keeps its capacity
+        let line = self.buf.clone();
         self.buf.clear();
         line
     }
@@ -198,6 +215,7 @@ impl<T: Executor + ?Sized> Executor for Arc<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -205,11 +223,26 @@ mod tests {
     fn splitter_keeps_partial_lines_and_bad_bytes() {
         let mut s = LineSplitter::default();
         assert!(s.push(b"he").is_empty());
-        assert_eq!(s.push(b"llo\r\nwor"), vec!["hello"]);
-        assert_eq!(s.push(b"ld\n\xff\xfe\n"), vec!["world", "\u{fffd}\u{fffd}"]);
-        assert_eq!(s.push(b"tail"), Vec::<String>::new());
-        assert_eq!(s.finish().as_deref(), Some("tail"));
+        assert_eq!(s.push(b"llo\r\nwor"), vec![b"hello".to_vec()]);
+        assert_eq!(
+            s.push(b"ld\n\xff\xfe\n"),
+            vec![b"world".to_vec(), b"\xff\xfe".to_vec()]
+        );
+        assert!(s.push(b"tail").is_empty());
+        assert_eq!(s.finish().as_deref(), Some(&b"tail"[..]));
         assert_eq!(s.finish(), None);
+    }
+
+    #[tokio::test]
+    async fn sink_keeps_bytes_that_are_not_utf8() {
+        let (sink, mut rx) = OutputSink::channel(4);
+        assert!(sink.bytes(Stream::Stdout, b"ok \xc3\xa9".to_vec()).await);
+        assert!(sink.bytes(Stream::Stderr, b"bad \xe9\xff".to_vec()).await);
+        let good = rx.recv().await.unwrap();
+        assert_eq!((good.text.as_str(), good.raw), ("ok \u{e9}", None));
+        let bad = rx.recv().await.unwrap();
+        assert_eq!(bad.text, "bad \u{fffd}\u{fffd}");
+        assert_eq!(bad.raw.as_deref(), Some(&b"bad \xe9\xff"[..]));
     }
 
     #[test]

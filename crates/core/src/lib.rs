@@ -43,5 +43,5 @@ pub use schedule::{DurableScheduler, SchedulerConfig};
 pub use scheduler::{RunRequest, Scheduler};
 pub use store::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, KeyType,
-    LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User,
+    LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User, Webhook,
 };

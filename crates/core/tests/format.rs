@@ -368,6 +368,14 @@ fn invalid(j: &Job) -> (String, String) {
 fn validation_rules() {
     assert!(validate_job(&job("ok")).is_ok());
 
+    let mut avg = job("avg");
+    for ok in ["20%", "+30", "+5m", "90s", "${option.limit}"] {
+        avg.notify_avg_duration_threshold = Some(ok.into());
+        assert!(validate_job(&avg).is_ok(), "{ok}");
+    }
+    avg.notify_avg_duration_threshold = Some("soon".into());
+    assert_eq!(invalid(&avg).0, "notifyAvgDurationThreshold");
+
     assert_eq!(invalid(&job("")).0, "name");
     assert_eq!(invalid(&job("a/b")).0, "name");
     assert_eq!(

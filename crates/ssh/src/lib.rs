@@ -827,9 +827,9 @@ impl SshExecutor {
                 _ => continue,
             };
             let idx = usize::from(stream == Stream::Stderr);
-            for text in splitters[idx].push(&data) {
+            for line in splitters[idx].push(&data) {
                 if listening {
-                    listening = out.line(stream, text).await;
+                    listening = out.bytes(stream, line).await;
                 }
             }
         }
@@ -845,9 +845,9 @@ impl SshExecutor {
             .await;
         }
         for (idx, stream) in [(0, Stream::Stdout), (1, Stream::Stderr)] {
-            if let Some(text) = splitters[idx].finish() {
+            if let Some(line) = splitters[idx].finish() {
                 if listening {
-                    listening = out.line(stream, mask(text, sudo.as_ref())).await;
+                    listening = out.bytes(stream, mask(line, sudo.as_ref())).await;
                 }
             }
         }
@@ -890,9 +890,9 @@ impl SshExecutor {
         out: &OutputSink,
         listening: &mut bool,
     ) {
-        for text in splitter.push(data) {
+        for line in splitter.push(data) {
             if *listening {
-                *listening = out.line(Stream::Stdout, mask(text, sudo)).await;
+                *listening = out.bytes(Stream::Stdout, mask(line, sudo)).await;
             }
         }
     }
@@ -906,13 +906,26 @@ impl SshExecutor {
 }
 
 /// The line with the sudo password replaced, should the command print it.
-fn mask(text: String, sudo: Option<&Responder>) -> String {
-    match sudo {
-        Some(r) if !r.password().is_empty() && text.contains(r.password()) => {
-            text.replace(r.password(), "*****")
-        }
-        _ => text,
+fn mask(line: Vec<u8>, sudo: Option<&Responder>) -> Vec<u8> {
+    let password = match sudo {
+        Some(r) if !r.password().is_empty() => r.password().as_bytes(),
+        _ => return line,
+    };
+    if !line.windows(password.len()).any(|w| w == password) {
+        return line;
     }
+    let mut out = Vec::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        if line[i..].starts_with(password) {
+            out.extend_from_slice(b"*****");
+            i += password.len();
+        } else {
+            out.push(line[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Logs in on a handshaken connection.

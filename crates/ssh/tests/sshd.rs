@@ -105,9 +105,31 @@ async fn command_output_and_exit_code() {
 async fn non_utf8_output_and_exit_signal() {
     let Some(sshd) = Sshd::start() else { return };
     let ex = executor(&sshd, SshConfig::default());
-    let (outcome, lines) = run(&ex, shell(sshd.node(1), r"printf 'a\377b\r\nc\n'")).await;
+    let req = shell(
+        sshd.node(1),
+        r"printf 'a\377b\r\nc\n'; printf '\351t\351' >&2",
+    );
+    // a sink large enough that the run never waits for a reader
+    let (sink, mut rx) = OutputSink::channel(16);
+    let outcome = ex.run(req, sink, CancellationToken::new()).await;
     assert!(outcome.unwrap().success());
-    assert_eq!(texts(&lines, Stream::Stdout), ["a\u{fffd}b", "c"]);
+    let mut lines = Vec::new();
+    while let Ok(l) = rx.try_recv() {
+        lines.push(l);
+    }
+    let shown: Vec<_> = lines.iter().map(|l| (l.stream, l.text.as_str())).collect();
+    assert_eq!(
+        shown,
+        [
+            (Stream::Stdout, "a\u{fffd}b"),
+            (Stream::Stdout, "c"),
+            (Stream::Stderr, "\u{fffd}t\u{fffd}")
+        ]
+    );
+    // the bytes as printed are kept beside the text
+    assert_eq!(lines[0].raw.as_deref(), Some(&b"a\xffb"[..]));
+    assert_eq!(lines[1].raw, None);
+    assert_eq!(lines[2].raw.as_deref(), Some(&b"\xe9t\xe9"[..]));
 
     let (outcome, _) = run(&ex, shell(sshd.node(1), "kill -TERM $$")).await;
     let outcome = outcome.unwrap();

@@ -199,6 +199,7 @@ async fn run(label: &str, store: SqlStore) {
             node: Some("node-1".into()),
             stepctx: Some("1".into()),
             text: format!("{i:06} {line}"),
+            raw: None,
         })
         .collect();
     let per_batch: usize = batch.iter().map(|e| e.text.len() + 1).sum();

@@ -1,12 +1,13 @@
-//! Access records: users, API tokens (hashes only), ACL policies, audit log.
+//! Access records: users, API tokens and webhooks (hashes only), ACL
+//! policies, audit log.
 
-use crate::entity::{acl_policies, api_tokens, audit_events, users};
+use crate::entity::{acl_policies, api_tokens, audit_events, users, webhooks};
 use crate::error::{db, not_found};
 use crate::store::{begin_write, to_json};
 use crate::time;
-use foredeck_core::store::{AclPolicy, ApiToken, AuditEvent, AuditQuery, Page, User};
+use foredeck_core::store::{AclPolicy, ApiToken, AuditEvent, AuditQuery, Page, User, Webhook};
 use foredeck_core::{Error, Result};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -281,4 +282,101 @@ pub(crate) async fn query_audit(
         offset: q.offset,
         max,
     })
+}
+
+pub(crate) async fn put_webhook(c: &DatabaseConnection, hook: &Webhook) -> Result<()> {
+    use webhooks::Column as W;
+    let record = to_json("webhook", hook)?;
+    // Not an upsert: MySQL's ON DUPLICATE KEY UPDATE fires on any unique
+    // key, so a clash on (project, name) or the hash would overwrite
+    // another webhook instead of failing.
+    let txn = begin_write(c).await?;
+    let exists = webhooks::Entity::find_by_id(hook.id.clone())
+        .one(&txn)
+        .await
+        .map_err(db)?
+        .is_some();
+    let res = if exists {
+        webhooks::Entity::update_many()
+            .col_expr(W::Project, Expr::value(hook.project.clone()))
+            .col_expr(W::Name, Expr::value(hook.name.clone()))
+            .col_expr(W::TokenHash, Expr::value(hook.token_hash.clone()))
+            .col_expr(W::Record, Expr::value(record))
+            .filter(W::Id.eq(hook.id.clone()))
+            .exec(&txn)
+            .await
+            .map(|_| ())
+    } else {
+        webhooks::Entity::insert(webhooks::ActiveModel {
+            id: Set(hook.id.clone()),
+            project: Set(hook.project.clone()),
+            name: Set(hook.name.clone()),
+            token_hash: Set(hook.token_hash.clone()),
+            record: Set(record),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map(|_| ())
+    };
+    match res.map_err(db) {
+        Ok(()) => txn.commit().await.map_err(db),
+        Err(e) => {
+            txn.rollback().await.map_err(db)?;
+            match e {
+                // Never echo the database's message: it may quote the hash.
+                Error::Conflict(_) => Err(Error::Conflict(format!(
+                    "webhook {}: project {} has a webhook named {:?}, or its token is taken",
+                    hook.id, hook.project, hook.name
+                ))),
+                e => Err(e),
+            }
+        }
+    }
+}
+
+fn webhook_from(m: webhooks::Model) -> Result<Webhook> {
+    from_json(&format!("webhook {}", m.id), &m.record)
+}
+
+pub(crate) async fn get_webhook(c: &DatabaseConnection, id: &str) -> Result<Option<Webhook>> {
+    webhooks::Entity::find_by_id(id.to_owned())
+        .one(c)
+        .await
+        .map_err(db)?
+        .map(webhook_from)
+        .transpose()
+}
+
+pub(crate) async fn find_webhook(c: &DatabaseConnection, hash: &str) -> Result<Option<Webhook>> {
+    webhooks::Entity::find()
+        .filter(webhooks::Column::TokenHash.eq(hash))
+        .one(c)
+        .await
+        .map_err(db)?
+        .map(webhook_from)
+        .transpose()
+}
+
+pub(crate) async fn list_webhooks(c: &DatabaseConnection, project: &str) -> Result<Vec<Webhook>> {
+    webhooks::Entity::find()
+        .filter(webhooks::Column::Project.eq(project))
+        .order_by_asc(webhooks::Column::Name)
+        .order_by_asc(webhooks::Column::Id)
+        .all(c)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(webhook_from)
+        .collect()
+}
+
+pub(crate) async fn delete_webhook(c: &DatabaseConnection, id: &str) -> Result<()> {
+    let res = webhooks::Entity::delete_by_id(id.to_owned())
+        .exec(c)
+        .await
+        .map_err(db)?;
+    if res.rows_affected == 0 {
+        return Err(not_found("webhook", id));
+    }
+    Ok(())
 }

@@ -232,9 +232,14 @@ pub(crate) async fn fire_trigger(
         .await
         .map_err(db)?
     else {
+        txn.rollback().await.map_err(db)?;
         return Ok(None);
     };
     if row.claimed_by.as_deref() != Some(fire.server.as_str()) || row.next_fire != fire_time {
+        // Rolled back here, not on drop: a dropped transaction's rollback
+        // waits until its connection is next used, and until then its row
+        // lock makes other servers' SKIP LOCKED claims pass the trigger by.
+        txn.rollback().await.map_err(db)?;
         return Ok(None);
     }
     let mut ids = Vec::with_capacity(fire.executions.len());

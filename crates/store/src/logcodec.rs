@@ -4,7 +4,9 @@
 //! a compact binary form: per event a flag byte (level, stream, whether node
 //! and step context are absent, repeated or new), the time as a zigzag varint
 //! delta from the previous event, new node and step-context strings, and the
-//! text, each as a varint length and UTF-8 bytes. Repeated fields cost one
+//! text, each as a varint length and UTF-8 bytes (a line that is not UTF-8
+//! sets the flag's top bit and stores its bytes as printed instead of the
+//! text, so output bytes survive the round trip). Repeated fields cost one
 //! bit, so a 120-byte line costs about 125 bytes instead of about 230 as a
 //! JSON line, and encoding does no escaping.
 //!
@@ -18,6 +20,8 @@ use foredeck_core::model::{LogEvent, LogLevel, Stream};
 pub(crate) const MAGIC: &[u8; 4] = b"\0FL1";
 
 const NODE_SHIFT: u8 = 5;
+/// The event's bytes are stored as printed (not UTF-8).
+const RAW: u8 = 0x80;
 const STEP_SHIFT: u8 = 3;
 /// Field state in two bits: absent, same as the previous event, new value.
 const ABSENT: u8 = 0;
@@ -100,7 +104,10 @@ pub(crate) fn encode(events: &[LogEvent]) -> Result<Vec<u8>, String> {
         let step = field_state(e.stepctx.as_deref(), prev_step);
         // flags: level in bits 0-2, step context state in 3-4, node state
         // in 5-6; the stream has a byte of its own.
-        let flags = level_code(e.level) | (step << STEP_SHIFT) | (node << NODE_SHIFT);
+        let mut flags = level_code(e.level) | (step << STEP_SHIFT) | (node << NODE_SHIFT);
+        if e.raw.is_some() {
+            flags |= RAW;
+        }
         out.push(flags);
         out.push(stream_code(e.stream));
         let delta = t.wrapping_sub(prev_time);
@@ -114,7 +121,9 @@ pub(crate) fn encode(events: &[LogEvent]) -> Result<Vec<u8>, String> {
         }
         prev_node = e.node.as_deref();
         prev_step = e.stepctx.as_deref();
-        put_str(&mut out, &e.text);
+        let bytes = e.bytes();
+        put_varint(&mut out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
     }
     Ok(out)
 }
@@ -143,12 +152,16 @@ impl<'a> Reader<'a> {
         None
     }
 
-    fn str(&mut self) -> Option<&'a str> {
+    fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = usize::try_from(self.varint()?).ok()?;
         let end = self.at.checked_add(n)?;
-        let s = std::str::from_utf8(self.buf.get(self.at..end)?).ok()?;
+        let b = self.buf.get(self.at..end)?;
         self.at = end;
-        Some(s)
+        Some(b)
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes()?).ok()
     }
 }
 
@@ -185,7 +198,15 @@ pub(crate) fn decode(body: &[u8]) -> Result<Vec<LogEvent>, String> {
             NEW => step = Some(r.str().ok_or_else(bad)?.to_owned()),
             _ => return Err(bad()),
         }
-        let text = r.str().ok_or_else(bad)?.to_owned();
+        let (text, raw) = if flags & RAW != 0 {
+            let bytes = r.bytes().ok_or_else(bad)?;
+            (
+                String::from_utf8_lossy(bytes).into_owned(),
+                Some(bytes.to_vec()),
+            )
+        } else {
+            (r.str().ok_or_else(bad)?.to_owned(), None)
+        };
         out.push(LogEvent {
             time: DateTime::from_timestamp_nanos(time),
             level,
@@ -193,6 +214,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Vec<LogEvent>, String> {
             node: node.clone(),
             stepctx: step.clone(),
             text,
+            raw,
         });
     }
     Ok(out)
@@ -226,6 +248,7 @@ mod tests {
             node: node.map(str::to_owned),
             stepctx: step.map(str::to_owned),
             text: text.to_owned(),
+            raw: None,
         }
     }
 
@@ -249,6 +272,24 @@ mod tests {
         assert!(bytes.starts_with(MAGIC));
         assert_eq!(decode(&bytes).unwrap(), events);
         assert_eq!(decode(MAGIC).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn keeps_bytes_that_are_not_utf8() {
+        let mut events = Vec::new();
+        for (i, bytes) in [&b"\xff\xfe"[..], b"latin1 caf\xe9", b"", b"ok", b"\x80"]
+            .iter()
+            .enumerate()
+        {
+            let mut e = ev(i as i64, Some("n"), Some("1"), "");
+            (e.text, e.raw) = foredeck_core::model::decode_line(bytes.to_vec());
+            events.push(e);
+        }
+        let got = decode(&encode(&events).unwrap()).unwrap();
+        assert_eq!(got, events);
+        assert_eq!(got[1].bytes(), b"latin1 caf\xe9");
+        assert_eq!(got[1].text, "latin1 caf\u{fffd}");
+        assert_eq!(got[3].raw, None);
     }
 
     #[test]

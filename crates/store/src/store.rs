@@ -2,6 +2,7 @@
 
 use crate::entity::{
     acl_policies, execution_counts, executions, jobs, keys, log_chunks, nodes, projects, triggers,
+    webhooks,
 };
 use crate::error::{codec, db, no_execution};
 use crate::migration::Migrator;
@@ -12,7 +13,7 @@ use chrono::{DateTime, Utc};
 use foredeck_core::model::{Execution, Job, LogEvent, Node, Project};
 use foredeck_core::store::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, KeyType,
-    LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User,
+    LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User, Webhook,
 };
 use foredeck_core::{Error, Result};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, Query};
@@ -441,6 +442,11 @@ impl Store for SqlStore {
             .map_err(db)?;
         acl_policies::Entity::delete_many()
             .filter(acl_policies::Column::Scope.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        webhooks::Entity::delete_many()
+            .filter(webhooks::Column::Project.eq(name))
             .exec(&txn)
             .await
             .map_err(db)?;
@@ -1132,6 +1138,21 @@ impl Store for SqlStore {
     }
     async fn query_audit(&self, query: &AuditQuery) -> Result<Page<AuditEvent>> {
         access::query_audit(&self.db, query).await
+    }
+    async fn put_webhook(&self, hook: &Webhook) -> Result<()> {
+        access::put_webhook(&self.db, hook).await
+    }
+    async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>> {
+        access::get_webhook(&self.db, id).await
+    }
+    async fn find_webhook(&self, token_hash: &str) -> Result<Option<Webhook>> {
+        access::find_webhook(&self.db, token_hash).await
+    }
+    async fn list_webhooks(&self, project: &str) -> Result<Vec<Webhook>> {
+        access::list_webhooks(&self.db, project).await
+    }
+    async fn delete_webhook(&self, id: &str) -> Result<()> {
+        access::delete_webhook(&self.db, id).await
     }
 }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use foredeck_core::model::{Execution, ExecutionStatus, Project};
 use foredeck_core::store::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, ServerHeartbeat,
-    Trigger, TriggerFire, User,
+    Trigger, TriggerFire, User, Webhook,
 };
 use foredeck_core::Error;
 use std::collections::BTreeSet;
@@ -26,6 +26,7 @@ store_tests!(
     users_and_tokens,
     acl_policies,
     audit_events,
+    webhooks,
     totals_follow_changes,
     claim_race_1000,
     concurrent_writers,
@@ -40,6 +41,66 @@ mod postgres_scale {
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+async fn webhooks(s: S) {
+    s.create_project(&Project::new("ops")).await.unwrap();
+    s.create_project(&Project::new("dev")).await.unwrap();
+    let hook = |id: &str, project: &str, name: &str, hash: &str| Webhook {
+        id: id.into(),
+        project: project.into(),
+        name: name.into(),
+        token_hash: hash.into(),
+        user: "ci".into(),
+        roles: vec!["deployer".into()],
+        enabled: true,
+        event_plugin: "webhook-run-job".into(),
+        config: [("jobId".to_owned(), "job-1".to_owned())].into(),
+        created: t0(),
+    };
+    let a = hook("w1", "ops", "deploy", "h1");
+    s.put_webhook(&a).await.unwrap();
+    s.put_webhook(&hook("w2", "ops", "build", "h2"))
+        .await
+        .unwrap();
+    s.put_webhook(&hook("w3", "dev", "deploy", "h3"))
+        .await
+        .unwrap();
+    assert_eq!(s.get_webhook("w1").await.unwrap(), Some(a.clone()));
+    assert_eq!(s.find_webhook("h2").await.unwrap().unwrap().id, "w2");
+    assert_eq!(s.find_webhook("nope").await.unwrap(), None);
+    let names: Vec<String> = s
+        .list_webhooks("ops")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    assert_eq!(names, ["build", "deploy"]);
+    // a second name in one project, or a taken token, is a conflict that
+    // does not quote the hash, and changes nothing
+    for bad in [
+        hook("w4", "ops", "deploy", "h4"),
+        hook("w4", "dev", "x", "h1"),
+    ] {
+        match s.put_webhook(&bad).await {
+            Err(Error::Conflict(m)) => assert!(!m.contains("h1"), "{m}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(s.get_webhook("w4").await.unwrap(), None);
+    }
+    // an update keeps its id
+    let mut renamed = a.clone();
+    renamed.name = "ship".into();
+    renamed.enabled = false;
+    s.put_webhook(&renamed).await.unwrap();
+    assert_eq!(s.get_webhook("w1").await.unwrap(), Some(renamed));
+    s.delete_webhook("w2").await.unwrap();
+    assert!(is_not_found(s.delete_webhook("w2").await));
+    // deleting a project deletes its webhooks
+    s.delete_project("ops").await.unwrap();
+    assert_eq!(s.get_webhook("w1").await.unwrap(), None);
+    assert_eq!(s.list_webhooks("dev").await.unwrap().len(), 1);
 }
 
 fn is_not_found<T: std::fmt::Debug>(r: foredeck_core::Result<T>) -> bool {

@@ -28,6 +28,7 @@ fn batch(b: usize) -> Vec<LogEvent> {
             node: Some(format!("node-{}", k % 3)),
             stepctx: Some("1".into()),
             text: format!("batch {b} event {k} {}", "x".repeat(600)),
+            raw: None,
         })
         .collect()
 }

@@ -75,6 +75,7 @@ fn event(i: usize, text: &str) -> LogEvent {
         node: (i % 4 != 0).then(|| format!("node-{}", i % 4)),
         stepctx: (i % 5 != 0).then(|| format!("{}/1", i % 5)),
         text: text.to_owned(),
+        raw: None,
     }
 }
 
@@ -850,11 +851,15 @@ async fn logs(s: S) {
         .create_execution(&execution("ops", None, "bob", t0()))
         .await
         .unwrap();
-    let all: Vec<LogEvent> = log_texts()
+    let mut all: Vec<LogEvent> = log_texts()
         .iter()
         .enumerate()
         .map(|(i, t)| event(i, t))
         .collect();
+    // output that is not UTF-8 keeps its bytes
+    (all[12].text, all[12].raw) =
+        foredeck_core::model::decode_line(b"latin1 caf\xe9 \xff\x00".to_vec());
+    assert!(all[12].raw.is_some());
     assert_eq!(s.read_log(id, 0, 10).await.unwrap().events, vec![]);
     s.append_log(id, &[]).await.unwrap();
     // Chunks of 3, 1, 5, 2 and 4 events, interleaved with another log.

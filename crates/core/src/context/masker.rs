@@ -18,6 +18,8 @@ pub struct SecretMasker {
     patterns: Vec<String>,
     /// One alternation of the patterns, longest first (so leftmost-longest).
     regex: Option<Regex>,
+    /// The same alternation over bytes, for lines that are not UTF-8.
+    bytes_regex: Option<regex::bytes::Regex>,
 }
 
 impl SecretMasker {
@@ -40,16 +42,29 @@ impl SecretMasker {
         }
         patterns.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         patterns.dedup();
+        let alt: Vec<String> = patterns.iter().map(|p| regex::escape(p)).collect();
+        let alt = alt.join("|");
         let regex = (!patterns.is_empty())
             .then(|| {
-                let alt: Vec<String> = patterns.iter().map(|p| regex::escape(p)).collect();
-                regex::RegexBuilder::new(&alt.join("|"))
+                regex::RegexBuilder::new(&alt)
                     .size_limit(64 << 20)
                     .build()
                     .ok()
             })
             .flatten();
-        SecretMasker { patterns, regex }
+        let bytes_regex = (!patterns.is_empty())
+            .then(|| {
+                regex::bytes::RegexBuilder::new(&alt)
+                    .size_limit(64 << 20)
+                    .build()
+                    .ok()
+            })
+            .flatten();
+        SecretMasker {
+            patterns,
+            regex,
+            bytes_regex,
+        }
     }
 
     /// True when there is nothing to mask.
@@ -80,6 +95,31 @@ impl SecretMasker {
             let c = rest.chars().next().map_or(1, char::len_utf8);
             out.push_str(&rest[..c]);
             i += c;
+        }
+        out
+    }
+
+    /// [`SecretMasker::mask`] for a line that is not valid UTF-8.
+    pub fn mask_bytes(&self, line: &[u8]) -> Vec<u8> {
+        if self.patterns.is_empty() {
+            return line.to_vec();
+        }
+        if let Some(re) = &self.bytes_regex {
+            return re.replace_all(line, MASK.as_bytes()).into_owned();
+        }
+        let mut out = Vec::with_capacity(line.len());
+        let mut i = 0;
+        'outer: while i < line.len() {
+            let rest = &line[i..];
+            for p in &self.patterns {
+                if rest.starts_with(p.as_bytes()) {
+                    out.extend_from_slice(MASK.as_bytes());
+                    i += p.len();
+                    continue 'outer;
+                }
+            }
+            out.push(rest[0]);
+            i += 1;
         }
         out
     }

@@ -281,6 +281,10 @@ fn masking() {
     assert_eq!(m.mask("line three"), "[SECURE]");
     assert_eq!(m.mask("no secrets"), "no secrets");
     assert_eq!(m.mask("passpass"), "[SECURE][SECURE]");
+    assert_eq!(
+        m.mask_bytes(b"\xff password1 \xfe pass"),
+        b"\xff [SECURE] \xfe [SECURE]".to_vec()
+    );
     let empty = SecretMasker::new(Vec::<String>::new());
     assert!(empty.is_empty());
     assert_eq!(empty.mask("pass"), "pass");

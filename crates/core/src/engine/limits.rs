@@ -197,10 +197,51 @@ pub fn format_arg_string<'a>(opts: impl IntoIterator<Item = (&'a str, &'a str)>)
         .join(" ")
 }
 
+/// When the "average duration exceeded" notification fires, given the
+/// job's average duration and Rundeck's `notifyAvgDurationThreshold`:
+/// empty means the average itself, `20%` the average plus 20 %, `+30` or
+/// `+5m` the average plus that much, and `30`, `90s` or `1h` an absolute
+/// duration. A message naming what is wrong otherwise.
+pub fn avg_duration_limit(average: Duration, threshold: Option<&str>) -> Result<Duration, String> {
+    let t = threshold.map(str::trim).unwrap_or("");
+    if t.is_empty() {
+        return Ok(average);
+    }
+    if let Some(pct) = t.strip_suffix('%') {
+        let pct: u64 = pct
+            .trim()
+            .parse()
+            .map_err(|_| format!("{t:?}: expected a whole percentage such as `20%`"))?;
+        let extra = average.as_millis().saturating_mul(u128::from(pct)) / 100;
+        let extra = u64::try_from(extra).unwrap_or(u64::MAX);
+        return Ok(average.saturating_add(Duration::from_millis(extra)));
+    }
+    if let Some(delta) = t.strip_prefix('+') {
+        return Ok(average.saturating_add(parse_duration(delta)?));
+    }
+    parse_duration(t)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn avg_duration_thresholds() {
+        let avg = Duration::from_secs(100);
+        let limit = |t: Option<&str>| avg_duration_limit(avg, t);
+        assert_eq!(limit(None), Ok(avg));
+        assert_eq!(limit(Some(" ")), Ok(avg));
+        assert_eq!(limit(Some("20%")), Ok(Duration::from_secs(120)));
+        assert_eq!(limit(Some("+30")), Ok(Duration::from_secs(130)));
+        assert_eq!(limit(Some("+1m")), Ok(Duration::from_secs(160)));
+        assert_eq!(limit(Some("45s")), Ok(Duration::from_secs(45)));
+        assert_eq!(limit(Some("2h")), Ok(Duration::from_secs(7200)));
+        assert!(limit(Some("x%")).unwrap_err().contains("percentage"));
+        assert!(limit(Some("+10y")).is_err());
+        assert!(limit(Some("soon")).is_err());
+    }
 
     #[test]
     fn durations() {

@@ -1,7 +1,9 @@
 //! One run of a job: node resolution, workflow strategies, node dispatch,
 //! error handlers, job references, retries, timeouts and the final record.
 
-use super::limits::{format_arg_string, parse_arg_string, parse_duration, LogLimit};
+use super::limits::{
+    avg_duration_limit, format_arg_string, parse_arg_string, parse_duration, LogLimit,
+};
 use super::log::{LogLimits, LogTx};
 use super::{
     resolve_options, state, Control, Engine, PluginCall, ResolvedOptions, RunOptions, StopReason,
@@ -126,6 +128,63 @@ pub(crate) async fn run_with_retries(
         notify(&engine, trigger, &job, &exec).await;
         return Ok(exec);
     }
+}
+
+/// Successful runs the average duration is taken over (the most recent).
+const AVG_DURATION_RUNS: u64 = 30;
+
+/// For a job with an `onavgduration` notification: a task that fires it
+/// when the execution is still running at the job's average duration of its
+/// recent successful runs plus `notifyAvgDurationThreshold`. None when the
+/// job has no such notification or no successful run to average.
+async fn watch_avg_duration(
+    engine: &Engine,
+    job: &Job,
+    exec: &Execution,
+    ctx: &DataContext,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let notifier = engine.inner.notifier.clone()?;
+    job.notification.as_ref()?.onavgduration.as_ref()?;
+    let query = crate::store::ExecutionQuery {
+        job_ids: vec![job.uuid.clone()?],
+        status: Some(ExecutionStatus::Succeeded),
+        max: AVG_DURATION_RUNS,
+        ..Default::default()
+    };
+    let past = match engine.inner.store.query_executions(&query).await {
+        Ok(p) => p.items,
+        Err(e) => {
+            tracing::warn!(execution = exec.id, error = %e, "cannot read past durations");
+            return None;
+        }
+    };
+    let durations: Vec<Duration> = past
+        .iter()
+        .filter_map(|e| (e.date_ended? - e.date_started).to_std().ok())
+        .collect();
+    let runs = u32::try_from(durations.len()).ok().filter(|n| *n > 0)?;
+    let average = durations.iter().sum::<Duration>() / runs;
+    let threshold = job
+        .notify_avg_duration_threshold
+        .as_deref()
+        .map(|t| expand_text(t, ctx, &engine.server_node()));
+    let limit = match avg_duration_limit(average, threshold.as_deref()) {
+        Ok(l) => l,
+        Err(m) => {
+            tracing::warn!(execution = exec.id, "notifyAvgDurationThreshold: {m}");
+            return None;
+        }
+    };
+    let (job, exec) = (job.clone(), exec.clone());
+    Some(tokio::spawn(async move {
+        tokio::time::sleep(limit).await;
+        if let Err(e) = notifier
+            .notify(NotificationTrigger::AvgDuration, &job, &exec)
+            .await
+        {
+            tracing::warn!(execution = exec.id, trigger = "onavgduration", error = %e, "notification failed");
+        }
+    }))
 }
 
 async fn notify(engine: &Engine, trigger: NotificationTrigger, job: &Job, exec: &Execution) {
@@ -294,6 +353,7 @@ async fn run_once(
         control.clone(),
     );
     notify(engine, NotificationTrigger::Start, job, &exec).await;
+    let avg_watch = watch_avg_duration(engine, job, &exec, &base).await;
     let timer = timeout.map(|d| {
         let c = control.clone();
         tokio::spawn(async move {
@@ -345,6 +405,9 @@ async fn run_once(
 
     if let Some(t) = timer {
         t.abort();
+    }
+    if let Some(w) = avg_watch {
+        w.abort();
     }
     let reason = control.reason();
     let (status, overall) = match &reason {
@@ -998,10 +1061,11 @@ impl Run {
     ) {
         while let Some(line) = rx.recv().await {
             self.capture(node, &line.text);
-            let text = if self.masker.is_empty() {
-                line.text
+            let (text, raw) = if self.masker.is_empty() {
+                (line.text, line.raw)
             } else {
-                self.masker.mask(&line.text)
+                let raw = line.raw.map(|r| self.masker.mask_bytes(&r));
+                (self.masker.mask(&line.text), raw)
             };
             let level = if line.stream == Stream::Stderr {
                 LogLevel::Warn
@@ -1016,6 +1080,7 @@ impl Run {
                     node: Some(node.to_owned()),
                     stepctx: Some(ctx.to_owned()),
                     text,
+                    raw,
                 })
                 .await;
         }

@@ -280,6 +280,65 @@ async fn retry_creates_new_executions_with_delay() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn avg_duration_notification_fires_only_past_average_plus_threshold() {
+    let secs = |n| FakeReply {
+        delay: Some(Duration::from_secs(n)),
+        ..FakeReply::default()
+    };
+    let fake = Arc::new(
+        FakeExecutor::new()
+            .when(None, Some("quick"), FakeReply::default())
+            .when(None, Some("slow"), secs(100))
+            .when(None, Some("fair"), secs(20)),
+    );
+    let notes = Arc::new(RecordingNotifier::default());
+    let engine = Engine::builder()
+        .executor("fake", fake)
+        .notifier(notes.clone())
+        .build();
+    let job = |cmd: &str| {
+        let mut job = job_on_all(vec![Step::command(cmd)], 1, false);
+        job.uuid = Some("avg-job".into());
+        job.notify_avg_duration_threshold = Some("+30".into());
+        job.notification = Some(crate::model::Notifications {
+            onavgduration: Some(crate::model::Notification::default()),
+            ..Default::default()
+        });
+        job
+    };
+    let avg_fired = |notes: &RecordingNotifier| {
+        notes
+            .seen()
+            .iter()
+            .filter(|s| s.0 == NotificationTrigger::AvgDuration)
+            .count()
+    };
+    // no successful run to average yet: never fires
+    engine
+        .run_job("p", &job("slow"), RunOptions::default().nodes(nodes(1)))
+        .await
+        .unwrap();
+    assert_eq!(avg_fired(&notes), 0);
+    // the successful runs took (wall-clock) milliseconds, so the limit is
+    // about 30 s of the paused clock: the 100 s run passes it
+    engine
+        .run_job("p", &job("quick"), RunOptions::default().nodes(nodes(1)))
+        .await
+        .unwrap();
+    engine
+        .run_job("p", &job("slow"), RunOptions::default().nodes(nodes(1)))
+        .await
+        .unwrap();
+    assert_eq!(avg_fired(&notes), 1);
+    // a 20 s run stays under it
+    engine
+        .run_job("p", &job("fair"), RunOptions::default().nodes(nodes(1)))
+        .await
+        .unwrap();
+    assert_eq!(avg_fired(&notes), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn job_timeout_stops_the_run() {
     let fake = Arc::new(FakeExecutor::new().when(
         None,

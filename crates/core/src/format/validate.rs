@@ -8,7 +8,8 @@ use std::collections::HashSet;
 /// `/`, no steps, bad option names or duplicates, option regexes that do not
 /// compile, defaults outside enforced values or not matching the regex,
 /// empty commands or scripts, job references without a target, a thread
-/// count of 0, and unparsable `timeout`, `retry` or `loglimit` values.
+/// count of 0, and unparsable `timeout`, `retry`, `loglimit` or
+/// `notifyAvgDurationThreshold` values.
 ///
 /// The error is [`Error::InvalidJob`] naming the job and the field path.
 /// Option regexes are Rust [`regex`] syntax, so Java-only constructs such as
@@ -84,6 +85,17 @@ fn check(job: &Job) -> Check {
                     format!("`{d}` is not a duration (seconds, `1d2h3m4s` or `${{option.name}}`)"),
                 );
             }
+        }
+    }
+    if let Some(t) = &job.notify_avg_duration_threshold {
+        if !t.contains("${")
+            && crate::engine::limits::avg_duration_limit(std::time::Duration::ZERO, Some(t))
+                .is_err()
+        {
+            return fail(
+                "notifyAvgDurationThreshold",
+                format!("`{t}` is not a threshold (`20%`, `+30s` or a duration like `5m`)"),
+            );
         }
     }
     if let Some(l) = &job.loglimit {

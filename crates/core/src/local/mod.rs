@@ -220,13 +220,13 @@ async fn pump<R: AsyncRead + Unpin>(
             // when nobody listens any more, keep reading so the process
             // never blocks on a full pipe
             if listening {
-                listening = out.line(stream, line).await;
+                listening = out.bytes(stream, line).await;
             }
         }
     }
     if let Some(line) = splitter.finish() {
         if listening {
-            out.line(stream, line).await;
+            out.bytes(stream, line).await;
         }
     }
 }

@@ -96,6 +96,9 @@ async fn captures_both_streams_bad_bytes_and_last_line() {
         vec!["out1", "\u{fffd}\u{fffd}ok", "tail"]
     );
     assert_eq!(texts(&lines, Stream::Stderr), vec!["err1", "err2"]);
+    let bad = lines.iter().find(|l| l.text.ends_with("ok")).unwrap();
+    assert_eq!(bad.raw.as_deref(), Some(&b"\xff\xfeok"[..]));
+    assert!(lines.iter().filter(|l| l.raw.is_some()).count() == 1);
 
     let (_, lines) = run(shell("printf 'no newline' >&2")).await;
     assert_eq!(texts(&lines, Stream::Stderr), vec!["no newline"]);

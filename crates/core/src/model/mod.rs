@@ -17,7 +17,7 @@ pub use job::{
     Notifications, Project, RankOrder, Retry, Schedule, ScheduleDay, ScheduleTime,
     StructuredSchedule,
 };
-pub use log::{LogEvent, Stream};
+pub use log::{decode_line, LogEvent, Stream};
 pub use node::{canonical_attribute, parse_tags, Node};
 pub use option::JobOption;
 pub use step::{JobRef, ScriptSpec, Step, StepKind, Strategy, Workflow};

@@ -11,7 +11,7 @@ mod records;
 
 pub use records::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ServerHeartbeat, Trigger,
-    TriggerFire, User,
+    TriggerFire, User, Webhook,
 };
 
 /// Filters for listing jobs.
@@ -338,6 +338,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn append_audit(&self, event: &AuditEvent) -> Result<u64>;
     /// Audit events matching a query, newest first.
     async fn query_audit(&self, query: &AuditQuery) -> Result<Page<AuditEvent>>;
+
+    /// Creates or replaces a webhook (by id); a conflict when another
+    /// webhook of the project has its name or any webhook its token hash.
+    async fn put_webhook(&self, hook: &Webhook) -> Result<()>;
+    /// A webhook by id.
+    async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>>;
+    /// The webhook whose token hashes to `token_hash`.
+    async fn find_webhook(&self, token_hash: &str) -> Result<Option<Webhook>>;
+    /// The webhooks of a project, by name.
+    async fn list_webhooks(&self, project: &str) -> Result<Vec<Webhook>>;
+    /// Deletes a webhook; not-found if missing.
+    async fn delete_webhook(&self, id: &str) -> Result<()>;
 }
 
 macro_rules! forward_store {
@@ -394,6 +406,11 @@ macro_rules! forward_store {
             async fn delete_acl_policy(&self, p: Option<&str>, n: &str) -> Result<()> { (**self).delete_acl_policy(p, n).await }
             async fn append_audit(&self, e: &AuditEvent) -> Result<u64> { (**self).append_audit(e).await }
             async fn query_audit(&self, q: &AuditQuery) -> Result<Page<AuditEvent>> { (**self).query_audit(q).await }
+            async fn put_webhook(&self, h: &Webhook) -> Result<()> { (**self).put_webhook(h).await }
+            async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>> { (**self).get_webhook(id).await }
+            async fn find_webhook(&self, h: &str) -> Result<Option<Webhook>> { (**self).find_webhook(h).await }
+            async fn list_webhooks(&self, p: &str) -> Result<Vec<Webhook>> { (**self).list_webhooks(p).await }
+            async fn delete_webhook(&self, id: &str) -> Result<()> { (**self).delete_webhook(id).await }
         }
     };
 }

@@ -1,10 +1,11 @@
 //! Records the [`Store`](super::Store) keeps besides projects, jobs and
 //! executions: schedule triggers, server heartbeats, users, API tokens, ACL
-//! policies, audit events.
+//! policies, audit events, webhooks.
 
 use crate::model::{Execution, ExecutionStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A durable schedule trigger: when a job fires next.
 ///
@@ -155,6 +156,36 @@ pub struct ApiToken {
     /// Expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<DateTime<Utc>>,
+}
+
+/// A webhook: requests to `/api/{v}/webhook/{token}` run what it says (its
+/// `event_plugin`, Rundeck's `webhook-run-job` runs a job) as its user and
+/// roles, without an API token. Only the hash of its token is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    /// Unique id.
+    pub id: String,
+    /// Project it belongs to.
+    pub project: String,
+    /// Name, unique in the project.
+    pub name: String,
+    /// Hash of its token (hex SHA-256), unique.
+    pub token_hash: String,
+    /// The user requests act as.
+    pub user: String,
+    /// Roles requests carry.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Disabled webhooks refuse requests.
+    pub enabled: bool,
+    /// What a request does (`webhook-run-job`).
+    pub event_plugin: String,
+    /// The plugin's settings (`jobId`, `argString`, `nodeFilter`).
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Created.
+    pub created: DateTime<Utc>,
 }
 
 /// An ACL policy document (`.aclpolicy` YAML), system-wide or per project.

@@ -18,3 +18,4 @@ pub(crate) mod projects;
 pub(crate) mod server_heartbeats;
 pub(crate) mod triggers;
 pub(crate) mod users;
+pub(crate) mod webhooks;
