@@ -94,6 +94,12 @@ const JOBS: &str = r#"
   sequence:
     commands:
       - exec: echo about to fail; exit 3
+- name: fanout
+  nodefilters:
+    filter: 'tags: web'
+  sequence:
+    commands:
+      - exec: echo "on ${node.name}"
 - name: sleeper
   sequence:
     commands:
@@ -104,8 +110,23 @@ const JOBS: &str = r#"
 fn jobs_runs_and_executions_through_a_real_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("data"));
+    // nodes from a Rundeck file node source, run by the local executor
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        "web1:\n  hostname: web1\n  tags: web\n  node-executor: local\nweb2:\n  hostname: web2\n  tags: web\n  node-executor: local\ndb1:\n  hostname: db1\n  tags: db\n  node-executor: local\n",
+    )
+    .unwrap();
+    let project = serde_json::json!({
+        "name": "ops",
+        "config": {
+            "resources.source.1.type": "file",
+            "resources.source.1.config.file": nodes.to_str().unwrap(),
+            "resources.source.1.config.format": "resourceyaml",
+        }
+    });
     assert_eq!(
-        post(&server.url, "/api/59/projects", r#"{"name": "ops"}"#),
+        post(&server.url, "/api/59/projects", &project.to_string()),
         201
     );
     // a webhook receiver for the job's success notification
@@ -141,7 +162,23 @@ fn jobs_runs_and_executions_through_a_real_server() {
     let out = cli(&server, &["jobs", "load", "--file", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let loaded = text(&out.stdout);
-    assert_eq!(loaded.matches("loaded").count(), 3, "{loaded}");
+    assert_eq!(loaded.matches("loaded").count(), 4, "{loaded}");
+
+    let out = cli(&server, &["nodes", "list", "--filter", "tags: web"]);
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        shown.contains("web1") && shown.contains("web2") && !shown.contains("db1"),
+        "{shown}"
+    );
+    let out = cli(&server, &["run", "fanout"]);
+    let ran = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        ran.contains("web1: on web1") && ran.contains("web2: on web2"),
+        "{ran}"
+    );
+    assert!(!ran.contains("db1"), "{ran}");
 
     let out = cli(&server, &["jobs", "list"]);
     let list = text(&out.stdout);

@@ -76,7 +76,9 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
             .build()
     });
     let scheduler = runtime.scheduler.clone();
-    let state = state.with_runtime(runtime);
+    let state = state
+        .with_runtime(runtime)
+        .with_server_node(engine.server_node());
     // the scheduler ticks (fires schedules, heartbeats, takes over the
     // executions of dead servers) until shutdown
     let stop = CancellationToken::new();

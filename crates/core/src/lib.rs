@@ -17,6 +17,7 @@ pub mod format;
 pub mod local;
 pub mod memory;
 pub mod model;
+pub mod nodes;
 pub mod notifier;
 pub mod schedule;
 pub mod scheduler;

@@ -10,18 +10,25 @@
 //!
 //! Implemented so far: `system/info`, projects (list, create, get, delete),
 //! `metrics/ping` and `metrics/healthcheck`, jobs (list, export, import, get,
-//! delete, info, run, retry, enable/disable) and executions (get, state,
+//! delete, info, run, retry, enable/disable), executions (get, state,
 //! output with tailing and as Server-Sent Events, abort, delete, query,
-//! running). The rest of the API arrives with the rest of issue #6.
+//! running), webhooks, project configuration (`project/{p}/config`, whole
+//! and by key), nodes (`project/{p}/resources`, `project/{p}/resource/{name}`,
+//! `project/{p}/sources`), the audit log (`system/audit`, admins only),
+//! `metrics/metrics` and Prometheus' `GET /metrics` (see [`metrics`]).
 #![deny(missing_docs)]
 
 mod access;
 mod api;
+mod audit;
 pub mod auth;
+mod config;
 mod error;
 mod executions;
 mod jobs;
+pub mod metrics;
 mod projects;
+mod resources;
 mod runtime;
 mod system;
 mod webhooks;
@@ -32,7 +39,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use foredeck_core::{Authorizer, Store};
+use foredeck_core::nodes::NodeSources;
+use foredeck_core::{Authorizer, Node, Store};
 use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceBuilder;
@@ -40,6 +48,7 @@ use tower::ServiceBuilder;
 pub use api::{ApiVersion, CURRENT_API, MIN_API};
 pub use auth::RoleAuthorizer;
 pub use error::ApiError;
+pub use metrics::{Gauge, Metrics};
 pub use runtime::{Runtime, ServerLauncher};
 
 /// What every request handler shares.
@@ -59,6 +68,10 @@ pub struct ApiState {
     pub limits: Limits,
     /// The engine that runs jobs and the scheduler that keeps their schedules.
     pub runtime: Runtime,
+    /// The projects' node sources and their cache.
+    pub nodes: Arc<NodeSources>,
+    /// The metrics registry (`/metrics`); other parts add gauges to it.
+    pub metrics: Arc<Metrics>,
     started_instant: Instant,
 }
 
@@ -68,6 +81,8 @@ impl ApiState {
     /// [`ApiState::with_runtime`] for SSH and the rest).
     pub fn new(store: Arc<dyn Store>, authorizer: Arc<dyn Authorizer>) -> Self {
         let runtime = Runtime::local(store.clone());
+        let nodes = Arc::new(NodeSources::new(store.clone(), default_server_node()));
+        runtime.use_node_sources(nodes.clone());
         ApiState {
             store,
             authorizer,
@@ -76,13 +91,24 @@ impl ApiState {
             node_name: "foredeck".into(),
             started: chrono::Utc::now(),
             limits: Limits::default(),
+            nodes,
+            metrics: Arc::new(Metrics::new()),
             started_instant: Instant::now(),
         }
     }
 
     /// The same state running jobs with this engine and scheduler.
     pub fn with_runtime(mut self, runtime: Runtime) -> Self {
+        runtime.use_node_sources(self.nodes.clone());
         self.runtime = runtime;
+        self
+    }
+
+    /// Uses `node` as the server node every project lists (by default
+    /// `localhost`, run by the `local` executor, as the engine's).
+    pub fn with_server_node(mut self, node: Node) -> Self {
+        self.nodes = Arc::new(NodeSources::new(self.store.clone(), node));
+        self.runtime.use_node_sources(self.nodes.clone());
         self
     }
 
@@ -90,6 +116,13 @@ impl ApiState {
     pub fn uptime(&self) -> std::time::Duration {
         self.started_instant.elapsed()
     }
+}
+
+/// The engine's default server node.
+fn default_server_node() -> Node {
+    Node::new("localhost")
+        .with("hostname", "localhost")
+        .with("node-executor", "local")
 }
 
 /// Bounds on what clients can make the server hold.
@@ -201,19 +234,57 @@ pub fn router(state: ApiState) -> Router {
                 .post(webhooks::update)
                 .delete(webhooks::delete),
         )
+        // Project configuration, nodes, metrics, audit.
+        .route(
+            "/api/{v}/project/{project}/config",
+            get(config::get_all).put(config::put_all),
+        )
+        .route(
+            "/api/{v}/project/{project}/config/{key}",
+            get(config::get_key)
+                .put(config::put_key)
+                .delete(config::delete_key),
+        )
+        .route("/api/{v}/project/{project}/resources", get(resources::list))
+        .route(
+            "/api/{v}/project/{project}/sources",
+            get(resources::sources),
+        )
+        .route(
+            "/api/{v}/project/{project}/resource/{name}",
+            get(resources::get),
+        )
+        .route("/api/{v}/metrics/metrics", get(metrics::rundeck_json))
+        .route("/api/{v}/system/audit", get(audit::query))
         .route("/api/{v}/{*rest}", axum::routing::any(api::not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
-        .layer(axum::middleware::from_fn(api::check_version));
+        .layer(axum::middleware::from_fn(api::check_version))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
     // the token in the path is the credential: no API token asked
     let hooks = Router::new()
         .route("/api/{v}/webhook/{token}", post(webhooks::fire))
-        .layer(axum::middleware::from_fn(api::check_version));
+        .layer(axum::middleware::from_fn(api::check_version))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
+    let prometheus = Router::new()
+        .route("/metrics", get(metrics::prometheus))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(metrics::bearer_token));
     Router::new()
         .merge(api)
         .merge(hooks)
+        .merge(prometheus)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(

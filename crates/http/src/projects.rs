@@ -1,11 +1,12 @@
 //! Projects: list, create, get, delete.
 
 use crate::api::ApiVersion;
+use crate::audit::{self, Change};
 use crate::error::ApiError;
 use crate::ApiState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Extensions, StatusCode};
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::Project;
@@ -72,6 +73,7 @@ pub(crate) async fn create(
     State(state): State<ApiState>,
     Extension(v): Extension<ApiVersion>,
     Extension(subject): Extension<Subject>,
+    ext: Extensions,
     body: Result<Json<NewProject>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let create = Resource::new("resource").with("kind", "project");
@@ -103,6 +105,27 @@ pub(crate) async fn create(
         }
         e
     })?;
+    audit::record(
+        &state,
+        &subject,
+        &ext,
+        Change {
+            action: "create",
+            resource_type: "project",
+            resource: &project.name,
+            project: Some(&project.name),
+            detail: json!({ "configKeys": project.config.keys().collect::<Vec<_>>() }),
+        },
+    )
+    .await;
+    // Reads the new project's node sources in the background.
+    let lock = state.nodes.begin_change(&project.name).await;
+    let (nodes, p) = (state.nodes.clone(), project.clone());
+    tokio::spawn(async move {
+        if let Err(e) = nodes.apply_change(lock, &BTreeMap::new(), &p).await {
+            tracing::error!(project = %p.name, error = %e, "node sources not read");
+        }
+    });
     Ok((StatusCode::CREATED, Json(project_json(v, &project, true))))
 }
 
@@ -139,10 +162,25 @@ pub(crate) async fn get(
 pub(crate) async fn delete(
     State(state): State<ApiState>,
     Extension(subject): Extension<Subject>,
+    ext: Extensions,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<StatusCode, ApiError> {
     let name = params.get("project").cloned().unwrap_or_default();
     readable(&state, &subject, "delete", &name).await?;
     state.store.delete_project(&name).await?;
+    state.nodes.forget(&name);
+    audit::record(
+        &state,
+        &subject,
+        &ext,
+        Change {
+            action: "delete",
+            resource_type: "project",
+            resource: &name,
+            project: Some(&name),
+            detail: Value::Null,
+        },
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,10 +3,15 @@
 
 use async_trait::async_trait;
 use foredeck_core::engine::{Engine, RunOptions};
+use foredeck_core::nodes::NodeSources;
 use foredeck_core::schedule::{DurableScheduler, Launcher};
 use foredeck_core::{Execution, Job, Node, Result, Store};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+/// Where a project's nodes come from: its node sources once the state has
+/// them (see [`Runtime::use_node_sources`]), else the store's nodes.
+type SourcesSlot = Arc<RwLock<Option<Arc<NodeSources>>>>;
 
 /// The engine and scheduler the API starts executions with.
 #[derive(Clone, Debug)]
@@ -15,6 +20,7 @@ pub struct Runtime {
     pub engine: Engine,
     /// Keeps schedules and one-off run times.
     pub scheduler: DurableScheduler,
+    sources: SourcesSlot,
 }
 
 impl Runtime {
@@ -34,10 +40,23 @@ impl Runtime {
         engine: Engine,
         scheduler: impl FnOnce(Arc<dyn Launcher>) -> DurableScheduler,
     ) -> Self {
-        let launcher = Arc::new(ServerLauncher(engine.clone()));
+        let sources: SourcesSlot = Arc::default();
+        let launcher = Arc::new(ServerLauncher {
+            engine: engine.clone(),
+            sources: sources.clone(),
+        });
         Runtime {
             scheduler: scheduler(launcher),
             engine,
+            sources,
+        }
+    }
+
+    /// Takes the nodes of API and scheduled runs from these node sources
+    /// (refreshed as their cache says).
+    pub fn use_node_sources(&self, sources: Arc<NodeSources>) {
+        if let Ok(mut slot) = self.sources.write() {
+            *slot = Some(sources);
         }
     }
 
@@ -76,12 +95,16 @@ impl Runtime {
     /// (from its node sources) and the server's own node, unless a source
     /// names a node the same.
     pub async fn nodes(&self, project: &str) -> Result<Vec<Node>> {
-        project_nodes(&self.engine, project).await
+        project_nodes(&self.engine, &self.sources, project).await
     }
 }
 
-async fn project_nodes(engine: &Engine, project: &str) -> Result<Vec<Node>> {
-    let mut nodes = engine.store().list_nodes(project).await?;
+async fn project_nodes(engine: &Engine, sources: &SourcesSlot, project: &str) -> Result<Vec<Node>> {
+    let from_sources = sources.read().ok().and_then(|s| s.clone());
+    let mut nodes = match from_sources {
+        Some(s) => s.nodes(project).await?.as_ref().clone(),
+        None => engine.store().list_nodes(project).await?,
+    };
     let server = engine.server_node();
     if !nodes.iter().any(|n| n.name == server.name) {
         nodes.push(server);
@@ -91,7 +114,10 @@ async fn project_nodes(engine: &Engine, project: &str) -> Result<Vec<Node>> {
 
 /// Runs scheduled executions on the engine with the same nodes as API runs.
 #[derive(Clone, Debug)]
-pub struct ServerLauncher(pub Engine);
+pub struct ServerLauncher {
+    engine: Engine,
+    sources: SourcesSlot,
+}
 
 #[async_trait]
 impl Launcher for ServerLauncher {
@@ -107,10 +133,10 @@ impl Launcher for ServerLauncher {
             user: Some(execution.user.clone()),
             filter: execution.filter.clone(),
             loglevel: Some(execution.loglevel),
-            nodes: Some(project_nodes(&self.0, project).await?),
+            nodes: Some(project_nodes(&self.engine, &self.sources, project).await?),
             ..RunOptions::default()
         };
-        self.0
+        self.engine
             .start_execution(project, job, &execution, opts)
             .await?
             .wait()

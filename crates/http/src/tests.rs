@@ -312,3 +312,5 @@ async fn overload_and_oversized_bodies_are_refused() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_error(&body, "api.error.overloaded");
 }
+
+mod nodes_config;

@@ -1,0 +1,225 @@
+//! A project's nodes, as Rundeck serves them:
+//!
+//! - `GET /api/{v}/project/{p}/resources?filter=...`: the nodes matching a
+//!   node filter (all nodes without one), as an object keyed by node name
+//!   (`resourcejson`), or `resourceyaml` with `format=yaml` or an `Accept`
+//!   of `application/yaml` / `text/yaml`;
+//! - `GET /api/{v}/project/{p}/resource/{name}`: one node, in the same
+//!   shapes.
+//!
+//! Reading a project's nodes needs `read` on the project (application
+//! context); each node is then shown only if the subject has `read` on it
+//! (`node` resources in the project context, matched on the node's
+//! attributes, `nodename` and `tags` included). A node the subject may not
+//! read is absent: not listed, and 404 when asked for by name.
+
+use crate::error::ApiError;
+use crate::ApiState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use foredeck_core::authorizer::{AuthContext, Resource, Subject};
+use foredeck_core::format::nodes_to_yaml;
+use foredeck_core::{Node, NodeFilter};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The authorization resource for a node: kind `node` with its attributes.
+pub(crate) fn node_resource(n: &Node) -> Resource {
+    let mut r = Resource::new("node");
+    for (k, v) in &n.attributes {
+        r.attributes.insert(k.clone(), v.clone());
+    }
+    r.attributes.insert("nodename".into(), n.name.clone());
+    r.attributes.insert("name".into(), n.name.clone());
+    r.attributes.insert("tags".into(), n.tags_string());
+    r
+}
+
+/// A project's nodes: 403 without `read` on the project, 404 when it does
+/// not exist.
+async fn project_nodes(
+    state: &ApiState,
+    subject: &Subject,
+    project: &str,
+) -> Result<Arc<Vec<Node>>, ApiError> {
+    let r = Resource::new("project").with("name", project);
+    if !state
+        .authorizer
+        .allowed(subject, "read", &r, &AuthContext::Application)
+    {
+        return Err(ApiError::unauthorized(
+            "read",
+            &format!("Project {project}"),
+        ));
+    }
+    state.nodes.nodes(project).await.map_err(|e| {
+        let mut e = ApiError::from(e);
+        if e.status == StatusCode::NOT_FOUND {
+            e = ApiError::not_found("Project", project);
+        }
+        e
+    })
+}
+
+/// The nodes `filter` selects (all without one) that the subject may read.
+fn visible<'a>(
+    state: &ApiState,
+    subject: &Subject,
+    project: &str,
+    nodes: &'a [Node],
+    filter: Option<&NodeFilter>,
+) -> Vec<&'a Node> {
+    let selected: Vec<&Node> = match filter {
+        None => nodes.iter().collect(),
+        Some(f) => f.select(nodes, true),
+    };
+    let ctx = AuthContext::Project(project.to_owned());
+    selected
+        .into_iter()
+        .filter(|n| {
+            state
+                .authorizer
+                .allowed(subject, "read", &node_resource(n), &ctx)
+        })
+        .collect()
+}
+
+fn wants_yaml(query: &HashMap<String, String>, headers: &HeaderMap) -> Result<bool, ApiError> {
+    match query.get("format").map(String::as_str) {
+        Some("yaml") | Some("resourceyaml") => return Ok(true),
+        Some("json") | Some("resourcejson") => return Ok(false),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "parameter `format`: {other:?} is not supported (json or yaml)"
+            )))
+        }
+        None => {}
+    }
+    Ok(headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("yaml")))
+}
+
+/// `resourcejson` without the indentation `format::nodes_to_json` writes
+/// for files, written straight from the nodes.
+fn compact_json(nodes: &[&Node]) -> Result<String, ApiError> {
+    struct ByName<'a>(&'a [&'a Node]);
+    impl serde::Serialize for ByName<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(Some(self.0.len()))?;
+            for n in self.0 {
+                m.serialize_entry(&n.name, *n)?;
+            }
+            m.end()
+        }
+    }
+    serde_json::to_string(&ByName(nodes))
+        .map_err(|e| ApiError::from(foredeck_core::Error::format("<json export>", e.to_string())))
+}
+
+fn render(nodes: &[&Node], yaml: bool) -> Result<Response, ApiError> {
+    let (body, ctype) = if yaml {
+        let owned: Vec<Node> = nodes.iter().map(|n| (*n).clone()).collect();
+        (nodes_to_yaml(&owned)?, "text/yaml; charset=utf-8")
+    } else {
+        (compact_json(nodes)?, "application/json")
+    };
+    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
+}
+
+/// `GET /api/{v}/project/{p}/resources`.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Extension(subject): Extension<Subject>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project = params.get("project").cloned().unwrap_or_default();
+    let yaml = wants_yaml(&query, &headers)?;
+    // Parse the filter before touching the project: a bad filter is the
+    // caller's mistake whatever the project.
+    let filter = match query.get("filter").map(|f| f.trim()) {
+        None | Some("") => None,
+        Some(f) => Some(
+            NodeFilter::parse(f)
+                .map_err(|e| ApiError::invalid(format!("parameter `filter`: {e}")))?,
+        ),
+    };
+    let nodes = project_nodes(&state, &subject, &project).await?;
+    render(
+        &visible(&state, &subject, &project, &nodes, filter.as_ref()),
+        yaml,
+    )
+}
+
+/// `GET /api/{v}/project/{p}/resource/{name}`.
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    Extension(subject): Extension<Subject>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project = params.get("project").cloned().unwrap_or_default();
+    let name = params.get("name").cloned().unwrap_or_default();
+    let yaml = wants_yaml(&query, &headers)?;
+    let nodes = project_nodes(&state, &subject, &project).await?;
+    let shown = match nodes.iter().find(|n| n.name == name) {
+        Some(n) => visible(&state, &subject, &project, std::slice::from_ref(n), None),
+        None => Vec::new(),
+    };
+    // Hidden or missing: the same answer.
+    if shown.is_empty() {
+        return Err(ApiError::not_found("Node", &name));
+    }
+    render(&shown, yaml)
+}
+
+/// `GET /api/{v}/project/{p}/sources`: the project's node sources as
+/// Rundeck lists them (`index`, `type`, `resources` flags, and `errors`
+/// when the last read failed; no `href`: per-source node lists are not
+/// served). Needs `configure` on the project: a source's
+/// settings and errors name files and commands.
+pub(crate) async fn sources(
+    State(state): State<ApiState>,
+    Extension(subject): Extension<Subject>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let name = params.get("project").cloned().unwrap_or_default();
+    let p = crate::config::configurable(&state, &subject, &name).await?;
+    // Reads the sources if the cache is stale, so the errors are current.
+    state.nodes.nodes(&name).await?;
+    let errors = state.nodes.errors(&name);
+    let list: Vec<serde_json::Value> = foredeck_core::nodes::sources_from_config(&p.config)
+        .iter()
+        .map(|s| {
+            let kind = p
+                .config
+                .get(&format!(
+                    "{}{}.type",
+                    foredeck_core::nodes::SOURCE_PREFIX,
+                    s.index
+                ))
+                .cloned()
+                .unwrap_or_default();
+            let mut out = serde_json::json!({
+                "index": s.index,
+                "type": kind,
+                "resources": {
+                    "editable": false,
+                    "writeable": false,
+                },
+            });
+            if let Some(e) = errors.iter().find(|e| e.index == s.index) {
+                out["errors"] = serde_json::Value::String(e.message.clone());
+            }
+            out
+        })
+        .collect();
+    Ok(axum::Json(serde_json::Value::Array(list)))
+}
