@@ -110,17 +110,21 @@ async fn seed(store: &SqlStore) -> u64 {
             executions.push(e);
         }
         let made = executions.len() as u64;
-        store
+        let fired = store
             .fire_trigger(&TriggerFire {
                 trigger_id: "bench-seed".into(),
                 server: "bench".into(),
                 fire_time: fire_at,
                 next_fire: Some(fire_at),
                 executions,
+                exclusive: false,
             })
             .await
-            .expect("fire")
-            .expect("claim held");
+            .expect("fire");
+        assert!(
+            matches!(fired, foredeck::FireOutcome::Fired(_)),
+            "the seeding claim was lost: {fired:?}"
+        );
         i += made;
         if i % 100_000 < batch {
             println!(

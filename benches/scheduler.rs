@@ -11,8 +11,12 @@
 //!    spawns the process: lag from fire time to process start.
 //!
 //! Run: `cargo bench --bench scheduler` (`BENCH_JOBS=10000,1000` to change
-//! the burst sizes, `BENCH_MAX_RUNNING` the scheduler's `max_running`). Figures go to benches/README.md with the machine they
-//! came from; nothing here is asserted.
+//! the burst sizes, `BENCH_MAX_RUNNING` the scheduler's `max_running`,
+//! `BENCH_STORE=memory,postgres` the stores: PostgreSQL at
+//! `FOREDECK_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432`, a
+//! fresh database per burst, dropped after). Figures go to
+//! benches/README.md with the machine they came from; nothing here is
+//! asserted.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -105,8 +109,39 @@ fn pattern_at(t: DateTime<Utc>) -> String {
     )
 }
 
-async fn burst(n: usize, through_engine: bool) {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+fn postgres_base() -> String {
+    std::env::var("FOREDECK_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A burst on a fresh PostgreSQL database, dropped after.
+async fn burst_on_postgres(n: usize, through_engine: bool) {
+    use sea_orm::{ConnectionTrait, Database};
+    let base = postgres_base();
+    let admin = match Database::connect(format!("{base}/postgres")).await {
+        Ok(a) => a,
+        Err(e) => {
+            println!("PostgreSQL at {base} is unreachable ({e}); skipped");
+            return;
+        }
+    };
+    let name = format!("fd_bench_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let store = foredeck::sql::SqlStore::connect(&format!("{base}/{name}"))
+        .await
+        .expect("connect");
+    burst(Arc::new(store.clone()), "postgres", n, through_engine).await;
+    store.close().await.expect("close");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop database");
+}
+
+async fn burst(store: Arc<dyn Store>, store_name: &str, n: usize, through_engine: bool) {
     store
         .create_project(&Project::new("bench"))
         .await
@@ -132,8 +167,14 @@ async fn burst(n: usize, through_engine: bool) {
     let scheduler = DurableScheduler::builder(store.clone(), launcher)
         .config(config)
         .build();
-    // fire a few seconds ahead, on a whole second
-    let fire = (Utc::now() + chrono::Duration::seconds(4))
+    // fire a few seconds ahead, on a whole second, after the setup (about
+    // 4 ms per job on PostgreSQL, where each job and trigger is a write)
+    let margin = if store_name == "memory" {
+        4_000
+    } else {
+        4_000 + 12 * n as i64
+    };
+    let fire = (Utc::now() + chrono::Duration::milliseconds(margin))
         .with_nanosecond(0)
         .expect("whole second");
     let pattern = pattern_at(fire);
@@ -186,7 +227,7 @@ async fn burst(n: usize, through_engine: bool) {
         "scheduler only (launcher called)"
     };
     println!(
-        "{n:>6} jobs, max_running {max_running}, {what}: started {}/{n}, lag p50 {:.3} s, p99 {:.3} s, all started after {:.3} s; \
+        "{store_name}: {n:>6} jobs, max_running {max_running}, {what}: started {}/{n}, lag p50 {:.3} s, p99 {:.3} s, all started after {:.3} s; \
          schedule_job {:.1} µs/job",
         lags.len(),
         quantile(&lags, 0.5),
@@ -236,10 +277,20 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let stores = std::env::var("BENCH_STORE").unwrap_or_else(|_| "memory".into());
     rt.block_on(async {
-        for &n in &sizes {
-            burst(n, false).await;
-            burst(n, true).await;
+        for store in stores.split(',').map(str::trim) {
+            for &n in &sizes {
+                for through_engine in [false, true] {
+                    match store {
+                        "memory" => {
+                            burst(Arc::new(MemoryStore::new()), "memory", n, through_engine).await
+                        }
+                        "postgres" => burst_on_postgres(n, through_engine).await,
+                        other => println!("unknown store {other} (memory, postgres)"),
+                    }
+                }
+            }
         }
     });
 }

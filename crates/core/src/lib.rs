@@ -42,6 +42,7 @@ pub use notifier::{NotificationTrigger, Notifier};
 pub use schedule::{DurableScheduler, SchedulerConfig};
 pub use scheduler::{RunRequest, Scheduler};
 pub use store::{
-    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, KeyType,
-    LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User, Webhook,
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, FireOutcome,
+    JobQuery, KeyType, LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire,
+    User, Webhook,
 };

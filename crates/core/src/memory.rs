@@ -2,10 +2,11 @@
 //! for one-off runs, by embedders who need no persistence, and by tests.
 
 use crate::error::{Error, Result};
-use crate::model::{Execution, Job, LogEvent, Node, Project};
+use crate::model::{Execution, ExecutionStatus, Job, LogEvent, Node, Project};
 use crate::store::{
-    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, LogPage,
-    Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User, Webhook,
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, FireOutcome,
+    JobQuery, LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User,
+    Webhook,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -521,13 +522,24 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<Option<Vec<u64>>> {
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome> {
         let mut inner = self.write()?;
-        let held = inner.triggers.get(&fire.trigger_id).is_some_and(|t| {
+        let Some(t) = inner.triggers.get(&fire.trigger_id).filter(|t| {
             t.claimed_by.as_deref() == Some(fire.server.as_str()) && t.next_fire == fire.fire_time
-        });
-        if !held {
-            return Ok(None);
+        }) else {
+            return Ok(FireOutcome::Lost);
+        };
+        if fire.exclusive {
+            if let Some(job_id) = t.job_id.as_deref() {
+                // the write lock is held: nothing starts a run in between
+                let busy = inner.executions.values().find(|e| {
+                    e.job_id.as_deref() == Some(job_id)
+                        && matches!(e.status, ExecutionStatus::Running | ExecutionStatus::Queued)
+                });
+                if let Some(e) = busy {
+                    return Ok(FireOutcome::Busy(e.id));
+                }
+            }
         }
         let ids = fire
             .executions
@@ -546,7 +558,7 @@ impl Store for MemoryStore {
                 inner.triggers.remove(&fire.trigger_id);
             }
         }
-        Ok(Some(ids))
+        Ok(FireOutcome::Fired(ids))
     }
 
     async fn heartbeat(&self, beat: &ServerHeartbeat) -> Result<()> {

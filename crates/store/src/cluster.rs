@@ -7,17 +7,17 @@
 //! transaction takes the database's write lock before it reads, so claimers
 //! run one after another.
 
-use crate::entity::{executions, known_hosts, server_heartbeats, triggers};
+use crate::entity::{executions, jobs, known_hosts, server_heartbeats, triggers};
 use crate::error::{db, not_found};
 use crate::store::{begin_write, execution_from, insert_execution, to_json};
 use crate::time;
 use chrono::{DateTime, Utc};
-use foredeck_core::store::{ExecutionClaim, ServerHeartbeat, Trigger, TriggerFire};
-use foredeck_core::{Error, Execution, Result};
+use foredeck_core::store::{ExecutionClaim, FireOutcome, ServerHeartbeat, Trigger, TriggerFire};
+use foredeck_core::{Error, Execution, ExecutionStatus, Result};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use std::time::Duration;
 
@@ -218,10 +218,41 @@ pub(crate) async fn release_trigger(c: &DatabaseConnection, id: &str, server: &s
     Ok(())
 }
 
+/// The lowest-numbered running or queued execution of a job, read after
+/// taking the job row's lock: firings of the job's triggers that ask for
+/// exclusivity take that lock in turn, so each sees the runs the one before
+/// it committed. (Without a job row there is no lock, and nothing to run.)
+async fn busy_execution(txn: &DatabaseTransaction, job_id: &str) -> Result<Option<u64>> {
+    use executions::Column as E;
+    let backend = txn.get_database_backend();
+    for_update(jobs::Entity::find_by_id(job_id.to_owned()), backend)
+        .one(txn)
+        .await
+        .map_err(db)?;
+    let q = executions::Entity::find()
+        .select_only()
+        .column(E::Id)
+        .filter(E::JobId.eq(job_id))
+        .filter(E::Status.is_in([
+            ExecutionStatus::Running.as_str(),
+            ExecutionStatus::Queued.as_str(),
+        ]))
+        .order_by_asc(E::Id)
+        .limit(1);
+    // a plain read: PostgreSQL reads committed rows at each statement, and
+    // InnoDB takes its repeatable-read snapshot at the transaction's first
+    // plain read, which is this one, after the job lock (the reads before
+    // it lock rows and take no snapshot). A locking read here would take
+    // gap locks that deadlock with other writers of the job's executions.
+    let id: Option<i64> = q.into_tuple().one(txn).await.map_err(db)?;
+    id.map(|id| u64::try_from(id).map_err(|_| Error::Store(format!("bad execution id {id}"))))
+        .transpose()
+}
+
 pub(crate) async fn fire_trigger(
     c: &DatabaseConnection,
     fire: &TriggerFire,
-) -> Result<Option<Vec<u64>>> {
+) -> Result<FireOutcome> {
     use triggers::Column as T;
     let fire_time = time::to_db(fire.fire_time)?;
     let next = fire.next_fire.map(time::to_db).transpose()?;
@@ -233,14 +264,22 @@ pub(crate) async fn fire_trigger(
         .map_err(db)?
     else {
         txn.rollback().await.map_err(db)?;
-        return Ok(None);
+        return Ok(FireOutcome::Lost);
     };
     if row.claimed_by.as_deref() != Some(fire.server.as_str()) || row.next_fire != fire_time {
         // Rolled back here, not on drop: a dropped transaction's rollback
         // waits until its connection is next used, and until then its row
         // lock makes other servers' SKIP LOCKED claims pass the trigger by.
         txn.rollback().await.map_err(db)?;
-        return Ok(None);
+        return Ok(FireOutcome::Lost);
+    }
+    if fire.exclusive {
+        if let Some(job_id) = row.job_id.as_deref() {
+            if let Some(other) = busy_execution(&txn, job_id).await? {
+                txn.rollback().await.map_err(db)?;
+                return Ok(FireOutcome::Busy(other));
+            }
+        }
     }
     let mut ids = Vec::with_capacity(fire.executions.len());
     for e in &fire.executions {
@@ -265,7 +304,7 @@ pub(crate) async fn fire_trigger(
         }
     }
     txn.commit().await.map_err(db)?;
-    Ok(Some(ids))
+    Ok(FireOutcome::Fired(ids))
 }
 
 pub(crate) async fn heartbeat(c: &DatabaseConnection, beat: &ServerHeartbeat) -> Result<()> {

@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use foredeck_core::model::{Execution, Job, LogEvent, Node, Project};
 use foredeck_core::store::{
-    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, KeyType,
-    LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User, Webhook,
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, FireOutcome,
+    JobQuery, KeyType, LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire,
+    User, Webhook,
 };
 use foredeck_core::{Error, Result};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, Query};
@@ -1077,7 +1078,7 @@ impl Store for SqlStore {
     async fn release_trigger(&self, id: &str, server: &str) -> Result<()> {
         cluster::release_trigger(&self.db, id, server).await
     }
-    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<Option<Vec<u64>>> {
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome> {
         cluster::fire_trigger(&self.db, fire).await
     }
     async fn heartbeat(&self, beat: &ServerHeartbeat) -> Result<()> {

@@ -9,19 +9,22 @@ mod common;
 use common::*;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use foredeck_core::model::{Execution, ExecutionStatus, Project};
+use foredeck_core::model::{Execution, ExecutionStatus, Job, Project, Step, Workflow};
 use foredeck_core::store::{
-    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, ServerHeartbeat,
-    Trigger, TriggerFire, User, Webhook,
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, FireOutcome,
+    ServerHeartbeat, Trigger, TriggerFire, User, Webhook,
 };
 use foredeck_core::Error;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 store_tests!(
     known_hosts,
     triggers,
     trigger_fire_is_compare_and_set,
+    exclusive_fire_waits_for_the_job,
+    exclusive_fire_race,
     servers_and_execution_claims,
     users_and_tokens,
     acl_policies,
@@ -219,13 +222,14 @@ async fn trigger_fire_is_compare_and_set(s: S) {
             fire_time: at,
             next_fire: next,
             executions: (0..n).map(|_| scheduled("a", at)).collect(),
+            exclusive: false,
         };
     // Not claimed: nothing happens.
     assert_eq!(
         s.fire_trigger(&fire("s1", t0(), Some(t0()), 1))
             .await
             .unwrap(),
-        None
+        FireOutcome::Lost
     );
     s.claim_due_triggers("s1", t0(), LEASE, 10).await.unwrap();
     // Wrong server, wrong fire time: nothing happens.
@@ -234,13 +238,13 @@ async fn trigger_fire_is_compare_and_set(s: S) {
         s.fire_trigger(&fire("s2", t0(), Some(next), 1))
             .await
             .unwrap(),
-        None
+        FireOutcome::Lost
     );
     assert_eq!(
         s.fire_trigger(&fire("s1", t0() - Duration::hours(1), Some(next), 1))
             .await
             .unwrap(),
-        None
+        FireOutcome::Lost
     );
     assert_eq!(
         s.query_executions(&ExecutionQuery::default())
@@ -250,11 +254,13 @@ async fn trigger_fire_is_compare_and_set(s: S) {
         0
     );
     // The holder fires: executions created, trigger advanced, claim dropped.
-    let ids = s
+    let FireOutcome::Fired(ids) = s
         .fire_trigger(&fire("s1", t0(), Some(next), 2))
         .await
         .unwrap()
-        .unwrap();
+    else {
+        panic!("the holder fires")
+    };
     assert_eq!(ids.len(), 2);
     for id in &ids {
         let e = s.get_execution(*id).await.unwrap().unwrap();
@@ -268,7 +274,7 @@ async fn trigger_fire_is_compare_and_set(s: S) {
         s.fire_trigger(&fire("s1", t0(), Some(next), 1))
             .await
             .unwrap(),
-        None
+        FireOutcome::Lost
     );
     // Not due yet.
     assert!(s
@@ -278,11 +284,9 @@ async fn trigger_fire_is_compare_and_set(s: S) {
         .is_empty());
     // The last fire deletes a one-off trigger.
     s.claim_due_triggers("s1", next, LEASE, 10).await.unwrap();
-    let ids = s
-        .fire_trigger(&fire("s1", next, None, 1))
-        .await
-        .unwrap()
-        .unwrap();
+    let FireOutcome::Fired(ids) = s.fire_trigger(&fire("s1", next, None, 1)).await.unwrap() else {
+        panic!("the holder fires")
+    };
     assert_eq!(ids.len(), 1);
     assert_eq!(s.get_trigger("job:a").await.unwrap(), None);
     assert_eq!(
@@ -688,10 +692,16 @@ async fn claim_race(s: S, n: usize) {
                             fire_time: t.next_fire,
                             next_fire: Some(t0() + Duration::days(1)),
                             executions: Vec::new(),
+                            exclusive: false,
                         })
                         .await
                         .unwrap();
-                    assert_eq!(fired, Some(Vec::new()), "{server} holds {}", t.id);
+                    assert_eq!(
+                        fired,
+                        FireOutcome::Fired(Vec::new()),
+                        "{server} holds {}",
+                        t.id
+                    );
                     triggers.push(t.id);
                 }
             }
@@ -778,4 +788,194 @@ async fn concurrent_writers(s: S) {
     assert_eq!(total(None).await, kept);
     assert_eq!(total(Some(ExecutionStatus::Succeeded)).await, kept);
     assert_eq!(total(Some(ExecutionStatus::Running)).await, 0);
+}
+
+/// Stores project `ops` (if missing) and a job with this uuid.
+async fn stored_job(s: &S, uuid: &str) {
+    match s.create_project(&Project::new("ops")).await {
+        Ok(()) | Err(Error::Conflict(_)) => {}
+        Err(e) => panic!("creating project ops: {e}"),
+    }
+    let mut j = Job::new(uuid, Workflow::new(vec![Step::command("true")]));
+    j.uuid = Some(uuid.into());
+    s.put_job("ops", &j).await.unwrap();
+}
+
+fn with_status(mut e: Execution, status: ExecutionStatus) -> Execution {
+    e.status = status;
+    e
+}
+
+/// `exclusive` fires only while the trigger's job has no running or queued
+/// execution; a busy job changes nothing and names the execution in the way.
+async fn exclusive_fire_waits_for_the_job(s: S) {
+    stored_job(&s, "x").await;
+    for id in ["job:x", "once:x:1", "once:x:2"] {
+        s.put_trigger(&Trigger::new(id, "ops", Some("x".into()), t0()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.claim_due_triggers("s1", t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let next = t0() + Duration::minutes(1);
+    let fire = |id: &str, status: ExecutionStatus, exclusive: bool| TriggerFire {
+        trigger_id: id.into(),
+        server: "s1".into(),
+        fire_time: t0(),
+        next_fire: Some(next),
+        executions: vec![with_status(scheduled("x", t0()), status)],
+        exclusive,
+    };
+    let FireOutcome::Fired(first) = s
+        .fire_trigger(&fire("job:x", ExecutionStatus::Running, true))
+        .await
+        .unwrap()
+    else {
+        panic!("an idle job fires")
+    };
+    // The second trigger of the job finds the first run.
+    assert_eq!(
+        s.fire_trigger(&fire("once:x:1", ExecutionStatus::Running, true))
+            .await
+            .unwrap(),
+        FireOutcome::Busy(first[0])
+    );
+    let t = s.get_trigger("once:x:1").await.unwrap().unwrap();
+    assert_eq!((t.next_fire, t.claimed_by.as_deref()), (t0(), Some("s1")));
+    assert_eq!(count(&s, None).await, 1);
+    // Lost wins over busy: a fire nobody holds says so.
+    let mut stranger = fire("once:x:1", ExecutionStatus::Running, true);
+    stranger.server = "s2".into();
+    assert_eq!(s.fire_trigger(&stranger).await.unwrap(), FireOutcome::Lost);
+    // Queued behind the run (what `queue` does after `Busy`).
+    let FireOutcome::Fired(queued) = s
+        .fire_trigger(&fire("once:x:1", ExecutionStatus::Queued, false))
+        .await
+        .unwrap()
+    else {
+        panic!("a non-exclusive fire does not look at the job")
+    };
+    // The run ends; the queued one still makes the job busy.
+    let mut e = s.get_execution(first[0]).await.unwrap().unwrap();
+    e.status = ExecutionStatus::Succeeded;
+    s.update_execution(&e).await.unwrap();
+    assert_eq!(
+        s.fire_trigger(&fire("once:x:2", ExecutionStatus::Running, true))
+            .await
+            .unwrap(),
+        FireOutcome::Busy(queued[0])
+    );
+    // Other jobs are not held back by x.
+    stored_job(&s, "y").await;
+    s.put_trigger(&Trigger::new("job:y", "ops", Some("y".into()), t0()))
+        .await
+        .unwrap();
+    s.claim_due_triggers("s1", t0(), LEASE, 10).await.unwrap();
+    let mut y = fire("job:y", ExecutionStatus::Running, true);
+    y.executions = vec![scheduled("y", t0())];
+    assert!(matches!(
+        s.fire_trigger(&y).await.unwrap(),
+        FireOutcome::Fired(_)
+    ));
+    // When the queued one has ended too, x fires again.
+    let mut e = s.get_execution(queued[0]).await.unwrap().unwrap();
+    e.status = ExecutionStatus::Succeeded;
+    s.update_execution(&e).await.unwrap();
+    assert!(matches!(
+        s.fire_trigger(&fire("once:x:2", ExecutionStatus::Running, true))
+            .await
+            .unwrap(),
+        FireOutcome::Fired(_)
+    ));
+}
+
+async fn count(s: &S, status: Option<ExecutionStatus>) -> u64 {
+    s.query_executions(&ExecutionQuery {
+        status,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .total
+}
+
+/// Four firers at once, each with a different trigger of the same job, all
+/// `exclusive` with a run: per job exactly one run starts, the others are
+/// told the job is busy (and record a `missed` fire, as `skip` does).
+async fn exclusive_fire_race(s: S) {
+    const JOBS: usize = 25;
+    const FIRERS: usize = 4;
+    for j in 0..JOBS {
+        let job = format!("j{j:02}");
+        stored_job(&s, &job).await;
+        for f in 0..FIRERS {
+            let t = Trigger::new(format!("{job}:{f}"), "ops", Some(job.clone()), t0());
+            s.put_trigger(&t).await.unwrap();
+        }
+    }
+    let claimed = s.claim_due_triggers("s1", t0(), LEASE, 1000).await.unwrap();
+    assert_eq!(claimed.len(), JOBS * FIRERS);
+    let barrier = Arc::new(tokio::sync::Barrier::new(FIRERS));
+    let mut tasks = Vec::new();
+    for f in 0..FIRERS {
+        let (s, barrier) = (s.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for j in 0..JOBS {
+                let job = format!("j{j:02}");
+                let mut fire = TriggerFire {
+                    trigger_id: format!("{job}:{f}"),
+                    server: "s1".into(),
+                    fire_time: t0(),
+                    next_fire: Some(t0() + Duration::minutes(1)),
+                    executions: vec![scheduled(&job, t0())],
+                    exclusive: true,
+                };
+                // all four fire this job's triggers at the same instant
+                barrier.wait().await;
+                let outcome = s.fire_trigger(&fire).await.unwrap();
+                if let FireOutcome::Busy(_) = outcome {
+                    fire.exclusive = false;
+                    fire.executions =
+                        vec![with_status(scheduled(&job, t0()), ExecutionStatus::Missed)];
+                    assert!(matches!(
+                        s.fire_trigger(&fire).await.unwrap(),
+                        FireOutcome::Fired(_)
+                    ));
+                }
+                outcomes.push((job, outcome));
+            }
+            outcomes
+        }));
+    }
+    let mut per_job: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for t in tasks {
+        for (job, outcome) in t.await.unwrap() {
+            let slot = per_job.entry(job).or_default();
+            match outcome {
+                FireOutcome::Fired(_) => slot.0 += 1,
+                FireOutcome::Busy(_) => slot.1 += 1,
+                FireOutcome::Lost => panic!("the firer holds its trigger"),
+            }
+        }
+    }
+    for (job, (fired, busy)) in &per_job {
+        assert_eq!((*fired, *busy), (1, FIRERS - 1), "job {job}");
+    }
+    assert_eq!(count(&s, Some(ExecutionStatus::Running)).await, JOBS as u64);
+    assert_eq!(
+        count(&s, Some(ExecutionStatus::Missed)).await,
+        (JOBS * (FIRERS - 1)) as u64
+    );
+    assert!(s
+        .list_triggers(Some("ops"))
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.next_fire == t0() + Duration::minutes(1) && t.claimed_by.is_none()));
 }

@@ -3,7 +3,8 @@
 //! [`Engine`] validates options, resolves the node set, records an
 //! [`Execution`] in the [`Store`], walks the workflow with the job's strategy
 //! (node-first, sequential, parallel), dispatches node steps to
-//! [`Executor`]s with the job's thread count, applies error handlers,
+//! [`Executor`]s with the job's thread count (within the engine's caps on
+//! running steps, overall and per node), applies error handlers,
 //! keepgoing, retries, timeouts and log limits, and records per-node and
 //! per-step state the way Rundeck reports it.
 
@@ -11,9 +12,11 @@ pub mod limits;
 mod log;
 pub(crate) mod options;
 mod run;
+mod slots;
 mod state;
 
 pub use options::{resolve_options, ResolvedOptions};
+pub use slots::{DEFAULT_MAX_RUNNING_STEPS, DEFAULT_MAX_STEPS_PER_NODE};
 
 use crate::context::DataContext;
 use crate::error::{Error, Result};
@@ -155,6 +158,7 @@ pub(crate) struct Inner {
     pub server_node: String,
     pub running: Mutex<HashMap<u64, Arc<Control>>>,
     pub max_depth: u32,
+    pub slots: slots::StepSlots,
 }
 
 impl fmt::Debug for Inner {
@@ -183,6 +187,8 @@ pub struct EngineBuilder {
     plugins: HashMap<String, Arc<dyn StepPlugin>>,
     notifier: Option<Arc<dyn Notifier>>,
     server_node: String,
+    max_running_steps: usize,
+    max_steps_per_node: usize,
 }
 
 impl Engine {
@@ -196,6 +202,8 @@ impl Engine {
             plugins: HashMap::new(),
             notifier: None,
             server_node: "localhost".into(),
+            max_running_steps: DEFAULT_MAX_RUNNING_STEPS,
+            max_steps_per_node: DEFAULT_MAX_STEPS_PER_NODE,
         }
     }
 
@@ -388,6 +396,24 @@ impl EngineBuilder {
         self
     }
 
+    /// At most this many node steps (commands, scripts, plugin steps) run at
+    /// once in the engine, over all executions (default
+    /// [`DEFAULT_MAX_RUNNING_STEPS`], 1,024); more wait for a slot. Minimum 1.
+    pub fn max_running_steps(mut self, n: usize) -> Self {
+        self.max_running_steps = n;
+        self
+    }
+
+    /// At most this many steps run at once on one node (by node name), over
+    /// all executions (default [`DEFAULT_MAX_STEPS_PER_NODE`], 10: OpenSSH's
+    /// default `MaxSessions`); more wait for a slot. Minimum 1. Steps on this
+    /// host (nodes run by the `local` executor) are bounded by
+    /// [`max_running_steps`](Self::max_running_steps) alone.
+    pub fn max_steps_per_node(mut self, n: usize) -> Self {
+        self.max_steps_per_node = n;
+        self
+    }
+
     /// The engine.
     pub fn build(self) -> Engine {
         Engine {
@@ -401,6 +427,7 @@ impl EngineBuilder {
                 server_node: self.server_node,
                 running: Mutex::new(HashMap::new()),
                 max_depth: 16,
+                slots: slots::StepSlots::new(self.max_running_steps, self.max_steps_per_node),
             }),
         }
     }

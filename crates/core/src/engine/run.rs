@@ -5,6 +5,7 @@ use super::limits::{
     avg_duration_limit, format_arg_string, parse_arg_string, parse_duration, LogLimit,
 };
 use super::log::{LogLimits, LogTx};
+use super::slots::StepSlot;
 use super::{
     resolve_options, state, Control, Engine, PluginCall, ResolvedOptions, RunOptions, StopReason,
 };
@@ -501,6 +502,13 @@ impl Ran {
             exit_code: None,
             failure: Some(msg.into()),
             aborted: false,
+        }
+    }
+
+    fn aborted_waiting() -> Ran {
+        Ran {
+            aborted: true,
+            ..Ran::fail("stopped while waiting for a free step slot")
         }
     }
 
@@ -1043,6 +1051,9 @@ impl Run {
             env: environment(&dctx, target),
             timeout: None,
         };
+        let Some(_slot) = self.step_slot(target).await else {
+            return Ran::aborted_waiting();
+        };
         let (sink, rx) = OutputSink::channel(256);
         let run = executor.run(req, sink, self.control.cancel.child_token());
         let (res, ()) = tokio::join!(run, self.forward(rx, &target.name, ctx));
@@ -1086,12 +1097,17 @@ impl Run {
         }
     }
 
-    fn executor_for(&self, node: &Node) -> Result<Arc<dyn Executor>> {
-        let name = match node.executor() {
+    /// Name of the executor that runs steps on `node`.
+    fn executor_name<'a>(&'a self, node: &'a Node) -> &'a str {
+        match node.executor() {
             Some(n) => n,
             None if node.name == self.engine.inner.server_node => "local",
             None => self.default_executor.as_str(),
-        };
+        }
+    }
+
+    fn executor_for(&self, node: &Node) -> Result<Arc<dyn Executor>> {
+        let name = self.executor_name(node);
         self.engine
             .inner
             .executors
@@ -1141,6 +1157,9 @@ impl Run {
                 (k.clone(), v)
             })
             .collect();
+        let Some(_slot) = self.step_slot(target).await else {
+            return Ran::aborted_waiting();
+        };
         let (sink, rx) = OutputSink::channel(256);
         let call = PluginCall {
             node: node.cloned(),
@@ -1153,6 +1172,18 @@ impl Run {
         match res {
             Ok(o) => Ran::from_outcome(&o),
             Err(e) => Ran::fail(e.to_string()),
+        }
+    }
+
+    /// Waits for a slot under the engine's step caps: the engine-wide one,
+    /// and the per-node one unless `node` runs on this host (`local`
+    /// executor), which the engine-wide cap alone bounds. `None` when the
+    /// run is stopped while it waits.
+    async fn step_slot(&self, node: &Node) -> Option<StepSlot<'_>> {
+        let remote = (self.executor_name(node) != "local").then_some(node.name.as_str());
+        tokio::select! {
+            slot = self.engine.inner.slots.acquire(remote) => Some(slot),
+            _ = self.control.cancel.cancelled() => None,
         }
     }
 

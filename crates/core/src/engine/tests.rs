@@ -696,3 +696,110 @@ async fn start_execution_fills_the_existing_record_and_keeps_its_owner() {
     assert_eq!(first.status, ExecutionStatus::FailedWithRetry);
     assert_eq!(first.state.target_nodes, vec!["n1".to_owned()]);
 }
+
+/// Twelve executions at once, each running two steps on four nodes with a
+/// thread count of 4: the engine's caps bound how many steps run at once,
+/// overall and per node (counted by the fake executor), and every step of
+/// every execution still runs.
+#[tokio::test(start_paused = true)]
+async fn step_caps_bound_concurrency_and_all_work_completes() {
+    // (engine cap, per-node cap): the first binds overall, the second per node
+    for (global, per_node) in [(5, 10), (100, 2), (3, 1)] {
+        let fake = Arc::new(FakeExecutor::new().when(None, None, slow(0)));
+        let engine = Engine::builder()
+            .executor("fake", fake.clone())
+            .max_running_steps(global)
+            .max_steps_per_node(per_node)
+            .build();
+        let job = job_on_all(
+            vec![Step::command("step1"), Step::command("step2")],
+            4,
+            false,
+        );
+        let mut handles = Vec::new();
+        for _ in 0..12 {
+            let h = engine
+                .start_job("p", &job, RunOptions::default().nodes(nodes(4)))
+                .await
+                .unwrap();
+            handles.push(h);
+        }
+        for h in handles {
+            let e = h.wait().await.unwrap();
+            assert_eq!(e.status, ExecutionStatus::Succeeded, "{global}/{per_node}");
+        }
+        let label = format!("caps {global} overall, {per_node} per node");
+        assert_eq!(fake.calls().len(), 12 * 4 * 2, "{label}");
+        // the demand (48 steps at once, 12 per node) exceeds both caps, so
+        // the binding one is reached and neither is exceeded
+        assert!(fake.max_concurrent() <= global, "{label}");
+        assert!(fake.max_concurrent_per_node() <= per_node, "{label}");
+        assert_eq!(fake.max_concurrent(), global.min(4 * per_node), "{label}");
+        if global >= 4 * per_node {
+            assert_eq!(fake.max_concurrent_per_node(), per_node, "{label}");
+        }
+    }
+}
+
+/// An execution aborted while its steps wait for a slot stops waiting.
+#[tokio::test(start_paused = true)]
+async fn abort_while_waiting_for_a_step_slot() {
+    let long = FakeReply {
+        delay: Some(Duration::from_secs(3600)),
+        ..FakeReply::default()
+    };
+    let fake = Arc::new(FakeExecutor::new().when(None, None, long));
+    let engine = Engine::builder()
+        .executor("fake", fake.clone())
+        .max_running_steps(1)
+        .build();
+    let job = job_on_all(vec![Step::command("hold")], 1, false);
+    let first = engine
+        .start_job("p", &job, RunOptions::default().nodes(nodes(1)))
+        .await
+        .unwrap();
+    // the first holds the only slot before the second asks for one
+    while fake.calls().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    let second = engine
+        .start_job("p", &job, RunOptions::default().nodes(nodes(1)))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(engine.abort(second.id));
+    let e = second.wait().await.unwrap();
+    assert_eq!(e.status, ExecutionStatus::Aborted);
+    assert_eq!(fake.calls().len(), 1, "the waiting step never ran");
+    assert!(engine.abort(first.id));
+    assert_eq!(first.wait().await.unwrap().status, ExecutionStatus::Aborted);
+}
+
+/// Steps on this host (the `local` executor) count against the engine-wide
+/// cap only, not the per-node one.
+#[tokio::test(start_paused = true)]
+async fn local_steps_are_bounded_by_the_engine_cap_only() {
+    let fake = Arc::new(FakeExecutor::new().when(None, None, slow(0)));
+    let engine = Engine::builder()
+        .executor("local", fake.clone())
+        .max_running_steps(8)
+        .max_steps_per_node(1)
+        .build();
+    let here = vec![Node::new("here").with("node-executor", "local")];
+    let job = job_on_all(vec![Step::command("step1")], 1, false);
+    let mut handles = Vec::new();
+    for _ in 0..12 {
+        let h = engine
+            .start_job("p", &job, RunOptions::default().nodes(here.clone()))
+            .await
+            .unwrap();
+        handles.push(h);
+    }
+    for h in handles {
+        assert_eq!(h.wait().await.unwrap().status, ExecutionStatus::Succeeded);
+    }
+    assert_eq!(fake.calls().len(), 12);
+    assert_eq!(fake.max_concurrent(), 8);
+}

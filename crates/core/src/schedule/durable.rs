@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 use crate::model::{Execution, ExecutionStatus, Job, LogEvent, LogLevel};
 use crate::notifier::{NotificationTrigger, Notifier};
 use crate::scheduler::{RunRequest, Scheduler};
-use crate::store::{ExecutionClaim, ExecutionQuery, ServerHeartbeat, Store, Trigger, TriggerFire};
+use crate::store::{
+    ExecutionClaim, ExecutionQuery, FireOutcome, ServerHeartbeat, Store, Trigger, TriggerFire,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
@@ -277,8 +279,9 @@ impl DurableScheduler {
     }
 
     /// Marks this server's unfinished executions (left by a crash or kill
-    /// of an earlier process with the same server uuid) `incomplete`, and
-    /// returns them to the queue when they were queued. The first tick does
+    /// of an earlier process with the same server uuid) `incomplete`,
+    /// returns them to the queue when they were queued, and drops the
+    /// trigger claims that process held. The first tick does
     /// this; call it earlier to learn the count before anything fires.
     pub async fn recover(&self) -> Result<usize> {
         let _guard = self.inner.upkeep.lock().await;
@@ -298,6 +301,13 @@ impl DurableScheduler {
         let me = self.server().to_owned();
         let why = format!("server {me} restarted before the execution ended");
         let n = self.settle(&me, &why, false).await?.0;
+        // claims the earlier process held and never fired: due again now,
+        // rather than when their lease lapses
+        for t in self.inner.store.list_triggers(None).await? {
+            if t.claimed_by.as_deref() == Some(me.as_str()) {
+                self.inner.store.release_trigger(&t.id, &me).await?;
+            }
+        }
         if let Ok(mut s) = self.inner.state.lock() {
             s.recovered = true;
         }
@@ -507,6 +517,7 @@ impl DurableScheduler {
                     fire_time,
                     next_fire: None,
                     executions: Vec::new(),
+                    exclusive: false,
                 };
                 self.inner.store.fire_trigger(&fire).await?;
                 return Ok(report);
@@ -589,50 +600,53 @@ impl DurableScheduler {
             }
         }
 
-        // one execution at a time, for jobs that ask for it
-        if spec.concurrency != Concurrency::Allow
-            && plans
-                .iter()
-                .any(|p| p.execution.status == ExecutionStatus::Running)
-        {
-            let mut busy = self.busy(&t.project, &job_id).await?;
-            for p in &mut plans {
-                if p.execution.status != ExecutionStatus::Running {
-                    continue;
+        // one execution at a time, for jobs that ask for it: of this fire's
+        // runs the first may start, the others wait or are skipped; whether
+        // the first may start, the store decides in the fire's transaction
+        let exclusive = spec.concurrency != Concurrency::Allow;
+        let mut first_run = true;
+        for p in &mut plans {
+            if exclusive && p.execution.status == ExecutionStatus::Running {
+                if !first_run {
+                    hold_back(p, spec.concurrency, "an earlier fire of this trigger", now);
                 }
-                match (busy, spec.concurrency) {
-                    (None, _) => busy = Some(0),
-                    (Some(other), Concurrency::Skip) => {
-                        let running = if other == 0 {
-                            "an earlier fire of this trigger".to_owned()
-                        } else {
-                            format!("execution {other}")
-                        };
-                        p.execution.status = ExecutionStatus::Missed;
-                        p.execution.date_ended = Some(now);
-                        p.execution.failure = Some(format!(
-                            "skipped: {running} of this job is still running (multipleExecutions: false)"
-                        ));
-                        p.note = None;
-                    }
-                    (Some(_), _) => {
-                        p.execution.status = ExecutionStatus::Queued;
-                        p.execution.server_uuid = None;
-                    }
-                }
+                first_run = false;
             }
         }
-
-        let fire = TriggerFire {
+        let mut fire = TriggerFire {
             trigger_id: t.id.clone(),
             server: cfg.server.clone(),
             fire_time,
             next_fire,
-            executions: plans.iter().map(|p| p.execution.clone()).collect(),
+            executions: Vec::new(),
+            exclusive: exclusive && !first_run,
         };
-        let Some(ids) = self.inner.store.fire_trigger(&fire).await? else {
-            report.lost += 1;
-            return Ok(report);
+        fire.executions = plans.iter().map(|p| p.execution.clone()).collect();
+        let ids = match self.inner.store.fire_trigger(&fire).await? {
+            FireOutcome::Fired(ids) => ids,
+            FireOutcome::Lost => {
+                report.lost += 1;
+                return Ok(report);
+            }
+            FireOutcome::Busy(other) => {
+                // the job runs elsewhere: no run starts now, so the second
+                // attempt needs no check (a `Lost` still wins)
+                let running = format!("execution {other}");
+                for p in &mut plans {
+                    if p.execution.status == ExecutionStatus::Running {
+                        hold_back(p, spec.concurrency, &running, now);
+                    }
+                }
+                fire.exclusive = false;
+                fire.executions = plans.iter().map(|p| p.execution.clone()).collect();
+                match self.inner.store.fire_trigger(&fire).await? {
+                    FireOutcome::Fired(ids) => ids,
+                    FireOutcome::Lost | FireOutcome::Busy(_) => {
+                        report.lost += 1;
+                        return Ok(report);
+                    }
+                }
+            }
         };
         report.fired += 1;
         let mut job: Option<Job> = None;
@@ -734,27 +748,6 @@ impl DurableScheduler {
             execution: e,
             note: None,
         }
-    }
-
-    /// A running or queued execution of the job (its id), if any.
-    async fn busy(&self, project: &str, job_id: &str) -> Result<Option<u64>> {
-        for status in [ExecutionStatus::Running, ExecutionStatus::Queued] {
-            let page = self
-                .inner
-                .store
-                .query_executions(&ExecutionQuery {
-                    project: Some(project.to_owned()),
-                    job_ids: vec![job_id.to_owned()],
-                    status: Some(status),
-                    max: 1,
-                    ..ExecutionQuery::default()
-                })
-                .await?;
-            if let Some(e) = page.items.first() {
-                return Ok(Some(e.id));
-            }
-        }
-        Ok(None)
     }
 
     /// Records an execution that could not start as failed.
@@ -894,6 +887,22 @@ impl DurableScheduler {
             .into_iter()
             .map(|e| e.id)
             .collect())
+    }
+}
+
+/// Turns a planned run into a `missed` record (`skip`) or a `queued`
+/// execution (`queue`) because `running` of its job has not ended.
+fn hold_back(p: &mut Planned, concurrency: Concurrency, running: &str, now: DateTime<Utc>) {
+    if concurrency == Concurrency::Skip {
+        p.execution.status = ExecutionStatus::Missed;
+        p.execution.date_ended = Some(now);
+        p.execution.failure = Some(format!(
+            "skipped: {running} of this job is still running (multipleExecutions: false)"
+        ));
+        p.note = None;
+    } else {
+        p.execution.status = ExecutionStatus::Queued;
+        p.execution.server_uuid = None;
     }
 }
 

@@ -645,3 +645,46 @@ async fn spring_forward_in_berlin_through_the_scheduler() {
         Some(Utc.with_ymd_and_hms(2026, 3, 30, 0, 30, 0).unwrap())
     );
 }
+
+/// Two servers fire two different triggers of one `multipleExecutions:
+/// false` job (its schedule and a one-off run) at the same instant: one run
+/// starts; the other fire is skipped or queued, never a second run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_triggers_of_a_serial_job_at_one_instant_start_one_run() {
+    use ExecutionStatus::{Missed, Queued, Running};
+    for (policy, other) in [("skip", Missed), ("queue", Queued)] {
+        let store = memory().await;
+        let clock = ManualClock::new(t0());
+        let gate = Arc::new(Semaphore::new(0));
+        let a = sched(&store, TestLauncher::gated(&store, &gate), &clock, "a");
+        let b = sched(&store, TestLauncher::gated(&store, &gate), &clock, "b");
+        let job = serial_job(&store, policy, policy).await;
+        a.schedule_job("p", &job).await.unwrap();
+        let at = t0() + Duration::seconds(10);
+        let request = RunRequest {
+            project: "p".into(),
+            job_id: job.uuid.clone().unwrap(),
+            options: BTreeMap::new(),
+            user: "alice".into(),
+            filter: None,
+        };
+        b.run_at(request, at).await.unwrap();
+        clock.set(at);
+        let (ra, rb) = tokio::join!(a.tick(), b.tick());
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.fired + rb.fired, 2, "{policy}");
+        assert_eq!(ra.started + rb.started, 1, "{policy}");
+        let mut statuses: Vec<ExecutionStatus> = executions(&store, &job)
+            .await
+            .into_iter()
+            .map(|e| e.status)
+            .collect();
+        statuses.sort_by_key(|s| s.as_str().to_owned());
+        let mut want = vec![Running, other];
+        want.sort_by_key(|s| s.as_str().to_owned());
+        assert_eq!(statuses, want, "{policy}");
+        gate.add_permits(10);
+        a.wait_idle().await;
+        b.wait_idle().await;
+    }
+}

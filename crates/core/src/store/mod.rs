@@ -10,8 +10,8 @@ use std::time::Duration;
 mod records;
 
 pub use records::{
-    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ServerHeartbeat, Trigger,
-    TriggerFire, User, Webhook,
+    AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, FireOutcome, ServerHeartbeat,
+    Trigger, TriggerFire, User, Webhook,
 };
 
 /// Filters for listing jobs.
@@ -285,11 +285,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Drops `server`'s claim on a trigger without firing it.
     async fn release_trigger(&self, id: &str, server: &str) -> Result<()>;
     /// Fires a claimed trigger in one transaction: creates the executions,
-    /// then advances (or deletes) the trigger and drops the claim. Returns the
-    /// new execution ids, or `None` (and changes nothing) when `server` no
-    /// longer holds the claim or the trigger's fire time is no longer
-    /// `fire.fire_time`.
-    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<Option<Vec<u64>>>;
+    /// then advances (or deletes) the trigger and drops the claim. Changes
+    /// nothing and says why ([`FireOutcome::Lost`]) when `server` no longer
+    /// holds the claim or the trigger's fire time is no longer
+    /// `fire.fire_time`, or ([`FireOutcome::Busy`]) when `fire.exclusive` is
+    /// set and the trigger's job has a running or queued execution.
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome>;
 
     /// Records a server's heartbeat (creating or replacing its row).
     async fn heartbeat(&self, beat: &ServerHeartbeat) -> Result<()>;
@@ -387,7 +388,7 @@ macro_rules! forward_store {
             async fn delete_trigger(&self, id: &str) -> Result<()> { (**self).delete_trigger(id).await }
             async fn claim_due_triggers(&self, s: &str, n: DateTime<Utc>, l: Duration, m: usize) -> Result<Vec<Trigger>> { (**self).claim_due_triggers(s, n, l, m).await }
             async fn release_trigger(&self, id: &str, s: &str) -> Result<()> { (**self).release_trigger(id, s).await }
-            async fn fire_trigger(&self, f: &TriggerFire) -> Result<Option<Vec<u64>>> { (**self).fire_trigger(f).await }
+            async fn fire_trigger(&self, f: &TriggerFire) -> Result<FireOutcome> { (**self).fire_trigger(f).await }
             async fn heartbeat(&self, b: &ServerHeartbeat) -> Result<()> { (**self).heartbeat(b).await }
             async fn list_servers(&self) -> Result<Vec<ServerHeartbeat>> { (**self).list_servers().await }
             async fn delete_server(&self, s: &str) -> Result<()> { (**self).delete_server(s).await }

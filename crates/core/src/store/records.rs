@@ -75,6 +75,27 @@ pub struct TriggerFire {
     /// Executions to create (none, one, several for `fire-all`, or `missed`
     /// records).
     pub executions: Vec<Execution>,
+    /// Fire only while the trigger's job has no `running` or `queued`
+    /// execution (`multipleExecutions: false`). The store checks this in the
+    /// fire's transaction, serialised per job, so two servers firing
+    /// different triggers of one job at the same instant cannot both start a
+    /// run; when the job is busy nothing changes and the outcome is
+    /// [`FireOutcome::Busy`].
+    pub exclusive: bool,
+}
+
+/// What [`Store::fire_trigger`](super::Store::fire_trigger) did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FireOutcome {
+    /// The executions were created (their ids, in the order given) and the
+    /// trigger advanced or deleted.
+    Fired(Vec<u64>),
+    /// Nothing changed: the server no longer holds the claim, or the
+    /// trigger's fire time is no longer the one handled, or it is gone.
+    Lost,
+    /// Nothing changed: the fire was `exclusive` and the trigger's job has
+    /// this `running` or `queued` execution.
+    Busy(u64),
 }
 
 /// A server's heartbeat, for cluster membership and takeover.

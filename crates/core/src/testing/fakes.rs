@@ -6,7 +6,7 @@ use crate::notifier::{NotificationTrigger, Notifier};
 use crate::scheduler::{RunRequest, Scheduler};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -46,11 +46,49 @@ type Rule = (Option<String>, Option<String>, FakeReply);
 
 /// An executor that answers from rules instead of running anything: the first
 /// rule whose node name and command substring match decides; otherwise exit 0.
-/// Records every request it saw.
+/// Records every request it saw, and how many it ran at once.
 #[derive(Debug, Default)]
 pub struct FakeExecutor {
     rules: Mutex<Vec<Rule>>,
     calls: Mutex<Vec<(String, String)>>,
+    gauge: Mutex<Gauge>,
+}
+
+/// Requests running now and the most seen at once.
+#[derive(Debug, Default)]
+struct Gauge {
+    total: usize,
+    max_total: usize,
+    by_node: HashMap<String, usize>,
+    max_node: usize,
+}
+
+/// Counts a request as running until dropped.
+struct Running<'a>(&'a FakeExecutor, String);
+
+impl<'a> Running<'a> {
+    fn start(fake: &'a FakeExecutor, node: &str) -> Self {
+        if let Ok(mut g) = fake.gauge.lock() {
+            g.total += 1;
+            g.max_total = g.max_total.max(g.total);
+            let n = g.by_node.entry(node.to_owned()).or_default();
+            *n += 1;
+            let n = *n;
+            g.max_node = g.max_node.max(n);
+        }
+        Running(fake, node.to_owned())
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.0.gauge.lock() {
+            g.total = g.total.saturating_sub(1);
+            if let Some(n) = g.by_node.get_mut(&self.1) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
 }
 
 impl FakeExecutor {
@@ -72,6 +110,16 @@ impl FakeExecutor {
     pub fn calls(&self) -> Vec<(String, String)> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
+
+    /// The most requests it was running at once, over all nodes.
+    pub fn max_concurrent(&self) -> usize {
+        self.gauge.lock().map(|g| g.max_total).unwrap_or_default()
+    }
+
+    /// The most requests it was running at once on any one node.
+    pub fn max_concurrent_per_node(&self) -> usize {
+        self.gauge.lock().map(|g| g.max_node).unwrap_or_default()
+    }
 }
 
 fn command_text(c: &NodeCommand) -> String {
@@ -89,6 +137,7 @@ impl Executor for FakeExecutor {
         out: OutputSink,
         abort: CancellationToken,
     ) -> Result<NodeOutcome> {
+        let _running = Running::start(self, &req.node.name);
         let text = command_text(&req.command);
         self.calls
             .lock()

@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_cluster_auth;
 mod m20261122_000003_sqlite_log_trigger;
+mod m20261123_000004_executions_job_status;
 mod m20261123_000005_webhooks;
 mod types;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_cluster_auth::Migration),
             Box::new(m20261122_000003_sqlite_log_trigger::Migration),
+            Box::new(m20261123_000004_executions_job_status::Migration),
             Box::new(m20261123_000005_webhooks::Migration),
         ]
     }
