@@ -524,6 +524,63 @@ pub(crate) async fn info(
     Ok(Json(out))
 }
 
+/// Largest `max` of a forecast.
+const MAX_FORECAST: u64 = 1000;
+
+/// `GET /api/{v}/job/{id}/forecast?time=1d&max=N` (Rundeck's forecast):
+/// the job with `futureScheduledExecutions`, its fire times within `time`
+/// (a `recentFilter` period, default a day), at most `max` (default 100),
+/// computed exactly as the scheduler will fire them (zone and DST rule).
+pub(crate) async fn forecast(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(&p, "id");
+    let (project, job) = state.visible_job(&caller.subject, &id).await?;
+    let period = match param(&q, "time").filter(|t| !t.trim().is_empty()) {
+        None => chrono::Duration::days(1),
+        Some(t) => foredeck_core::store::parse_recent(t)
+            .map_err(|e| ApiError::invalid(format!("parameter time: {e}")))?,
+    };
+    let max = number(&q, "max")?.unwrap_or(100).min(MAX_FORECAST);
+    let now = Utc::now();
+    let until = now + period;
+    let mut times: Vec<DateTime<Utc>> = Vec::new();
+    for t in state.store.list_triggers(Some(&project)).await? {
+        if !t.enabled || t.job_id.as_deref() != Some(id.as_str()) {
+            continue;
+        }
+        let spec: Option<TriggerSpec> = serde_json::from_value(t.spec.clone()).ok();
+        match spec.as_ref().and_then(|s| s.cron.as_deref()) {
+            Some(cron) => {
+                let zone = spec.as_ref().and_then(|s| s.zone.as_deref());
+                let sched = foredeck_core::cron::CronSchedule::parse_at(cron, zone, now)?;
+                times.push(t.next_fire);
+                times.extend(sched.upcoming(t.next_fire, usize::try_from(max).unwrap_or(100)));
+            }
+            None => times.push(t.next_fire),
+        }
+    }
+    times.sort();
+    times.dedup();
+    let future: Vec<Value> = times
+        .into_iter()
+        .filter(|t| *t <= until)
+        .take(usize::try_from(max).unwrap_or(100))
+        .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+        .collect();
+    let next = state
+        .runtime
+        .scheduler
+        .next_fire_time(&project, &id)
+        .await?;
+    let mut out = job_json(caller.version, &project, &job, next);
+    out["futureScheduledExecutions"] = Value::Array(future);
+    Ok(Json(out))
+}
+
 async fn toggle(
     state: ApiState,
     caller: Caller,

@@ -168,6 +168,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/{v}/job/{id}", get(jobs::get).delete(jobs::delete))
         .route("/api/{v}/job/{id}/info", get(jobs::info))
+        .route("/api/{v}/job/{id}/forecast", get(jobs::forecast))
         .route("/api/{v}/job/{id}/run", post(jobs::run))
         .route(
             "/api/{v}/job/{id}/executions",

@@ -492,6 +492,51 @@ async fn scheduled_jobs_show_their_next_fire_and_toggle() {
     let (_, body) = get(&s, "/api/59/project/p/jobs?scheduledFilter=true", ADMIN).await;
     assert_eq!(json(&body)[0]["nextScheduledExecution"], next);
 
+    // the forecast lists the next fire times as the scheduler computes them
+    let (status, body) = get(
+        &s,
+        &format!("/api/59/job/{id}/forecast?time=3d&max=2"),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let future = json(&body)["futureScheduledExecutions"].clone();
+    let future: Vec<&str> = future
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(future.len(), 2, "{body}");
+    assert_eq!(future[0], next);
+    let (a, b) = (
+        chrono::DateTime::parse_from_rfc3339(future[0]).unwrap(),
+        chrono::DateTime::parse_from_rfc3339(future[1]).unwrap(),
+    );
+    assert_eq!(b - a, chrono::Duration::days(1));
+    let (_, body) = get(&s, &format!("/api/59/job/{id}/forecast?time=1n"), ADMIN).await;
+    assert!(
+        json(&body)["futureScheduledExecutions"]
+            .as_array()
+            .unwrap()
+            .len()
+            <= 1
+    );
+    let (status, body) = get(&s, &format!("/api/59/job/{id}/forecast?time=soon"), ADMIN).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "api.error.parameter.invalid",
+    );
+    let (status, body) = get(&s, &format!("/api/59/job/{id}/forecast"), DEV).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "api.error.item.doesnotexist",
+    );
+
     // disabling the schedule removes the next fire; dev may not toggle
     let uri = format!("/api/59/job/{id}/schedule/disable");
     let (status, body) = post_json(&s, &uri, DEV, "").await;
