@@ -527,7 +527,7 @@ async fn scheduled_jobs_show_their_next_fire_and_toggle() {
         status,
         &body,
         StatusCode::BAD_REQUEST,
-        "api.error.parameter.invalid",
+        "api.error.invalid.request",
     );
     let (status, body) = get(&s, &format!("/api/59/job/{id}/forecast"), DEV).await;
     assert_error(
