@@ -6,6 +6,7 @@
 //! sibling crates and plug in through the traits.
 #![deny(missing_docs)]
 
+pub mod acl;
 pub mod authorizer;
 pub mod context;
 pub mod cron;
