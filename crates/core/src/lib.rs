@@ -24,6 +24,7 @@ pub mod scheduler;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod vault;
 
 pub use authorizer::{AuthContext, Authorizer, Decision, Resource, Subject};
 pub use context::{
@@ -45,3 +46,4 @@ pub use store::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, JobQuery, KeyType,
     LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User,
 };
+pub use vault::{KeyInfo, KeyVault};

@@ -9,23 +9,32 @@
 //! flight the server answers 503 at once instead of queueing without bound.
 //!
 //! Implemented so far: `system/info`, projects (list, create, get, delete),
-//! `metrics/ping` and `metrics/healthcheck`. The rest of the API arrives with
-//! the rest of issue #6.
+//! `metrics/ping` and `metrics/healthcheck`, system and project ACL policies,
+//! API tokens, key storage, users, and form login with sessions
+//! (`/j_security_check`, `/user/logout`; cookie-authenticated changes need
+//! the session's CSRF token). The rest of the API arrives with the rest of
+//! issue #6.
 #![deny(missing_docs)]
 
+mod acl;
 mod api;
+mod audit;
 pub mod auth;
 mod error;
 mod projects;
+pub mod session;
+mod storage;
 mod system;
+mod tokens;
+mod users;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use foredeck_core::{Authorizer, Store};
+use foredeck_core::{Authorizer, KeyVault, Store};
 use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceBuilder;
@@ -49,6 +58,13 @@ pub struct ApiState {
     pub started: chrono::DateTime<chrono::Utc>,
     /// Limits on requests.
     pub limits: Limits,
+    /// Key storage; without it the storage routes answer 503.
+    pub keys: Option<Arc<dyn KeyVault>>,
+    /// Logged-in users' sessions.
+    pub sessions: Arc<session::Sessions>,
+    /// Longest lifetime of an API token made through the API (Rundeck's
+    /// default maximum: 30 days); also the lifetime when none is asked for.
+    pub token_max_duration: chrono::Duration,
     started_instant: Instant,
 }
 
@@ -62,8 +78,17 @@ impl ApiState {
             node_name: "foredeck".into(),
             started: chrono::Utc::now(),
             limits: Limits::default(),
+            keys: None,
+            sessions: Arc::new(session::Sessions::default()),
+            token_max_duration: chrono::Duration::days(30),
             started_instant: Instant::now(),
         }
+    }
+
+    /// With key storage.
+    pub fn with_keys(mut self, keys: Arc<dyn KeyVault>) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     /// How long the server has been up.
@@ -105,14 +130,62 @@ pub fn router(state: ApiState) -> Router {
             "/api/{v}/project/{project}",
             get(projects::get).delete(projects::delete),
         )
+        // ACL policies, tokens, key storage, users.
+        .route("/api/{v}/system/acl", get(acl::system_list))
+        .route("/api/{v}/system/acl/", get(acl::system_list))
+        .route(
+            "/api/{v}/system/acl/{name}",
+            get(acl::system_get)
+                .post(acl::system_create)
+                .put(acl::system_update)
+                .delete(acl::system_delete),
+        )
+        .route("/api/{v}/project/{project}/acl", get(acl::project_list))
+        .route("/api/{v}/project/{project}/acl/", get(acl::project_list))
+        .route(
+            "/api/{v}/project/{project}/acl/{name}",
+            get(acl::project_get)
+                .post(acl::project_create)
+                .put(acl::project_update)
+                .delete(acl::project_delete),
+        )
+        .route(
+            "/api/{v}/tokens",
+            get(tokens::list_all).post(tokens::create),
+        )
+        .route(
+            "/api/{v}/tokens/{user}",
+            get(tokens::list_user).post(tokens::create_for),
+        )
+        .route(
+            "/api/{v}/token/{id}",
+            get(tokens::get).delete(tokens::delete),
+        )
+        .route("/api/{v}/storage/keys", get(storage::get_root))
+        .route("/api/{v}/storage/keys/", get(storage::get_root))
+        .route(
+            "/api/{v}/storage/keys/{*path}",
+            get(storage::get)
+                .post(storage::create)
+                .put(storage::update)
+                .delete(storage::delete),
+        )
+        .route("/api/{v}/user/info", get(users::me))
+        .route("/api/{v}/user/info/{user}", get(users::other))
+        .route("/api/{v}/user/list", get(users::list))
+        .route("/api/{v}/user/list/", get(users::list))
         .route("/api/{v}/{*rest}", axum::routing::any(api::not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
         .layer(axum::middleware::from_fn(api::check_version));
+    let login = Router::new()
+        .route("/j_security_check", post(session::login))
+        .route("/user/logout", get(session::logout).post(session::logout));
     Router::new()
         .merge(api)
+        .merge(login)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(
