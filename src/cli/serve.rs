@@ -4,12 +4,13 @@ use anyhow::Context;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use clap::Args;
+use foredeck::acl::AclAuthorizer;
 use foredeck::engine::Engine;
 use foredeck::store::{ApiToken, User};
 use foredeck::{DurableScheduler, SchedulerConfig, Store};
 use foredeck_http::auth::{hash_token, new_token_secret};
-use foredeck_http::{ApiState, RoleAuthorizer, Runtime};
-use foredeck_store::{MasterKey, SqlStore};
+use foredeck_http::{ApiState, Runtime};
+use foredeck_store::{KeyStorage, MasterKey, SqlStore};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -50,13 +51,21 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
     };
     let store: Arc<dyn Store> = Arc::new(store);
     first_start(&store).await?;
-    let mut state = ApiState::new(store.clone(), Arc::new(RoleAuthorizer::new([ADMIN_ROLE])));
+    // Rundeck .aclpolicy rules from the store (system and project policies)
+    // over a built-in policy giving the admin role everything; policies
+    // changed through another server arrive within the refresh interval
+    let authorizer = AclAuthorizer::load(store.clone())
+        .await
+        .context("loading ACL policies")?;
+    let _refresh = authorizer.spawn_refresh(std::time::Duration::from_secs(30));
+    let master = MasterKey::load_or_create(&data_dir)
+        .with_context(|| format!("the master key in {}", data_dir.display()))?;
+    let mut state = ApiState::new(store.clone(), authorizer)
+        .with_keys(Arc::new(KeyStorage::new(store.clone(), &master)));
     if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         state.node_name = host.trim().to_owned();
     }
     state.server_uuid = server_uuid(&data_dir)?;
-    let master = MasterKey::load_or_create(&data_dir)
-        .with_context(|| format!("the master key in {}", data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(a.bind, a.port))
         .await
         .with_context(|| format!("listening on {}:{}", a.bind, a.port))?;

@@ -102,6 +102,12 @@ pub trait Authorizer: Send + Sync + std::fmt::Debug {
     ) -> bool {
         self.decide(subject, action, resource, context).allowed()
     }
+
+    /// Reloads what the authorizer keeps in memory (compiled policies) after
+    /// they changed in the store. Authorizers without a cache do nothing.
+    fn refresh(&self) -> futures::future::BoxFuture<'_, crate::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
@@ -113,5 +119,9 @@ impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
         context: &AuthContext,
     ) -> Decision {
         (**self).decide(subject, action, resource, context)
+    }
+
+    fn refresh(&self) -> futures::future::BoxFuture<'_, crate::Result<()>> {
+        (**self).refresh()
     }
 }

@@ -6,6 +6,7 @@
 //! sibling crates and plug in through the traits.
 #![deny(missing_docs)]
 
+pub mod acl;
 pub mod authorizer;
 pub mod context;
 pub mod cron;
@@ -24,6 +25,7 @@ pub mod scheduler;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod vault;
 
 pub use authorizer::{AuthContext, Authorizer, Decision, Resource, Subject};
 pub use context::{
@@ -46,3 +48,4 @@ pub use store::{
     JobQuery, KeyType, LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire,
     User, Webhook,
 };
+pub use vault::{KeyInfo, KeyVault};

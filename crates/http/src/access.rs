@@ -12,7 +12,6 @@ use crate::ApiState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
-use foredeck_core::store::AuditEvent;
 use foredeck_core::{Execution, Job};
 use std::net::SocketAddr;
 
@@ -209,19 +208,13 @@ impl ApiState {
         project: Option<&str>,
         detail: serde_json::Value,
     ) {
-        let event = AuditEvent {
-            id: 0,
-            time: chrono::Utc::now(),
-            user: caller.subject.user.clone(),
-            action: action.to_owned(),
-            resource_type: resource_type.to_owned(),
-            resource: resource.to_owned(),
-            project: project.map(str::to_owned),
-            source: caller.source.clone(),
+        let change = crate::audit::Change {
+            action,
+            resource_type,
+            resource,
+            project,
             detail,
         };
-        if let Err(e) = self.store.append_audit(&event).await {
-            tracing::error!(error = %e, action, resource_type, resource, "audit event not recorded");
-        }
+        crate::audit::append(self, &caller.subject.user, caller.source.clone(), change).await;
     }
 }

@@ -41,19 +41,50 @@ pub(crate) struct Change<'a> {
 /// Appends an audit event for a change that was made. A failure to record is
 /// logged, not returned: the change itself is done.
 pub(crate) async fn record(state: &ApiState, subject: &Subject, ext: &Extensions, c: Change<'_>) {
+    append(state, &subject.user, client_addr(ext), c).await
+}
+
+/// [`record`] for a user name and the [`ClientAddr`] extractor.
+pub(crate) async fn record_from(state: &ApiState, user: &str, from: &ClientAddr, c: Change<'_>) {
+    append(state, user, from.0.clone(), c).await
+}
+
+/// [`record_from`] for a subject.
+pub(crate) async fn by(state: &ApiState, who: &Subject, from: &ClientAddr, c: Change<'_>) {
+    append(state, &who.user, from.0.clone(), c).await
+}
+
+/// The one place audit events are written.
+pub(crate) async fn append(state: &ApiState, user: &str, source: Option<String>, c: Change<'_>) {
     let event = AuditEvent {
         id: 0,
         time: Utc::now(),
-        user: subject.user.clone(),
+        user: user.to_owned(),
         action: c.action.to_owned(),
         resource_type: c.resource_type.to_owned(),
         resource: c.resource.to_owned(),
         project: c.project.map(str::to_owned),
-        source: client_addr(ext),
+        source,
         detail: c.detail,
     };
     if let Err(e) = state.store.append_audit(&event).await {
         tracing::error!(error = %e, action = c.action, resource = c.resource, "audit event not recorded");
+    }
+}
+
+/// The client's address as an extractor (none when the router is called
+/// without connect info, as in tests).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(&parts.extensions)))
     }
 }
 

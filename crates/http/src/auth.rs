@@ -30,8 +30,11 @@ pub fn new_token_secret() -> Result<String, getrandom::Error> {
     Ok(hex::encode(bytes))
 }
 
-/// Finds the request's token, checks it, and puts its [`Subject`] into the
-/// request's extensions; answers 403 without one.
+/// Finds the request's credentials (an API token, else a session cookie),
+/// checks them, and puts the [`Subject`] into the request's extensions;
+/// answers 403 without valid ones. A cookie-authenticated request that
+/// changes something must carry the session's CSRF token
+/// ([`CSRF_HEADER`](crate::session::CSRF_HEADER)).
 pub(crate) async fn authenticate(
     State(state): State<ApiState>,
     mut req: Request,
@@ -56,7 +59,7 @@ pub(crate) async fn authenticate(
         .into_response()
     };
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-        return denied();
+        return by_session(&state, req, next).await;
     };
     let token = match state.store.find_token(&hash_token(&secret)).await {
         Ok(Some(t)) => t,
@@ -72,6 +75,61 @@ pub(crate) async fn authenticate(
     req.extensions_mut()
         .insert(Subject::new(token.user, token.roles));
     next.run(req).await
+}
+
+/// Authentication by session cookie, with the CSRF check.
+async fn by_session(state: &ApiState, mut req: Request, next: Next) -> Response {
+    use crate::session::{csrf_matches, from_cookie, CookieAuth, CSRF_HEADER};
+    let CookieAuth::Session(subject, csrf) = from_cookie(state, req.headers()) else {
+        return ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "api.error.item.unauthorized",
+            "Not authenticated: send a valid API token (X-Rundeck-Auth-Token) or log in",
+        )
+        .into_response();
+    };
+    let safe = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if !safe {
+        let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !csrf_matches(sent, &csrf) {
+            return ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "api.error.csrf",
+                format!(
+                    "A session-authenticated {} must send the session's {CSRF_HEADER} header",
+                    req.method()
+                ),
+            )
+            .into_response();
+        }
+    }
+    req.extensions_mut().insert(subject);
+    let mut resp = next.run(req).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&csrf) {
+        resp.headers_mut().insert(CSRF_HEADER, v);
+    }
+    resp
+}
+
+/// Whether any of `actions` is allowed (Rundeck checks an action or
+/// `admin` alike).
+pub(crate) fn allowed_any(
+    state: &ApiState,
+    subject: &Subject,
+    actions: &[&str],
+    resource: &Resource,
+    context: &AuthContext,
+) -> bool {
+    // A deny of any of them wins, as in one Rundeck decision set.
+    let decisions: Vec<Decision> = actions
+        .iter()
+        .map(|a| state.authorizer.decide(subject, a, resource, context))
+        .collect();
+    !decisions.iter().any(|d| matches!(d, Decision::Deny(_)))
+        && decisions.iter().any(Decision::allowed)
 }
 
 /// Allows everything to members of its roles and nothing to anyone else:

@@ -10,15 +10,20 @@
 //!
 //! Implemented so far: `system/info`, projects (list, create, get, delete),
 //! `metrics/ping` and `metrics/healthcheck`, jobs (list, export, import, get,
-//! delete, info, run, retry, enable/disable), executions (get, state,
-//! output with tailing and as Server-Sent Events, abort, delete, query,
-//! running), webhooks, project configuration (`project/{p}/config`, whole
-//! and by key), nodes (`project/{p}/resources`, `project/{p}/resource/{name}`,
-//! `project/{p}/sources`), the audit log (`system/audit`, admins only),
-//! `metrics/metrics` and Prometheus' `GET /metrics` (see [`metrics`]).
+//! delete, info, forecast, run, retry, enable/disable), executions (get,
+//! state, output with tailing and as Server-Sent Events, abort, delete,
+//! query, running), webhooks, project configuration (`project/{p}/config`,
+//! whole and by key), nodes (`project/{p}/resources`,
+//! `project/{p}/resource/{name}`, `project/{p}/sources`), the audit log
+//! (`system/audit`, admins only), `metrics/metrics` and Prometheus'
+//! `GET /metrics` (see [`metrics`]), system and project ACL policies, API
+//! tokens, key storage, users, and form login with sessions
+//! (`/j_security_check`, `/user/logout`; cookie-authenticated changes need
+//! the session's CSRF token).
 #![deny(missing_docs)]
 
 mod access;
+mod acl;
 mod api;
 mod audit;
 pub mod auth;
@@ -30,7 +35,11 @@ pub mod metrics;
 mod projects;
 mod resources;
 mod runtime;
+pub mod session;
+mod storage;
 mod system;
+mod tokens;
+mod users;
 mod webhooks;
 
 use axum::error_handling::HandleErrorLayer;
@@ -40,7 +49,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use foredeck_core::nodes::NodeSources;
-use foredeck_core::{Authorizer, Node, Store};
+use foredeck_core::{Authorizer, KeyVault, Node, Store};
 use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceBuilder;
@@ -72,6 +81,13 @@ pub struct ApiState {
     pub nodes: Arc<NodeSources>,
     /// The metrics registry (`/metrics`); other parts add gauges to it.
     pub metrics: Arc<Metrics>,
+    /// Key storage; without it the storage routes answer 503.
+    pub keys: Option<Arc<dyn KeyVault>>,
+    /// Logged-in users' sessions.
+    pub sessions: Arc<session::Sessions>,
+    /// Longest lifetime of an API token made through the API (Rundeck's
+    /// default maximum: 30 days); also the lifetime when none is asked for.
+    pub token_max_duration: chrono::Duration,
     started_instant: Instant,
 }
 
@@ -93,6 +109,9 @@ impl ApiState {
             limits: Limits::default(),
             nodes,
             metrics: Arc::new(Metrics::new()),
+            keys: None,
+            sessions: Arc::new(session::Sessions::default()),
+            token_max_duration: chrono::Duration::days(30),
             started_instant: Instant::now(),
         }
     }
@@ -109,6 +128,12 @@ impl ApiState {
     pub fn with_server_node(mut self, node: Node) -> Self {
         self.nodes = Arc::new(NodeSources::new(self.store.clone(), node));
         self.runtime.use_node_sources(self.nodes.clone());
+        self
+    }
+
+    /// With key storage.
+    pub fn with_keys(mut self, keys: Arc<dyn KeyVault>) -> Self {
+        self.keys = Some(keys);
         self
     }
 
@@ -257,6 +282,50 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/{v}/metrics/metrics", get(metrics::rundeck_json))
         .route("/api/{v}/system/audit", get(audit::query))
+        // ACL policies, tokens, key storage, users.
+        .route("/api/{v}/system/acl", get(acl::system_list))
+        .route("/api/{v}/system/acl/", get(acl::system_list))
+        .route(
+            "/api/{v}/system/acl/{name}",
+            get(acl::system_get)
+                .post(acl::system_create)
+                .put(acl::system_update)
+                .delete(acl::system_delete),
+        )
+        .route("/api/{v}/project/{project}/acl", get(acl::project_list))
+        .route("/api/{v}/project/{project}/acl/", get(acl::project_list))
+        .route(
+            "/api/{v}/project/{project}/acl/{name}",
+            get(acl::project_get)
+                .post(acl::project_create)
+                .put(acl::project_update)
+                .delete(acl::project_delete),
+        )
+        .route(
+            "/api/{v}/tokens",
+            get(tokens::list_all).post(tokens::create),
+        )
+        .route(
+            "/api/{v}/tokens/{user}",
+            get(tokens::list_user).post(tokens::create_for),
+        )
+        .route(
+            "/api/{v}/token/{id}",
+            get(tokens::get).delete(tokens::delete),
+        )
+        .route("/api/{v}/storage/keys", get(storage::get_root))
+        .route("/api/{v}/storage/keys/", get(storage::get_root))
+        .route(
+            "/api/{v}/storage/keys/{*path}",
+            get(storage::get)
+                .post(storage::create)
+                .put(storage::update)
+                .delete(storage::delete),
+        )
+        .route("/api/{v}/user/info", get(users::me))
+        .route("/api/{v}/user/info/{user}", get(users::other))
+        .route("/api/{v}/user/list", get(users::list))
+        .route("/api/{v}/user/list/", get(users::list))
         .route("/api/{v}/{*rest}", axum::routing::any(api::not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -282,10 +351,14 @@ pub fn router(state: ApiState) -> Router {
             auth::authenticate,
         ))
         .layer(axum::middleware::from_fn(metrics::bearer_token));
+    let login = Router::new()
+        .route("/j_security_check", post(session::login))
+        .route("/user/logout", get(session::logout).post(session::logout));
     Router::new()
         .merge(api)
         .merge(hooks)
         .merge(prometheus)
+        .merge(login)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(

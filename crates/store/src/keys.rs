@@ -11,7 +11,7 @@ use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use chrono::Utc;
-use foredeck_core::{Error, KeyType, Result, Store, StoredKey};
+use foredeck_core::{Error, KeyType, KeyVault, Result, Store, StoredKey};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -149,18 +149,7 @@ fn type_label(t: KeyType) -> &'static str {
     }
 }
 
-/// What a listing shows of an entry: never its content.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyInfo {
-    /// Path.
-    pub path: String,
-    /// Kind.
-    pub key_type: KeyType,
-    /// Created.
-    pub created: chrono::DateTime<Utc>,
-    /// Last modified.
-    pub modified: chrono::DateTime<Utc>,
-}
+pub use foredeck_core::KeyInfo;
 
 /// Encrypted key storage on top of a [`Store`].
 #[derive(Clone)]
@@ -331,8 +320,29 @@ fn info(k: &StoredKey) -> KeyInfo {
     KeyInfo {
         path: k.path.clone(),
         key_type: k.key_type,
+        // The sealed form adds a version byte, the nonce and the tag.
+        size: k.ciphertext.len().saturating_sub(1 + 12 + 16) as u64,
         created: k.created,
         modified: k.modified,
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyVault for KeyStorage {
+    async fn put(&self, path: &str, key_type: KeyType, data: &[u8]) -> Result<KeyInfo> {
+        KeyStorage::put(self, path, key_type, data).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<KeyInfo>> {
+        KeyStorage::list(self, prefix).await
+    }
+    async fn info(&self, path: &str) -> Result<Option<KeyInfo>> {
+        KeyStorage::info(self, path).await
+    }
+    async fn public(&self, path: &str) -> Result<Vec<u8>> {
+        KeyStorage::public(self, path).await
+    }
+    async fn delete(&self, path: &str) -> Result<()> {
+        KeyStorage::delete(self, path).await
     }
 }
 

@@ -32,7 +32,7 @@
 //! more values than the text itself could hold ("billion laughs"): every
 //! document is first walked once with a budget before anything is built.
 
-mod guard;
+pub(crate) mod guard;
 mod jobs;
 mod nodes;
 mod validate;
