@@ -20,7 +20,7 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
 fi
 if ((${#need_apt[@]})); then
   $SUDO apt-get update -q
-  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
 fi
 
 # The store tests use PostgreSQL and MariaDB on 127.0.0.1; start them when
