@@ -24,6 +24,7 @@
 
 mod access;
 mod acl;
+mod adhoc;
 mod api;
 mod audit;
 pub mod auth;
@@ -251,6 +252,12 @@ pub fn router(state: ApiState) -> Router {
             "/api/{v}/project/{project}/executions/running",
             get(executions::running),
         )
+        // ad-hoc commands and scripts
+        .route(
+            "/api/{v}/project/{project}/run/command",
+            post(adhoc::command),
+        )
+        .route("/api/{v}/project/{project}/run/script", post(adhoc::script))
         // webhooks (issue #6)
         .route("/api/{v}/project/{project}/webhooks", get(webhooks::list))
         .route("/api/{v}/project/{project}/webhook", post(webhooks::create))
@@ -378,6 +385,8 @@ pub fn router(state: ApiState) -> Router {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_adhoc;
 #[cfg(test)]
 mod tests_jobs;
 #[cfg(test)]
