@@ -384,6 +384,8 @@ pub fn router(state: ApiState) -> Router {
 }
 
 #[cfg(test)]
+mod security_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_adhoc;

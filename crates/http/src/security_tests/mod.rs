@@ -1,0 +1,188 @@
+//! Tests of the ACL policy, token, key storage, user and login routes,
+//! against the `.aclpolicy` authorizer and real (encrypting) key storage on
+//! the in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod acl;
+mod login;
+mod storage;
+mod sweep;
+mod tokens;
+
+use crate::auth::{hash_token, TOKEN_HEADER};
+use crate::{router, ApiState};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use foredeck_core::acl::AclAuthorizer;
+use foredeck_core::{ApiToken, AuditQuery, MemoryStore, Store, User};
+use foredeck_store::{KeyStorage, MasterKey};
+use serde_json::Value;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub(crate) const ADMIN: &str = "admin-secret-token-0123456789";
+pub(crate) const NOBODY: &str = "nobody-secret-token-0123456789";
+pub(crate) const OPS: &str = "ops-secret-token-0123456789";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+pub(crate) struct Env {
+    pub state: ApiState,
+    pub store: Arc<MemoryStore>,
+}
+
+/// A password hash with small argon2 parameters, so that debug-build tests
+/// stay fast (verification reads the parameters from the hash).
+fn cheap_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(8, 1, 1, None).unwrap();
+    let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+    a.hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+pub(crate) async fn env() -> Env {
+    let store = Arc::new(MemoryStore::new());
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let now = chrono::Utc::now();
+    for (id, secret, user, roles) in [
+        ("t-admin", ADMIN, "root", vec!["admin"]),
+        ("t-nobody", NOBODY, "nobody", vec!["dev"]),
+        ("t-ops", OPS, "olga", vec!["ops"]),
+    ] {
+        store
+            .create_token(&ApiToken {
+                id: id.into(),
+                token_hash: hash_token(secret),
+                user: user.into(),
+                roles: roles.into_iter().map(str::to_owned).collect(),
+                name: None,
+                creator: "test".into(),
+                created: now,
+                expiration: None,
+            })
+            .await
+            .unwrap();
+    }
+    for (login, roles) in [("olga", vec!["ops"]), ("root", vec!["admin"])] {
+        store
+            .put_user(&User {
+                login: login.into(),
+                password_hash: Some(cheap_hash(PASSWORD)),
+                roles: roles.into_iter().map(str::to_owned).collect(),
+                email: Some(format!("{login}@example.com")),
+                first_name: Some(login.to_uppercase()),
+                last_name: None,
+                created: now,
+                modified: now,
+            })
+            .await
+            .unwrap();
+    }
+    let acl = AclAuthorizer::load(dyn_store.clone()).await.unwrap();
+    let keys = KeyStorage::new(dyn_store.clone(), &MasterKey::generate());
+    let state = ApiState::new(dyn_store, acl).with_keys(Arc::new(keys));
+    Env { state, store }
+}
+
+/// A request's answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    pub fn error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        let v = self.json();
+        assert_eq!(v["error"], true, "{}", self.body);
+        assert_eq!(v["errorCode"], code, "{}", self.body);
+    }
+}
+
+/// A request builder over the router.
+pub(crate) struct Call<'a> {
+    env: &'a Env,
+    req: axum::http::request::Builder,
+    body: Body,
+}
+
+impl Env {
+    pub fn call(&self, method: Method, uri: &str) -> Call<'_> {
+        Call {
+            env: self,
+            req: Request::builder().method(method).uri(uri),
+            body: Body::empty(),
+        }
+    }
+
+    pub async fn audit(&self, action: &str, resource_type: &str) -> Vec<foredeck_core::AuditEvent> {
+        self.store
+            .query_audit(&AuditQuery {
+                action: Some(action.into()),
+                resource_type: Some(resource_type.into()),
+                max: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .items
+    }
+}
+
+impl Call<'_> {
+    pub fn token(mut self, t: &str) -> Self {
+        self.req = self.req.header(TOKEN_HEADER, t);
+        self
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.req = self.req.header(k, v);
+        self
+    }
+
+    pub fn body(mut self, content_type: &str, body: impl Into<String>) -> Self {
+        self.req = self.req.header("content-type", content_type);
+        self.body = Body::from(body.into());
+        self
+    }
+
+    pub fn json(self, body: &str) -> Self {
+        self.body("application/json", body)
+    }
+
+    pub async fn send(self) -> Answer {
+        let resp = router(self.env.state.clone())
+            .oneshot(self.req.body(self.body).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+}
+
+/// A policy giving the `ops` group some application-level access.
+pub(crate) async fn grant(env: &Env, name: &str, yaml: &str) {
+    let a = env
+        .call(Method::POST, &format!("/api/59/system/acl/{name}"))
+        .token(ADMIN)
+        .body("application/yaml", yaml)
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+}
