@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Method, URI, and an optional (content type, body).
+type Route<'a> = (Method, String, Option<(&'a str, &'a str)>);
+
 #[tokio::test]
 async fn no_grants_no_access_no_leaks() {
     let env = env().await;
@@ -58,7 +61,7 @@ async fn no_grants_no_access_no_leaks() {
     ];
     let policy =
         "context: {application: rundeck}\nfor: {project: [{allow: '*'}]}\nby: {group: dev}\n";
-    let routes: Vec<(Method, String, Option<(&str, &str)>)> = vec![
+    let routes: Vec<Route> = vec![
         (Method::GET, "/api/59/system/acl/".into(), None),
         (Method::GET, "/api/59/system/acl".into(), None),
         (
