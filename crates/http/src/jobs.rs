@@ -698,54 +698,11 @@ impl OptionValue {
     }
 }
 
-/// Rundeck's argString: `-name value` pairs; values may be quoted with
-/// `"` or `'`.
+/// Rundeck's argString: `-name value` pairs, by the engine's parser.
 fn parse_arg_string(s: &str) -> Result<BTreeMap<String, String>, ApiError> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut in_word = false;
-    for c in s.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => cur.push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            None => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return Err(ApiError::invalid("argString: unterminated quote"));
-    }
-    if in_word {
-        words.push(cur);
-    }
-    let mut out = BTreeMap::new();
-    let mut it = words.into_iter().peekable();
-    while let Some(w) = it.next() {
-        let Some(name) = w.strip_prefix('-').filter(|n| !n.is_empty()) else {
-            return Err(ApiError::invalid(format!(
-                "argString: expected -name before {w:?}"
-            )));
-        };
-        let value = match it.peek() {
-            Some(v) if !v.starts_with('-') || v.len() == 1 => it.next().unwrap_or_default(),
-            _ => String::new(),
-        };
-        out.insert(name.to_owned(), value);
-    }
-    Ok(out)
+    foredeck_core::engine::limits::parse_arg_string(s)
+        .map(|pairs| pairs.into_iter().collect())
+        .map_err(|e| ApiError::invalid(format!("argString: {e}")))
 }
 
 fn parse_loglevel(s: &str) -> Result<LogLevel, ApiError> {
