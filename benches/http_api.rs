@@ -64,7 +64,9 @@ async fn seed(store: &SqlStore) -> u64 {
         .expect("count");
     if have.total >= n {
         println!("seed: reusing {} executions", have.total);
-        return have.items.first().map_or(1, |e| e.id);
+        let id = have.items.first().map_or(1, |e| e.id);
+        seed_log(store, id).await;
+        return id;
     }
     let t = Instant::now();
     let mut jobs = Vec::new();
@@ -161,7 +163,39 @@ async fn seed(store: &SqlStore) -> u64 {
         })
         .await
         .expect("page");
-    page.items.first().map_or(1, |e| e.id)
+    let id = page.items.first().map_or(1, |e| e.id);
+    seed_log(store, id).await;
+    id
+}
+
+/// Lines in the log of the execution whose output is measured.
+const LOG_LINES: u64 = 10_000;
+
+/// Gives the measured execution a log of [`LOG_LINES`] lines on four nodes
+/// (in appends of 500, as the engine batches them) unless it has one.
+async fn seed_log(store: &SqlStore, id: u64) {
+    let have = store.log_length(id).await.expect("log length");
+    if have >= LOG_LINES {
+        return;
+    }
+    let mut i = have;
+    while i < LOG_LINES {
+        let batch: Vec<foredeck::LogEvent> = (i..(i + 500).min(LOG_LINES))
+            .map(|k| {
+                let mut ev = foredeck::LogEvent::system(
+                    foredeck::LogLevel::Info,
+                    Some(&format!("node-{:04}", k % 4)),
+                    Some("1"),
+                    format!("line {k}: the quick brown fox jumps over the lazy dog"),
+                );
+                ev.stream = foredeck::Stream::Stdout;
+                ev
+            })
+            .collect();
+        i += batch.len() as u64;
+        store.append_log(id, &batch).await.expect("append log");
+    }
+    println!("seed: {LOG_LINES} log lines on execution {id}");
 }
 
 /// One GET with the token; the status code, or `None` when the server does
@@ -302,14 +336,29 @@ fn measure(label: &str, args: Vec<String>, exec_id: u64) {
         idle as f64 / 1024.0
     );
     let routes = [
-        ("job list", format!("/api/59/project/{PROJECT}/jobs")),
+        (
+            "job list, one group (500 of 10,000 jobs)",
+            format!("/api/59/project/{PROJECT}/jobs?groupPath=team-3"),
+        ),
+        (
+            "job list, all 10,000 jobs (~3 MB)",
+            format!("/api/59/project/{PROJECT}/jobs"),
+        ),
         (
             "execution query, first page",
             format!("/api/59/project/{PROJECT}/executions?max=20"),
         ),
         (
-            "execution output tail",
-            format!("/api/59/execution/{exec_id}/output?lastlines=50"),
+            "execution query, one job",
+            format!("/api/59/project/{PROJECT}/executions?max=20&jobFilter=job-00042"),
+        ),
+        (
+            "execution output tail (lastlines=100 of 10,000)",
+            format!("/api/59/execution/{exec_id}/output?lastlines=100"),
+        ),
+        (
+            "execution output by offset (9,900, maxlines=100)",
+            format!("/api/59/execution/{exec_id}/output?offset=9900&maxlines=100"),
         ),
         (
             "resources, 1,000 nodes, filter tags: web",

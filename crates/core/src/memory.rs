@@ -2,7 +2,7 @@
 //! for one-off runs, by embedders who need no persistence, and by tests.
 
 use crate::error::{Error, Result};
-use crate::model::{Execution, ExecutionStatus, Job, LogEvent, Node, Project};
+use crate::model::{Execution, ExecutionStatus, Job, JobSummary, LogEvent, Node, Project};
 use crate::store::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, FireOutcome,
     JobQuery, LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire, User,
@@ -313,6 +313,17 @@ impl Store for MemoryStore {
         Ok(jobs)
     }
 
+    async fn list_job_summaries(&self, project: &str, query: &JobQuery) -> Result<Vec<JobSummary>> {
+        let inner = self.read()?;
+        let mut jobs: Vec<&Job> = inner
+            .jobs
+            .get(project)
+            .map(|js| js.values().filter(|j| job_matches(j, query)).collect())
+            .unwrap_or_default();
+        jobs.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        Ok(jobs.into_iter().map(Job::summary).collect())
+    }
+
     async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
         let mut inner = self.write()?;
         inner
@@ -407,6 +418,15 @@ impl Store for MemoryStore {
             next_offset: (start + events.len()) as u64,
             events,
         })
+    }
+
+    async fn log_length(&self, id: u64) -> Result<u64> {
+        let inner = self.read()?;
+        let log = inner.logs.get(&id).ok_or_else(|| Error::NotFound {
+            kind: "execution",
+            id: id.to_string(),
+        })?;
+        Ok(log.len() as u64)
     }
 
     async fn put_key(&self, key: &StoredKey) -> Result<()> {

@@ -12,7 +12,7 @@ use crate::ApiState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
-use foredeck_core::{Execution, Job};
+use foredeck_core::{Execution, Job, JobSummary};
 use std::net::SocketAddr;
 
 /// The authenticated caller of a request: subject, API version, address.
@@ -50,12 +50,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// The `job` resource of a job, as `.aclpolicy` rules match it.
-pub(crate) fn job_resource(job: &Job) -> Resource {
-    Resource::new("job")
-        .with("name", job.name.clone())
-        .with("group", job.group.clone().unwrap_or_default())
-        .with("uuid", job.uuid.clone().unwrap_or_default())
+/// A job as `.aclpolicy` rules match it (kind `job` with `name`, `group`
+/// and `uuid`): a whole definition or its summary.
+pub(crate) trait AclJob {
+    /// The `job` resource.
+    fn resource(&self) -> Resource;
+}
+
+impl AclJob for Job {
+    fn resource(&self) -> Resource {
+        Resource::new("job")
+            .with("name", self.name.clone())
+            .with("group", self.group.clone().unwrap_or_default())
+            .with("uuid", self.uuid.clone().unwrap_or_default())
+    }
+}
+
+impl AclJob for JobSummary {
+    fn resource(&self) -> Resource {
+        Resource::new("job")
+            .with("name", self.name.clone())
+            .with("group", self.group.clone().unwrap_or_default())
+            .with("uuid", self.uuid.clone())
+    }
 }
 
 impl ApiState {
@@ -72,22 +89,29 @@ impl ApiState {
         subject: &Subject,
         action: &str,
         project: &str,
-        job: &Job,
+        job: &impl AclJob,
     ) -> bool {
         self.authorizer.allowed(
             subject,
             action,
-            &job_resource(job),
+            &job.resource(),
             &AuthContext::Project(project.to_owned()),
         )
     }
 
     /// Whether the job exists for the caller: project readable and the job
     /// readable or viewable.
-    pub(crate) fn sees_job(&self, subject: &Subject, project: &str, job: &Job) -> bool {
-        self.may_read_project(subject, project)
-            && (self.may_job(subject, "read", project, job)
-                || self.may_job(subject, "view", project, job))
+    pub(crate) fn sees_job(&self, subject: &Subject, project: &str, job: &impl AclJob) -> bool {
+        self.may_read_project(subject, project) && self.sees_job_in(subject, project, job)
+    }
+
+    /// [`sees_job`](Self::sees_job) for a caller already known to read the
+    /// project: one resource and context built for both actions.
+    pub(crate) fn sees_job_in(&self, subject: &Subject, project: &str, job: &impl AclJob) -> bool {
+        let r = job.resource();
+        let ctx = AuthContext::Project(project.to_owned());
+        self.authorizer.allowed(subject, "read", &r, &ctx)
+            || self.authorizer.allowed(subject, "view", &r, &ctx)
     }
 
     /// Whether the caller may do `action` on an ad-hoc execution of `project`.
@@ -139,21 +163,42 @@ impl ApiState {
     /// What an execution is authorized as: its job (the stored one, or one
     /// rebuilt from the record's `group/name` when the job was deleted), or
     /// `None` for ad-hoc executions.
-    pub(crate) async fn execution_job(&self, e: &Execution) -> Result<Option<Job>, ApiError> {
+    pub(crate) async fn execution_job(
+        &self,
+        e: &Execution,
+    ) -> Result<Option<JobSummary>, ApiError> {
         let Some(id) = &e.job_id else {
             return Ok(None);
         };
-        if let Some(job) = self.store.get_job(&e.project, id).await? {
-            return Ok(Some(job));
-        }
-        let (group, name) = match e.description.rsplit_once('/') {
-            Some((g, n)) => (Some(g.to_owned()), n.to_owned()),
-            None => (None, e.description.clone()),
+        let mut found = self.job_summaries(&e.project, [id.clone()]).await?;
+        Ok(Some(
+            found
+                .remove(id)
+                .unwrap_or_else(|| deleted_job(e, id.clone())),
+        ))
+    }
+
+    /// The summaries of the jobs with these uuids in `project`, by uuid (one
+    /// store query however many).
+    pub(crate) async fn job_summaries(
+        &self,
+        project: &str,
+        ids: impl IntoIterator<Item = String>,
+    ) -> Result<std::collections::HashMap<String, JobSummary>, ApiError> {
+        let query = foredeck_core::JobQuery {
+            ids: ids.into_iter().collect(),
+            ..Default::default()
         };
-        let mut job = Job::new(name, Default::default());
-        job.group = group;
-        job.uuid = Some(id.clone());
-        Ok(Some(job))
+        if query.ids.is_empty() {
+            return Ok(Default::default());
+        }
+        Ok(self
+            .store
+            .list_job_summaries(project, &query)
+            .await?
+            .into_iter()
+            .map(|j| (j.uuid.clone(), j))
+            .collect())
     }
 
     /// Whether the caller may do `action` (`read` to see it, `kill`) on an
@@ -197,6 +242,38 @@ impl ApiState {
         Ok(e)
     }
 
+    /// [`execution_job`](Self::execution_job) for a page of executions, with
+    /// one store query for all their jobs; in the order of `page`.
+    pub(crate) async fn execution_jobs(
+        &self,
+        page: &[Execution],
+    ) -> Result<Vec<Option<JobSummary>>, ApiError> {
+        let mut by_project: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for e in page {
+            if let Some(id) = &e.job_id {
+                by_project.entry(&e.project).or_default().push(id.clone());
+            }
+        }
+        let mut found = std::collections::HashMap::new();
+        for (project, ids) in by_project {
+            for (id, job) in self.job_summaries(project, ids).await? {
+                found.insert((project.to_owned(), id), job);
+            }
+        }
+        Ok(page
+            .iter()
+            .map(|e| {
+                let id = e.job_id.clone()?;
+                Some(
+                    found
+                        .get(&(e.project.clone(), id.clone()))
+                        .cloned()
+                        .unwrap_or_else(|| deleted_job(e, id)),
+                )
+            })
+            .collect())
+    }
+
     /// Records who did what; a failure to record is logged (the change is
     /// already made).
     pub(crate) async fn audit(
@@ -216,5 +293,20 @@ impl ApiState {
             detail,
         };
         crate::audit::append(self, &caller.subject.user, caller.source.clone(), change).await;
+    }
+}
+
+/// A deleted job as its execution remembers it: `group/name` from the
+/// record's description.
+fn deleted_job(e: &Execution, uuid: String) -> JobSummary {
+    let (group, name) = match e.description.rsplit_once('/') {
+        Some((g, n)) => (Some(g.to_owned()), n.to_owned()),
+        None => (None, e.description.clone()),
+    };
+    JobSummary {
+        uuid,
+        name,
+        group,
+        ..JobSummary::default()
     }
 }

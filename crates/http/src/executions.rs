@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use foredeck_core::store::ExecutionQuery;
-use foredeck_core::{Execution, ExecutionStatus, Job, LogEvent, LogLevel};
+use foredeck_core::{Execution, ExecutionStatus, JobSummary, LogEvent, LogLevel};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -77,7 +77,7 @@ pub(crate) fn date(t: DateTime<Utc>) -> Value {
 }
 
 /// An execution in Rundeck's shape.
-pub(crate) fn execution_json(v: ApiVersion, e: &Execution, job: Option<&Job>) -> Value {
+pub(crate) fn execution_json(v: ApiVersion, e: &Execution, job: Option<&JobSummary>) -> Value {
     let mut out = json!({
         "id": e.id,
         "href": format!("/api/{}/execution/{}", v.0, e.id),
@@ -139,10 +139,13 @@ impl ApiState {
         v: ApiVersion,
         page: foredeck_core::Page<Execution>,
     ) -> Result<Value, ApiError> {
-        let mut list = Vec::with_capacity(page.items.len());
-        for e in &page.items {
-            list.push(self.execution_out(v, e).await?);
-        }
+        let jobs = self.execution_jobs(&page.items).await?;
+        let list: Vec<Value> = page
+            .items
+            .iter()
+            .zip(&jobs)
+            .map(|(e, job)| execution_json(v, e, job.as_ref()))
+            .collect();
         Ok(json!({
             "paging": {
                 "count": list.len(),
@@ -284,33 +287,6 @@ impl Selection {
     }
 }
 
-/// Whether the log of `id` has an event at index `i`.
-async fn has_event(store: &dyn foredeck_core::Store, id: u64, i: u64) -> Result<bool, ApiError> {
-    Ok(!store.read_log(id, i, 1).await?.events.is_empty())
-}
-
-/// Number of events in the log of `id`: doubling, then bisection.
-async fn log_len(store: &dyn foredeck_core::Store, id: u64) -> Result<u64, ApiError> {
-    if !has_event(store, id, 0).await? {
-        return Ok(0);
-    }
-    // invariant: event at `lo` exists, none at `hi`
-    let (mut lo, mut hi) = (0u64, 1u64);
-    while has_event(store, id, hi).await? {
-        lo = hi;
-        hi = hi.saturating_mul(2);
-    }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if has_event(store, id, mid).await? {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(hi)
-}
-
 async fn output_of(
     state: ApiState,
     caller: Caller,
@@ -352,9 +328,7 @@ async fn output_of(
         // without a node or step selection only the last n events matter:
         // start there (the length is found in O(log length) reads)
         let mut at = if sel.node.is_none() && sel.stepctx.is_none() {
-            log_len(store.as_ref(), e.id)
-                .await?
-                .saturating_sub(n as u64)
+            store.log_length(e.id).await?.saturating_sub(n as u64)
         } else {
             0
         };
@@ -818,12 +792,13 @@ pub(crate) async fn restrict(
 ) -> Result<bool, ApiError> {
     let jobs = state
         .store
-        .list_jobs(project, &foredeck_core::JobQuery::default())
+        .list_job_summaries(project, &foredeck_core::JobQuery::default())
         .await?;
+    // the caller reads the project (checked by every route before this)
     let visible: Vec<String> = jobs
         .iter()
-        .filter(|j| state.sees_job(&caller.subject, project, j))
-        .filter_map(|j| j.uuid.clone())
+        .filter(|j| state.sees_job_in(&caller.subject, project, *j))
+        .map(|j| j.uuid.clone())
         .collect();
     let adhoc = state.may_adhoc(&caller.subject, "read", project);
     if visible.len() == jobs.len() && adhoc {

@@ -17,24 +17,24 @@ use foredeck_core::engine::{resolve_options, RunOptions};
 use foredeck_core::schedule::TriggerSpec;
 use foredeck_core::store::{ExecutionQuery, JobQuery};
 use foredeck_core::{
-    CronSchedule, ExecutionStatus, Job, LogLevel, NodeFilter, RunRequest, Scheduler,
+    CronSchedule, ExecutionStatus, Job, JobSummary, LogLevel, NodeFilter, RunRequest, Scheduler,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
 /// A job in Rundeck's list shape.
-fn job_json(v: ApiVersion, project: &str, job: &Job, next: Option<DateTime<Utc>>) -> Value {
-    let id = job.uuid.clone().unwrap_or_default();
+fn job_json(v: ApiVersion, project: &str, job: &JobSummary, next: Option<DateTime<Utc>>) -> Value {
+    let id = &job.uuid;
     let mut out = json!({
         "id": id,
         "name": job.name,
-        "group": job.group.clone().unwrap_or_default(),
+        "group": job.group.as_deref().unwrap_or_default(),
         "project": project,
         "description": job.description,
         "href": format!("/api/{}/job/{}", v.0, id),
         "permalink": format!("/project/{project}/job/show/{id}"),
-        "scheduled": job.schedule.is_some(),
+        "scheduled": job.scheduled,
         "scheduleEnabled": job.schedule_enabled,
         "enabled": job.execution_enabled,
     });
@@ -77,54 +77,56 @@ async fn next_fires(
     Ok(out)
 }
 
-/// The jobs of a project matching Rundeck's list filters that the caller
-/// may see (`read` or `view`), or that it may `read` when `read_only`.
-async fn matching(
-    state: &ApiState,
-    caller: &Caller,
-    project: &str,
-    q: &[(String, String)],
-    read_only: bool,
-) -> Result<Vec<Job>, ApiError> {
-    let text = |k: &str| param(q, k).filter(|s| !s.is_empty()).map(str::to_owned);
-    let mut query = JobQuery {
-        name_contains: text("jobFilter"),
-        name_exact: text("jobExactFilter"),
-        group_exact: text("groupPathExact"),
-        ..JobQuery::default()
-    };
-    match text("groupPath").as_deref() {
-        None | Some("*") => {}
-        Some("-") => query.group_exact = Some(String::new()),
-        Some(g) => query.group_path = Some(g.to_owned()),
-    }
-    for (k, v) in q {
-        if k == "idlist" {
-            query.ids.extend(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            );
+/// Rundeck's job list filters: what the store filters by, and the flags
+/// checked on each job.
+struct ListFilter {
+    query: JobQuery,
+    scheduled: Option<bool>,
+    schedule_enabled: Option<bool>,
+    execution_enabled: Option<bool>,
+}
+
+impl ListFilter {
+    fn parse(q: &[(String, String)]) -> Result<Self, ApiError> {
+        let text = |k: &str| param(q, k).filter(|s| !s.is_empty()).map(str::to_owned);
+        let mut query = JobQuery {
+            name_contains: text("jobFilter"),
+            name_exact: text("jobExactFilter"),
+            group_exact: text("groupPathExact"),
+            ..JobQuery::default()
+        };
+        match text("groupPath").as_deref() {
+            None | Some("*") => {}
+            Some("-") => query.group_exact = Some(String::new()),
+            Some(g) => query.group_path = Some(g.to_owned()),
         }
-    }
-    let scheduled = flag(q, "scheduledFilter")?;
-    let schedule_enabled = flag(q, "scheduleEnabledFilter")?;
-    let execution_enabled = flag(q, "executionEnabledFilter")?;
-    let jobs = state.store.list_jobs(project, &query).await?;
-    Ok(jobs
-        .into_iter()
-        .filter(|j| scheduled.is_none_or(|s| j.schedule.is_some() == s))
-        .filter(|j| schedule_enabled.is_none_or(|s| j.schedule_enabled == s))
-        .filter(|j| execution_enabled.is_none_or(|s| j.execution_enabled == s))
-        .filter(|j| {
-            if read_only {
-                state.may_job(&caller.subject, "read", project, j)
-            } else {
-                state.sees_job(&caller.subject, project, j)
+        for (k, v) in q {
+            if k == "idlist" {
+                query.ids.extend(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                );
             }
+        }
+        Ok(ListFilter {
+            query,
+            scheduled: flag(q, "scheduledFilter")?,
+            schedule_enabled: flag(q, "scheduleEnabledFilter")?,
+            execution_enabled: flag(q, "executionEnabledFilter")?,
         })
-        .collect())
+    }
+
+    fn flags_match(&self, j: &JobSummary) -> bool {
+        self.scheduled.is_none_or(|s| j.scheduled == s)
+            && self
+                .schedule_enabled
+                .is_none_or(|s| j.schedule_enabled == s)
+            && self
+                .execution_enabled
+                .is_none_or(|s| j.execution_enabled == s)
+    }
 }
 
 /// `GET /api/{v}/project/{project}/jobs` with `jobFilter`, `jobExactFilter`,
@@ -137,14 +139,17 @@ pub(crate) async fn list(
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_of(&state, &caller, &p).await?;
-    let jobs = matching(&state, &caller, &project, &q, false).await?;
+    let filter = ListFilter::parse(&q)?;
+    let jobs = state
+        .store
+        .list_job_summaries(&project, &filter.query)
+        .await?;
     let next = next_fires(&state, &project).await?;
     Ok(Json(Value::Array(
         jobs.iter()
-            .map(|j| {
-                let n = j.uuid.as_ref().and_then(|u| next.get(u)).copied();
-                job_json(caller.version, &project, j, n)
-            })
+            .filter(|j| filter.flags_match(j))
+            .filter(|j| state.sees_job_in(&caller.subject, &project, *j))
+            .map(|j| job_json(caller.version, &project, j, next.get(&j.uuid).copied()))
             .collect(),
     )))
 }
@@ -193,7 +198,15 @@ pub(crate) async fn export(
 ) -> Result<Response, ApiError> {
     let project = project_of(&state, &caller, &p).await?;
     let format = wanted_format(&q, &headers)?;
-    let jobs = matching(&state, &caller, &project, &q, true).await?;
+    let filter = ListFilter::parse(&q)?;
+    let jobs: Vec<Job> = state
+        .store
+        .list_jobs(&project, &filter.query)
+        .await?
+        .into_iter()
+        .filter(|j| filter.flags_match(&j.summary()))
+        .filter(|j| state.may_job(&caller.subject, "read", &project, j))
+        .collect();
     document(format, &jobs)
 }
 
@@ -499,7 +512,7 @@ pub(crate) async fn info(
         .scheduler
         .next_fire_time(&project, &id)
         .await?;
-    let mut out = job_json(caller.version, &project, &job, next);
+    let mut out = job_json(caller.version, &project, &job.summary(), next);
     let durations = state
         .store
         .query_executions(&ExecutionQuery {
@@ -576,7 +589,7 @@ pub(crate) async fn forecast(
         .scheduler
         .next_fire_time(&project, &id)
         .await?;
-    let mut out = job_json(caller.version, &project, &job, next);
+    let mut out = job_json(caller.version, &project, &job.summary(), next);
     out["futureScheduledExecutions"] = Value::Array(future);
     Ok(Json(out))
 }
@@ -840,7 +853,7 @@ async fn start(
             "project": project,
             "user": user,
             "dateScheduled": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "job": job_json(caller.version, project, job, None),
+            "job": job_json(caller.version, project, &job.summary(), None),
         })));
     }
     let opts = RunOptions {
@@ -889,7 +902,7 @@ async fn start(
     Ok(Json(crate::executions::execution_json(
         caller.version,
         &e,
-        Some(job),
+        Some(&job.summary()),
     )))
 }
 

@@ -10,7 +10,7 @@ use crate::time;
 use crate::{access, cluster, logcodec};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use foredeck_core::model::{Execution, Job, LogEvent, Node, Project};
+use foredeck_core::model::{Execution, Job, JobSummary, LogEvent, Node, Project};
 use foredeck_core::store::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, FireOutcome,
     JobQuery, KeyType, LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire,
@@ -51,13 +51,13 @@ pub struct SqlStore {
 /// at: listing thousands of jobs then reads three short columns and parses
 /// only what changed since (in any process) instead of every YAML text.
 #[derive(Clone, Debug, Default)]
-struct JobCache(Arc<Mutex<HashMap<String, (i64, Job)>>>);
+struct JobCache(Arc<Mutex<HashMap<String, (i64, Arc<Job>)>>>);
 
 /// Entries kept at most; past that the cache starts over.
 const JOB_CACHE_MAX: usize = 100_000;
 
 impl JobCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Job)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Arc<Job>)>> {
         // A panic while holding the lock leaves a consistent map.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -616,86 +616,13 @@ impl Store for SqlStore {
     }
 
     async fn list_jobs(&self, project: &str, query: &JobQuery) -> Result<Vec<Job>> {
-        let mut select = jobs::Entity::find().filter(jobs::Column::Project.eq(project));
-        if let Some(g) = &query.group_exact {
-            select = select.filter(jobs::Column::GroupPath.eq(g));
-        }
-        if let Some(p) = &query.group_path {
-            select = select.filter(group_condition(jobs::Column::GroupPath, p));
-        }
-        if let Some(n) = &query.name_exact {
-            select = select.filter(jobs::Column::Name.eq(n));
-        }
-        if !query.ids.is_empty() {
-            select = select.filter(jobs::Column::Uuid.is_in(query.ids.iter().cloned()));
-        }
-        let needle = query.name_contains.as_ref().map(|n| n.to_lowercase());
-        let rows: Vec<(String, String, String, i64)> = select
-            .select_only()
-            .column(jobs::Column::Uuid)
-            .column(jobs::Column::GroupPath)
-            .column(jobs::Column::Name)
-            .column(jobs::Column::Updated)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(db)?;
-        let rows: Vec<(String, i64)> = rows
-            .into_iter()
-            // Exact re-checks in Rust: case folding must match MemoryStore.
-            .filter(|(_, group, name, _)| {
-                !(query
-                    .group_path
-                    .as_ref()
-                    .is_some_and(|p| !in_group(group, p))
-                    || needle
-                        .as_ref()
-                        .is_some_and(|n| !name.to_lowercase().contains(n.as_str())))
-            })
-            .map(|(uuid, _, _, updated)| (uuid, updated))
-            .collect();
-        let stale: Vec<String> = {
-            let cache = self.jobs.lock();
-            rows.iter()
-                .filter(|(uuid, updated)| cache.get(uuid).is_none_or(|(u, _)| u != updated))
-                .map(|(uuid, _)| uuid.clone())
-                .collect()
-        };
-        let mut parsed = Vec::with_capacity(stale.len());
-        for ids in stale.chunks(INSERT_BATCH) {
-            for m in jobs::Entity::find()
-                .filter(jobs::Column::Uuid.is_in(ids.iter().cloned()))
-                .all(&self.db)
-                .await
-                .map_err(db)?
-            {
-                parsed.push((m.uuid.clone(), m.updated, job_from(&m)?));
-            }
-        }
-        let mut cache = self.jobs.lock();
-        if cache.len() + parsed.len() > JOB_CACHE_MAX {
-            cache.clear();
-        }
-        let mut list = Vec::with_capacity(rows.len());
-        let wanted: HashMap<&str, i64> = rows.iter().map(|(u, up)| (u.as_str(), *up)).collect();
-        for (uuid, updated, job) in parsed {
-            // A job changed between the two reads: return what was read.
-            if wanted.get(uuid.as_str()) == Some(&updated) {
-                cache.insert(uuid, (updated, job));
-            } else {
-                list.push(job);
-            }
-        }
-        for (uuid, updated) in &rows {
-            if let Some((u, job)) = cache.get(uuid) {
-                if u == updated {
-                    list.push(job.clone());
-                }
-            }
-        }
-        drop(cache);
-        list.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
-        Ok(list)
+        let jobs = self.cached_jobs(project, query).await?;
+        Ok(jobs.iter().map(|j| Job::clone(j)).collect())
+    }
+
+    async fn list_job_summaries(&self, project: &str, query: &JobQuery) -> Result<Vec<JobSummary>> {
+        let jobs = self.cached_jobs(project, query).await?;
+        Ok(jobs.iter().map(|j| j.summary()).collect())
     }
 
     async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
@@ -856,7 +783,7 @@ impl Store for SqlStore {
     async fn append_log(&self, id: u64, events: &[LogEvent]) -> Result<()> {
         let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
         if events.is_empty() {
-            return match self.log_length(eid).await? {
+            return match self.stored_log_length(eid).await? {
                 Some(_) => Ok(()),
                 None => Err(no_execution(id)),
             };
@@ -935,7 +862,7 @@ impl Store for SqlStore {
     async fn read_log(&self, id: u64, offset: u64, limit: usize) -> Result<LogPage> {
         let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
         let total = self
-            .log_length(eid)
+            .stored_log_length(eid)
             .await?
             .ok_or_else(|| no_execution(id))?;
         let total = u64::try_from(total).unwrap_or(0);
@@ -981,6 +908,15 @@ impl Store for SqlStore {
             next_offset: start + events.len() as u64,
             events,
         })
+    }
+
+    async fn log_length(&self, id: u64) -> Result<u64> {
+        let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
+        let n = self
+            .stored_log_length(eid)
+            .await?
+            .ok_or_else(|| no_execution(id))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn put_key(&self, key: &StoredKey) -> Result<()> {
@@ -1158,8 +1094,92 @@ impl Store for SqlStore {
 }
 
 impl SqlStore {
-    async fn log_length(&self, eid: i64) -> Result<Option<i64>> {
+    async fn stored_log_length(&self, eid: i64) -> Result<Option<i64>> {
         log_length_in(&self.db, eid).await
+    }
+
+    /// The jobs matching a query, by group then name, shared with the cache.
+    async fn cached_jobs(&self, project: &str, query: &JobQuery) -> Result<Vec<Arc<Job>>> {
+        let mut select = jobs::Entity::find().filter(jobs::Column::Project.eq(project));
+        if let Some(g) = &query.group_exact {
+            select = select.filter(jobs::Column::GroupPath.eq(g));
+        }
+        if let Some(p) = &query.group_path {
+            select = select.filter(group_condition(jobs::Column::GroupPath, p));
+        }
+        if let Some(n) = &query.name_exact {
+            select = select.filter(jobs::Column::Name.eq(n));
+        }
+        if !query.ids.is_empty() {
+            select = select.filter(jobs::Column::Uuid.is_in(query.ids.iter().cloned()));
+        }
+        let needle = query.name_contains.as_ref().map(|n| n.to_lowercase());
+        let rows: Vec<(String, String, String, i64)> = select
+            .select_only()
+            .column(jobs::Column::Uuid)
+            .column(jobs::Column::GroupPath)
+            .column(jobs::Column::Name)
+            .column(jobs::Column::Updated)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db)?;
+        let rows: Vec<(String, i64)> = rows
+            .into_iter()
+            // Exact re-checks in Rust: case folding must match MemoryStore.
+            .filter(|(_, group, name, _)| {
+                !(query
+                    .group_path
+                    .as_ref()
+                    .is_some_and(|p| !in_group(group, p))
+                    || needle
+                        .as_ref()
+                        .is_some_and(|n| !name.to_lowercase().contains(n.as_str())))
+            })
+            .map(|(uuid, _, _, updated)| (uuid, updated))
+            .collect();
+        let stale: Vec<String> = {
+            let cache = self.jobs.lock();
+            rows.iter()
+                .filter(|(uuid, updated)| cache.get(uuid).is_none_or(|(u, _)| u != updated))
+                .map(|(uuid, _)| uuid.clone())
+                .collect()
+        };
+        let mut parsed = Vec::with_capacity(stale.len());
+        for ids in stale.chunks(INSERT_BATCH) {
+            for m in jobs::Entity::find()
+                .filter(jobs::Column::Uuid.is_in(ids.iter().cloned()))
+                .all(&self.db)
+                .await
+                .map_err(db)?
+            {
+                parsed.push((m.uuid.clone(), m.updated, Arc::new(job_from(&m)?)));
+            }
+        }
+        let mut cache = self.jobs.lock();
+        if cache.len() + parsed.len() > JOB_CACHE_MAX {
+            cache.clear();
+        }
+        let mut list = Vec::with_capacity(rows.len());
+        let wanted: HashMap<&str, i64> = rows.iter().map(|(u, up)| (u.as_str(), *up)).collect();
+        for (uuid, updated, job) in parsed {
+            // A job changed between the two reads: return what was read.
+            if wanted.get(uuid.as_str()) == Some(&updated) {
+                cache.insert(uuid, (updated, job));
+            } else {
+                list.push(job);
+            }
+        }
+        for (uuid, updated) in &rows {
+            if let Some((u, job)) = cache.get(uuid) {
+                if u == updated {
+                    list.push(Arc::clone(job));
+                }
+            }
+        }
+        drop(cache);
+        list.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        Ok(list)
     }
 }
 

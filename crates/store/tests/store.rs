@@ -91,6 +91,16 @@ fn names(jobs: &[Job]) -> Vec<&str> {
     jobs.iter().map(|j| j.name.as_str()).collect()
 }
 
+/// `list_jobs`, checking that `list_job_summaries` answers the same query
+/// with the same jobs in the same order.
+async fn listed(s: &S, project: &str, query: &JobQuery) -> Vec<Job> {
+    let jobs = s.list_jobs(project, query).await.unwrap();
+    let summaries = s.list_job_summaries(project, query).await.unwrap();
+    let want: Vec<_> = jobs.iter().map(Job::summary).collect();
+    assert_eq!(summaries, want, "summaries of {query:?}");
+    jobs
+}
+
 // ---------------------------------------------------------------- tests
 
 async fn projects(s: S) {
@@ -320,86 +330,43 @@ async fn job_queries(s: S) {
         f(&mut q);
         q
     };
-    let all = s.list_jobs("ops", &JobQuery::default()).await.unwrap();
+    let all = listed(&s, "ops", &JobQuery::default()).await;
     // By group then name (no group first), byte order.
     assert_eq!(names(&all), ["a", "e", "g", "f", "B", "Éclair", "c", "d"]);
-    let got = s
-        .list_jobs("ops", &q(|q| q.group_path = Some("ops".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.group_path = Some("ops".into()))).await;
     assert_eq!(names(&got), ["B", "Éclair", "c"]);
-    let got = s
-        .list_jobs("ops", &q(|q| q.group_path = Some("".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.group_path = Some("".into()))).await;
     assert_eq!(got.len(), 8);
-    let got = s
-        .list_jobs("ops", &q(|q| q.group_path = Some("a_b".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.group_path = Some("a_b".into()))).await;
     assert_eq!(names(&got), ["f"]);
-    let got = s
-        .list_jobs("ops", &q(|q| q.group_path = Some("a".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.group_path = Some("a".into()))).await;
     assert!(got.is_empty());
-    let got = s
-        .list_jobs("ops", &q(|q| q.group_exact = Some("ops".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.group_exact = Some("ops".into()))).await;
     assert_eq!(names(&got), ["B", "Éclair"]);
-    let got = s
-        .list_jobs("ops", &q(|q| q.group_exact = Some("".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.group_exact = Some("".into()))).await;
     assert_eq!(names(&got), ["a"]);
-    let got = s
-        .list_jobs("ops", &q(|q| q.name_contains = Some("b".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.name_contains = Some("b".into()))).await;
     assert_eq!(names(&got), ["B"]);
-    let got = s
-        .list_jobs("ops", &q(|q| q.name_contains = Some("éCL".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.name_contains = Some("éCL".into()))).await;
     assert_eq!(names(&got), ["Éclair"]);
-    let got = s
-        .list_jobs("ops", &q(|q| q.name_contains = Some("%".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.name_contains = Some("%".into()))).await;
     assert!(got.is_empty());
-    let got = s
-        .list_jobs("ops", &q(|q| q.name_exact = Some("b".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.name_exact = Some("b".into()))).await;
     assert!(got.is_empty());
-    let got = s
-        .list_jobs("ops", &q(|q| q.name_exact = Some("B".into())))
-        .await
-        .unwrap();
+    let got = listed(&s, "ops", &q(|q| q.name_exact = Some("B".into()))).await;
     assert_eq!(names(&got), ["B"]);
     let query = JobQuery {
         ids: vec![ids[3].clone(), "missing".into(), ids[0].clone()],
         ..Default::default()
     };
-    assert_eq!(
-        names(&s.list_jobs("ops", &query).await.unwrap()),
-        ["a", "c"]
-    );
+    assert_eq!(names(&listed(&s, "ops", &query).await), ["a", "c"]);
     let query = JobQuery {
         group_path: Some("ops".into()),
         name_contains: Some("C".into()),
         ..Default::default()
     };
-    assert_eq!(
-        names(&s.list_jobs("ops", &query).await.unwrap()),
-        ["Éclair", "c"]
-    );
-    assert!(s
-        .list_jobs("nope", &JobQuery::default())
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(names(&listed(&s, "ops", &query).await), ["Éclair", "c"]);
+    assert!(listed(&s, "nope", &JobQuery::default()).await.is_empty());
 }
 
 async fn executions(s: S) {
@@ -862,13 +829,16 @@ async fn logs(s: S) {
     assert!(all[12].raw.is_some());
     assert_eq!(s.read_log(id, 0, 10).await.unwrap().events, vec![]);
     s.append_log(id, &[]).await.unwrap();
+    assert_eq!(s.log_length(id).await.unwrap(), 0);
     // Chunks of 3, 1, 5, 2 and 4 events, interleaved with another log.
     let mut at = 0;
     for n in [3, 1, 5, 2, 4] {
         s.append_log(id, &all[at..at + n]).await.unwrap();
         s.append_log(other, &[event(at, "other")]).await.unwrap();
         at += n;
+        assert_eq!(s.log_length(id).await.unwrap(), at as u64);
     }
+    assert_eq!(s.log_length(other).await.unwrap(), 5);
     assert_eq!(at, all.len());
     for offset in 0..=all.len() as u64 + 2 {
         for limit in [0usize, 1, 2, 3, 4, 7, 100, usize::MAX] {
@@ -899,6 +869,7 @@ async fn logs(s: S) {
     assert!(is_not_found(s.append_log(999_999, &[event(0, "x")]).await));
     assert!(is_not_found(s.append_log(999_999, &[]).await));
     assert!(is_not_found(s.read_log(999_999, 0, 1).await));
+    assert!(is_not_found(s.log_length(999_999).await));
     assert!(is_not_found(s.append_log(u64::MAX, &[event(0, "x")]).await));
 }
 

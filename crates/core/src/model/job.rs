@@ -189,6 +189,51 @@ impl Job {
     pub fn option(&self, name: &str) -> Option<&JobOption> {
         self.options.iter().find(|o| o.name == name)
     }
+
+    /// What lists and access checks need of the job, without its workflow.
+    pub fn summary(&self) -> JobSummary {
+        JobSummary {
+            uuid: self.uuid.clone().unwrap_or_default(),
+            name: self.name.clone(),
+            group: self.group.clone().filter(|g| !g.is_empty()),
+            description: self.description.clone(),
+            scheduled: self.schedule.is_some(),
+            schedule_enabled: self.schedule_enabled,
+            execution_enabled: self.execution_enabled,
+        }
+    }
+}
+
+/// A job as lists show it and `.aclpolicy` rules match it: identity, name,
+/// description and flags, but no workflow, options or schedule details.
+/// Cheap to produce for thousands of jobs
+/// ([`Store::list_job_summaries`](crate::Store::list_job_summaries)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobSummary {
+    /// The job's uuid.
+    pub uuid: String,
+    /// Job name.
+    pub name: String,
+    /// Group path; `None` at the top level.
+    pub group: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Whether the job has a schedule.
+    pub scheduled: bool,
+    /// Whether its schedule is active.
+    pub schedule_enabled: bool,
+    /// Whether it may be run.
+    pub execution_enabled: bool,
+}
+
+impl JobSummary {
+    /// `group/name`, or the name alone.
+    pub fn full_name(&self) -> String {
+        match &self.group {
+            Some(g) => format!("{g}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 fn options<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<JobOption>, D::Error> {

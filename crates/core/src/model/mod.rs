@@ -13,8 +13,8 @@ pub use execution::{
     WorkflowState,
 };
 pub use job::{
-    Dispatch, EmailNotification, Job, LogLevel, LogLimitAction, NodeFilters, Notification,
-    Notifications, Project, RankOrder, Retry, Schedule, ScheduleDay, ScheduleTime,
+    Dispatch, EmailNotification, Job, JobSummary, LogLevel, LogLimitAction, NodeFilters,
+    Notification, Notifications, Project, RankOrder, Retry, Schedule, ScheduleDay, ScheduleTime,
     StructuredSchedule,
 };
 pub use log::{decode_line, LogEvent, Stream};

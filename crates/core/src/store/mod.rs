@@ -1,7 +1,7 @@
 //! The `Store` trait: everything Foredeck remembers.
 
 use crate::error::Result;
-use crate::model::{Execution, ExecutionStatus, Job, LogEvent, Node, Project};
+use crate::model::{Execution, ExecutionStatus, Job, JobSummary, LogEvent, Node, Project};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -229,6 +229,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         -> Result<Option<Job>>;
     /// Jobs matching a query, by group then name.
     async fn list_jobs(&self, project: &str, query: &JobQuery) -> Result<Vec<Job>>;
+    /// The summaries of the jobs matching a query, by group then name: what
+    /// job lists and access checks need, without whole definitions. The
+    /// provided method summarizes [`list_jobs`](Self::list_jobs); stores
+    /// override it when they can answer without building every job.
+    async fn list_job_summaries(&self, project: &str, query: &JobQuery) -> Result<Vec<JobSummary>> {
+        Ok(self
+            .list_jobs(project, query)
+            .await?
+            .iter()
+            .map(Job::summary)
+            .collect())
+    }
     /// Deletes a job (its executions stay).
     async fn delete_job(&self, project: &str, id: &str) -> Result<()>;
 
@@ -248,6 +260,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn append_log(&self, id: u64, events: &[LogEvent]) -> Result<()>;
     /// Reads up to `limit` events from `offset` (an event index).
     async fn read_log(&self, id: u64, offset: u64, limit: usize) -> Result<LogPage>;
+    /// Number of events in an execution's log (not-found when the execution
+    /// does not exist). The provided method finds it with O(log n) one-event
+    /// reads; stores that count appends override it.
+    async fn log_length(&self, id: u64) -> Result<u64> {
+        log_length_by_reads(self, id).await
+    }
 
     /// Stores or replaces a key-storage entry.
     async fn put_key(&self, key: &StoredKey) -> Result<()>;
@@ -353,6 +371,58 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn delete_webhook(&self, id: &str) -> Result<()>;
 }
 
+/// The number of events in a log found with one-event reads only: doubling,
+/// then bisection (O(log n) reads). The provided
+/// [`Store::log_length`].
+pub async fn log_length_by_reads<S: Store + ?Sized>(store: &S, id: u64) -> Result<u64> {
+    let has = |i: u64| async move {
+        Ok::<_, crate::Error>(!store.read_log(id, i, 1).await?.events.is_empty())
+    };
+    // a missing execution is not-found here, as in read_log
+    if !has(0).await? {
+        return Ok(0);
+    }
+    // invariant: an event at `lo`, none at `hi`
+    let (mut lo, mut hi) = (0u64, 1u64);
+    while has(hi).await? {
+        lo = hi;
+        hi = hi.saturating_mul(2);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if has(mid).await? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(hi)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod log_length_tests {
+    use super::*;
+    use crate::model::LogLevel;
+    use crate::MemoryStore;
+
+    #[tokio::test]
+    async fn bisection_finds_every_length() {
+        let s = MemoryStore::new();
+        let id = s
+            .create_execution(&Execution::new("ops", "x", "alice"))
+            .await
+            .unwrap();
+        for n in 0..70u64 {
+            assert_eq!(log_length_by_reads(&s, id).await.unwrap(), n);
+            assert_eq!(s.log_length(id).await.unwrap(), n);
+            let ev = LogEvent::system(LogLevel::Info, None, None, format!("line {n}"));
+            s.append_log(id, &[ev]).await.unwrap();
+        }
+        assert!(log_length_by_reads(&s, 999).await.is_err());
+    }
+}
+
 macro_rules! forward_store {
     ($($t:tt)*) => {
         #[async_trait]
@@ -368,6 +438,7 @@ macro_rules! forward_store {
             async fn get_job(&self, p: &str, id: &str) -> Result<Option<Job>> { (**self).get_job(p, id).await }
             async fn find_job(&self, p: &str, g: Option<&str>, n: &str) -> Result<Option<Job>> { (**self).find_job(p, g, n).await }
             async fn list_jobs(&self, p: &str, q: &JobQuery) -> Result<Vec<Job>> { (**self).list_jobs(p, q).await }
+            async fn list_job_summaries(&self, p: &str, q: &JobQuery) -> Result<Vec<JobSummary>> { (**self).list_job_summaries(p, q).await }
             async fn delete_job(&self, p: &str, id: &str) -> Result<()> { (**self).delete_job(p, id).await }
             async fn create_execution(&self, e: &Execution) -> Result<u64> { (**self).create_execution(e).await }
             async fn update_execution(&self, e: &Execution) -> Result<()> { (**self).update_execution(e).await }
@@ -376,6 +447,7 @@ macro_rules! forward_store {
             async fn delete_execution(&self, id: u64) -> Result<()> { (**self).delete_execution(id).await }
             async fn append_log(&self, id: u64, e: &[LogEvent]) -> Result<()> { (**self).append_log(id, e).await }
             async fn read_log(&self, id: u64, o: u64, l: usize) -> Result<LogPage> { (**self).read_log(id, o, l).await }
+            async fn log_length(&self, id: u64) -> Result<u64> { (**self).log_length(id).await }
             async fn put_key(&self, k: &StoredKey) -> Result<()> { (**self).put_key(k).await }
             async fn get_key(&self, p: &str) -> Result<Option<StoredKey>> { (**self).get_key(p).await }
             async fn list_keys(&self, p: &str) -> Result<Vec<StoredKey>> { (**self).list_keys(p).await }
