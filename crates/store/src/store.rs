@@ -51,13 +51,16 @@ pub struct SqlStore {
 /// at: listing thousands of jobs then reads three short columns and parses
 /// only what changed since (in any process) instead of every YAML text.
 #[derive(Clone, Debug, Default)]
-struct JobCache(Arc<Mutex<HashMap<String, (i64, Arc<Job>)>>>);
+struct JobCache(Arc<Mutex<CachedJobs>>);
+
+/// uuid -> (`updated` stamp, parsed job).
+type CachedJobs = HashMap<String, (i64, Arc<Job>)>;
 
 /// Entries kept at most; past that the cache starts over.
 const JOB_CACHE_MAX: usize = 100_000;
 
 impl JobCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Arc<Job>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedJobs> {
         // A panic while holding the lock leaves a consistent map.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
