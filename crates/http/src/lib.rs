@@ -39,6 +39,7 @@ mod runtime;
 pub mod session;
 mod storage;
 mod system;
+pub mod throttle;
 mod tokens;
 mod users;
 mod webhooks;
@@ -86,6 +87,8 @@ pub struct ApiState {
     pub keys: Option<Arc<dyn KeyVault>>,
     /// Logged-in users' sessions.
     pub sessions: Arc<session::Sessions>,
+    /// Failed-login counts that make `/j_security_check` refuse guessing.
+    pub login_throttle: Arc<throttle::LoginThrottle>,
     /// Longest lifetime of an API token made through the API (Rundeck's
     /// default maximum: 30 days); also the lifetime when none is asked for.
     pub token_max_duration: chrono::Duration,
@@ -112,6 +115,7 @@ impl ApiState {
             metrics: Arc::new(Metrics::new()),
             keys: None,
             sessions: Arc::new(session::Sessions::default()),
+            login_throttle: Arc::new(throttle::LoginThrottle::default()),
             token_max_duration: chrono::Duration::days(30),
             started_instant: Instant::now(),
         }

@@ -7,10 +7,13 @@
 //! a maximum age. Each session has a CSRF token, sent in the `X-CSRF-Token`
 //! response header of the login and of every cookie-authenticated API
 //! response; cookie-authenticated requests other than GET/HEAD/OPTIONS must
-//! send it back in the same header.
+//! send it back in the same header. Repeated failed logins for one user
+//! name or from one address are refused for a while
+//! ([`LoginThrottle`](crate::throttle::LoginThrottle)).
 
 use crate::audit::{self, Change, ClientAddr};
 use crate::auth::{hash_token, new_token_secret};
+use crate::throttle::Verdict;
 use crate::ApiState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -255,6 +258,11 @@ pub(crate) async fn login(
     {
         return fail("malformed credentials").await;
     }
+    let address = from.0.as_deref();
+    if let Verdict::Wait(wait) = state.login_throttle.check(&form.j_username, address) {
+        tracing::warn!(user = %name, address = ?address, wait_seconds = wait.as_secs(), "login refused: too many failures");
+        return fail("too many failed logins: refused without checking the password").await;
+    }
     let user = match state.store.get_user(&form.j_username).await {
         Ok(u) => u,
         Err(e) => {
@@ -264,11 +272,13 @@ pub(crate) async fn login(
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     if !password_ok(hash, form.j_password).await {
+        state.login_throttle.failed(&form.j_username, address);
         return fail("wrong user name or password").await;
     }
     let Some(user) = user else {
         return fail("wrong user name or password").await;
     };
+    state.login_throttle.succeeded(&user.login);
     let subject = Subject::new(user.login.clone(), user.roles.clone());
     let Some((id, csrf)) = state.sessions.create(subject) else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();

@@ -181,3 +181,33 @@ async fn failed_logins_redirect_to_the_error_page_and_are_audited() {
         "/user/error"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn repeated_failures_for_a_user_are_refused_for_a_while() {
+    let env = env().await;
+    let free = env.state.login_throttle.user_failures;
+    for _ in 0..free {
+        assert_eq!(
+            login(&env, "root", "wrong").await.headers["location"],
+            "/user/error"
+        );
+    }
+    // the right password no longer gets in, and is not even checked
+    let a = login(&env, "root", PASSWORD).await;
+    assert_eq!(a.headers["location"], "/user/error");
+    assert!(a.headers.get("set-cookie").is_none());
+    let failed = env.audit("login_failed", "session").await;
+    assert_eq!(failed.len(), free as usize + 1);
+    assert!(failed
+        .iter()
+        .any(|e| e.detail.to_string().contains("too many failed logins")));
+    // another user is not affected
+    session(&login(&env, "olga", PASSWORD).await);
+    // after the refusal it works, and the count starts over
+    tokio::time::advance(std::time::Duration::from_secs(1)).await;
+    session(&login(&env, "root", PASSWORD).await);
+    assert_eq!(
+        env.state.login_throttle.check("root", None),
+        crate::throttle::Verdict::Try
+    );
+}
