@@ -82,16 +82,30 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
     let addr = listener.local_addr()?;
     // links in notifications point here unless --server-url says otherwise
     let notifier = a.notify.notifier(format!("http://{addr}"), store.clone())?;
+    let ssh = a.ssh.executor_on(store.clone(), &master)?;
+    state.metrics.gauge_fn(
+        "foredeck_ssh_connections_open",
+        "SSH connections open (pooled or being opened).",
+        {
+            let ssh = ssh.clone();
+            move || ssh.pool_stats().open_connections as f64
+        },
+    )?;
+    let lag = state.metrics.gauge(
+        "foredeck_scheduler_lag_seconds",
+        "How late the latest schedule fires were: seconds from fire time to fire.",
+    )?;
     let engine = Engine::builder()
         .shared_store(store.clone())
         .server_node(state.node_name.clone())
-        .executor("ssh", a.ssh.executor_on(store.clone(), &master)?)
+        .executor("ssh", ssh)
         .notifier(notifier.clone())
         .build();
     let config = SchedulerConfig::new(state.server_uuid.clone());
     let runtime = Runtime::new(engine.clone(), |launcher| {
         DurableScheduler::builder(store.clone(), launcher)
             .config(config)
+            .on_lag(move |d| lag.set(d.as_secs_f64()))
             .build()
     });
     let scheduler = runtime.scheduler.clone();
