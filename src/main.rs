@@ -2,10 +2,13 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    // the matches are kept: `serve` fills what they got from defaults only
+    // from its configuration file
+    let matches = cli::Cli::command().get_matches();
+    let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FOREDECK_LOG")
@@ -24,7 +27,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match runtime.block_on(cli::dispatch(args)) {
+    match runtime.block_on(cli::dispatch(args, &matches)) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("foredeck: {e:#}");

@@ -23,13 +23,23 @@ impl Drop for Server {
     }
 }
 
+fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+    let data = data.to_str().unwrap();
+    launch(&["--port", "0", "--data-dir", data], env)
+}
+
+/// `foredeck serve ARGS` with these environment variables set, and none of
+/// the `FOREDECK_*` ones this test file sets elsewhere.
 // The child is waited for by `Server::stop` or its `Drop`.
 #[allow(clippy::zombie_processes)]
-fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+fn launch(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_foredeck"));
-    cmd.args(["serve", "--port", "0", "--data-dir"])
-        .arg(data)
+    cmd.arg("serve")
+        .args(args)
         .env_remove("FOREDECK_BOOTSTRAP_TOKEN")
+        .env_remove("FOREDECK_CONFIG")
+        .env_remove("FOREDECK_PORT")
+        .env_remove("FOREDECK_BIND")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (k, v) in env {
@@ -198,4 +208,131 @@ fn a_short_bootstrap_token_is_refused() {
         err.contains("FOREDECK_BOOTSTRAP_TOKEN must be at least 16"),
         "{err}"
     );
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_config_file_sets_port_and_bind_and_the_environment_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
+    let own = data.join("foredeck.toml");
+    std::fs::write(
+        &own,
+        format!("# settings of this server\nport = {file_port}\nbind = \"127.0.0.2\"\n"),
+    )
+    .unwrap();
+    let d = data.to_str().unwrap();
+
+    // the data directory's foredeck.toml, read without being named
+    let server = launch(&["--data-dir", d], &[]);
+    assert_eq!(server.addr, format!("127.0.0.2:{file_port}"));
+    assert!(
+        server
+            .banner
+            .contains(&format!("Settings from {}", own.display())),
+        "{:?}",
+        server.banner
+    );
+    let token = token_from(&server.banner);
+    assert_eq!(
+        server.get("/api/59/metrics/ping", &token),
+        (200, "pong".into())
+    );
+    assert!(server.stop().0);
+
+    // the environment wins over the file, for that setting only
+    let server = launch(
+        &["--data-dir", d],
+        &[("FOREDECK_PORT", &env_port.to_string())],
+    );
+    assert_eq!(server.addr, format!("127.0.0.2:{env_port}"));
+    assert!(server.stop().0);
+
+    // a flag wins over the environment and the file
+    let server = launch(
+        &["--data-dir", d, "--port", &flag_port.to_string()],
+        &[("FOREDECK_PORT", &env_port.to_string())],
+    );
+    assert_eq!(server.addr, format!("127.0.0.2:{flag_port}"));
+    assert!(server.stop().0);
+
+    // a file named by FOREDECK_CONFIG replaces the data directory's
+    let named = dir.path().join("serve.toml");
+    std::fs::write(&named, "bind = \"127.0.0.3\"\nport = 0\n").unwrap();
+    let server = launch(
+        &["--data-dir", d],
+        &[("FOREDECK_CONFIG", named.to_str().unwrap())],
+    );
+    assert!(server.addr.starts_with("127.0.0.3:"), "{}", server.addr);
+    assert!(!server.addr.ends_with(&format!(":{file_port}")));
+    assert!(server.stop().0);
+}
+
+#[test]
+fn a_bad_config_file_exits_2_naming_the_file_the_key_and_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let serve = |args: &[&str], file: &Path, text: &str| {
+        std::fs::write(file, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_foredeck"))
+            .arg("serve")
+            .args(args)
+            .env_remove("FOREDECK_CONFIG")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err)
+    };
+    let own = data.join("foredeck.toml");
+    let d = data.to_str().unwrap();
+    let (code, err) = serve(
+        &["--data-dir", d, "--port", "0"],
+        &own,
+        "port = 4440\nbnd = \"0.0.0.0\"\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:1: unknown key `bnd`", own.display())),
+        "{err}"
+    );
+    std::fs::remove_file(&own).unwrap();
+
+    let named = dir.path().join("serve.toml");
+    let secret = "postgres://fd:hunter2@127.0.0.1/fd";
+    let (code, err) = serve(
+        &["--data-dir", d, "--config", named.to_str().unwrap()],
+        &named,
+        &format!("database-url = \"{secret}\"\n\nssh-connect-timeout = \"soon\"\n"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:3:23: key `ssh-connect-timeout`: invalid type: string",
+            named.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+
+    // a named file that does not exist is an error, not a default
+    let missing = dir.path().join("missing.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(["serve", "--data-dir", d, "--config"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&missing.display().to_string()), "{err}");
 }

@@ -133,6 +133,8 @@ fn a_job_on_ssh_nodes_followed_by_polling_and_by_sse() {
         1,
         "{body}"
     );
+    // nothing connected before the run
+    assert_eq!(metric(addr, "foredeck_ssh_connections_open"), Some(0.0));
     let (status, body) = http(
         addr,
         "POST",
@@ -226,7 +228,31 @@ fn a_job_on_ssh_nodes_followed_by_polling_and_by_sse() {
         .collect();
     ok.sort_unstable();
     assert_eq!(ok, ["node1", "node2"]);
+
+    // the pool keeps one connection per node after the run (idle for 60 s)
+    assert_eq!(metric(addr, "foredeck_ssh_connections_open"), Some(2.0));
+    let lag = metric(addr, "foredeck_scheduler_lag_seconds").expect("the lag gauge");
+    assert!(lag >= 0.0, "{lag}");
+    let (status, text) = http(addr, "GET", "/metrics", "text/plain", "");
+    assert_eq!(status, 200, "{text}");
+    for want in [
+        "# TYPE foredeck_ssh_connections_open gauge",
+        "# TYPE foredeck_scheduler_lag_seconds gauge",
+        "# TYPE foredeck_http_request_duration_seconds histogram",
+        "foredeck_http_request_duration_seconds_count{method=\"GET\",route=\"/api/{v}/execution/{id}/output\"}",
+    ] {
+        assert!(text.contains(want), "{want} missing from {text}");
+    }
     drop(server);
+}
+
+/// The value of an unlabelled metric on `/metrics`.
+fn metric(addr: &str, name: &str) -> Option<f64> {
+    let (status, text) = http(addr, "GET", "/metrics", "text/plain", "");
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
 }
 
 /// SIGTERM stops the server gracefully: what still runs is aborted and

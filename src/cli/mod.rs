@@ -1,6 +1,7 @@
 //! Command-line front-end: thin wrappers over the library.
 
 mod client;
+mod config;
 mod exec;
 mod keys;
 mod nodes;
@@ -43,8 +44,9 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
-/// Runs a command; returns the process exit code.
-pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+/// Runs a command; returns the process exit code. `matches` are what `cli`
+/// was parsed from (`serve` asks them where each setting came from).
+pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
     match cli.command {
         Command::Nodes(a) => nodes::run(a).await,
         Command::Run(a) => run::run(a).await,
@@ -53,7 +55,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Keys(a) => keys::run(a).await,
         Command::Exec(a) => exec::run(a).await,
         Command::Schedule(a) => schedule::run(a).await,
-        Command::Serve(a) => serve::run(a).await,
+        Command::Serve(a) => match matches.subcommand_matches("serve") {
+            Some(m) => serve::run(a, m).await,
+            None => anyhow::bail!("the arguments of `serve` were not parsed"),
+        },
     }
 }
 

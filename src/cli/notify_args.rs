@@ -7,7 +7,9 @@ use foredeck::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// The names are the same on the command line and in the configuration file.
+#[derive(Debug, Clone, Copy, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Security {
     /// Plain SMTP (a local relay).
     None,
@@ -21,26 +23,26 @@ pub enum Security {
 pub struct NotifyArgs {
     /// Base URL of this server in notification links (default: http://BIND:PORT).
     #[arg(long, env = "FOREDECK_SERVER_URL")]
-    server_url: Option<String>,
+    pub(super) server_url: Option<String>,
     /// SMTP server for email notifications (none: email notifications fail with a clear error).
     #[arg(long, env = "FOREDECK_SMTP_HOST")]
-    smtp_host: Option<String>,
+    pub(super) smtp_host: Option<String>,
     /// SMTP port (default: 25 plain, 587 STARTTLS, 465 TLS).
     #[arg(long, env = "FOREDECK_SMTP_PORT")]
-    smtp_port: Option<u16>,
+    pub(super) smtp_port: Option<u16>,
     /// SMTP transport security.
     #[arg(long, env = "FOREDECK_SMTP_SECURITY", value_enum, default_value_t = Security::Starttls)]
-    smtp_security: Security,
+    pub(super) smtp_security: Security,
     /// SMTP login; the password comes from FOREDECK_SMTP_PASSWORD only, never a flag.
     #[arg(long, env = "FOREDECK_SMTP_USER")]
-    smtp_user: Option<String>,
+    pub(super) smtp_user: Option<String>,
     /// Sender of notification emails.
     #[arg(
         long,
         env = "FOREDECK_SMTP_FROM",
         default_value = "Foredeck <foredeck@localhost>"
     )]
-    smtp_from: String,
+    pub(super) smtp_from: String,
 }
 
 impl NotifyArgs {

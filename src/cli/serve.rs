@@ -18,28 +18,38 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// TOML file of settings, keyed by these flags' long names (default:
+    /// `<data-dir>/foredeck.toml` when it exists). Flags and environment
+    /// variables take precedence over it.
+    #[arg(long, value_name = "FILE", env = "FOREDECK_CONFIG")]
+    pub(super) config: Option<std::path::PathBuf>,
     /// A PostgreSQL or MariaDB URL instead of the embedded SQLite database.
     #[arg(long, env = "FOREDECK_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
+    pub(super) database_url: Option<String>,
     /// Address to listen on (`0.0.0.0` for every interface).
     #[arg(long, env = "FOREDECK_BIND", default_value = "127.0.0.1")]
-    bind: std::net::IpAddr,
+    pub(super) bind: std::net::IpAddr,
     /// Port (0 picks a free one).
     #[arg(long, env = "FOREDECK_PORT", default_value_t = 4440)]
-    port: u16,
+    pub(super) port: u16,
     /// SSH settings for remote nodes, and the data directory (`--data-dir`:
     /// the SQLite database, the master key, this server's uuid).
     #[command(flatten)]
-    ssh: super::ssh::SshArgs,
+    pub(super) ssh: super::ssh::SshArgs,
     /// Notification settings (links, SMTP).
     #[command(flatten)]
-    notify: super::notify_args::NotifyArgs,
+    pub(super) notify: super::notify_args::NotifyArgs,
 }
 
 /// The role that has every permission.
 const ADMIN_ROLE: &str = "admin";
 
-pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
+/// Runs the server; `m` are the matches of the `serve` subcommand (they
+/// tell which settings the configuration file may fill).
+pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
+    if let Some(file) = super::config::apply(&mut a, m)? {
+        println!("Settings from {}", file.display());
+    }
     let data_dir = a.ssh.data_dir().to_owned();
     let store = match &a.database_url {
         Some(url) => SqlStore::connect(url)
@@ -72,16 +82,30 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
     let addr = listener.local_addr()?;
     // links in notifications point here unless --server-url says otherwise
     let notifier = a.notify.notifier(format!("http://{addr}"), store.clone())?;
+    let ssh = a.ssh.executor_on(store.clone(), &master)?;
+    state.metrics.gauge_fn(
+        "foredeck_ssh_connections_open",
+        "SSH connections open (pooled or being opened).",
+        {
+            let ssh = ssh.clone();
+            move || ssh.pool_stats().open_connections as f64
+        },
+    )?;
+    let lag = state.metrics.gauge(
+        "foredeck_scheduler_lag_seconds",
+        "How late the latest schedule fires were: seconds from fire time to fire.",
+    )?;
     let engine = Engine::builder()
         .shared_store(store.clone())
         .server_node(state.node_name.clone())
-        .executor("ssh", a.ssh.executor_on(store.clone(), &master)?)
+        .executor("ssh", ssh)
         .notifier(notifier.clone())
         .build();
     let config = SchedulerConfig::new(state.server_uuid.clone());
     let runtime = Runtime::new(engine.clone(), |launcher| {
         DurableScheduler::builder(store.clone(), launcher)
             .config(config)
+            .on_lag(move |d| lag.set(d.as_secs_f64()))
             .build()
     });
     let scheduler = runtime.scheduler.clone();
@@ -95,6 +119,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
         let stop = stop.clone();
         async move { scheduler.run(stop.cancelled_owned()).await }
     });
+    let shutdown = shutdown()?;
     println!(
         "Foredeck {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")
@@ -103,7 +128,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<u8> {
         listener,
         foredeck_http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown())
+    .with_graceful_shutdown(shutdown)
     .await
     .context("serving");
     stop.cancel();
@@ -159,20 +184,18 @@ fn server_uuid(dir: &Path) -> anyhow::Result<String> {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed
+/// now, so that a signal arriving right after the banner is not fatal.
+fn shutdown() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
+    })
 }
 
 /// On the first start (no users yet) creates the `admin` user with a random

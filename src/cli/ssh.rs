@@ -18,15 +18,15 @@ pub struct SshArgs {
         value_name = "FILE",
         env = "FOREDECK_SSH_KEY"
     )]
-    ssh_key: Option<PathBuf>,
+    pub(super) ssh_key: Option<PathBuf>,
     /// Log in with the keys of the ssh-agent at SSH_AUTH_SOCK (when no
     /// --ssh-key is given, and for nodes with `ssh-authentication: agent`).
     #[arg(long)]
-    ssh_agent: bool,
+    pub(super) ssh_agent: bool,
     /// Name of an environment variable holding the SSH password (used when
     /// no key is given, or for nodes with `ssh-authentication: password`).
     #[arg(long, value_name = "VAR")]
-    ssh_password_env: Option<String>,
+    pub(super) ssh_password_env: Option<String>,
     /// Known host keys file (learned keys are added to it).
     #[arg(
         long,
@@ -38,10 +38,10 @@ pub struct SshArgs {
     /// Host-key policy: strict, accept-new or off (nodes may override it with
     /// `ssh-host-key-policy`).
     #[arg(long, value_name = "POLICY", default_value = "accept-new")]
-    ssh_host_key_policy: String,
+    pub(super) ssh_host_key_policy: String,
     /// User for nodes without `username`.
     #[arg(long, value_name = "USER", default_value = "root")]
-    ssh_user: String,
+    pub(super) ssh_user: String,
     /// Data directory whose key store holds secrets named by the node
     /// attributes `ssh-key-storage-path` / `ssh-password-storage-path`.
     #[arg(
@@ -50,10 +50,10 @@ pub struct SshArgs {
         default_value = "foredeck-data",
         env = "FOREDECK_DATA_DIR"
     )]
-    data_dir: PathBuf,
+    pub(super) data_dir: PathBuf,
     /// Seconds allowed for TCP connect, handshake and authentication.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    ssh_connect_timeout: u64,
+    pub(super) ssh_connect_timeout: u64,
 }
 
 impl SshArgs {

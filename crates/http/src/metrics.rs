@@ -12,8 +12,9 @@
 //! - `foredeck_executions_running`: executions running now;
 //! - `foredeck_http_request_duration_seconds{method,route}`: API latency
 //!   histogram, `route` being the route's pattern (`/api/{v}/projects`);
-//! - whatever other parts registered with [`Metrics::gauge`] (scheduler lag,
-//!   SSH connections open, ...).
+//! - whatever other parts registered with [`Metrics::gauge`] or
+//!   [`Metrics::gauge_fn`] (`foredeck serve` registers
+//!   `foredeck_scheduler_lag_seconds` and `foredeck_ssh_connections_open`).
 
 use crate::error::ApiError;
 use crate::ApiState;
@@ -93,10 +94,40 @@ impl std::fmt::Display for MetricNameError {
 
 impl std::error::Error for MetricNameError {}
 
-#[derive(Debug)]
+/// Where a registered gauge's value comes from.
+#[derive(Clone)]
+enum Source {
+    /// Set through a [`Gauge`] handle.
+    Set(Gauge),
+    /// Read when scraped.
+    Read(Arc<dyn Fn() -> f64 + Send + Sync>),
+}
+
+impl Source {
+    fn value(&self) -> f64 {
+        match self {
+            Source::Set(g) => g.get(),
+            Source::Read(f) => f(),
+        }
+    }
+}
+
 struct Registered {
     help: String,
-    gauge: Gauge,
+    source: Source,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.source {
+            Source::Set(_) => "set",
+            Source::Read(_) => "read",
+        };
+        f.debug_struct("Registered")
+            .field("help", &self.help)
+            .field("source", &kind)
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -191,6 +222,51 @@ impl Metrics {
     /// not a Prometheus metric name, or that the server serves itself, is
     /// refused.
     pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, MetricNameError> {
+        let mut g = self.register(name)?;
+        let entry = g.entry(name.to_owned()).or_insert_with(|| Registered {
+            help: help.replace(['\n', '\\'], " "),
+            source: Source::Set(Gauge::default()),
+        });
+        match &entry.source {
+            Source::Set(gauge) => Ok(gauge.clone()),
+            Source::Read(_) => Err(MetricNameError(format!(
+                "metric name {name:?} is registered as a gauge read when scraped"
+            ))),
+        }
+    }
+
+    /// Registers a gauge whose value `read` gives at each scrape (for
+    /// example the SSH connections a pool has open): nothing needs to keep
+    /// it up to date. Registering a name again replaces the reader; the
+    /// names allowed are those of [`gauge`](Self::gauge).
+    pub fn gauge_fn(
+        &self,
+        name: &str,
+        help: &str,
+        read: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Result<(), MetricNameError> {
+        let mut g = self.register(name)?;
+        if matches!(g.get(name), Some(r) if matches!(r.source, Source::Set(_))) {
+            return Err(MetricNameError(format!(
+                "metric name {name:?} is registered as a gauge that is set"
+            )));
+        }
+        g.insert(
+            name.to_owned(),
+            Registered {
+                help: help.replace(['\n', '\\'], " "),
+                source: Source::Read(Arc::new(read)),
+            },
+        );
+        Ok(())
+    }
+
+    /// The gauges, write-locked, once `name` is known to be allowed.
+    fn register(
+        &self,
+        name: &str,
+    ) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<String, Registered>>, MetricNameError>
+    {
         if !valid_name(name) {
             return Err(MetricNameError(format!(
                 "metric name {name:?} must match [a-zA-Z_:][a-zA-Z0-9_:]*"
@@ -201,12 +277,7 @@ impl Metrics {
                 "metric name {name:?} is served by the server itself"
             )));
         }
-        let mut g = self.gauges.write().unwrap_or_else(|e| e.into_inner());
-        let entry = g.entry(name.to_owned()).or_insert_with(|| Registered {
-            help: help.replace(['\n', '\\'], " "),
-            gauge: Gauge::default(),
-        });
-        Ok(entry.gauge.clone())
+        Ok(self.gauges.write().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Records one request's latency.
@@ -232,11 +303,17 @@ impl Metrics {
     }
 
     fn gauge_values(&self) -> Vec<(String, String, f64)> {
-        self.gauges
+        // the readers run outside the lock: one may take its time
+        let sources: Vec<(String, String, Source)> = self
+            .gauges
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(n, r)| (n.clone(), r.help.clone(), r.gauge.get()))
+            .map(|(n, r)| (n.clone(), r.help.clone(), r.source.clone()))
+            .collect();
+        sources
+            .into_iter()
+            .map(|(n, h, s)| (n, h, s.value()))
             .collect()
     }
 
@@ -490,6 +567,33 @@ mod tests {
         for bad in ["", "9lives", "a-b", "a b", "foredeck_executions"] {
             assert!(m.gauge(bad, "x").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn read_gauges_are_read_at_each_scrape() {
+        let m = Metrics::new();
+        let open = Arc::new(AtomicU64::new(0));
+        m.gauge_fn("foredeck_ssh_connections_open", "SSH connections open", {
+            let open = open.clone();
+            move || open.load(Ordering::Relaxed) as f64
+        })
+        .unwrap();
+        let value = |m: &Metrics| {
+            m.gauge_values()
+                .into_iter()
+                .find(|(n, _, _)| n == "foredeck_ssh_connections_open")
+                .map(|(_, _, v)| v)
+        };
+        assert_eq!(value(&m), Some(0.0));
+        open.store(7, Ordering::Relaxed);
+        assert_eq!(value(&m), Some(7.0));
+        // one name, one kind
+        assert!(m.gauge("foredeck_ssh_connections_open", "x").is_err());
+        m.gauge("foredeck_scheduler_lag_seconds", "lag").unwrap();
+        assert!(m
+            .gauge_fn("foredeck_scheduler_lag_seconds", "lag", || 1.0)
+            .is_err());
+        assert!(m.gauge_fn("foredeck_executions", "x", || 1.0).is_err());
     }
 
     #[test]

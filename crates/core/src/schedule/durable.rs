@@ -58,6 +58,9 @@ pub struct TickReport {
     pub rerun: usize,
     /// Triggers that failed to fire (store errors; retried after the lease).
     pub errors: usize,
+    /// How late the latest of this tick's fires was: the time from a fire
+    /// time to its fire, the largest of the tick (`None`: nothing fired).
+    pub lag: Option<std::time::Duration>,
 }
 
 impl TickReport {
@@ -73,6 +76,7 @@ impl TickReport {
         self.taken_over += o.taken_over;
         self.rerun += o.rerun;
         self.errors += o.errors;
+        self.lag = self.lag.max(o.lag);
     }
 }
 
@@ -83,10 +87,14 @@ struct State {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Told the [`TickReport::lag`] of each tick that fired something.
+type LagObserver = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
+
 struct Inner {
     store: Arc<dyn Store>,
     launcher: Arc<dyn Launcher>,
     notifier: Option<Arc<dyn Notifier>>,
+    on_lag: Option<LagObserver>,
     clock: Arc<dyn Clock>,
     config: SchedulerConfig,
     started: DateTime<Utc>,
@@ -118,13 +126,24 @@ pub struct DurableScheduler {
 }
 
 /// Builds a [`DurableScheduler`].
-#[derive(Debug)]
 pub struct DurableSchedulerBuilder {
     store: Arc<dyn Store>,
     launcher: Arc<dyn Launcher>,
     notifier: Option<Arc<dyn Notifier>>,
+    on_lag: Option<LagObserver>,
     clock: Arc<dyn Clock>,
     config: SchedulerConfig,
+}
+
+impl std::fmt::Debug for DurableSchedulerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableSchedulerBuilder")
+            .field("server", &self.config.server)
+            .field("store", &self.store)
+            .field("launcher", &self.launcher)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DurableSchedulerBuilder {
@@ -146,6 +165,14 @@ impl DurableSchedulerBuilder {
         self
     }
 
+    /// Calls `observe` after each tick that fired something, with how late
+    /// its latest fire was ([`TickReport::lag`]): a server exports it as its
+    /// scheduler-lag gauge. It runs on the ticking task: keep it quick.
+    pub fn on_lag(mut self, observe: impl Fn(std::time::Duration) + Send + Sync + 'static) -> Self {
+        self.on_lag = Some(Arc::new(observe));
+        self
+    }
+
     /// The scheduler. It does nothing until ticked ([`DurableScheduler::tick`]
     /// or [`DurableScheduler::run`]).
     pub fn build(self) -> DurableScheduler {
@@ -156,6 +183,7 @@ impl DurableSchedulerBuilder {
                 store: self.store,
                 launcher: self.launcher,
                 notifier: self.notifier,
+                on_lag: self.on_lag,
                 clock: self.clock,
                 config: self.config,
                 started,
@@ -182,6 +210,7 @@ impl DurableScheduler {
             store,
             launcher,
             notifier: None,
+            on_lag: None,
             clock: Arc::new(SystemClock),
             config: SchedulerConfig::new(uuid::Uuid::new_v4().to_string()),
         }
@@ -254,6 +283,9 @@ impl DurableScheduler {
             // fired triggers may be due again (catching up after a lapsed
             // claim): claim until nothing is due; each fire moves a trigger
             // forward, so this ends
+        }
+        if let (Some(lag), Some(observe)) = (report.lag, &self.inner.on_lag) {
+            observe(lag);
         }
         self.drain_queues(&mut report).await?;
         if let Ok(mut s) = self.inner.state.lock() {
@@ -649,6 +681,12 @@ impl DurableScheduler {
             }
         };
         report.fired += 1;
+        // a clock behind the fire time (another server's) is no lag
+        report.lag = Some(
+            (self.inner.clock.now() - fire_time)
+                .to_std()
+                .unwrap_or_default(),
+        );
         let mut job: Option<Job> = None;
         for (id, p) in ids.into_iter().zip(plans) {
             let mut e = p.execution;

@@ -688,3 +688,45 @@ async fn two_triggers_of_a_serial_job_at_one_instant_start_one_run() {
         b.wait_idle().await;
     }
 }
+
+#[tokio::test]
+async fn lag_is_how_late_the_latest_fires_were() {
+    let store = memory().await;
+    let clock = ManualClock::new(t0());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = DurableScheduler::builder(store.clone(), TestLauncher::new(&store))
+        .clock(Arc::new(clock.clone()))
+        .config(SchedulerConfig::new("s1"))
+        .on_lag({
+            let seen = seen.clone();
+            move |lag| seen.lock().unwrap().push(lag)
+        })
+        .build();
+    let a = cron_job(&store, "a", "0 * * * * ?").await;
+    let b = cron_job(&store, "b", "30 * * * * ?").await;
+    s.schedule_job("p", &a).await.unwrap();
+    s.schedule_job("p", &b).await.unwrap();
+    let secs = std::time::Duration::from_secs;
+
+    // on time
+    clock.set(t0() + Duration::seconds(30));
+    assert_eq!(s.tick().await.unwrap().lag, Some(secs(0)));
+    // nothing due: nothing reported, the last figure stands
+    assert_eq!(s.tick().await.unwrap().lag, None);
+    clock.set(t0() + Duration::minutes(1) + Duration::seconds(3));
+    assert_eq!(s.tick().await.unwrap().lag, Some(secs(3)));
+    // both due, 12 s and 42 s late: the larger one
+    clock.set(t0() + Duration::minutes(2) + Duration::seconds(12));
+    let r = s.tick().await.unwrap();
+    assert_eq!((r.fired, r.lag), (2, Some(secs(42))));
+    // past the misfire threshold (b's first missed time was 2:30): still
+    // a fire, and that late
+    clock.set(t0() + Duration::minutes(5) + Duration::seconds(35));
+    let r = s.tick().await.unwrap();
+    assert_eq!((r.fired, r.lag), (2, Some(secs(185))));
+    s.wait_idle().await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![secs(0), secs(3), secs(42), secs(185)]
+    );
+}
