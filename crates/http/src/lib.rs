@@ -31,6 +31,7 @@ pub mod auth;
 mod config;
 mod error;
 mod executions;
+mod form;
 mod jobs;
 pub mod metrics;
 mod projects;
