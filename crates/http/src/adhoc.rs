@@ -1,22 +1,33 @@
-//! Ad-hoc executions (Rundeck's `run/command` and `run/script`): one
-//! command line or inline script on the nodes a filter selects.
+//! Ad-hoc executions (Rundeck's `run/command`, `run/script` and `run/url`):
+//! one command line, inline script or downloaded script on the nodes a
+//! filter selects.
+//!
+//! Each takes a JSON body or Rundeck's form bodies: `run/command` and
+//! `run/url` form fields (`application/x-www-form-urlencoded`, or
+//! `multipart/form-data`), `run/script` the script in a `scriptFile` field or
+//! multipart part. Form requests may also carry the fields as query
+//! parameters, as Rundeck's do.
 //!
 //! Authorized as Rundeck does: `run` on the project's `adhoc` resource,
 //! then `run` on each `node`; nodes the caller may not run on are left out
-//! (as if the filter had not matched them). The run is audited.
+//! (as if the filter had not matched them). `run/url` checks all of that
+//! before the server downloads anything (see [`crate::script_url`]). The
+//! run is audited.
 
 use crate::access::Caller;
 use crate::error::ApiError;
-use crate::executions::path;
+use crate::executions::{flag, number, param, path, Params};
+use crate::form::Form;
 use crate::resources::node_resource;
 use crate::ApiState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::Json;
 use foredeck_core::authorizer::AuthContext;
 use foredeck_core::engine::RunOptions;
 use foredeck_core::model::{Dispatch, NodeFilters, ScriptSpec, StepKind};
-use foredeck_core::{Job, NodeFilter, Step, Workflow};
+use foredeck_core::{Job, Node, NodeFilter, Step, Workflow};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -33,6 +44,9 @@ struct AdhocBody {
     exec: Option<String>,
     #[serde(default)]
     script: Option<String>,
+    /// `run/url`: Rundeck's JSON names it `url`, its form `scriptURL`.
+    #[serde(default, alias = "scriptURL")]
+    url: Option<String>,
     #[serde(default)]
     arg_string: Option<String>,
     #[serde(default)]
@@ -51,22 +65,88 @@ struct AdhocBody {
     as_user: Option<String>,
 }
 
-fn parse(body: &Bytes) -> Result<AdhocBody, ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::invalid("an ad-hoc run needs a JSON body"));
+/// The fields a form body may send (Rundeck's names).
+const FORM_FIELDS: &[&str] = &[
+    "project",
+    "exec",
+    "scriptFile",
+    "scriptURL",
+    "argString",
+    "scriptInterpreter",
+    "interpreterArgsQuoted",
+    "fileExtension",
+    "filter",
+    "nodeThreadcount",
+    "nodeKeepgoing",
+    "asUser",
+];
+
+/// The request as an [`AdhocBody`]: a form (fields from the body, else the
+/// query) or a JSON document.
+async fn parse(
+    headers: &HeaderMap,
+    q: &[(String, String)],
+    body: Bytes,
+) -> Result<AdhocBody, ApiError> {
+    let Some(form) = Form::parse(headers, body.clone()).await? else {
+        if body.is_empty() {
+            return Err(ApiError::invalid("an ad-hoc run needs a JSON or form body"));
+        }
+        return serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")));
+    };
+    let fields = form.fields();
+    if let Some((name, _)) = fields
+        .iter()
+        .find(|(n, _)| !FORM_FIELDS.contains(&n.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "form field {name:?} is not one of {}",
+            FORM_FIELDS.join(", ")
+        )));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
+    // the body's fields win over the query's
+    let mut all: Vec<(String, String)> = q.to_vec();
+    all.extend(fields);
+    let text = |name: &str| param(&all, name).map(str::to_owned);
+    let script = match form.part("scriptFile") {
+        Some(part) => Some(part.text()?.to_owned()),
+        None => text("scriptFile"),
+    };
+    let node_threadcount = match number(&all, "nodeThreadcount")? {
+        None => None,
+        Some(n) => Some(u32::try_from(n).map_err(|_| {
+            ApiError::invalid(format!("parameter nodeThreadcount: {n} is too large"))
+        })?),
+    };
+    Ok(AdhocBody {
+        project: text("project"),
+        exec: text("exec"),
+        script,
+        url: text("scriptURL"),
+        arg_string: text("argString"),
+        script_interpreter: text("scriptInterpreter"),
+        interpreter_args_quoted: flag(&all, "interpreterArgsQuoted")?,
+        file_extension: text("fileExtension"),
+        filter: text("filter"),
+        node_threadcount,
+        node_keepgoing: flag(&all, "nodeKeepgoing")?,
+        as_user: text("asUser"),
+    })
 }
 
 /// `POST /api/{v}/project/{project}/run/command` with `{exec, filter,
-/// nodeThreadcount?, nodeKeepgoing?, asUser?}`.
+/// nodeThreadcount?, nodeKeepgoing?, asUser?}` (JSON or form fields).
 pub(crate) async fn command(
     State(state): State<ApiState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let b = parse(&body)?;
+    let b = parse(&headers, &q, body).await?;
+    let target = admit(&state, &caller, &path(&p, "project"), &b).await?;
     let exec = b
         .exec
         .clone()
@@ -77,37 +157,12 @@ pub(crate) async fn command(
             "exec: longer than {MAX_COMMAND} bytes"
         )));
     }
-    run(
-        &state,
-        &caller,
-        &path(&p, "project"),
-        b,
-        StepKind::Command { exec },
-    )
-    .await
+    let label = exec.clone();
+    run(&state, &caller, target, StepKind::Command { exec }, label).await
 }
 
-/// `POST /api/{v}/project/{project}/run/script` with a JSON body `{script,
-/// argString?, scriptInterpreter?, interpreterArgsQuoted?, fileExtension?,
-/// filter, nodeThreadcount?, nodeKeepgoing?, asUser?}`.
-pub(crate) async fn script(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(p): Path<HashMap<String, String>>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let b = parse(&body)?;
-    let script = b
-        .script
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| ApiError::invalid("script: the script is required"))?;
-    if script.len() > MAX_COMMAND {
-        return Err(ApiError::invalid(format!(
-            "script: longer than {MAX_COMMAND} bytes"
-        )));
-    }
-    let spec = ScriptSpec {
+fn script_spec(b: &AdhocBody) -> ScriptSpec {
+    ScriptSpec {
         args: b.arg_string.clone().filter(|a| !a.trim().is_empty()),
         interpreter: b
             .script_interpreter
@@ -116,24 +171,101 @@ pub(crate) async fn script(
         args_quoted: b.interpreter_args_quoted.unwrap_or(false),
         file_extension: b.file_extension.clone().filter(|e| !e.trim().is_empty()),
         expand_tokens: true,
+    }
+}
+
+/// `POST /api/{v}/project/{project}/run/script` with a JSON body `{script,
+/// argString?, scriptInterpreter?, interpreterArgsQuoted?, fileExtension?,
+/// filter, nodeThreadcount?, nodeKeepgoing?, asUser?}`, or those fields in a
+/// form with the script as `scriptFile`.
+pub(crate) async fn script(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b = parse(&headers, &q, body).await?;
+    let field = if crate::form::media_type(&headers).contains("form") {
+        "scriptFile"
+    } else {
+        "script"
     };
+    let target = admit(&state, &caller, &path(&p, "project"), &b).await?;
+    let script = b
+        .script
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid(format!("{field}: the script is required")))?;
+    if script.len() > MAX_COMMAND {
+        return Err(ApiError::invalid(format!(
+            "{field}: longer than {MAX_COMMAND} bytes"
+        )));
+    }
+    let spec = script_spec(&b);
     run(
         &state,
         &caller,
-        &path(&p, "project"),
-        b,
+        target,
         StepKind::Script { script, spec },
+        "script".to_owned(),
     )
     .await
 }
 
-async fn run(
+/// `POST /api/{v}/project/{project}/run/url`: as `run/script`, the script
+/// downloaded by the server from `scriptURL` (form) or `url` (JSON) once
+/// the caller is authorized and the filter selects nodes.
+pub(crate) async fn url(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b = parse(&headers, &q, body).await?;
+    let target = admit(&state, &caller, &path(&p, "project"), &b).await?;
+    let url = b
+        .url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| crate::form::required("scriptURL"))?;
+    let limits = state.limits;
+    let script =
+        crate::script_url::fetch(&url, limits.script_url_timeout, limits.script_url_max_bytes)
+            .await?;
+    let spec = script_spec(&b);
+    let label = crate::script_url::shown(url.trim());
+    run(
+        &state,
+        &caller,
+        target,
+        StepKind::Script { script, spec },
+        label,
+    )
+    .await
+}
+
+/// Who runs an ad-hoc execution where, once the caller is admitted.
+struct Target {
+    project: String,
+    user: String,
+    filter: String,
+    nodes: Vec<Node>,
+    threadcount: u32,
+    keepgoing: bool,
+}
+
+/// Checks the project, the caller's grants and the node filter: the nodes
+/// the filter selects and the caller may run on.
+async fn admit(
     state: &ApiState,
     caller: &Caller,
     project: &str,
-    b: AdhocBody,
-    kind: StepKind,
-) -> Result<Json<Value>, ApiError> {
+    b: &AdhocBody,
+) -> Result<Target, ApiError> {
     let subject = &caller.subject;
     if !state.may_read_project(subject, project)
         || state.store.get_project(project).await?.is_none()
@@ -188,10 +320,33 @@ async fn run(
             "No nodes matched the filter: {filter}"
         )));
     }
-    let label = match &kind {
-        StepKind::Command { exec } => exec.clone(),
-        _ => "script".to_owned(),
-    };
+    Ok(Target {
+        project: project.to_owned(),
+        user,
+        filter,
+        nodes,
+        threadcount: b.node_threadcount.unwrap_or(1).max(1),
+        keepgoing: b.node_keepgoing.unwrap_or(false),
+    })
+}
+
+/// Starts the execution of `kind` on the target's nodes, named `label`.
+async fn run(
+    state: &ApiState,
+    caller: &Caller,
+    target: Target,
+    kind: StepKind,
+    label: String,
+) -> Result<Json<Value>, ApiError> {
+    let Target {
+        project,
+        user,
+        filter,
+        nodes,
+        threadcount,
+        keepgoing,
+    } = target;
+    let project = project.as_str();
     // an ad-hoc execution: a job without a uuid, named after its command
     let name: String = label
         .replace('/', "\u{2215}")
@@ -205,8 +360,8 @@ async fn run(
     job.nodefilters = Some(NodeFilters {
         filter: Some(".*".into()),
         dispatch: Dispatch {
-            threadcount: b.node_threadcount.unwrap_or(1).max(1),
-            keepgoing: b.node_keepgoing.unwrap_or(false),
+            threadcount,
+            keepgoing,
             ..Dispatch::default()
         },
         ..NodeFilters::default()

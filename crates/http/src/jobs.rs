@@ -232,8 +232,51 @@ fn check_schedule(job: &Job) -> Result<(), String> {
     Ok(())
 }
 
+/// 415 with Rundeck's code for an import format that is not taken.
+fn unsupported_format(name: &str, format: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "api.error.jobs.import.format.unsupported",
+        format!(
+            "The specified format is not supported: {format} (parameter {name}: yaml or json; xml is not supported)"
+        ),
+    )
+}
+
+/// Whether an import document is YAML (else JSON): the `fileformat` (or
+/// `format`) parameter, else the content type (of the body, or of a form's
+/// `xmlBatch` part), else, for a form, the document's first character.
+fn import_is_yaml(
+    q: &[(String, String)],
+    content_type: &str,
+    form_text: Option<&str>,
+) -> Result<bool, ApiError> {
+    let named = match param(q, "fileformat") {
+        Some(f) => Some(("fileformat", f)),
+        None => param(q, "format").map(|f| ("format", f)),
+    };
+    match named {
+        Some((_, "yaml")) => Ok(true),
+        Some((_, "json")) => Ok(false),
+        Some((name, other)) => Err(unsupported_format(name, other)),
+        None if content_type.contains("yaml") => Ok(true),
+        None if content_type.contains("json") => Ok(false),
+        None => match form_text.map(|t| t.trim_start().chars().next()) {
+            Some(Some('[' | '{')) => Ok(false),
+            Some(Some('<')) => Err(unsupported_format("fileformat", "xml")),
+            Some(_) => Ok(true),
+            None => Err(ApiError::invalid(
+                "send the jobs as application/yaml or application/json, or name the format with fileformat=yaml|json",
+            )),
+        },
+    }
+}
+
 /// `POST /api/{v}/project/{project}/jobs/import`: a job YAML or JSON
-/// document (`fileformat`, else the `Content-Type`), with `dupeOption`
+/// document, as the body or (Rundeck's form uploads) as the `xmlBatch`
+/// field of an `application/x-www-form-urlencoded` body or part of a
+/// `multipart/form-data` one; the format from `fileformat`, else the
+/// `Content-Type`. Options (query parameters, or form fields): `dupeOption`
 /// (`create` (default, as Rundeck; a job whose group and name exist fails),
 /// `update`, `skip`) and `uuidOption` (`preserve`
 /// (default), `remove`). Answers which jobs succeeded, failed or were skipped.
@@ -242,10 +285,14 @@ pub(crate) async fn import(
     caller: Caller,
     headers: HeaderMap,
     Path(p): Path<HashMap<String, String>>,
-    Query(q): Params,
+    Query(mut q): Params,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_of(&state, &caller, &p).await?;
+    let form = crate::form::Form::parse(&headers, body.clone()).await?;
+    if let Some(f) = &form {
+        q.extend(f.fields().into_iter().filter(|(n, _)| n != "xmlBatch"));
+    }
     let dupe = match param(&q, "dupeOption").unwrap_or("create") {
         "create" => Dupe::Create,
         "update" => Dupe::Update,
@@ -265,33 +312,27 @@ pub(crate) async fn import(
             )))
         }
     };
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|c| c.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let yaml = match param(&q, "fileformat").or(param(&q, "format")) {
-        Some("yaml") => true,
-        Some("json") => false,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "parameter fileformat: {other:?} is not yaml or json (xml is not supported)"
-            )))
+    let (text, source, yaml) = match &form {
+        Some(f) => {
+            let part = f
+                .part("xmlBatch")
+                .ok_or_else(|| crate::form::required("xmlBatch"))?;
+            let text = part.text()?;
+            let ctype = part.content_type.as_deref().unwrap_or("");
+            (text, "xmlBatch", import_is_yaml(&q, ctype, Some(text))?)
         }
-        None if content_type.contains("yaml") => true,
-        None if content_type.contains("json") => false,
         None => {
-            return Err(ApiError::invalid(
-                "send the jobs as application/yaml or application/json, or name the format with fileformat=yaml|json",
-            ))
+            let ctype = crate::form::media_type(&headers);
+            let yaml = import_is_yaml(&q, &ctype, None)?;
+            let text = std::str::from_utf8(&body)
+                .map_err(|e| ApiError::invalid(format!("request body is not UTF-8: {e}")))?;
+            (text, "request body", yaml)
         }
     };
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| ApiError::invalid(format!("request body is not UTF-8: {e}")))?;
     let jobs = if yaml {
-        foredeck_core::format::parse_jobs_yaml(text, "request body")?
+        foredeck_core::format::parse_jobs_yaml(text, source)?
     } else {
-        foredeck_core::format::parse_jobs_json(text, "request body")?
+        foredeck_core::format::parse_jobs_json(text, source)?
     };
     let (mut succeeded, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     for (i, mut job) in jobs.into_iter().enumerate() {

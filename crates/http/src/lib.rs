@@ -12,7 +12,8 @@
 //! `metrics/ping` and `metrics/healthcheck`, jobs (list, export, import, get,
 //! delete, info, forecast, run, retry, enable/disable), executions (get,
 //! state, output with tailing and as Server-Sent Events, abort, delete,
-//! query, running), webhooks, project configuration (`project/{p}/config`,
+//! query, running), ad-hoc runs (`run/command`, `run/script`, `run/url`;
+//! JSON, form or multipart bodies), webhooks, project configuration (`project/{p}/config`,
 //! whole and by key), nodes (`project/{p}/resources`,
 //! `project/{p}/resource/{name}`, `project/{p}/sources`), the audit log
 //! (`system/audit`, admins only), `metrics/metrics` and Prometheus'
@@ -31,11 +32,13 @@ pub mod auth;
 mod config;
 mod error;
 mod executions;
+mod form;
 mod jobs;
 pub mod metrics;
 mod projects;
 mod resources;
 mod runtime;
+mod script_url;
 pub mod session;
 mod storage;
 mod system;
@@ -162,6 +165,10 @@ pub struct Limits {
     pub max_body: usize,
     /// Requests handled at once; more are answered 503.
     pub max_in_flight: usize,
+    /// Longest download of a `run/url` script (connect, answer and body).
+    pub script_url_timeout: std::time::Duration,
+    /// Largest `run/url` script, in bytes.
+    pub script_url_max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -169,6 +176,8 @@ impl Default for Limits {
         Limits {
             max_body: 16 * 1024 * 1024,
             max_in_flight: 512,
+            script_url_timeout: std::time::Duration::from_secs(10),
+            script_url_max_bytes: 1 << 20,
         }
     }
 }
@@ -262,6 +271,7 @@ pub fn router(state: ApiState) -> Router {
             post(adhoc::command),
         )
         .route("/api/{v}/project/{project}/run/script", post(adhoc::script))
+        .route("/api/{v}/project/{project}/run/url", post(adhoc::url))
         // webhooks (issue #6)
         .route("/api/{v}/project/{project}/webhooks", get(webhooks::list))
         .route("/api/{v}/project/{project}/webhook", post(webhooks::create))
@@ -395,5 +405,7 @@ mod tests;
 mod tests_adhoc;
 #[cfg(test)]
 mod tests_jobs;
+#[cfg(test)]
+mod tests_run_url;
 #[cfg(test)]
 mod tests_webhooks;

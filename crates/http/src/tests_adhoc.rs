@@ -11,10 +11,12 @@ use foredeck_core::{ExecutionStatus, MemoryStore, Project};
 use serde_json::Value;
 use tower::ServiceExt;
 
-const ADMIN: &str = "adhoc-admin-token";
-const NOBODY: &str = "adhoc-nobody-token";
+pub(super) const ADMIN: &str = "adhoc-admin-token";
+pub(super) const NOBODY: &str = "adhoc-nobody-token";
 
-async fn state(dir: &std::path::Path) -> ApiState {
+/// Project `ops` with nodes web1, web2 (tag web) and db1 (tag db), all run
+/// by the local executor; an admin token and one without grants.
+pub(super) async fn state(dir: &std::path::Path) -> ApiState {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     for (id, secret, role) in [("a", ADMIN, "admin"), ("n", NOBODY, "dev")] {
         store
@@ -51,11 +53,22 @@ async fn state(dir: &std::path::Path) -> ApiState {
 }
 
 async fn post(s: &ApiState, uri: &str, token: &str, body: &str) -> (StatusCode, Value) {
+    post_as(s, uri, token, "application/json", body).await
+}
+
+/// A POST with this content type; the answer's status and JSON.
+pub(super) async fn post_as(
+    s: &ApiState,
+    uri: &str,
+    token: &str,
+    content_type: &str,
+    body: &str,
+) -> (StatusCode, Value) {
     let req = Request::builder()
         .method(Method::POST)
         .uri(uri)
         .header(TOKEN_HEADER, token)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .body(Body::from(body.to_owned()))
         .unwrap();
     let resp = router(s.clone()).oneshot(req).await.unwrap();
@@ -67,7 +80,9 @@ async fn post(s: &ApiState, uri: &str, token: &str, body: &str) -> (StatusCode, 
     (status, v)
 }
 
-async fn finished_log(s: &ApiState, id: u64) -> (ExecutionStatus, String, bool) {
+/// Waits for the execution to end: its status, its log as `node: text`
+/// lines, and whether it is ad-hoc (has no job).
+pub(super) async fn finished_log(s: &ApiState, id: u64) -> (ExecutionStatus, String, bool) {
     for _ in 0..400 {
         let e = s.store.get_execution(id).await.unwrap().unwrap();
         if e.status.is_final() {
@@ -182,6 +197,163 @@ async fn bad_requests_and_callers_without_grants_are_refused() {
         matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
         "{v}"
     );
+    assert!(s
+        .store
+        .query_executions(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[tokio::test]
+async fn scripts_and_commands_come_as_rundeck_forms() {
+    use crate::form::test_multipart;
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path()).await;
+    // multipart: the script as a `scriptFile` file part, the rest as fields
+    let (ctype, body) = test_multipart(&[
+        (
+            "scriptFile",
+            Some("say.sh"),
+            "#!/bin/sh\necho multipart says $1",
+        ),
+        ("argString", None, "hello"),
+        ("filter", None, "tags: web"),
+        ("nodeThreadcount", None, "2"),
+        ("nodeKeepgoing", None, "true"),
+    ]);
+    let (status, v) = post_as(&s, "/api/59/project/ops/run/script", ADMIN, &ctype, &body).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (st, log, adhoc) = finished_log(&s, v["execution"]["id"].as_u64().unwrap()).await;
+    assert_eq!(st, ExecutionStatus::Succeeded, "{log}");
+    assert!(adhoc);
+    assert!(
+        log.contains("web1: multipart says hello") && log.contains("web2: multipart says hello"),
+        "{log}"
+    );
+    assert!(!log.contains("db1"), "{log}");
+    // multipart with the filter in the query; an interpreter and extension
+    let (ctype, body) = test_multipart(&[
+        ("scriptFile", Some("plain"), "echo interpreted \"$0\""),
+        ("scriptInterpreter", None, "sh"),
+        ("fileExtension", None, ".sh"),
+    ]);
+    let (status, v) = post_as(
+        &s,
+        "/api/59/project/ops/run/script?filter=db1",
+        ADMIN,
+        &ctype,
+        &body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (st, log, _) = finished_log(&s, v["execution"]["id"].as_u64().unwrap()).await;
+    assert_eq!(st, ExecutionStatus::Succeeded, "{log}");
+    assert!(
+        log.contains("db1: interpreted") && log.contains(".sh"),
+        "{log}"
+    );
+    // form-urlencoded: scriptFile holds the script text
+    let form = serde_urlencoded::to_string([
+        ("scriptFile", "#!/bin/sh\necho form says $1"),
+        ("argString", "bye"),
+        ("filter", "db1"),
+    ])
+    .unwrap();
+    let (status, v) = post_as(&s, "/api/59/project/ops/run/script", ADMIN, FORM, &form).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (st, log, _) = finished_log(&s, v["execution"]["id"].as_u64().unwrap()).await;
+    assert_eq!(st, ExecutionStatus::Succeeded, "{log}");
+    assert!(log.contains("db1: form says bye"), "{log}");
+    // run/command takes request parameters too
+    let form =
+        serde_urlencoded::to_string([("exec", "echo cmd on ${node.name}"), ("filter", "web2")])
+            .unwrap();
+    let (status, v) = post_as(&s, "/api/59/project/ops/run/command", ADMIN, FORM, &form).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (st, log, _) = finished_log(&s, v["execution"]["id"].as_u64().unwrap()).await;
+    assert_eq!(st, ExecutionStatus::Succeeded, "{log}");
+    assert!(log.contains("web2: cmd on web2"), "{log}");
+}
+
+#[tokio::test]
+async fn bad_forms_and_callers_without_grants_run_nothing() {
+    use crate::form::test_multipart;
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path()).await;
+    let uri = "/api/59/project/ops/run/script";
+    let (mp, no_script) = test_multipart(&[("filter", None, "web1")]);
+    let (_, empty_script) =
+        test_multipart(&[("scriptFile", Some("e.sh"), "  "), ("filter", None, "web1")]);
+    let (_, unknown) = test_multipart(&[
+        ("scriptFile", Some("a.sh"), "echo x"),
+        ("filter", None, "web1"),
+        ("nodeThreadCount", None, "2"),
+    ]);
+    let (_, bad_count) = test_multipart(&[
+        ("scriptFile", Some("a.sh"), "echo x"),
+        ("filter", None, "web1"),
+        ("nodeThreadcount", None, "many"),
+    ]);
+    let (_, bad_flag) = test_multipart(&[
+        ("scriptFile", Some("a.sh"), "echo x"),
+        ("filter", None, "web1"),
+        ("nodeKeepgoing", None, "maybe"),
+    ]);
+    let (_, no_filter) = test_multipart(&[("scriptFile", Some("a.sh"), "echo x")]);
+    let full = test_multipart(&[
+        ("scriptFile", Some("a.sh"), "echo x"),
+        ("filter", None, "web1"),
+    ])
+    .1;
+    let truncated = &full[..full.len() - 20];
+    for (ctype, body, needle) in [
+        (mp.as_str(), no_script.as_str(), "scriptFile"),
+        (mp.as_str(), empty_script.as_str(), "scriptFile"),
+        (mp.as_str(), unknown.as_str(), "nodeThreadCount"),
+        (mp.as_str(), bad_count.as_str(), "nodeThreadcount"),
+        (mp.as_str(), bad_flag.as_str(), "nodeKeepgoing"),
+        (mp.as_str(), no_filter.as_str(), "filter"),
+        (mp.as_str(), truncated, "multipart body"),
+        ("multipart/form-data", full.as_str(), "boundary"),
+        (FORM, "filter=web1", "scriptFile"),
+        (
+            FORM,
+            r#"{"script": "echo x", "filter": "web1"}"#,
+            "looks like JSON",
+        ),
+        ("text/plain", "echo x", "JSON"),
+    ] {
+        let (status, v) = post_as(&s, uri, ADMIN, ctype, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{needle}: {v}");
+        assert_eq!(v["errorCode"], "api.error.invalid.request", "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{needle}: {v}"
+        );
+    }
+    let (status, v) = post_as(
+        &s,
+        "/api/59/project/ops/run/command",
+        ADMIN,
+        FORM,
+        "filter=web1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("exec"), "{v}");
+    // no grant: refused whatever the body holds, and nothing leaks of it
+    for body in [full.as_str(), no_script.as_str()] {
+        let (status, v) = post_as(&s, uri, NOBODY, &mp, body).await;
+        assert!(
+            matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+            "{v}"
+        );
+        assert!(!v.to_string().contains("web1"), "{v}");
+    }
     assert!(s
         .store
         .query_executions(&Default::default())

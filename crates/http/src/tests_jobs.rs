@@ -267,12 +267,6 @@ async fn import_refuses_bad_documents_and_options() {
             JOBS,
             "uuidOption",
         ),
-        (
-            "?fileformat=xml",
-            Some("application/yaml"),
-            JOBS,
-            "fileformat",
-        ),
     ] {
         let (status, resp) = send(
             &s,
@@ -290,6 +284,17 @@ async fn import_refuses_bad_documents_and_options() {
             "api.error.invalid.request",
         );
         assert!(resp.contains(needle), "{needle}: {resp}");
+    }
+    // a format not taken: Rundeck's 415, naming the parameter
+    for query in ["?fileformat=xml", "?format=DNEformat"] {
+        let (status, resp) = import(&s, query, JOBS).await;
+        assert_error(
+            status,
+            &resp,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "api.error.jobs.import.format.unsupported",
+        );
+        assert!(resp.contains("format"), "{resp}");
     }
     // a bad cron fails that job only, and stores nothing of it
     let doc = r#"
@@ -1178,4 +1183,192 @@ fn parse_sse(text: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The text a finished execution logged.
+async fn logged(s: &ApiState, id: u64) -> String {
+    let log = s.store.read_log(id, 0, 1000).await.unwrap();
+    let lines: Vec<String> = log.events.into_iter().map(|e| e.text).collect();
+    lines.join("\n")
+}
+
+#[tokio::test]
+async fn import_takes_rundeck_multipart_and_form_uploads() {
+    use crate::form::test_multipart;
+    let s = state().await;
+    let uri = "/api/59/project/p/jobs/import";
+    // multipart: the document in an `xmlBatch` file part, its format found
+    // from its text, the options as form fields
+    let (ctype, body) = test_multipart(&[
+        ("xmlBatch", Some("jobs.yaml"), JOBS),
+        ("dupeOption", None, "create"),
+    ]);
+    let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(&ctype), &body).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let v = json(&resp);
+    assert_eq!(v["succeeded"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["succeeded"][0]["id"], HELLO);
+    // the imported job runs on the server node and says what it was given
+    let (status, resp) = post_json(&s, &format!("/api/59/job/{HELLO}/run"), ADMIN, "").await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let id = json(&resp)["id"].as_u64().unwrap();
+    assert!(finished(&s, id).await.status.is_final());
+    assert!(logged(&s, id).await.contains("hello world"));
+    // form fields win over none; `skip` as a form field
+    let (ctype, body) = test_multipart(&[
+        ("dupeOption", None, "skip"),
+        ("xmlBatch", Some("jobs.yaml"), JOBS),
+    ]);
+    let v = json(
+        &send(&s, Method::POST, uri, ADMIN, Some(&ctype), &body)
+            .await
+            .1,
+    );
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 2, "{v}");
+    // multipart JSON with ?format=json and dupeOption=update in the query
+    let doc = format!(
+        r#"[{{"name":"hello","group":"public","uuid":"{HELLO}","description":"from json","sequence":{{"commands":[{{"exec":"echo json says hi"}}]}}}}]"#
+    );
+    let (ctype, body) = test_multipart(&[("xmlBatch", Some("jobs.json"), &doc)]);
+    let (status, resp) = send(
+        &s,
+        Method::POST,
+        &format!("{uri}?format=json&dupeOption=update"),
+        ADMIN,
+        Some(&ctype),
+        &body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    assert_eq!(json(&resp)["succeeded"][0]["id"], HELLO, "{resp}");
+    let job = s.store.get_job("p", HELLO).await.unwrap().unwrap();
+    assert_eq!(job.description, "from json");
+    // application/x-www-form-urlencoded with xmlBatch=<document>
+    let renamed = JOBS
+        .replace("name: hello", "name: formed")
+        .replace("name: classified", "name: formed2");
+    let form = serde_urlencoded::to_string([
+        ("xmlBatch", renamed.as_str()),
+        ("fileformat", "yaml"),
+        ("uuidOption", "remove"),
+    ])
+    .unwrap();
+    let (status, resp) = send(
+        &s,
+        Method::POST,
+        uri,
+        ADMIN,
+        Some("application/x-www-form-urlencoded"),
+        &form,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let v = json(&resp);
+    assert_eq!(v["succeeded"].as_array().unwrap().len(), 2, "{v}");
+    assert_ne!(v["succeeded"][0]["id"], HELLO);
+    let id = v["succeeded"][0]["id"].as_str().unwrap().to_owned();
+    let (status, resp) = post_json(&s, &format!("/api/59/job/{id}/run"), ADMIN, "").await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let exec = json(&resp)["id"].as_u64().unwrap();
+    finished(&s, exec).await;
+    assert!(logged(&s, exec).await.contains("hello world"));
+}
+
+#[tokio::test]
+async fn import_form_uploads_refuse_bad_input_and_callers_without_grants() {
+    use crate::form::test_multipart;
+    let s = state().await;
+    let uri = "/api/59/project/p/jobs/import";
+    let form = "application/x-www-form-urlencoded";
+    // no xmlBatch: Rundeck's parameter.required
+    let (nameless_ct, nameless) = test_multipart(&[("", None, "")]);
+    let (other_ct, other) = test_multipart(&[("dupeOption", None, "skip")]);
+    for (ctype, body) in [
+        (nameless_ct.as_str(), nameless.as_str()),
+        (other_ct.as_str(), other.as_str()),
+        (form, ""),
+        (form, "dupeOption=skip"),
+    ] {
+        let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(ctype), body).await;
+        assert_error(
+            status,
+            &resp,
+            StatusCode::BAD_REQUEST,
+            "api.error.parameter.required",
+        );
+        assert!(
+            resp.contains(r#"parameter \"xmlBatch\" is required"#),
+            "{resp}"
+        );
+    }
+    // malformed bodies and documents: 400 saying where
+    let (ok_ct, bad_yaml) = test_multipart(&[("xmlBatch", Some("j.yaml"), "- name: [unclosed")]);
+    let (_, bad_json) = test_multipart(&[("xmlBatch", Some("j.json"), "[{\"name\": ")]);
+    let truncated = test_multipart(&[("xmlBatch", Some("j.yaml"), JOBS)]).1;
+    let truncated = &truncated[..truncated.len() / 2];
+    for (ctype, body, needle) in [
+        (ok_ct.as_str(), bad_yaml.as_str(), "xmlBatch"),
+        (ok_ct.as_str(), bad_json.as_str(), "xmlBatch"),
+        (ok_ct.as_str(), truncated, "multipart body"),
+        ("multipart/form-data", "--x\r\n\r\n", "boundary"),
+        (form, "xmlBatch=-+name%3A+%5Bunclosed", "xmlBatch"),
+        (form, "[{\"name\": \"j\"}]", "looks like JSON"),
+        ("text/plain", JOBS, "fileformat"),
+    ] {
+        let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(ctype), body).await;
+        assert_error(
+            status,
+            &resp,
+            StatusCode::BAD_REQUEST,
+            "api.error.invalid.request",
+        );
+        assert!(resp.contains(needle), "{needle}: {resp}");
+    }
+    // a format not taken, named or found: 415
+    let (ctype, xml) = test_multipart(&[("xmlBatch", Some("j.xml"), "<joblist><job/></joblist>")]);
+    let (_, yaml_as_xml) = test_multipart(&[
+        ("xmlBatch", Some("j.yaml"), JOBS),
+        ("fileformat", None, "xml"),
+    ]);
+    for body in [&xml, &yaml_as_xml] {
+        let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(&ctype), body).await;
+        assert_error(
+            status,
+            &resp,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "api.error.jobs.import.format.unsupported",
+        );
+        assert!(resp.contains("fileformat"), "{resp}");
+    }
+    assert!(s
+        .store
+        .list_jobs("p", &Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    // callers without grants: refused before the body is read, or per job
+    let (ctype, body) = test_multipart(&[("xmlBatch", Some("jobs.yaml"), JOBS)]);
+    let (status, resp) = send(&s, Method::POST, uri, NOBODY, Some(&ctype), &body).await;
+    assert_error(
+        status,
+        &resp,
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+    );
+    no_leak(&resp);
+    let (status, resp) = send(&s, Method::POST, uri, DEV, Some(&ctype), &body).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let v = json(&resp);
+    assert_eq!(v["failed"].as_array().unwrap().len(), 2, "{v}");
+    assert!(s
+        .store
+        .list_jobs("p", &Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    // the body limit holds for uploads too
+    let mut small = s.clone();
+    small.limits.max_body = 256;
+    let (status, _) = send(&small, Method::POST, uri, ADMIN, Some(&ctype), &body).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
