@@ -392,4 +392,6 @@ mod tests_adhoc;
 #[cfg(test)]
 mod tests_jobs;
 #[cfg(test)]
+mod tests_stream;
+#[cfg(test)]
 mod tests_webhooks;
