@@ -53,7 +53,10 @@ fn start(data: &std::path::Path) -> (Server, String) {
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let addr = loop {
         let mut l = String::new();
-        assert!(out.read_line(&mut l).expect("read") > 0, "the server exited");
+        assert!(
+            out.read_line(&mut l).expect("read") > 0,
+            "the server exited"
+        );
         if let Some(a) = l.trim().split("listening on http://").nth(1) {
             break a.to_owned();
         }
