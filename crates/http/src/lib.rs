@@ -408,4 +408,6 @@ mod tests_jobs;
 #[cfg(test)]
 mod tests_run_url;
 #[cfg(test)]
+mod tests_stream;
+#[cfg(test)]
 mod tests_webhooks;

@@ -1,7 +1,9 @@
-//! The log pipeline of one execution: applies log limits, batches events
-//! into the Store, and hands each event to a live listener.
+//! The log pipeline of one execution: applies log limits, hands each event
+//! to the live feed and listener at once, and batches events into the Store
+//! on a task of its own (so no live follower waits for a store append).
 
 use super::limits::LogLimit;
+use super::live::Feed;
 use super::{Control, LogListener, StopReason};
 use crate::model::{LogEvent, LogLevel, LogLimitAction};
 use crate::store::Store;
@@ -18,6 +20,9 @@ const BATCH_EVENTS: usize = 512;
 const BATCH_BYTES: usize = 64 * 1024;
 /// Longest an event waits before it is appended.
 const BATCH_DELAY: Duration = Duration::from_millis(100);
+/// Full batches waiting for the store, at most: beyond that the pipeline
+/// waits (and so do the steps writing to it).
+const APPEND_QUEUE: usize = 2;
 
 /// Sends events into the pipeline. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -40,20 +45,23 @@ pub(crate) struct LogLimits {
 
 /// Starts the writer task for execution `id`. It ends, after a final
 /// append, when every `LogTx` is dropped; its result is the store error, if any.
+/// Every event written goes to `feed` before it goes to the store.
 pub(crate) fn start(
     store: Arc<dyn Store>,
     id: u64,
     limits: Option<LogLimits>,
     listener: Option<LogListener>,
     control: Arc<Control>,
+    feed: Arc<Feed>,
 ) -> (LogTx, JoinHandle<Option<String>>) {
     let (tx, mut rx) = mpsc::channel::<LogEvent>(1024);
+    let (appends, appender) = appender(store, id, feed.clone());
+    let sink = Sink { listener, feed };
     let task = tokio::spawn(async move {
         let mut batch: Vec<LogEvent> = Vec::with_capacity(BATCH_EVENTS);
         let mut counter = Counter::default();
         let mut cut = false;
         let mut cut_nodes: std::collections::HashSet<String> = Default::default();
-        let mut error: Option<String> = None;
         let mut deadline: Option<tokio::time::Instant> = None;
         // Text bytes of the first `counted` events of the batch.
         let (mut batch_bytes, mut counted) = (0usize, 0usize);
@@ -102,9 +110,9 @@ pub(crate) fn start(
                                 ev.stepctx.as_deref(),
                                 msg,
                             );
-                            push(&mut batch, notice, &listener);
+                            sink.push(&mut batch, notice);
                         } else {
-                            push(&mut batch, ev, &listener);
+                            sink.push(&mut batch, ev);
                         }
                     }
                     if deadline.is_none() && !batch.is_empty() {
@@ -122,29 +130,66 @@ pub(crate) fn start(
                 }
             }
             if !batch.is_empty() {
-                if let Err(e) = store.append_log(id, &batch).await {
-                    error.get_or_insert(e.to_string());
-                }
-                batch.clear();
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_EVENTS));
+                // the appender ends only after this task drops `appends`
+                let _ = appends.send(full).await;
             }
             (batch_bytes, counted) = (0, 0);
             deadline = None;
         }
         if !batch.is_empty() {
-            if let Err(e) = store.append_log(id, &batch).await {
-                error.get_or_insert(e.to_string());
-            }
+            let _ = appends.send(batch).await;
         }
-        error
+        drop(appends);
+        match appender.await {
+            Ok(error) => error,
+            Err(e) => Some(format!("log appender failed: {e}")),
+        }
     });
     (LogTx { tx }, task)
 }
 
-fn push(batch: &mut Vec<LogEvent>, ev: LogEvent, listener: &Option<LogListener>) {
-    if let Some(l) = listener {
-        (l.0)(&ev);
+/// Appends batches to the store in order and tells the feed what the store
+/// holds. Its result is the first store error; after one, the feed closes
+/// (its offsets would no longer be the store's), so live followers go back
+/// to reading the store.
+fn appender(
+    store: Arc<dyn Store>,
+    id: u64,
+    feed: Arc<Feed>,
+) -> (mpsc::Sender<Vec<LogEvent>>, JoinHandle<Option<String>>) {
+    let (tx, mut rx) = mpsc::channel::<Vec<LogEvent>>(APPEND_QUEUE);
+    let task = tokio::spawn(async move {
+        let mut error: Option<String> = None;
+        while let Some(batch) = rx.recv().await {
+            match store.append_log(id, &batch).await {
+                Ok(()) => feed.stored(batch.len()),
+                Err(e) => {
+                    feed.close();
+                    error.get_or_insert(e.to_string());
+                }
+            }
+        }
+        feed.close();
+        error
+    });
+    (tx, task)
+}
+
+/// Where each written event goes besides the store.
+struct Sink {
+    listener: Option<LogListener>,
+    feed: Arc<Feed>,
+}
+
+impl Sink {
+    fn push(&self, batch: &mut Vec<LogEvent>, ev: LogEvent) {
+        self.feed.publish(&ev);
+        if let Some(l) = &self.listener {
+            (l.0)(&ev);
+        }
+        batch.push(ev);
     }
-    batch.push(ev);
 }
 
 #[derive(Default)]
@@ -218,7 +263,7 @@ mod tests {
             .await
             .unwrap();
         let control = Arc::new(Control::child(&CancellationToken::new()));
-        let (tx, task) = start(store.clone(), id, None, None, control);
+        let (tx, task) = start(store.clone(), id, None, None, control, Feed::new(0));
         for i in 0..6 {
             tx.send(line(i, 10 * 1024)).await;
         }

@@ -9,12 +9,14 @@
 //! per-step state the way Rundeck reports it.
 
 pub mod limits;
+mod live;
 mod log;
 pub(crate) mod options;
 mod run;
 mod slots;
 mod state;
 
+pub use live::{LiveError, LiveEvent, LiveLog, LIVE_CAPACITY};
 pub use options::{resolve_options, ResolvedOptions};
 pub use slots::{DEFAULT_MAX_RUNNING_STEPS, DEFAULT_MAX_STEPS_PER_NODE};
 
@@ -157,6 +159,8 @@ pub(crate) struct Inner {
     pub notifier: Option<Arc<dyn Notifier>>,
     pub server_node: String,
     pub running: Mutex<HashMap<u64, Arc<Control>>>,
+    /// Live log feeds of the executions running here.
+    pub live: Mutex<HashMap<u64, Arc<live::Feed>>>,
     pub max_depth: u32,
     pub slots: slots::StepSlots,
 }
@@ -324,6 +328,20 @@ impl Engine {
         }
     }
 
+    /// Follows the log of an execution running in this engine as its
+    /// events are written (masked and limited as stored), before they reach
+    /// the store. None when it does not run here (another server of a
+    /// cluster, or it ended): read the store instead.
+    pub fn subscribe_log(&self, execution_id: u64) -> Option<LiveLog> {
+        let feed = self
+            .inner
+            .live
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&execution_id).cloned())?;
+        feed.subscribe()
+    }
+
     /// Ids of executions running in this engine.
     pub fn running(&self) -> Vec<u64> {
         let mut v: Vec<u64> = self
@@ -426,6 +444,7 @@ impl EngineBuilder {
                 notifier: self.notifier,
                 server_node: self.server_node,
                 running: Mutex::new(HashMap::new()),
+                live: Mutex::new(HashMap::new()),
                 max_depth: 16,
                 slots: slots::StepSlots::new(self.max_running_steps, self.max_steps_per_node),
             }),

@@ -329,15 +329,21 @@ async fn run_once(
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     state::init(&mut exec, &node_steps, &names, &engine.inner.server_node);
     exec.server_uuid = record.owner;
-    let id = if record.id == 0 {
-        store.create_execution(&exec).await?
+    // a record made before the run may hold events already (a misfire note)
+    let (id, log_base) = if record.id == 0 {
+        (store.create_execution(&exec).await?, 0)
     } else {
         exec.id = record.id;
         store.update_execution(&exec).await?;
-        record.id
+        (record.id, log_length(store.as_ref(), record.id).await?)
     };
     exec.id = id;
     base.job.insert("execid".into(), id.to_string());
+    // followable from the moment the caller knows the id
+    let feed = super::live::Feed::new(log_base);
+    if let Ok(mut l) = engine.inner.live.lock() {
+        l.insert(id, feed.clone());
+    }
     if let Some(tx) = id_tx {
         let _ = tx.send(id);
     }
@@ -352,6 +358,7 @@ async fn run_once(
         limits,
         opts.listener.clone(),
         control.clone(),
+        feed,
     );
     notify(engine, NotificationTrigger::Start, job, &exec).await;
     let avg_watch = watch_avg_duration(engine, job, &exec, &base).await;
@@ -455,12 +462,27 @@ async fn run_once(
         Ok(None) => {}
         Err(e) => tracing::warn!(execution = id, error = %e, "log writer failed"),
     }
+    if let Ok(mut l) = engine.inner.live.lock() {
+        l.remove(&id);
+    }
     let saved = store.update_execution(&exec).await;
     if let Ok(mut r) = engine.inner.running.lock() {
         r.remove(&id);
     }
     saved?;
     Ok(exec)
+}
+
+/// Number of events in the log of `id`.
+async fn log_length(store: &dyn crate::store::Store, id: u64) -> Result<u64> {
+    let mut n = 0u64;
+    loop {
+        let page = store.read_log(id, n, 2_000).await?;
+        if page.events.is_empty() {
+            return Ok(n);
+        }
+        n += page.events.len() as u64;
+    }
 }
 
 #[derive(Debug, Default)]
