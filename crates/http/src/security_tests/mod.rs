@@ -7,6 +7,7 @@ mod acl;
 mod login;
 mod storage;
 mod sweep;
+mod sweep_routes;
 mod tokens;
 
 use crate::auth::{hash_token, TOKEN_HEADER};
