@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acl;
+mod bad_input;
 mod login;
 mod storage;
 mod sweep;
