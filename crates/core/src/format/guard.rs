@@ -90,7 +90,17 @@ pub(crate) fn scan_json(src: &str, source_name: &str) -> Result<Root> {
 /// A YAML error's text without serde_yaml_ng's own path prefix (callers
 /// give a better one); the ` at line L column C` suffix is kept.
 pub(crate) fn yaml_message(e: &serde_yaml_ng::Error) -> String {
-    let text = e.to_string();
+    let text = without_path(e.to_string());
+    // serde_yaml_ng's own alias guard says only this: say what it means
+    match text.strip_prefix("repetition limit exceeded") {
+        Some(rest) => format!(
+            "repetition limit exceeded: YAML aliases expand to too many values (a YAML bomb?){rest}"
+        ),
+        None => text,
+    }
+}
+
+fn without_path(text: String) -> String {
     match text.split_once(": ") {
         // `prefix` looks like a path (`[1].sequence.commands`), not prose.
         Some((prefix, rest))

@@ -1037,6 +1037,21 @@ impl Scheduler for DurableScheduler {
             request.user.clone()
         };
         let mut spec = TriggerSpec::for_job(&job, &user)?;
+        // The trigger waits in the store (and may fire on another cluster
+        // member): a secure value given now would be kept there in clear.
+        if let Some(name) = spec
+            .secure
+            .iter()
+            .find(|s| request.options.contains_key(*s))
+        {
+            return Err(Error::InvalidJob {
+                job: job.full_name(),
+                field: format!("options.{name}"),
+                message: "a secure option value is not kept for a run at a later time; \
+                          run now, or give the option a key storage default (storagePath)"
+                    .into(),
+            });
+        }
         spec.options = request.options;
         spec.filter = request.filter;
         let id = format!("once:{}:{}", request.job_id, uuid::Uuid::new_v4().simple());

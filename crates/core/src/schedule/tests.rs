@@ -518,6 +518,42 @@ async fn run_at_fires_once_with_its_options() {
     );
 }
 
+/// A one-off trigger waits in the store: it takes no secure option value,
+/// and keeps nothing of a refused one.
+#[tokio::test]
+async fn run_at_refuses_secure_option_values() {
+    let store = memory().await;
+    let clock = ManualClock::new(t0());
+    let s = sched(&store, TestLauncher::new(&store), &clock, "s1");
+    let mut job = cron_job(&store, "secure", "0 0 0 1 1 ? 2099").await;
+    job.schedule = None;
+    let mut pw = crate::model::JobOption::new("pw");
+    pw.secure = true;
+    job.options = vec![crate::model::JobOption::new("env"), pw];
+    let job = store.put_job("p", &job).await.unwrap();
+    let request = |options: &[(&str, &str)]| RunRequest {
+        project: "p".into(),
+        job_id: job.uuid.clone().unwrap(),
+        options: options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..RunRequest::default()
+    };
+    let at = t0() + Duration::minutes(5);
+    let e = s
+        .run_at(request(&[("env", "prod"), ("pw", "hunter2-secret")]), at)
+        .await
+        .unwrap_err();
+    assert_eq!(crate::ErrorCode::code(&e), "job.invalid");
+    assert!(e.to_string().contains("options.pw"), "{e}");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    assert!(store.list_triggers(None).await.unwrap().is_empty());
+    // without the secure value it is scheduled
+    s.run_at(request(&[("env", "prod")]), at).await.unwrap();
+    assert_eq!(store.list_triggers(None).await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn job_and_project_switches() {
     let store = memory().await;

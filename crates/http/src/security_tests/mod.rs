@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acl;
+mod bad_input;
 mod login;
 mod storage;
 mod sweep;
+mod sweep_routes;
 mod tokens;
 
 use crate::auth::{hash_token, TOKEN_HEADER};

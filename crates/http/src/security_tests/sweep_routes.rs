@@ -1,0 +1,295 @@
+//! The sweep's route table ([`routes`]) and the check that it names every
+//! route `lib.rs` registers: a route added to [`router`](crate::router)
+//! without an entry here fails `the_sweep_covers_every_route`.
+
+use axum::http::Method;
+
+/// What a route must answer a caller who may not see its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Expect {
+    /// 403 or 404 with Rundeck's error body.
+    Denied,
+    /// 200 to an authenticated caller (their own things, or a filtered
+    /// list); 403 without credentials.
+    Open,
+    /// 200 with every item refused (Rundeck's bulk deletes); 403 without
+    /// credentials.
+    Refused,
+    /// A redirect to this page, and no session (form login and logout).
+    Redirect(&'static str),
+}
+
+/// One request of the sweep.
+#[derive(Clone, Debug)]
+pub(super) struct Route {
+    pub method: Method,
+    pub uri: String,
+    /// Content type and body.
+    pub body: Option<(&'static str, String)>,
+    pub expect: Expect,
+}
+
+/// The things the routes are aimed at: `{p}`, `{j}`, `{e}`, `{h}`, `{t}`
+/// in [`TABLE`].
+pub(super) struct Target<'a> {
+    pub project: &'a str,
+    pub job: &'a str,
+    pub exec: u64,
+    pub hook: &'a str,
+    pub token_id: &'a str,
+}
+
+const JSON: &str = "application/json";
+const YAML: &str = "application/yaml";
+const POLICY: &str =
+    "context: {application: rundeck}\nfor: {project: [{allow: '*'}]}\nby: {group: dev}\n";
+
+use Expect::{Denied, Open, Redirect, Refused};
+
+/// Method and URI, what to expect, and an optional (content type, body).
+type Entry = (&'static str, Expect, Option<(&'static str, &'static str)>);
+
+#[rustfmt::skip]
+const TABLE: &[Entry] = &[
+    // system, projects
+    ("GET /api/59/system/info", Denied, None),
+    ("GET /api/59/metrics/ping", Denied, None),
+    ("GET /api/59/metrics/healthcheck", Denied, None),
+    ("GET /api/59/projects", Open, None),
+    ("POST /api/59/projects", Denied, Some((JSON, r#"{"name":"mine"}"#))),
+    ("GET /api/59/project/{p}", Denied, None),
+    ("DELETE /api/59/project/{p}", Denied, None),
+    // jobs
+    ("GET /api/59/project/{p}/jobs", Denied, None),
+    ("GET /api/59/project/{p}/jobs/export", Denied, None),
+    ("POST /api/59/project/{p}/jobs/import", Denied,
+        Some((YAML, "- name: mine\n  sequence: {commands: [{exec: 'true'}]}\n"))),
+    ("POST /api/59/jobs/delete", Refused, Some((JSON, r#"{"ids":["{j}"]}"#))),
+    ("DELETE /api/59/jobs/delete?idlist={j}", Refused, None),
+    ("GET /api/59/job/{j}", Denied, None),
+    ("DELETE /api/59/job/{j}", Denied, None),
+    ("GET /api/59/job/{j}/info", Denied, None),
+    ("GET /api/59/job/{j}/forecast", Denied, None),
+    ("POST /api/59/job/{j}/run", Denied, Some((JSON, r#"{"options":{"x":"y"}}"#))),
+    ("GET /api/59/job/{j}/executions", Denied, None),
+    ("POST /api/59/job/{j}/executions", Denied, Some((JSON, "{}"))),
+    ("POST /api/59/job/{j}/retry/{e}", Denied, Some((JSON, "{}"))),
+    ("POST /api/59/job/{j}/execution/enable", Denied, None),
+    ("POST /api/59/job/{j}/execution/disable", Denied, None),
+    ("POST /api/59/job/{j}/schedule/enable", Denied, None),
+    ("POST /api/59/job/{j}/schedule/disable", Denied, None),
+    // executions
+    ("GET /api/59/execution/{e}", Denied, None),
+    ("DELETE /api/59/execution/{e}", Denied, None),
+    ("GET /api/59/execution/{e}/state", Denied, None),
+    ("GET /api/59/execution/{e}/output", Denied, None),
+    ("GET /api/59/execution/{e}/output/node/localhost", Denied, None),
+    ("GET /api/59/execution/{e}/output/node/localhost/step/1", Denied, None),
+    ("GET /api/59/execution/{e}/output/step/1", Denied, None),
+    ("GET /api/59/execution/{e}/output/stream", Denied, None),
+    ("POST /api/59/execution/{e}/abort", Denied, None),
+    ("GET /api/59/execution/{e}/abort", Denied, None),
+    ("POST /api/59/executions/delete", Refused, Some((JSON, r#"{"ids":[{e}]}"#))),
+    ("GET /api/59/project/{p}/executions", Denied, None),
+    ("GET /api/59/project/{p}/executions/running", Denied, None),
+    ("GET /api/59/project/*/executions/running", Open, None),
+    // ad-hoc
+    ("POST /api/59/project/{p}/run/command", Denied, Some((JSON, r#"{"exec":"echo mine"}"#))),
+    ("POST /api/59/project/{p}/run/script", Denied, Some((JSON, r#"{"script":"echo mine"}"#))),
+    // webhooks
+    ("GET /api/59/project/{p}/webhooks", Denied, None),
+    ("POST /api/59/project/{p}/webhook", Denied,
+        Some((JSON, r#"{"name":"mine","config":{"jobId":"{j}"}}"#))),
+    ("GET /api/59/project/{p}/webhook/{h}", Denied, None),
+    ("POST /api/59/project/{p}/webhook/{h}", Denied, Some((JSON, r#"{"regenAuthToken":true}"#))),
+    ("DELETE /api/59/project/{p}/webhook/{h}", Denied, None),
+    ("POST /api/59/webhook/not-the-webhook-token", Denied, Some((JSON, "{}"))),
+    // project configuration, nodes, metrics, audit
+    ("GET /api/59/project/{p}/config", Denied, None),
+    ("PUT /api/59/project/{p}/config", Denied, Some((JSON, "{}"))),
+    ("GET /api/59/project/{p}/config/secret.key", Denied, None),
+    ("PUT /api/59/project/{p}/config/secret.key", Denied, Some((JSON, r#"{"value":"x"}"#))),
+    ("DELETE /api/59/project/{p}/config/secret.key", Denied, None),
+    ("GET /api/59/project/{p}/resources", Denied, None),
+    ("GET /api/59/project/{p}/resource/secret-node", Denied, None),
+    ("GET /api/59/project/{p}/sources", Denied, None),
+    ("GET /api/59/metrics/metrics", Denied, None),
+    ("GET /api/59/system/audit", Denied, None),
+    ("GET /metrics", Denied, None),
+    // ACL policies
+    ("GET /api/59/system/acl/", Denied, None),
+    ("GET /api/59/system/acl", Denied, None),
+    ("GET /api/59/system/acl/secret-policy-name.aclpolicy", Denied, None),
+    ("POST /api/59/system/acl/mine.aclpolicy", Denied, Some((YAML, POLICY))),
+    ("PUT /api/59/system/acl/secret-policy-name.aclpolicy", Denied, Some((YAML, POLICY))),
+    ("DELETE /api/59/system/acl/secret-policy-name.aclpolicy", Denied, None),
+    ("GET /api/59/project/{p}/acl", Denied, None),
+    ("GET /api/59/project/{p}/acl/", Denied, None),
+    ("GET /api/59/project/{p}/acl/p-secret.aclpolicy", Denied, None),
+    ("POST /api/59/project/{p}/acl/mine.aclpolicy", Denied,
+        Some((YAML, "for: {job: [{allow: '*'}]}\nby: {group: dev}\n"))),
+    ("PUT /api/59/project/{p}/acl/p-secret.aclpolicy", Denied, Some((YAML, POLICY))),
+    ("DELETE /api/59/project/{p}/acl/p-secret.aclpolicy", Denied, None),
+    // tokens
+    ("GET /api/59/tokens", Open, None),
+    ("POST /api/59/tokens", Denied, Some((JSON, r#"{"user":"nobody","roles":["dev"]}"#))),
+    ("GET /api/59/tokens/secret-user", Denied, None),
+    ("POST /api/59/tokens/root", Denied, Some((JSON, r#"{"roles":["admin"]}"#))),
+    ("GET /api/59/token/{t}", Denied, None),
+    ("DELETE /api/59/token/{t}", Denied, None),
+    // key storage
+    ("GET /api/59/storage/keys", Denied, None),
+    ("GET /api/59/storage/keys/", Denied, None),
+    ("GET /api/59/storage/keys/secret-dir/", Denied, None),
+    ("GET /api/59/storage/keys/secret-dir/key.pass", Denied, None),
+    ("POST /api/59/storage/keys/mine.pub", Denied, Some(("application/pgp-keys", "ssh-ed25519 A"))),
+    ("PUT /api/59/storage/keys/secret-dir/key.pass", Denied,
+        Some(("application/x-rundeck-data-password", "x"))),
+    ("DELETE /api/59/storage/keys/secret-dir/key.pass", Denied, None),
+    // users, an unknown route
+    ("GET /api/59/user/info", Open, None),
+    ("GET /api/59/user/info/root", Denied, None),
+    ("GET /api/59/user/list", Denied, None),
+    ("GET /api/59/user/list/", Denied, None),
+    ("GET /api/59/no/such/route", Denied, None),
+    // form login with a wrong password, logout
+    ("POST /j_security_check", Redirect("/user/error"),
+        Some(("application/x-www-form-urlencoded", "j_username=root&j_password=wrong"))),
+    ("GET /user/logout", Redirect("/user/loggedout"), None),
+    ("POST /user/logout", Redirect("/user/loggedout"), None),
+];
+
+/// Every route of the router, aimed at `t`.
+pub(super) fn routes(t: &Target) -> Vec<Route> {
+    let fill = |s: &str| {
+        s.replace("{p}", t.project)
+            .replace("{j}", t.job)
+            .replace("{e}", &t.exec.to_string())
+            .replace("{h}", t.hook)
+            .replace("{t}", t.token_id)
+    };
+    TABLE
+        .iter()
+        .map(|(line, expect, body)| {
+            let (method, uri) = line.split_once(' ').unwrap();
+            Route {
+                method: method.parse().unwrap(),
+                uri: fill(uri),
+                body: body.map(|(ctype, b)| (ctype, fill(b))),
+                expect: *expect,
+            }
+        })
+        .collect()
+}
+
+/// The routes `lib.rs` registers: (method, path) from its `.route(...)`
+/// calls, `ANY` for `any(...)`.
+fn registered_routes() -> Vec<(String, String)> {
+    let src = include_str!("../lib.rs");
+    let mut out = Vec::new();
+    for chunk in src.split(".route(").skip(1) {
+        let mut depth = 1;
+        let end = chunk
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map(|(i, _)| i)
+            .unwrap();
+        let call = &chunk[..end];
+        let mut parts = call.splitn(3, '"');
+        let path = parts.nth(1).unwrap().to_owned();
+        let handlers = parts.next().unwrap();
+        for m in ["get", "post", "put", "delete", "any"] {
+            // `get(` as a method router, not `jobs::get` (a handler)
+            let called = handlers.match_indices(&format!("{m}(")).any(|(i, _)| {
+                !handlers[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            if called {
+                out.push((m.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `uri` matches the route `pattern` (`{x}` one non-empty segment,
+/// `{*x}` the non-empty rest).
+fn matches(pattern: &str, uri: &str) -> bool {
+    let path = uri.split('?').next().unwrap_or_default();
+    let u: Vec<&str> = path.split('/').collect();
+    for (i, seg) in pattern.split('/').enumerate() {
+        if seg.starts_with("{*") {
+            return u.len() > i && !u[i..].concat().is_empty();
+        }
+        match u.get(i) {
+            None => return false,
+            Some(s) if seg.starts_with('{') && s.is_empty() => return false,
+            Some(s) if !seg.starts_with('{') && seg != *s => return false,
+            Some(_) => {}
+        }
+    }
+    pattern.split('/').count() == u.len()
+}
+
+/// The route `uri` goes to: static segments beat `{x}`, which beats `{*x}`.
+fn resolve<'a>(routes: &'a [(String, String)], method: &Method, uri: &str) -> Option<&'a str> {
+    routes
+        .iter()
+        .filter(|(m, p)| (m == method.as_str() || m == "ANY") && matches(p, uri))
+        .min_by_key(|(_, p)| (p.matches("{*").count(), p.matches('{').count()))
+        .map(|(_, p)| p.as_str())
+}
+
+#[test]
+fn the_sweep_covers_every_route() {
+    let registered = registered_routes();
+    assert!(registered.len() >= 80, "{registered:?}");
+    for probe in [
+        ("POST", "/api/{v}/webhook/{token}"),
+        ("GET", "/metrics"),
+        ("DELETE", "/api/{v}/storage/keys/{*path}"),
+        ("ANY", "/api/{v}/{*rest}"),
+    ] {
+        assert!(
+            registered.contains(&(probe.0.to_owned(), probe.1.to_owned())),
+            "{probe:?} in {registered:?}"
+        );
+    }
+    let table = routes(&Target {
+        project: "p",
+        job: "j",
+        exec: 1,
+        hook: "h",
+        token_id: "t",
+    });
+    let covered: Vec<(&str, &str)> = table
+        .iter()
+        .filter_map(|r| resolve(&registered, &r.method, &r.uri).map(|p| (r.method.as_str(), p)))
+        .collect();
+    for (m, p) in &registered {
+        assert!(
+            covered
+                .iter()
+                .any(|(cm, cp)| cp == p && (cm == m || m == "ANY")),
+            "{m} {p} is registered in lib.rs but not in the sweep's route table"
+        );
+    }
+    // and every entry of the table goes to a route
+    for r in &table {
+        assert!(
+            resolve(&registered, &r.method, &r.uri).is_some(),
+            "{} {} matches no registered route",
+            r.method,
+            r.uri
+        );
+    }
+}
