@@ -96,6 +96,7 @@ const TABLE: &[Entry] = &[
     // ad-hoc
     ("POST /api/59/project/{p}/run/command", Denied, Some((JSON, r#"{"exec":"echo mine"}"#))),
     ("POST /api/59/project/{p}/run/script", Denied, Some((JSON, r#"{"script":"echo mine"}"#))),
+    ("POST /api/59/project/{p}/run/url", Denied, Some((JSON, r#"{"url":"http://127.0.0.1:9/x.sh"}"#))),
     // webhooks
     ("GET /api/59/project/{p}/webhooks", Denied, None),
     ("POST /api/59/project/{p}/webhook", Denied,
