@@ -103,6 +103,20 @@ pub trait Authorizer: Send + Sync + std::fmt::Debug {
         self.decide(subject, action, resource, context).allowed()
     }
 
+    /// Whether `action` is allowed on every resource of `kind` in `context`,
+    /// whatever its attributes: lets a caller listing thousands of jobs skip
+    /// deciding each one. `false` means "decide each" (the provided answer);
+    /// an authorizer answers `true` only when no rule could deny any of them.
+    fn allows_every(
+        &self,
+        _subject: &Subject,
+        _action: &str,
+        _kind: &str,
+        _context: &AuthContext,
+    ) -> bool {
+        false
+    }
+
     /// Reloads what the authorizer keeps in memory (compiled policies) after
     /// they changed in the store. Authorizers without a cache do nothing.
     fn refresh(&self) -> futures::future::BoxFuture<'_, crate::Result<()>> {
@@ -119,6 +133,16 @@ impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
         context: &AuthContext,
     ) -> Decision {
         (**self).decide(subject, action, resource, context)
+    }
+
+    fn allows_every(
+        &self,
+        subject: &Subject,
+        action: &str,
+        kind: &str,
+        context: &AuthContext,
+    ) -> bool {
+        (**self).allows_every(subject, action, kind, context)
     }
 
     fn refresh(&self) -> futures::future::BoxFuture<'_, crate::Result<()>> {

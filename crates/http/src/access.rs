@@ -105,6 +105,23 @@ impl ApiState {
         self.may_read_project(subject, project) && self.sees_job_in(subject, project, job)
     }
 
+    /// Whether the caller may do `action` on every job of `project`, so
+    /// lists need not decide each (the caller reads the project).
+    pub(crate) fn may_every_job(&self, subject: &Subject, action: &str, project: &str) -> bool {
+        self.authorizer.allows_every(
+            subject,
+            action,
+            "job",
+            &AuthContext::Project(project.to_owned()),
+        )
+    }
+
+    /// Whether every job of `project` exists for the caller (who reads the
+    /// project): all readable or all viewable.
+    pub(crate) fn sees_every_job(&self, subject: &Subject, project: &str) -> bool {
+        self.may_every_job(subject, "read", project) || self.may_every_job(subject, "view", project)
+    }
+
     /// [`sees_job`](Self::sees_job) for a caller already known to read the
     /// project: one resource and context built for both actions.
     pub(crate) fn sees_job_in(&self, subject: &Subject, project: &str, job: &impl AclJob) -> bool {

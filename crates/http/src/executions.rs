@@ -878,6 +878,10 @@ pub(crate) async fn restrict(
     project: &str,
     query: &mut ExecutionQuery,
 ) -> Result<bool, ApiError> {
+    let adhoc = state.may_adhoc(&caller.subject, "read", project);
+    if adhoc && state.sees_every_job(&caller.subject, project) {
+        return Ok(true);
+    }
     let jobs = state
         .store
         .list_job_summaries(project, &foredeck_core::JobQuery::default())
@@ -888,7 +892,6 @@ pub(crate) async fn restrict(
         .filter(|j| state.sees_job_in(&caller.subject, project, *j))
         .map(|j| j.uuid.clone())
         .collect();
-    let adhoc = state.may_adhoc(&caller.subject, "read", project);
     if visible.len() == jobs.len() && adhoc {
         return Ok(true);
     }

@@ -150,6 +150,29 @@ impl Authorizer for AclAuthorizer {
         }
     }
 
+    fn allows_every(
+        &self,
+        subject: &Subject,
+        action: &str,
+        kind: &str,
+        context: &AuthContext,
+    ) -> bool {
+        use super::eval::Blanket;
+        let loaded = self.current();
+        let project = match context {
+            AuthContext::Project(p) => loaded.projects.get(p),
+            AuthContext::Application => None,
+        };
+        let system = loaded.system.blanket(subject, action, kind, context);
+        let project = project.map_or(Blanket::Undecided, |p| {
+            p.blanket(subject, action, kind, context)
+        });
+        match (system, project) {
+            (Blanket::MayDeny, _) | (_, Blanket::MayDeny) => false,
+            (a, b) => a == Blanket::AllowsAll || b == Blanket::AllowsAll,
+        }
+    }
+
     fn refresh(&self) -> futures::future::BoxFuture<'_, Result<()>> {
         Box::pin(self.reload())
     }

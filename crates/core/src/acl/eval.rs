@@ -83,7 +83,71 @@ impl Doc {
     }
 }
 
+/// What a set of rules says of every resource of one kind at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Blanket {
+    /// A rule without conditions allows the action and none could deny it.
+    AllowsAll,
+    /// Some rule could deny the action on some resource.
+    MayDeny,
+    /// Neither: each resource must be decided.
+    Undecided,
+}
+
+impl Rule {
+    fn unconditional(&self) -> bool {
+        self.equals.is_empty()
+            && self.matches.is_empty()
+            && self.contains.is_empty()
+            && self.subset.is_empty()
+    }
+}
+
+impl AclRules {
+    /// Whether these rules allow `action` on every resource of `kind`.
+    pub(crate) fn blanket(
+        &self,
+        subject: &Subject,
+        action: &str,
+        kind: &str,
+        context: &AuthContext,
+    ) -> Blanket {
+        let mut all = false;
+        for p in &self.policies {
+            for d in &p.docs {
+                let Some(rules) = d.rules.get(kind) else {
+                    continue;
+                };
+                let Some(allows_count) = d.applies(subject, context) else {
+                    continue;
+                };
+                for rule in rules {
+                    if names(&rule.deny, action) {
+                        return Blanket::MayDeny;
+                    }
+                    all |= allows_count && names(&rule.allow, action) && rule.unconditional();
+                }
+            }
+        }
+        if all {
+            Blanket::AllowsAll
+        } else {
+            Blanket::Undecided
+        }
+    }
+}
+
 impl Authorizer for AclRules {
+    fn allows_every(
+        &self,
+        subject: &Subject,
+        action: &str,
+        kind: &str,
+        context: &AuthContext,
+    ) -> bool {
+        self.blanket(subject, action, kind, context) == Blanket::AllowsAll
+    }
+
     fn decide(
         &self,
         subject: &Subject,

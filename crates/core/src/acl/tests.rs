@@ -536,3 +536,75 @@ async fn spawn_refresh_picks_up_changes() {
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     assert!(handle.is_finished());
 }
+
+#[test]
+fn allows_every_only_when_no_rule_could_say_no() {
+    let admin_yaml = BUILTIN_ADMIN_YAML;
+    let conditional = r#"
+description: read ops jobs
+context:
+  project: '.*'
+for:
+  job:
+    - match:
+        group: 'ops.*'
+      allow: [read]
+by:
+  group: ops
+"#;
+    let all_but_secret = r#"
+description: everything but secret jobs
+context:
+  project: 'p1'
+for:
+  job:
+    - allow: '*'
+    - equals:
+        group: secret
+      deny: [read]
+by:
+  group: dev
+"#;
+    let r = rules(&[
+        ("admin.aclpolicy", admin_yaml),
+        ("ops.aclpolicy", conditional),
+        ("dev.aclpolicy", all_but_secret),
+    ]);
+    let admin = Subject::new("root", ["admin"]);
+    let ops = Subject::new("olga", ["ops"]);
+    let dev = Subject::new("dan", ["dev"]);
+    let nobody = Subject::new("x", ["none"]);
+    let cases: &[(&Subject, &str, AuthContext, bool)] = &[
+        (&admin, "read", project("p1"), true),
+        (&admin, "run", project("p2"), true),
+        (&ops, "read", AuthContext::Application, false),
+        (&ops, "read", project("p1"), false),
+        (&dev, "run", project("p1"), true),
+        (&dev, "read", project("p1"), false),
+        (&dev, "run", project("p2"), false),
+        (&nobody, "read", project("p1"), false),
+    ];
+    let jobs: Vec<Resource> = ["", "ops", "ops/db", "secret", "other"]
+        .iter()
+        .map(|g| {
+            Resource::new("job")
+                .with("name", "j")
+                .with("group", *g)
+                .with("uuid", "u")
+        })
+        .collect();
+    for (who, action, ctx, want) in cases {
+        let every = r.allows_every(who, action, "job", ctx);
+        assert_eq!(every, *want, "{} {action} {ctx:?}", who.user);
+        // never true while some job would be refused
+        if every {
+            for j in &jobs {
+                assert!(
+                    r.allowed(who, action, j, ctx),
+                    "{} {action} {j:?}",
+                    who.user
+                );
+            }
+        }
+    }
+}
