@@ -97,33 +97,11 @@ impl MemoryStore {
     }
 }
 
-fn in_group(group: Option<&str>, path: &str) -> bool {
-    let g = group.unwrap_or("");
-    path.is_empty() || g == path || g.starts_with(&format!("{path}/"))
-}
-
 fn job_matches(job: &Job, q: &JobQuery) -> bool {
-    if let Some(p) = &q.group_path {
-        if !in_group(job.group.as_deref(), p) {
-            return false;
-        }
+    match &job.uuid {
+        Some(u) => q.matches(u, job.group.as_deref(), &job.name),
+        None => q.ids.is_empty() && q.matches("", job.group.as_deref(), &job.name),
     }
-    if let Some(g) = &q.group_exact {
-        if job.group.as_deref().unwrap_or("") != g {
-            return false;
-        }
-    }
-    if let Some(n) = &q.name_contains {
-        if !job.name.to_lowercase().contains(&n.to_lowercase()) {
-            return false;
-        }
-    }
-    if let Some(n) = &q.name_exact {
-        if &job.name != n {
-            return false;
-        }
-    }
-    q.ids.is_empty() || job.uuid.as_ref().is_some_and(|u| q.ids.contains(u))
 }
 
 fn execution_matches(inner: &Inner, e: &Execution, q: &ExecutionQuery) -> bool {
@@ -154,7 +132,11 @@ fn execution_matches(inner: &Inner, e: &Execution, q: &ExecutionQuery) -> bool {
             .and_then(|id| inner.jobs.get(&e.project).and_then(|js| js.get(id)));
         let Some(job) = job else { return false };
         if let Some(p) = &q.group_path {
-            if !in_group(job.group.as_deref(), p) {
+            let q = JobQuery {
+                group_path: Some(p.clone()),
+                ..JobQuery::default()
+            };
+            if !q.matches("", job.group.as_deref(), &job.name) {
                 return false;
             }
         }

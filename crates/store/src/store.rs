@@ -1,8 +1,8 @@
 //! [`SqlStore`]: the [`Store`] trait on SeaORM.
 
 use crate::entity::{
-    acl_policies, execution_counts, executions, jobs, keys, log_chunks, nodes, projects, triggers,
-    webhooks,
+    acl_policies, execution_counts, executions, job_revisions, jobs, keys, log_chunks, nodes,
+    projects, triggers, webhooks,
 };
 use crate::error::{codec, db, no_execution};
 use crate::migration::Migrator;
@@ -45,6 +45,29 @@ const INSERT_BATCH: usize = 500;
 pub struct SqlStore {
     db: DatabaseConnection,
     jobs: JobCache,
+    summaries: SummaryCache,
+}
+
+/// Each project's job summaries, sorted as listed, with the project's job
+/// revision they were read at: a list reads one row to check it.
+#[derive(Clone, Debug, Default)]
+struct SummaryCache(Arc<Mutex<HashMap<String, RevisedSummaries>>>);
+
+/// A project's job revision and its summaries at that revision.
+type RevisedSummaries = (i64, Arc<Vec<JobSummary>>);
+
+impl SummaryCache {
+    fn get(&self, project: &str, rev: i64) -> Option<Arc<Vec<JobSummary>>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(project)
+            .filter(|(r, _)| *r == rev)
+            .map(|(_, v)| Arc::clone(v))
+    }
+
+    fn put(&self, project: &str, rev: i64, list: Arc<Vec<JobSummary>>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(project.to_owned(), (rev, list));
+    }
 }
 
 /// Parsed job definitions by uuid, with the `updated` stamp they were parsed
@@ -86,6 +109,7 @@ impl SqlStore {
             SqlStore {
                 db: Database::connect(opts).await.map_err(db)?,
                 jobs: JobCache::default(),
+                summaries: SummaryCache::default(),
             }
         };
         store.migrate().await?;
@@ -129,6 +153,7 @@ impl SqlStore {
         Ok(SqlStore {
             db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
             jobs: JobCache::default(),
+            summaries: SummaryCache::default(),
         })
     }
 
@@ -429,6 +454,9 @@ impl Store for SqlStore {
             .exec(&txn)
             .await
             .map_err(db)?;
+        // kept, raised: a project made again under this name must not match
+        // a list cached before
+        bump_job_revision(&txn, name).await?;
         nodes::Entity::delete_many()
             .filter(nodes::Column::Project.eq(name))
             .exec(&txn)
@@ -587,6 +615,7 @@ impl Store for SqlStore {
             .exec(&txn)
             .await
             .map_err(db)?;
+        bump_job_revision(&txn, project).await?;
         txn.commit().await.map_err(db)?;
         Ok(job)
     }
@@ -624,8 +653,22 @@ impl Store for SqlStore {
     }
 
     async fn list_job_summaries(&self, project: &str, query: &JobQuery) -> Result<Vec<JobSummary>> {
-        let jobs = self.cached_jobs(project, query).await?;
-        Ok(jobs.iter().map(|j| j.summary()).collect())
+        // the revision first: a change after it makes the next list reload
+        let rev = job_revision(&self.db, project).await?;
+        let all = match self.summaries.get(project, rev) {
+            Some(all) => all,
+            None => {
+                let jobs = self.cached_jobs(project, &JobQuery::default()).await?;
+                let all = Arc::new(jobs.iter().map(|j| j.summary()).collect::<Vec<_>>());
+                self.summaries.put(project, rev, Arc::clone(&all));
+                all
+            }
+        };
+        Ok(all
+            .iter()
+            .filter(|j| query.matches(&j.uuid, j.group.as_deref(), &j.name))
+            .cloned()
+            .collect())
     }
 
     async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
@@ -655,6 +698,7 @@ impl Store for SqlStore {
             .exec(&txn)
             .await
             .map_err(db)?;
+        bump_job_revision(&txn, project).await?;
         txn.commit().await.map_err(db)
     }
 
@@ -1184,6 +1228,39 @@ impl SqlStore {
         list.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
         Ok(list)
     }
+}
+
+/// A project's job revision (0 before its first job change).
+async fn job_revision<C: ConnectionTrait>(c: &C, project: &str) -> Result<i64> {
+    Ok(job_revisions::Entity::find_by_id(project.to_owned())
+        .select_only()
+        .column(job_revisions::Column::Rev)
+        .into_tuple::<i64>()
+        .one(c)
+        .await
+        .map_err(db)?
+        .unwrap_or(0))
+}
+
+/// Raises a project's job revision, inside the transaction that changes its
+/// jobs.
+async fn bump_job_revision<C: ConnectionTrait>(c: &C, project: &str) -> Result<()> {
+    use job_revisions::Column as R;
+    let mut insert = Query::insert();
+    insert
+        .into_table(job_revisions::Entity)
+        .columns([R::Project, R::Rev])
+        .values([project.into(), 1i64.into()])
+        .map_err(|e| Error::Store(format!("job revision: {e}")))?
+        .on_conflict(
+            OnConflict::column(R::Project)
+                .value(R::Rev, Expr::col((job_revisions::Entity, R::Rev)).add(1))
+                .to_owned(),
+        );
+    c.execute(c.get_database_backend().build(&insert))
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 /// Events appended so far to an execution's log; `None` if it does not exist.

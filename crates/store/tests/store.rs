@@ -1084,6 +1084,14 @@ async fn job_list_sees_changes_from_other_processes() {
     a.put_job("ops", &job("two", None)).await.unwrap();
     let listed = a.list_jobs("ops", &JobQuery::default()).await.unwrap();
     assert_eq!(names(&listed), ["two", "one"]);
+    let summary_names = |l: Vec<foredeck_core::JobSummary>| -> Vec<String> {
+        l.into_iter().map(|j| j.name).collect()
+    };
+    let all = JobQuery::default();
+    assert_eq!(
+        summary_names(a.list_job_summaries("ops", &all).await.unwrap()),
+        ["two", "one"]
+    );
     // Changed, added and deleted elsewhere.
     j.description = "changed in b".into();
     b.put_job("ops", &j).await.unwrap();
@@ -1093,10 +1101,23 @@ async fn job_list_sees_changes_from_other_processes() {
     let listed = a.list_jobs("ops", &JobQuery::default()).await.unwrap();
     assert_eq!(names(&listed), ["one", "three"]);
     assert_eq!(listed[0].description, "changed in b");
+    // the summaries a held from before are not served again
+    let summaries = a.list_job_summaries("ops", &all).await.unwrap();
+    assert_eq!(summary_names(summaries.clone()), ["one", "three"]);
+    assert_eq!(summaries[0].description, "changed in b");
     // Filters apply to cached jobs too.
     let q = JobQuery {
         name_contains: Some("THR".into()),
         ..Default::default()
     };
     assert_eq!(names(&a.list_jobs("ops", &q).await.unwrap()), ["three"]);
+    // a project deleted and made again elsewhere starts with no jobs
+    b.delete_project("ops").await.unwrap();
+    b.create_project(&Project::new("ops")).await.unwrap();
+    assert!(a.list_job_summaries("ops", &all).await.unwrap().is_empty());
+    b.put_job("ops", &job("four", None)).await.unwrap();
+    assert_eq!(
+        summary_names(a.list_job_summaries("ops", &all).await.unwrap()),
+        ["four"]
+    );
 }

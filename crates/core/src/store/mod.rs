@@ -29,6 +29,23 @@ pub struct JobQuery {
     pub ids: Vec<String>,
 }
 
+impl JobQuery {
+    /// Whether a job with this uuid, group (`None` or `""` at the top level)
+    /// and name matches, as every store filters.
+    pub fn matches(&self, uuid: &str, group: Option<&str>, name: &str) -> bool {
+        let group = group.unwrap_or("");
+        self.group_path.as_deref().is_none_or(|p| {
+            p.is_empty() || group == p || group.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+        }) && self.group_exact.as_deref().is_none_or(|g| group == g)
+            && self
+                .name_contains
+                .as_deref()
+                .is_none_or(|n| name.to_lowercase().contains(&n.to_lowercase()))
+            && self.name_exact.as_deref().is_none_or(|n| name == n)
+            && (self.ids.is_empty() || self.ids.iter().any(|i| i == uuid))
+    }
+}
+
 /// Filters for the execution history.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecutionQuery {

@@ -9,6 +9,7 @@ pub(crate) mod api_tokens;
 pub(crate) mod audit_events;
 pub(crate) mod execution_counts;
 pub(crate) mod executions;
+pub(crate) mod job_revisions;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod known_hosts;

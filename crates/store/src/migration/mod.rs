@@ -10,6 +10,7 @@ mod m20261122_000002_cluster_auth;
 mod m20261122_000003_sqlite_log_trigger;
 mod m20261123_000004_executions_job_status;
 mod m20261123_000005_webhooks;
+mod m20261202_000006_job_revisions;
 mod types;
 
 /// Every migration of the Foredeck schema, in order.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_sqlite_log_trigger::Migration),
             Box::new(m20261123_000004_executions_job_status::Migration),
             Box::new(m20261123_000005_webhooks::Migration),
+            Box::new(m20261202_000006_job_revisions::Migration),
         ]
     }
 }
