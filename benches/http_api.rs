@@ -168,6 +168,16 @@ async fn seed(store: &SqlStore) -> u64 {
     id
 }
 
+/// The uuid of `job-00042`, whose executions one route queries.
+async fn one_job(store: &SqlStore) -> String {
+    store
+        .find_job(PROJECT, Some("team-2/svc-42"), "job-00042")
+        .await
+        .expect("find job")
+        .and_then(|j| j.uuid)
+        .expect("job-00042 seeded")
+}
+
 /// Lines in the log of the execution whose output is measured.
 const LOG_LINES: u64 = 10_000;
 
@@ -323,7 +333,7 @@ fn wrk(port: u16, path: &str, seconds: u64) -> String {
     )
 }
 
-fn measure(label: &str, args: Vec<String>, exec_id: u64) {
+fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
     let seconds = env("BENCH_SECONDS", 10);
     let port = free_port();
     let (server, ready) = start(&args, port);
@@ -349,8 +359,8 @@ fn measure(label: &str, args: Vec<String>, exec_id: u64) {
             format!("/api/59/project/{PROJECT}/executions?max=20"),
         ),
         (
-            "execution query, one job",
-            format!("/api/59/project/{PROJECT}/executions?max=20&jobFilter=job-00042"),
+            "execution query, one job (100 of 1,000,000)",
+            format!("/api/59/project/{PROJECT}/executions?max=20&jobIdListFilter={job_id}"),
         ),
         (
             "execution output tail (lastlines=100 of 10,000)",
@@ -405,7 +415,7 @@ fn main() {
                 std::fs::create_dir_all(&dir).expect("bench dir");
                 let id = rt.block_on(async {
                     let store = SqlStore::open_data_dir(&dir).await.expect("open sqlite");
-                    seed(&store).await
+                    (seed(&store).await, one_job(&store).await)
                 });
                 measure(
                     "SQLite",
@@ -437,7 +447,7 @@ fn main() {
                             .expect("create database");
                     }
                     let store = SqlStore::connect(&url).await.expect("open postgres");
-                    seed(&store).await
+                    (seed(&store).await, one_job(&store).await)
                 });
                 let dir = tempfile::tempdir().expect("tempdir");
                 measure(

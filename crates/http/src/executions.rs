@@ -257,17 +257,39 @@ fn level_name(l: LogLevel) -> &'static str {
     }
 }
 
-/// One output entry in Rundeck's shape.
-pub(crate) fn entry_json(e: &Execution, ev: &LogEvent) -> Value {
-    json!({
-        "time": ev.time.format("%H:%M:%S").to_string(),
-        "absolute_time": ev.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "level": level_name(ev.level),
-        "log": ev.text,
-        "user": e.user,
-        "node": ev.node.clone().unwrap_or_default(),
-        "stepctx": ev.stepctx.clone().unwrap_or_default(),
-    })
+/// One output entry in Rundeck's shape, serialized without building a JSON
+/// tree.
+#[derive(serde::Serialize)]
+pub(crate) struct Entry<'a> {
+    time: String,
+    absolute_time: String,
+    level: &'static str,
+    log: &'a str,
+    user: &'a str,
+    node: &'a str,
+    stepctx: &'a str,
+}
+
+impl<'a> Entry<'a> {
+    pub(crate) fn new(e: &'a Execution, ev: &'a LogEvent) -> Self {
+        Entry {
+            time: ev.time.format("%H:%M:%S").to_string(),
+            absolute_time: ev.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            level: level_name(ev.level),
+            log: &ev.text,
+            user: &e.user,
+            node: ev.node.as_deref().unwrap_or_default(),
+            stepctx: ev.stepctx.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+/// An output response: Rundeck's fields, then the entries.
+#[derive(serde::Serialize)]
+struct OutputPage<'a> {
+    #[serde(flatten)]
+    head: Value,
+    entries: Vec<Entry<'a>>,
 }
 
 /// Which entries of the log an output request wants.
@@ -410,7 +432,6 @@ async fn output_of(
         "retryBackoff": 0,
         "clusterExec": false,
         "compacted": false,
-        "entries": entries.iter().map(|ev| entry_json(&e, ev)).collect::<Vec<_>>(),
     });
     if unmodified {
         out["unmodified"] = json!(true);
@@ -418,7 +439,11 @@ async fn output_of(
     if sel.node.is_some() || sel.stepctx.is_some() {
         out["filter"] = json!({"nodename": sel.node, "stepctx": sel.stepctx});
     }
-    Ok(Json(out).into_response())
+    let page = OutputPage {
+        head: out,
+        entries: entries.iter().map(|ev| Entry::new(&e, ev)).collect(),
+    };
+    Ok(Json(page).into_response())
 }
 
 /// `GET /api/{v}/execution/{id}/output`: the log from `offset`, or its last
@@ -551,7 +576,8 @@ pub(crate) async fn stream(
     let events = futures::stream::unfold(follow, |mut f| async move {
         loop {
             if let Some((next, ev)) = f.pending.pop_front() {
-                let data = entry_json(&f.execution, &ev).to_string();
+                let data =
+                    serde_json::to_string(&Entry::new(&f.execution, &ev)).unwrap_or_default();
                 let event = Event::default()
                     .event("log")
                     .id(next.to_string())

