@@ -359,6 +359,10 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
             format!("/api/59/project/{PROJECT}/executions?max=20"),
         ),
         (
+            "execution query, jobFilter=job-0004 (10 jobs)",
+            format!("/api/59/project/{PROJECT}/executions?max=20&jobFilter=job-0004"),
+        ),
+        (
             "execution query, one job (100 of 1,000,000)",
             format!("/api/59/project/{PROJECT}/executions?max=20&jobIdListFilter={job_id}"),
         ),

@@ -746,65 +746,49 @@ impl Store for SqlStore {
     }
 
     async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>> {
-        use executions::Column as C;
         let max = if query.max == 0 { 20 } else { query.max };
-        let mut cond = Condition::all();
-        if let Some(p) = &query.project {
-            cond = cond.add(C::Project.eq(p));
-        }
-        if !query.job_ids.is_empty() {
-            cond = cond.add(C::JobId.is_in(query.job_ids.iter().cloned()));
-        }
-        match query.adhoc {
-            Some(true) => cond = cond.add(C::JobId.is_null()),
-            Some(false) => cond = cond.add(C::JobId.is_not_null()),
-            None => {}
-        }
-        if let Some(u) = &query.user {
-            cond = cond.add(C::User.eq(u));
-        }
-        if let Some(s) = &query.status {
-            cond = cond.add(C::Status.eq(s.as_str()));
-        }
-        if let Some(b) = query.begin {
-            cond = cond.add(C::DateStarted.gte(time::bound(b)));
-        }
-        if let Some(e) = query.end {
-            cond = cond.add(C::DateStarted.lt(time::bound(e)));
-        }
-        if let Some(p) = &query.group_path {
-            cond = cond.add(group_condition(C::JobGroup, p));
-        }
-        if let Some(n) = &query.job_name_contains {
-            let pattern = format!("%{}%", like_escape(&n.to_lowercase()));
-            cond = cond.add(Expr::col(C::JobNameLower).like(like(pattern)));
-        }
-        let total = match counted_total(&self.db, query).await? {
-            Some(n) => n,
-            None => executions::Entity::find()
-                .filter(cond.clone())
-                .count(&self.db)
-                .await
-                .map_err(db)?,
+        // Group and name filters mean the project's jobs of that group or
+        // name (executions of deleted jobs match neither): found among the
+        // job summaries, then by job id through the index, instead of a
+        // scan of every execution for a substring.
+        let by_ids;
+        let query = match (&query.project, &query.group_path, &query.job_name_contains) {
+            (Some(project), g, n) if g.is_some() || n.is_some() => {
+                let jobs = JobQuery {
+                    group_path: g.clone(),
+                    name_contains: n.clone(),
+                    ..JobQuery::default()
+                };
+                let ids: Vec<String> = self
+                    .list_job_summaries(project, &jobs)
+                    .await?
+                    .into_iter()
+                    .map(|j| j.uuid)
+                    .filter(|id| query.job_ids.is_empty() || query.job_ids.contains(id))
+                    .collect();
+                if ids.is_empty() || query.adhoc == Some(true) {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        total: 0,
+                        offset: query.offset,
+                        max,
+                    });
+                }
+                if ids.len() > MAX_ID_FILTER {
+                    // more than a statement takes: the column filters then
+                    return self.query_executions_by_columns(query, max).await;
+                }
+                by_ids = ExecutionQuery {
+                    job_ids: ids,
+                    group_path: None,
+                    job_name_contains: None,
+                    ..query.clone()
+                };
+                &by_ids
+            }
+            _ => query,
         };
-        let items = executions::Entity::find()
-            .filter(cond)
-            .order_by_desc(C::DateStarted)
-            .order_by_desc(C::Id)
-            .offset(query.offset)
-            .limit(max)
-            .all(&self.db)
-            .await
-            .map_err(db)?
-            .into_iter()
-            .map(execution_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page {
-            items,
-            total,
-            offset: query.offset,
-            max,
-        })
+        self.query_executions_by_columns(query, max).await
     }
 
     async fn delete_execution(&self, id: u64) -> Result<()> {
@@ -1140,7 +1124,76 @@ impl Store for SqlStore {
     }
 }
 
+/// Job ids a translated group or name filter sends at most in one statement.
+const MAX_ID_FILTER: usize = 10_000;
+
 impl SqlStore {
+    /// The execution query on the executions table's own columns.
+    async fn query_executions_by_columns(
+        &self,
+        query: &ExecutionQuery,
+        max: u64,
+    ) -> Result<Page<Execution>> {
+        use executions::Column as C;
+        let mut cond = Condition::all();
+        if let Some(p) = &query.project {
+            cond = cond.add(C::Project.eq(p));
+        }
+        if !query.job_ids.is_empty() {
+            cond = cond.add(C::JobId.is_in(query.job_ids.iter().cloned()));
+        }
+        match query.adhoc {
+            Some(true) => cond = cond.add(C::JobId.is_null()),
+            Some(false) => cond = cond.add(C::JobId.is_not_null()),
+            None => {}
+        }
+        if let Some(u) = &query.user {
+            cond = cond.add(C::User.eq(u));
+        }
+        if let Some(s) = &query.status {
+            cond = cond.add(C::Status.eq(s.as_str()));
+        }
+        if let Some(b) = query.begin {
+            cond = cond.add(C::DateStarted.gte(time::bound(b)));
+        }
+        if let Some(e) = query.end {
+            cond = cond.add(C::DateStarted.lt(time::bound(e)));
+        }
+        if let Some(p) = &query.group_path {
+            cond = cond.add(group_condition(C::JobGroup, p));
+        }
+        if let Some(n) = &query.job_name_contains {
+            let pattern = format!("%{}%", like_escape(&n.to_lowercase()));
+            cond = cond.add(Expr::col(C::JobNameLower).like(like(pattern)));
+        }
+        let total = match counted_total(&self.db, query).await? {
+            Some(n) => n,
+            None => executions::Entity::find()
+                .filter(cond.clone())
+                .count(&self.db)
+                .await
+                .map_err(db)?,
+        };
+        let items = executions::Entity::find()
+            .filter(cond)
+            .order_by_desc(C::DateStarted)
+            .order_by_desc(C::Id)
+            .offset(query.offset)
+            .limit(max)
+            .all(&self.db)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(execution_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            total,
+            offset: query.offset,
+            max,
+        })
+    }
+
     async fn stored_log_length(&self, eid: i64) -> Result<Option<i64>> {
         log_length_in(&self.db, eid).await
     }
