@@ -451,7 +451,15 @@ fn main() {
                             .expect("create database");
                     }
                     let store = SqlStore::connect(&url).await.expect("open postgres");
-                    (seed(&store).await, one_job(&store).await)
+                    let seeded = (seed(&store).await, one_job(&store).await);
+                    // the statistics autovacuum keeps on a database in use;
+                    // right after a bulk seed they may not be there yet
+                    store
+                        .connection()
+                        .execute_unprepared("ANALYZE")
+                        .await
+                        .expect("analyze");
+                    seeded
                 });
                 let dir = tempfile::tempdir().expect("tempdir");
                 measure(
