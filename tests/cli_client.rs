@@ -3,70 +3,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
+
+mod common;
+use common::{serve_command, Serve};
 
 const TOKEN: &str = "cli-client-test-token-0123456789";
 
-struct Server {
-    child: Child,
-    url: String,
+fn start(data: &Path) -> Serve {
+    common::start(serve_command(data, TOKEN), TOKEN)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The child is waited for by `Server`'s `Drop`.
-#[allow(clippy::zombie_processes)]
-fn start(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_foredeck"))
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(data)
-        .env("FOREDECK_BOOTSTRAP_TOKEN", TOKEN)
-        .env_remove("FOREDECK_SERVER_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "the server exited");
-        if let Some(rest) = line.trim().split("listening on ").nth(1) {
-            let url = rest.to_owned();
-            // keep reading stdout so the server never blocks on it
-            std::thread::spawn(move || {
-                let mut sink = String::new();
-                let _ = out.read_to_string(&mut sink);
-            });
-            return Server { child, url };
-        }
-    }
-}
-
-fn post(url: &str, path: &str, body: &str) -> u16 {
-    let addr = url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Rundeck-Auth-Token: {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    resp[9..12].parse().unwrap()
-}
-
-fn cli(server: &Server, args: &[&str]) -> Output {
+fn cli(server: &Serve, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_foredeck"))
         .args(args)
-        .args(["--url", &server.url, "--project", "ops"])
+        .args(["--url", &server.url(), "--project", "ops"])
         .env("FOREDECK_TOKEN", TOKEN)
         .env("FOREDECK_CONFIG", "/nonexistent/client.yaml")
         .output()
@@ -126,7 +78,14 @@ fn jobs_runs_and_executions_through_a_real_server() {
         }
     });
     assert_eq!(
-        post(&server.url, "/api/59/projects", &project.to_string()),
+        server
+            .http(
+                "POST",
+                "/api/59/projects",
+                "application/json",
+                &project.to_string()
+            )
+            .0,
         201
     );
     // a webhook receiver for the job's success notification
@@ -211,7 +170,7 @@ fn jobs_runs_and_executions_through_a_real_server() {
         note["execution"]["href"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("{}/project/ops/execution/show/", server.url)),
+            .starts_with(&format!("{}/project/ops/execution/show/", server.url())),
         "{note}"
     );
     let out = cli(&server, &["run", "ops/tools/broken"]);
@@ -258,7 +217,7 @@ fn jobs_runs_and_executions_through_a_real_server() {
             "jobs",
             "list",
             "--url",
-            &server.url,
+            &server.url(),
             "--project",
             "ops",
             "--token",

@@ -3,72 +3,29 @@
 //! polling and by Server-Sent Events: both give the same text.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "../crates/ssh/tests/harness/mod.rs"]
 mod harness;
 
+use common::{serve_command, Serve};
+
 use foredeck::Store;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 
 const TOKEN: &str = "e2e-bootstrap-token-0123456789";
 
-struct Server {
-    child: Child,
-    out: BufReader<std::process::ChildStdout>,
-    addr: String,
-}
-
-// The child is waited for by `Drop` or by the test.
-#[allow(clippy::zombie_processes)]
-fn start(data: &std::path::Path, key: Option<&std::path::Path>) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_foredeck"));
-    cmd.args(["serve", "--port", "0", "--data-dir"])
-        .arg(data)
-        .args(["--ssh-host-key-policy", "accept-new"])
-        .env("FOREDECK_BOOTSTRAP_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+fn start(data: &std::path::Path, key: Option<&std::path::Path>) -> Serve {
+    let mut cmd = serve_command(data, TOKEN);
+    cmd.args(["--ssh-host-key-policy", "accept-new"]);
     if let Some(k) = key {
         cmd.arg("--ssh-key").arg(k);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let addr = loop {
-        let mut l = String::new();
-        assert!(out.read_line(&mut l).unwrap() > 0, "the server exited");
-        if let Some(a) = l.trim().split("listening on http://").nth(1) {
-            break a.to_owned();
-        }
-    };
-    Server { child, out, addr }
+    common::start(cmd, TOKEN)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.0 exchange (the response is not chunked and ends at EOF).
+/// An exchange as the bootstrap admin.
 fn http(addr: &str, method: &str, path: &str, ctype: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nX-Rundeck-Auth-Token: {TOKEN}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp[9..12].parse().unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    common::exchange(addr, TOKEN, method, path, ctype, body)
 }
 
 fn json(body: &str) -> Value {
@@ -306,15 +263,8 @@ fn graceful_shutdown_aborts_running_executions() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let mut rest = String::new();
-    server.out.read_to_string(&mut rest).unwrap();
-    assert!(server.child.wait().unwrap().success(), "{rest}");
+    let (clean, rest) = server.terminate();
+    assert!(clean, "{rest}");
     assert!(rest.contains("Aborting 1 running execution"), "{rest}");
     assert!(rest.contains("Foredeck stopped"), "{rest}");
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -9,77 +9,18 @@
 
 use base64::Engine;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+
+mod common;
+use common::{serve_command, Serve};
 
 const TOKEN: &str = "secrets-e2e-bootstrap-token-0123456789";
 
-struct Server {
-    child: Child,
-    out: BufReader<ChildStdout>,
-    addr: String,
+fn start(data: &Path) -> Serve {
+    common::start(serve_command(data, TOKEN), TOKEN)
 }
 
-/// A child the test lost track of (a failed assertion) is killed, not left.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The child is waited for by `Server::stop` or its `Drop`.
-#[allow(clippy::zombie_processes)]
-fn start(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_foredeck"))
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(data)
-        .env("FOREDECK_BOOTSTRAP_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let addr = loop {
-        let mut l = String::new();
-        assert!(out.read_line(&mut l).unwrap() > 0, "the server exited");
-        if let Some(a) = l.trim().split("listening on http://").nth(1) {
-            break a.to_owned();
-        }
-    };
-    Server { child, out, addr }
-}
-
-impl Server {
-    /// One HTTP/1.0 exchange (the response ends at EOF).
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        ctype: &str,
-        body: &str,
-    ) -> (u16, String) {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.0\r\nHost: {}\r\nX-Rundeck-Auth-Token: {token}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        let status = resp[9..12].parse().unwrap();
-        let body = resp
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
-    }
-
+impl Serve {
     /// A call as the bootstrap admin that must succeed.
     fn ok(&self, method: &str, path: &str, ctype: &str, body: &str) -> String {
         let (status, text) = self.call(method, path, TOKEN, ctype, body);
@@ -104,19 +45,6 @@ impl Server {
             doc,
         );
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    }
-
-    /// SIGTERM, then whether it exited cleanly.
-    fn stop(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let mut rest = String::new();
-        self.out.read_to_string(&mut rest).unwrap();
-        self.child.wait().unwrap().success()
     }
 }
 
@@ -178,7 +106,7 @@ const JOB: &str = r#"
 fn no_secret_given_through_the_api_is_stored_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = start(&data);
+    let mut server = start(&data);
     let secure_now = "secure-option-value-now-Zq7Lp2";
     let secure_later = "secure-option-value-later-Xk9Wd4";
     let password = "key-storage-password-Hn3Vb8";
@@ -284,7 +212,8 @@ fn no_secret_given_through_the_api_is_stored_in_clear() {
     );
     assert!(out.contains("marker-output-visible"), "{out}");
     assert!(!out.contains(secure_now), "{out}");
-    assert!(server.stop(), "a clean exit on SIGTERM");
+    let (clean, out) = server.terminate();
+    assert!(clean, "a clean exit on SIGTERM: {out}");
 
     let mut files = Vec::new();
     all_files(&data, &mut files);
