@@ -1,8 +1,8 @@
 //! [`SqlStore`]: the [`Store`] trait on SeaORM.
 
 use crate::entity::{
-    acl_policies, execution_counts, executions, job_revisions, jobs, keys, log_chunks, nodes,
-    projects, triggers, webhooks,
+    acl_policies, execution_counts, execution_totals, executions, job_revisions, jobs, keys,
+    log_chunks, nodes, projects, triggers, webhooks,
 };
 use crate::error::{codec, db, no_execution};
 use crate::migration::Migrator;
@@ -50,22 +50,72 @@ pub struct SqlStore {
 
 /// Each project's job summaries, sorted as listed, with the project's job
 /// revision they were read at: a list reads one row to check it.
+/// One load at a time: requests that all find the list out of date (at
+/// start, after a job change) wait for the one that reads it instead of each
+/// reading and parsing every job.
 #[derive(Clone, Debug, Default)]
-struct SummaryCache(Arc<Mutex<HashMap<String, RevisedSummaries>>>);
+struct SummaryCache {
+    lists: Arc<Mutex<HashMap<String, RevisedSummaries>>>,
+    loading: Arc<tokio::sync::Mutex<()>>,
+}
 
 /// A project's job revision and its summaries at that revision.
-type RevisedSummaries = (i64, Arc<Vec<JobSummary>>);
+type RevisedSummaries = (i64, Arc<Summaries>);
+
+/// A project's job summaries in list order, with their positions by uuid.
+#[derive(Debug)]
+struct Summaries {
+    list: Vec<JobSummary>,
+    by_uuid: HashMap<String, usize>,
+}
+
+impl Summaries {
+    fn new(list: Vec<JobSummary>) -> Self {
+        let by_uuid = list
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.uuid.clone(), i))
+            .collect();
+        Summaries { list, by_uuid }
+    }
+
+    /// Those matching `query`, in list order; a query by uuids looks them
+    /// up rather than comparing every job's.
+    fn matching(&self, query: &JobQuery) -> Vec<JobSummary> {
+        let m = query.matcher();
+        if query.ids.is_empty() {
+            return self
+                .list
+                .iter()
+                .filter(|j| m.matches(&j.uuid, j.group.as_deref(), &j.name))
+                .cloned()
+                .collect();
+        }
+        let mut at: Vec<usize> = query
+            .ids
+            .iter()
+            .filter_map(|id| self.by_uuid.get(id).copied())
+            .collect();
+        at.sort_unstable();
+        at.dedup();
+        at.into_iter()
+            .map(|i| &self.list[i])
+            .filter(|j| m.matches(&j.uuid, j.group.as_deref(), &j.name))
+            .cloned()
+            .collect()
+    }
+}
 
 impl SummaryCache {
-    fn get(&self, project: &str, rev: i64) -> Option<Arc<Vec<JobSummary>>> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+    fn get(&self, project: &str, rev: i64) -> Option<Arc<Summaries>> {
+        let map = self.lists.lock().unwrap_or_else(|p| p.into_inner());
         map.get(project)
             .filter(|(r, _)| *r == rev)
             .map(|(_, v)| Arc::clone(v))
     }
 
-    fn put(&self, project: &str, rev: i64, list: Arc<Vec<JobSummary>>) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+    fn put(&self, project: &str, rev: i64, list: Arc<Summaries>) {
+        let mut map = self.lists.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(project.to_owned(), (rev, list));
     }
 }
@@ -467,6 +517,11 @@ impl Store for SqlStore {
             .exec(&txn)
             .await
             .map_err(db)?;
+        execution_totals::Entity::delete_many()
+            .filter(execution_totals::Column::Project.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
         triggers::Entity::delete_many()
             .filter(triggers::Column::Project.eq(name))
             .exec(&txn)
@@ -654,21 +709,26 @@ impl Store for SqlStore {
 
     async fn list_job_summaries(&self, project: &str, query: &JobQuery) -> Result<Vec<JobSummary>> {
         // the revision first: a change after it makes the next list reload
-        let rev = job_revision(&self.db, project).await?;
+        let mut rev = job_revision(&self.db, project).await?;
         let all = match self.summaries.get(project, rev) {
             Some(all) => all,
             None => {
-                let jobs = self.cached_jobs(project, &JobQuery::default()).await?;
-                let all = Arc::new(jobs.iter().map(|j| j.summary()).collect::<Vec<_>>());
-                self.summaries.put(project, rev, Arc::clone(&all));
-                all
+                let _loading = self.summaries.loading.lock().await;
+                // another request may have loaded it while this one waited
+                rev = job_revision(&self.db, project).await?;
+                match self.summaries.get(project, rev) {
+                    Some(all) => all,
+                    None => {
+                        let jobs = self.cached_jobs(project, &JobQuery::default()).await?;
+                        let all =
+                            Arc::new(Summaries::new(jobs.iter().map(|j| j.summary()).collect()));
+                        self.summaries.put(project, rev, Arc::clone(&all));
+                        all
+                    }
+                }
             }
         };
-        Ok(all
-            .iter()
-            .filter(|j| query.matches(&j.uuid, j.group.as_deref(), &j.name))
-            .cloned()
-            .collect())
+        Ok(all.matching(query))
     }
 
     async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
@@ -1417,20 +1477,43 @@ pub(crate) async fn recount<C: ConnectionTrait>(
     mut changes: Vec<(CountKey, i64)>,
 ) -> Result<()> {
     changes.sort();
+    let mut totals: std::collections::BTreeMap<(String, String), i64> = Default::default();
     for (key, delta) in changes {
         if delta == 0 {
             continue;
         }
         use execution_counts::Column as K;
         execution_counts::Entity::insert(execution_counts::ActiveModel {
-            project: Set(key.project),
+            project: Set(key.project.clone()),
             job_key: Set(key.job_key),
-            status: Set(key.status),
+            status: Set(key.status.clone()),
             n: Set(delta),
         })
         .on_conflict(
             OnConflict::columns([K::Project, K::JobKey, K::Status])
                 .value(K::N, Expr::col((execution_counts::Entity, K::N)).add(delta))
+                .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await
+        .map_err(db)?;
+        *totals.entry((key.project, key.status)).or_insert(0) += delta;
+    }
+    // after the counts, in key order: every transaction takes the rows'
+    // locks in one order
+    for ((project, status), delta) in totals {
+        if delta == 0 {
+            continue;
+        }
+        use execution_totals::Column as T;
+        execution_totals::Entity::insert(execution_totals::ActiveModel {
+            project: Set(project),
+            status: Set(status),
+            n: Set(delta),
+        })
+        .on_conflict(
+            OnConflict::columns([T::Project, T::Status])
+                .value(T::N, Expr::col((execution_totals::Entity, T::N)).add(delta))
                 .to_owned(),
         )
         .exec_without_returning(c)
@@ -1452,6 +1535,57 @@ async fn counted_total<C: ConnectionTrait>(c: &C, q: &ExecutionQuery) -> Result<
     {
         return Ok(None);
     }
+    if q.job_ids.is_empty() && q.adhoc != Some(true) {
+        if let Some(project) = &q.project {
+            // one row per status rather than one per job and status
+            let all = project_total(c, project, q.status.as_ref()).await?;
+            let total = if q.adhoc == Some(false) {
+                let adhoc = ExecutionQuery {
+                    adhoc: Some(true),
+                    ..q.clone()
+                };
+                all.saturating_sub(per_job_total(c, &adhoc).await?)
+            } else {
+                all
+            };
+            return Ok(Some(total));
+        }
+    }
+    per_job_total(c, q).await.map(Some)
+}
+
+/// SUM is NUMERIC/DECIMAL on PostgreSQL and MySQL: cast back to an integer.
+fn sum_expr(c: &impl ConnectionTrait) -> &'static str {
+    match c.get_database_backend() {
+        DatabaseBackend::MySql => "CAST(COALESCE(SUM(n), 0) AS SIGNED)",
+        _ => "CAST(COALESCE(SUM(n), 0) AS BIGINT)",
+    }
+}
+
+/// The executions of a project (in one status), from `execution_totals`.
+async fn project_total<C: ConnectionTrait>(
+    c: &C,
+    project: &str,
+    status: Option<&foredeck_core::ExecutionStatus>,
+) -> Result<u64> {
+    use execution_totals::Column as T;
+    let mut find = execution_totals::Entity::find().filter(T::Project.eq(project));
+    if let Some(s) = status {
+        find = find.filter(T::Status.eq(s.as_str()));
+    }
+    let n: Option<i64> = find
+        .select_only()
+        .column_as(Expr::cust(sum_expr(c)), "total")
+        .into_tuple()
+        .one(c)
+        .await
+        .map_err(db)?;
+    Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+}
+
+/// The executions matching a query's project, job, ad hoc and status
+/// filters, from `execution_counts`.
+async fn per_job_total<C: ConnectionTrait>(c: &C, q: &ExecutionQuery) -> Result<u64> {
     use execution_counts::Column as K;
     let mut cond = Condition::all();
     if let Some(p) = &q.project {
@@ -1468,18 +1602,13 @@ async fn counted_total<C: ConnectionTrait>(c: &C, q: &ExecutionQuery) -> Result<
     if let Some(s) = &q.status {
         cond = cond.add(K::Status.eq(s.as_str()));
     }
-    // SUM is NUMERIC/DECIMAL on PostgreSQL and MySQL: cast it back.
-    let sum = match c.get_database_backend() {
-        DatabaseBackend::MySql => "CAST(COALESCE(SUM(n), 0) AS SIGNED)",
-        _ => "CAST(COALESCE(SUM(n), 0) AS BIGINT)",
-    };
     let n: Option<i64> = execution_counts::Entity::find()
         .filter(cond)
         .select_only()
-        .column_as(Expr::cust(sum), "total")
+        .column_as(Expr::cust(sum_expr(c)), "total")
         .into_tuple()
         .one(c)
         .await
         .map_err(db)?;
-    Ok(Some(u64::try_from(n.unwrap_or(0)).unwrap_or(0)))
+    Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
 }

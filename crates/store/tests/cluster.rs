@@ -641,6 +641,27 @@ async fn totals_follow_changes(s: S) {
             }
         }
     }
+    // a deleted project's executions leave every total, and a project made
+    // again under its name starts from nothing
+    s.create_project(&Project::new("dev")).await.unwrap();
+    s.delete_project("dev").await.unwrap();
+    s.create_project(&Project::new("dev")).await.unwrap();
+    let total = |project: Option<&str>, adhoc: Option<bool>| {
+        let s = s.clone();
+        let q = ExecutionQuery {
+            project: project.map(str::to_owned),
+            adhoc,
+            ..Default::default()
+        };
+        async move { s.query_executions(&q).await.unwrap().total }
+    };
+    let ops = ids.iter().filter(|(_, e)| e.project == "ops");
+    let ops_adhoc = ops.clone().filter(|(_, e)| e.job_id.is_none()).count() as u64;
+    assert_eq!(total(Some("dev"), None).await, 0);
+    assert_eq!(total(Some("dev"), Some(false)).await, 0);
+    assert_eq!(total(Some("ops"), None).await, ops.count() as u64);
+    assert_eq!(total(Some("ops"), Some(true)).await, ops_adhoc);
+    assert_eq!(total(None, None).await, total(Some("ops"), None).await);
 }
 
 /// Four claimers race over `n` due triggers and 200 queued executions:

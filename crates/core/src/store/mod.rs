@@ -33,16 +33,61 @@ impl JobQuery {
     /// Whether a job with this uuid, group (`None` or `""` at the top level)
     /// and name matches, as every store filters.
     pub fn matches(&self, uuid: &str, group: Option<&str>, name: &str) -> bool {
+        self.matcher().matches(uuid, group, name)
+    }
+
+    /// The query prepared for matching many jobs: the name text lowered
+    /// and the uuids put in a set once rather than for every job.
+    pub fn matcher(&self) -> JobMatcher<'_> {
+        JobMatcher {
+            query: self,
+            name_lower: self.name_contains.as_deref().map(str::to_lowercase),
+            ids: (self.ids.len() > 8).then(|| self.ids.iter().map(String::as_str).collect()),
+        }
+    }
+}
+
+/// A [`JobQuery`] prepared by [`JobQuery::matcher`].
+#[derive(Debug)]
+pub struct JobMatcher<'a> {
+    query: &'a JobQuery,
+    name_lower: Option<String>,
+    ids: Option<std::collections::HashSet<&'a str>>,
+}
+
+impl JobMatcher<'_> {
+    /// Whether a job with this uuid, group (`None` or `""` at the top level)
+    /// and name matches.
+    pub fn matches(&self, uuid: &str, group: Option<&str>, name: &str) -> bool {
+        let q = self.query;
         let group = group.unwrap_or("");
-        self.group_path.as_deref().is_none_or(|p| {
+        q.group_path.as_deref().is_none_or(|p| {
             p.is_empty() || group == p || group.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
-        }) && self.group_exact.as_deref().is_none_or(|g| group == g)
+        }) && q.group_exact.as_deref().is_none_or(|g| group == g)
             && self
-                .name_contains
+                .name_lower
                 .as_deref()
-                .is_none_or(|n| name.to_lowercase().contains(&n.to_lowercase()))
-            && self.name_exact.as_deref().is_none_or(|n| name == n)
-            && (self.ids.is_empty() || self.ids.iter().any(|i| i == uuid))
+                .is_none_or(|n| contains_lowercase(name, n))
+            && q.name_exact.as_deref().is_none_or(|n| name == n)
+            && (q.ids.is_empty()
+                || match &self.ids {
+                    Some(set) => set.contains(uuid),
+                    None => q.ids.iter().any(|i| i == uuid),
+                })
+    }
+}
+
+/// Whether `text`, lowered, contains `needle` (already lowered); without an
+/// allocation when `text` is ASCII.
+fn contains_lowercase(text: &str, needle: &str) -> bool {
+    if text.is_ascii() {
+        let (t, n) = (text.as_bytes(), needle.as_bytes());
+        n.is_empty()
+            || (n.len() <= t.len()
+                && t.windows(n.len())
+                    .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b)))
+    } else {
+        text.to_lowercase().contains(needle)
     }
 }
 
@@ -507,3 +552,64 @@ macro_rules! forward_store {
 
 forward_store!(Arc<T>);
 forward_store!(Box<T>);
+
+#[cfg(test)]
+mod job_query_tests {
+    use super::*;
+
+    #[test]
+    fn names_match_case_insensitively_in_any_script() {
+        let q = |n: &str| JobQuery {
+            name_contains: Some(n.into()),
+            ..JobQuery::default()
+        };
+        let cases = [
+            ("Deploy-Web", "deploy", true),
+            ("Deploy-Web", "LOY-w", true),
+            ("Deploy-Web", "", true),
+            ("Deploy-Web", "webs", false),
+            ("web", "deploy-web", false),
+            ("Größe prüfen", "GRÖSSE", false),
+            ("Größe prüfen", "GRÖ", true),
+            ("Größe prüfen", "PRÜF", true),
+            ("plain ascii", "Ü", false),
+            ("ÄRGER", "ärger", true),
+        ];
+        for (name, needle, want) in cases {
+            assert_eq!(
+                q(needle).matches("u", None, name),
+                want,
+                "{name:?} / {needle:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_match_in_small_and_large_sets() {
+        for n in [1, 8, 9, 50] {
+            let q = JobQuery {
+                ids: (0..n).map(|i| format!("id-{i}")).collect(),
+                ..JobQuery::default()
+            };
+            let m = q.matcher();
+            assert!(m.matches("id-0", None, "x"), "{n} ids");
+            assert!(m.matches(&format!("id-{}", n - 1), None, "x"), "{n} ids");
+            assert!(!m.matches(&format!("id-{n}"), None, "x"), "{n} ids");
+            assert!(!m.matches("", None, "x"), "{n} ids");
+        }
+        let all = JobQuery::default();
+        assert!(all.matches("anything", Some("a/b"), "x"));
+    }
+
+    #[test]
+    fn groups_match_at_and_below_the_path() {
+        let q = JobQuery {
+            group_path: Some("ops".into()),
+            ..JobQuery::default()
+        };
+        assert!(q.matches("u", Some("ops"), "x"));
+        assert!(q.matches("u", Some("ops/db"), "x"));
+        assert!(!q.matches("u", Some("opsx"), "x"));
+        assert!(!q.matches("u", None, "x"));
+    }
+}

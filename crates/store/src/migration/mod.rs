@@ -11,6 +11,7 @@ mod m20261122_000003_sqlite_log_trigger;
 mod m20261123_000004_executions_job_status;
 mod m20261123_000005_webhooks;
 mod m20261202_000006_job_revisions;
+mod m20261202_000007_execution_totals;
 mod types;
 
 /// Every migration of the Foredeck schema, in order.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_executions_job_status::Migration),
             Box::new(m20261123_000005_webhooks::Migration),
             Box::new(m20261202_000006_job_revisions::Migration),
+            Box::new(m20261202_000007_execution_totals::Migration),
         ]
     }
 }

@@ -1,0 +1,58 @@
+//! Executions per project and status (`execution_totals`), kept beside the
+//! per-job counts: the total of a project's unfiltered history page was a
+//! sum over one count row per job and status (18,000 rows, 2.4 ms of CPU on
+//! SQLite for every page); it is now a sum over one row per status.
+
+use super::types::Types;
+use sea_orm_migration::prelude::*;
+
+/// Creates and fills `execution_totals`.
+#[derive(Debug, DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum ExecutionTotals {
+    Table,
+    Project,
+    Status,
+    N,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let ty = Types(manager.get_database_backend());
+        manager
+            .create_table(
+                ty.table(ExecutionTotals::Table)
+                    .col(ty.key(ExecutionTotals::Project).not_null())
+                    .col(ty.key(ExecutionTotals::Status).not_null())
+                    .col(ColumnDef::new(ExecutionTotals::N).big_integer().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(ExecutionTotals::Project)
+                            .col(ExecutionTotals::Status),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // From the counts as they are: servers of an older version would
+        // change counts but not totals, so a cluster is upgraded together
+        // (as for every migration).
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "INSERT INTO execution_totals (project, status, n) \
+                 SELECT project, status, SUM(n) FROM execution_counts \
+                 GROUP BY project, status",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ExecutionTotals::Table).to_owned())
+            .await
+    }
+}
