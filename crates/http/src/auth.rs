@@ -61,10 +61,21 @@ pub(crate) async fn authenticate(
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
         return by_session(&state, req, next).await;
     };
-    let token = match state.store.find_token(&hash_token(&secret)).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return denied(),
-        Err(e) => return ApiError::from(e).into_response(),
+    let hash = hash_token(&secret);
+    let token = match state.tokens.get(&hash) {
+        Some(t) => t,
+        None => match state.store.find_token(&hash).await {
+            Ok(Some(t)) => {
+                let known = KnownToken {
+                    subject: Subject::new(t.user, t.roles),
+                    expiration: t.expiration,
+                };
+                state.tokens.put(hash, known.clone());
+                known
+            }
+            Ok(None) => return denied(),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
     };
     if token
         .expiration
@@ -72,9 +83,15 @@ pub(crate) async fn authenticate(
     {
         return denied();
     }
-    req.extensions_mut()
-        .insert(Subject::new(token.user, token.roles));
+    req.extensions_mut().insert(token.subject);
     next.run(req).await
+}
+
+/// What a request needs of a token found in the store.
+#[derive(Clone, Debug)]
+pub(crate) struct KnownToken {
+    subject: Subject,
+    expiration: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Authentication by session cookie, with the CSRF check.

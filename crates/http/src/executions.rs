@@ -946,11 +946,9 @@ async fn project_for(state: &ApiState, caller: &Caller, name: &str) -> Result<()
     if !state.may_read_project(&caller.subject, name) {
         return Err(ApiError::unauthorized("read", &format!("Project {name}")));
     }
-    state
-        .store
-        .get_project(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Project", name))?;
+    if !state.project_exists(name).await? {
+        return Err(ApiError::not_found("Project", name));
+    }
     Ok(())
 }
 

@@ -72,21 +72,27 @@ fn job_json(v: ApiVersion, project: &str, job: &JobSummary, next: Option<DateTim
     serde_json::to_value(JobItem::new(v, project, job, next)).unwrap_or(Value::Null)
 }
 
-/// The project named in the path, when the caller may read it.
+/// The project named in the path, when the caller may read it. `writes`:
+/// the route changes the project, so its existence is read from the store
+/// rather than taken from what was found recently.
 async fn project_of(
     state: &ApiState,
     caller: &Caller,
     p: &HashMap<String, String>,
+    writes: bool,
 ) -> Result<String, ApiError> {
     let name = path(p, "project");
     if !state.may_read_project(&caller.subject, &name) {
         return Err(ApiError::unauthorized("read", &format!("Project {name}")));
     }
-    state
-        .store
-        .get_project(&name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Project", &name))?;
+    let exists = if writes {
+        state.store.get_project(&name).await?.is_some()
+    } else {
+        state.project_exists(&name).await?
+    };
+    if !exists {
+        return Err(ApiError::not_found("Project", &name));
+    }
     Ok(name)
 }
 
@@ -166,7 +172,7 @@ pub(crate) async fn list(
     Path(p): Path<HashMap<String, String>>,
     Query(q): Params,
 ) -> Result<Response, ApiError> {
-    let project = project_of(&state, &caller, &p).await?;
+    let project = project_of(&state, &caller, &p, false).await?;
     let filter = ListFilter::parse(&q)?;
     let jobs = state
         .store
@@ -226,7 +232,7 @@ pub(crate) async fn export(
     Path(p): Path<HashMap<String, String>>,
     Query(q): Params,
 ) -> Result<Response, ApiError> {
-    let project = project_of(&state, &caller, &p).await?;
+    let project = project_of(&state, &caller, &p, false).await?;
     let format = wanted_format(&q, &headers)?;
     let filter = ListFilter::parse(&q)?;
     let all = state.may_every_job(&caller.subject, "read", &project);
@@ -319,7 +325,7 @@ pub(crate) async fn import(
     Query(mut q): Params,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let project = project_of(&state, &caller, &p).await?;
+    let project = project_of(&state, &caller, &p, true).await?;
     let form = crate::form::Form::parse(&headers, body.clone()).await?;
     if let Some(f) = &form {
         q.extend(f.fields().into_iter().filter(|(n, _)| n != "xmlBatch"));

@@ -36,6 +36,7 @@ mod form;
 mod jobs;
 pub mod metrics;
 mod projects;
+pub mod recent;
 mod resources;
 mod runtime;
 mod script_url;
@@ -95,6 +96,14 @@ pub struct ApiState {
     /// Longest lifetime of an API token made through the API (Rundeck's
     /// default maximum: 30 days); also the lifetime when none is asked for.
     pub token_max_duration: chrono::Duration,
+    /// Tokens read from the store in the last [`recent::RECENT_TTL`], by
+    /// hash, with the subject they act as and their expiry. A token deleted
+    /// through this server is refused at once; one deleted through another
+    /// server of a cluster, after the ttl at the latest.
+    pub(crate) tokens: Arc<recent::Recent<String, auth::KnownToken>>,
+    /// Projects found in the store in the last [`recent::RECENT_TTL`], for
+    /// the routes that only read (job lists, execution queries).
+    pub(crate) projects: Arc<recent::Recent<String, ()>>,
     started_instant: Instant,
 }
 
@@ -120,6 +129,8 @@ impl ApiState {
             sessions: Arc::new(session::Sessions::default()),
             login_throttle: Arc::new(throttle::LoginThrottle::default()),
             token_max_duration: chrono::Duration::days(30),
+            tokens: Arc::default(),
+            projects: Arc::default(),
             started_instant: Instant::now(),
         }
     }
@@ -143,6 +154,19 @@ impl ApiState {
     pub fn with_keys(mut self, keys: Arc<dyn KeyVault>) -> Self {
         self.keys = Some(keys);
         self
+    }
+
+    /// Whether the project exists, for a route that only reads: a project
+    /// found in the last [`recent::RECENT_TTL`] is not looked up again.
+    pub(crate) async fn project_exists(&self, name: &str) -> Result<bool, error::ApiError> {
+        if self.projects.get(name).is_some() {
+            return Ok(true);
+        }
+        let found = self.store.get_project(name).await?.is_some();
+        if found {
+            self.projects.put(name.to_owned(), ());
+        }
+        Ok(found)
     }
 
     /// How long the server has been up.

@@ -168,6 +168,7 @@ pub(crate) async fn delete(
     let name = params.get("project").cloned().unwrap_or_default();
     readable(&state, &subject, "delete", &name).await?;
     state.store.delete_project(&name).await?;
+    state.projects.forget(&name);
     state.nodes.forget(&name);
     audit::record(
         &state,

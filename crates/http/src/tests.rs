@@ -243,10 +243,22 @@ async fn projects_create_list_get_delete() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, "api.error.item.doesnotexist");
 
+    // the read-only routes remember a project they found...
+    let reads = ["/api/59/project/ops/jobs", "/api/59/project/ops/executions"];
+    for uri in reads {
+        let (status, body) = call(&s, Method::GET, uri, Some(ADMIN), None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    }
     let (status, _) = call(&s, Method::DELETE, "/api/59/project/ops", Some(ADMIN), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = call(&s, Method::DELETE, "/api/59/project/ops", Some(ADMIN), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // ...and forget it as soon as it is deleted here
+    for uri in reads {
+        let (status, body) = call(&s, Method::GET, uri, Some(ADMIN), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
+        assert_error(&body, "api.error.item.doesnotexist");
+    }
 }
 
 /// A token without grants gets 403 (or an empty list) on every route and

@@ -329,6 +329,7 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let t = visible(&state, &subject, &id).await?;
     state.store.delete_token(&t.id).await?;
+    state.tokens.forget(&t.token_hash);
     audit::by(
         &state,
         &subject,

@@ -286,3 +286,37 @@ fn durations() {
         assert!(parse_duration(bad).is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn a_token_deleted_elsewhere_is_refused_after_the_ttl() {
+    // Another server of a cluster deletes the token in the shared store:
+    // this server took it as current a moment ago and must stop doing so
+    // once the ttl has passed.
+    let env = env().await;
+    let a = env
+        .call(Method::POST, "/api/59/tokens/alice")
+        .token(ADMIN)
+        .json(r#"{"roles":"dev"}"#)
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let v = a.json();
+    let secret = v["token"].as_str().unwrap().to_owned();
+    let info = |secret: String| {
+        let env = &env;
+        async move {
+            env.call(Method::GET, "/api/59/user/info")
+                .token(&secret)
+                .send()
+                .await
+                .status
+        }
+    };
+    assert_eq!(info(secret.clone()).await, StatusCode::OK);
+    env.store
+        .delete_token(v["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(crate::recent::RECENT_TTL + std::time::Duration::from_millis(100)).await;
+    assert_eq!(info(secret).await, StatusCode::FORBIDDEN);
+}
