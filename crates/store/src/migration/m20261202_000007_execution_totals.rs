@@ -2,6 +2,11 @@
 //! per-job counts: the total of a project's unfiltered history page was a
 //! sum over one count row per job and status (18,000 rows, 2.4 ms of CPU on
 //! SQLite for every page); it is now a sum over one row per status.
+//!
+//! The covering index `execution_counts_sum` that made that sum cheaper goes:
+//! without statistics SQLite preferred it for the counts of a few jobs too,
+//! reading every count row of the project (2.5 ms) where the primary key
+//! finds them (0.1 ms).
 
 use super::types::Types;
 use sea_orm_migration::prelude::*;
@@ -9,6 +14,15 @@ use sea_orm_migration::prelude::*;
 /// Creates and fills `execution_totals`.
 #[derive(Debug, DeriveMigrationName)]
 pub struct Migration;
+
+#[derive(DeriveIden)]
+enum ExecutionCounts {
+    Table,
+    Project,
+    JobKey,
+    Status,
+    N,
+}
 
 #[derive(DeriveIden)]
 enum ExecutionTotals {
@@ -47,10 +61,29 @@ impl MigrationTrait for Migration {
                  GROUP BY project, status",
             )
             .await?;
-        Ok(())
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("execution_counts_sum")
+                    .table(ExecutionCounts::Table)
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name("execution_counts_sum")
+                    .table(ExecutionCounts::Table)
+                    .col(ExecutionCounts::Project)
+                    .col(ExecutionCounts::Status)
+                    .col(ExecutionCounts::JobKey)
+                    .col(ExecutionCounts::N)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_table(Table::drop().table(ExecutionTotals::Table).to_owned())
             .await
