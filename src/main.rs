@@ -4,6 +4,11 @@ mod cli;
 
 use clap::{CommandFactory, FromArgMatches};
 
+// glibc's malloc was a fifth of the server's CPU under 50 concurrent API
+// clients, most of it in its locks and consolidation (benches/README.md)
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // the matches are kept: `serve` fills what they got from defaults only
     // from its configuration file
