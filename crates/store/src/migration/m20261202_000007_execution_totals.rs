@@ -7,6 +7,11 @@
 //! without statistics SQLite preferred it for the counts of a few jobs too,
 //! reading every count row of the project (2.5 ms) where the primary key
 //! finds them (0.1 ms).
+//!
+//! `executions_job_started` (job, start) becomes (job, start, project): the
+//! page of a few jobs' runs of one project is then read from the index
+//! alone, where SQLite looked up each of those jobs' 1,000 rows to check
+//! their project (0.67 ms to 0.3 ms for 10 jobs).
 
 use super::types::Types;
 use sea_orm_migration::prelude::*;
@@ -22,6 +27,14 @@ enum ExecutionCounts {
     JobKey,
     Status,
     N,
+}
+
+#[derive(DeriveIden)]
+enum Executions {
+    Table,
+    JobId,
+    DateStarted,
+    Project,
 }
 
 #[derive(DeriveIden)]
@@ -68,10 +81,47 @@ impl MigrationTrait for Migration {
                     .table(ExecutionCounts::Table)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("executions_job_started_project")
+                    .table(Executions::Table)
+                    .col(Executions::JobId)
+                    .col(Executions::DateStarted)
+                    .col(Executions::Project)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("executions_job_started")
+                    .table(Executions::Table)
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name("executions_job_started")
+                    .table(Executions::Table)
+                    .col(Executions::JobId)
+                    .col(Executions::DateStarted)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("executions_job_started_project")
+                    .table(Executions::Table)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()
