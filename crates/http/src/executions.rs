@@ -363,6 +363,8 @@ async fn output_of(
                 break;
             }
             at = page.next_offset;
+            // a short page is where the stored log ends: no read to find so
+            let end = page.events.len() < PAGE;
             for ev in page.events {
                 last_time = Some(ev.time);
                 if n > 0 && sel.wants(&ev) {
@@ -371,6 +373,9 @@ async fn output_of(
                     }
                     tail.push_back(ev);
                 }
+            }
+            if end {
+                break;
             }
         }
         next = at;
@@ -382,6 +387,7 @@ async fn output_of(
                 break;
             }
             let mut at = next;
+            let end = page.events.len() < PAGE;
             for ev in page.events {
                 if entries.len() >= maxlines {
                     next = at;
@@ -394,6 +400,9 @@ async fn output_of(
                 }
             }
             next = page.next_offset.max(at);
+            if end {
+                break;
+            }
         }
     }
     let last_modified = last_time

@@ -17,7 +17,7 @@ use foredeck_core::store::{
     User, Webhook,
 };
 use foredeck_core::{Error, Result};
-use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, Query, SimpleExpr};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -966,21 +966,23 @@ impl Store for SqlStore {
             });
         }
         let (start_i, end_i) = (start as i64, end as i64);
-        // The chunk holding `start`, then every chunk that begins before `end`.
-        let first: i64 = log_chunks::Entity::find()
-            .filter(log_chunks::Column::ExecutionId.eq(eid))
-            .filter(log_chunks::Column::FirstOffset.lte(start_i))
-            .order_by_desc(log_chunks::Column::FirstOffset)
-            .select_only()
-            .column(log_chunks::Column::FirstOffset)
-            .into_tuple()
-            .one(&self.db)
-            .await
-            .map_err(db)?
-            .unwrap_or(0);
+        // The chunk holding `start`, then every chunk that begins before
+        // `end`: one statement, the first chunk's offset as a subquery.
+        let first = sea_orm::QueryTrait::into_query(
+            log_chunks::Entity::find()
+                .filter(log_chunks::Column::ExecutionId.eq(eid))
+                .filter(log_chunks::Column::FirstOffset.lte(start_i))
+                .select_only()
+                .column_as(Expr::cust("COALESCE(MAX(first_offset), 0)"), "first"),
+        );
         let chunks = log_chunks::Entity::find()
             .filter(log_chunks::Column::ExecutionId.eq(eid))
-            .filter(log_chunks::Column::FirstOffset.gte(first))
+            .filter(
+                Expr::col(log_chunks::Column::FirstOffset).gte(SimpleExpr::SubQuery(
+                    None,
+                    Box::new(first.into_sub_query_statement()),
+                )),
+            )
             .filter(log_chunks::Column::FirstOffset.lt(end_i))
             .order_by_asc(log_chunks::Column::FirstOffset)
             .all(&self.db)

@@ -320,7 +320,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Appends log events to an execution's log, all or none.
     async fn append_log(&self, id: u64, events: &[LogEvent]) -> Result<()>;
-    /// Reads up to `limit` events from `offset` (an event index).
+    /// Reads up to `limit` events from `offset` (an event index); fewer
+    /// than `limit` only where the stored log ends.
     async fn read_log(&self, id: u64, offset: u64, limit: usize) -> Result<LogPage>;
     /// Number of events in an execution's log (not-found when the execution
     /// does not exist). The provided method finds it with O(log n) one-event
