@@ -3,10 +3,11 @@
 
 use crate::entity::{executions, log_chunks};
 use crate::error::db;
-use crate::store::{begin_write, recount, CountKey, SqlStore};
+use crate::store::{begin_write, recount, CountKey, SqlStore, TOTAL_SHARDS};
 use crate::time;
 use chrono::{DateTime, Utc};
 use foredeck_core::Result;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
@@ -89,16 +90,18 @@ impl SqlStore {
                 return Ok(report);
             }
             let txn = begin_write(conn).await?;
-            let gone: Vec<(String, Option<String>, String, i64)> = executions::Entity::find()
+            let gone: Vec<(String, Option<String>, String, i64, i64)> = executions::Entity::find()
                 .filter(executions::Column::Id.is_in(ids.clone()))
                 .select_only()
                 .column(executions::Column::Project)
                 .column(executions::Column::JobId)
                 .column(executions::Column::Status)
+                .column_as(Expr::cust(format!("id % {TOTAL_SHARDS}")), "shard")
                 .column_as(executions::Column::Id.count(), "n")
                 .group_by(executions::Column::Project)
                 .group_by(executions::Column::JobId)
                 .group_by(executions::Column::Status)
+                .group_by(Expr::cust(format!("id % {TOTAL_SHARDS}")))
                 .into_tuple()
                 .all(&txn)
                 .await
@@ -106,11 +109,12 @@ impl SqlStore {
             recount(
                 &txn,
                 gone.into_iter()
-                    .map(|(project, job, status, n)| {
+                    .map(|(project, job, status, shard, n)| {
                         let key = CountKey {
                             project,
                             job_key: job.unwrap_or_default(),
                             status,
+                            shard,
                         };
                         (key, -n)
                     })
