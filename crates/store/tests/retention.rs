@@ -64,6 +64,21 @@ async fn scenario(s: &SqlStore) {
         .map(|e| e.id)
         .collect();
     assert_eq!(left, vec![ids[17], ids[16], ids[15], ids[9]]);
+    // the totals (per job and per project) follow the purge
+    for (job_ids, adhoc, want) in [
+        (vec![], None, 4),
+        (vec![], Some(true), 1),
+        (vec![], Some(false), 3),
+        (vec![job.uuid.clone().unwrap()], None, 3),
+    ] {
+        let q = ExecutionQuery {
+            project: Some("p".into()),
+            job_ids,
+            adhoc,
+            ..Default::default()
+        };
+        assert_eq!(s.query_executions(&q).await.unwrap().total, want, "{q:?}");
+    }
     assert!(
         s.read_log(ids[0], 0, 10).await.is_err(),
         "log of a purged execution is gone"
