@@ -1518,45 +1518,65 @@ pub(crate) async fn recount<C: ConnectionTrait>(
             .entry((key.project, key.job_key, key.status))
             .or_insert(0) += delta;
     }
-    for ((project, job_key, status), delta) in counts {
-        if delta == 0 {
-            continue;
-        }
+    // one statement for each table, whatever the number of rows: the new
+    // row's n is added to the stored one
+    let added = match c.get_database_backend() {
+        DatabaseBackend::MySql => "VALUES(n)",
+        _ => "excluded.n",
+    };
+    let count_rows: Vec<execution_counts::ActiveModel> = counts
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .map(
+            |((project, job_key, status), delta)| execution_counts::ActiveModel {
+                project: Set(project),
+                job_key: Set(job_key),
+                status: Set(status),
+                n: Set(delta),
+            },
+        )
+        .collect();
+    if !count_rows.is_empty() {
         use execution_counts::Column as K;
-        execution_counts::Entity::insert(execution_counts::ActiveModel {
-            project: Set(project),
-            job_key: Set(job_key),
-            status: Set(status),
-            n: Set(delta),
-        })
-        .on_conflict(
-            OnConflict::columns([K::Project, K::JobKey, K::Status])
-                .value(K::N, Expr::col((execution_counts::Entity, K::N)).add(delta))
-                .to_owned(),
-        )
-        .exec_without_returning(c)
-        .await
-        .map_err(db)?;
+        execution_counts::Entity::insert_many(count_rows)
+            .on_conflict(
+                OnConflict::columns([K::Project, K::JobKey, K::Status])
+                    .value(
+                        K::N,
+                        Expr::col((execution_counts::Entity, K::N)).add(Expr::cust(added)),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(c)
+            .await
+            .map_err(db)?;
     }
-    for ((project, status, shard), delta) in totals {
-        if delta == 0 {
-            continue;
-        }
-        use execution_totals::Column as T;
-        execution_totals::Entity::insert(execution_totals::ActiveModel {
-            project: Set(project),
-            status: Set(status),
-            shard: Set(shard),
-            n: Set(delta),
-        })
-        .on_conflict(
-            OnConflict::columns([T::Project, T::Status, T::Shard])
-                .value(T::N, Expr::col((execution_totals::Entity, T::N)).add(delta))
-                .to_owned(),
+    let total_rows: Vec<execution_totals::ActiveModel> = totals
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .map(
+            |((project, status, shard), delta)| execution_totals::ActiveModel {
+                project: Set(project),
+                status: Set(status),
+                shard: Set(shard),
+                n: Set(delta),
+            },
         )
-        .exec_without_returning(c)
-        .await
-        .map_err(db)?;
+        .collect();
+    if !total_rows.is_empty() {
+        use execution_totals::Column as T;
+        execution_totals::Entity::insert_many(total_rows)
+            .on_conflict(
+                OnConflict::columns([T::Project, T::Status, T::Shard])
+                    .value(
+                        T::N,
+                        Expr::col((execution_totals::Entity, T::N)).add(Expr::cust(added)),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(c)
+            .await
+            .map_err(db)?;
     }
     Ok(())
 }
