@@ -1518,66 +1518,70 @@ pub(crate) async fn recount<C: ConnectionTrait>(
             .entry((key.project, key.job_key, key.status))
             .or_insert(0) += delta;
     }
-    // one statement for each table, whatever the number of rows: the new
-    // row's n is added to the stored one
+    let count_rows = counts.into_iter().filter(|(_, delta)| *delta != 0).map(
+        |((project, job_key, status), delta)| execution_counts::ActiveModel {
+            project: Set(project),
+            job_key: Set(job_key),
+            status: Set(status),
+            n: Set(delta),
+        },
+    );
+    use execution_counts::Column as K;
+    add_to_counts::<_, execution_counts::Entity, 3>(
+        c,
+        count_rows.collect(),
+        [K::Project, K::JobKey, K::Status],
+        K::N,
+    )
+    .await?;
+    let total_rows = totals.into_iter().filter(|(_, delta)| *delta != 0).map(
+        |((project, status, shard), delta)| execution_totals::ActiveModel {
+            project: Set(project),
+            status: Set(status),
+            shard: Set(shard),
+            n: Set(delta),
+        },
+    );
+    use execution_totals::Column as T;
+    add_to_counts::<_, execution_totals::Entity, 3>(
+        c,
+        total_rows.collect(),
+        [T::Project, T::Status, T::Shard],
+        T::N,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts the rows, or adds each one's `n` to the stored row with its key:
+/// one statement for all of them, whatever their number.
+async fn add_to_counts<C, E, const N: usize>(
+    c: &C,
+    rows: Vec<E::ActiveModel>,
+    keys: [E::Column; N],
+    n: E::Column,
+) -> Result<()>
+where
+    C: ConnectionTrait,
+    E: EntityTrait + Default,
+    E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
     let added = match c.get_database_backend() {
         DatabaseBackend::MySql => "VALUES(n)",
         _ => "excluded.n",
     };
-    let count_rows: Vec<execution_counts::ActiveModel> = counts
-        .into_iter()
-        .filter(|(_, delta)| *delta != 0)
-        .map(
-            |((project, job_key, status), delta)| execution_counts::ActiveModel {
-                project: Set(project),
-                job_key: Set(job_key),
-                status: Set(status),
-                n: Set(delta),
-            },
+    E::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns(keys)
+                .value(n, Expr::col((E::default(), n)).add(Expr::cust(added)))
+                .to_owned(),
         )
-        .collect();
-    if !count_rows.is_empty() {
-        use execution_counts::Column as K;
-        execution_counts::Entity::insert_many(count_rows)
-            .on_conflict(
-                OnConflict::columns([K::Project, K::JobKey, K::Status])
-                    .value(
-                        K::N,
-                        Expr::col((execution_counts::Entity, K::N)).add(Expr::cust(added)),
-                    )
-                    .to_owned(),
-            )
-            .exec_without_returning(c)
-            .await
-            .map_err(db)?;
-    }
-    let total_rows: Vec<execution_totals::ActiveModel> = totals
-        .into_iter()
-        .filter(|(_, delta)| *delta != 0)
-        .map(
-            |((project, status, shard), delta)| execution_totals::ActiveModel {
-                project: Set(project),
-                status: Set(status),
-                shard: Set(shard),
-                n: Set(delta),
-            },
-        )
-        .collect();
-    if !total_rows.is_empty() {
-        use execution_totals::Column as T;
-        execution_totals::Entity::insert_many(total_rows)
-            .on_conflict(
-                OnConflict::columns([T::Project, T::Status, T::Shard])
-                    .value(
-                        T::N,
-                        Expr::col((execution_totals::Entity, T::N)).add(Expr::cust(added)),
-                    )
-                    .to_owned(),
-            )
-            .exec_without_returning(c)
-            .await
-            .map_err(db)?;
-    }
+        .exec_without_returning(c)
+        .await
+        .map_err(db)?;
     Ok(())
 }
 
