@@ -42,11 +42,6 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
         }
     }
 
-    /// How long an entry is taken as current.
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<K, (V, Instant)>> {
         // a panic while holding the lock cannot leave the map inconsistent
         self.entries.lock().unwrap_or_else(|e| e.into_inner())

@@ -90,18 +90,19 @@ impl SqlStore {
                 return Ok(report);
             }
             let txn = begin_write(conn).await?;
+            let shard = Expr::cust(format!("id % {TOTAL_SHARDS}"));
             let gone: Vec<(String, Option<String>, String, i64, i64)> = executions::Entity::find()
                 .filter(executions::Column::Id.is_in(ids.clone()))
                 .select_only()
                 .column(executions::Column::Project)
                 .column(executions::Column::JobId)
                 .column(executions::Column::Status)
-                .column_as(Expr::cust(format!("id % {TOTAL_SHARDS}")), "shard")
+                .column_as(shard.clone(), "shard")
                 .column_as(executions::Column::Id.count(), "n")
                 .group_by(executions::Column::Project)
                 .group_by(executions::Column::JobId)
                 .group_by(executions::Column::Status)
-                .group_by(Expr::cust(format!("id % {TOTAL_SHARDS}")))
+                .group_by(shard)
                 .into_tuple()
                 .all(&txn)
                 .await

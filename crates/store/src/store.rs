@@ -1455,6 +1455,8 @@ pub(crate) async fn insert_execution<C: ConnectionTrait>(
 /// that starts or ends an execution of the project waited for every other
 /// (PostgreSQL, MariaDB: three servers firing into one project took twice
 /// as long); with 16, runs with neighbouring ids never share a row.
+/// Migration 7 spread the stored executions with this same 16: another
+/// number needs a migration that spreads them again.
 pub(crate) const TOTAL_SHARDS: i64 = 16;
 
 /// The `execution_counts` row an execution is counted in, and the
