@@ -952,54 +952,59 @@ impl Store for SqlStore {
 
     async fn read_log(&self, id: u64, offset: u64, limit: usize) -> Result<LogPage> {
         let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
+        let end = offset.saturating_add(limit as u64);
+        // The events first: chunks are stored in the transaction that
+        // advances the log's length, so those found are all there is up to
+        // where they end, and a page with events needs no other read.
+        if let (true, Ok(start_i)) = (limit > 0, i64::try_from(offset)) {
+            let end_i = i64::try_from(end).unwrap_or(i64::MAX);
+            // The chunk holding `offset`, then every chunk that begins
+            // before `end`: one statement, the first chunk's offset as a
+            // subquery.
+            let first = sea_orm::QueryTrait::into_query(
+                log_chunks::Entity::find()
+                    .filter(log_chunks::Column::ExecutionId.eq(eid))
+                    .filter(log_chunks::Column::FirstOffset.lte(start_i))
+                    .select_only()
+                    .column_as(Expr::cust("COALESCE(MAX(first_offset), 0)"), "first"),
+            );
+            let chunks = log_chunks::Entity::find()
+                .filter(log_chunks::Column::ExecutionId.eq(eid))
+                .filter(
+                    Expr::col(log_chunks::Column::FirstOffset).gte(SimpleExpr::SubQuery(
+                        None,
+                        Box::new(first.into_sub_query_statement()),
+                    )),
+                )
+                .filter(log_chunks::Column::FirstOffset.lt(end_i))
+                .order_by_asc(log_chunks::Column::FirstOffset)
+                .all(&self.db)
+                .await
+                .map_err(db)?;
+            let mut events = Vec::with_capacity(limit.min(4_096));
+            for chunk in &chunks {
+                for (i, ev) in decode_events(chunk)?.into_iter().enumerate() {
+                    let at = chunk.first_offset + i as i64;
+                    if at >= start_i && at < end_i {
+                        events.push(ev);
+                    }
+                }
+            }
+            if !events.is_empty() {
+                return Ok(LogPage {
+                    next_offset: offset + events.len() as u64,
+                    events,
+                });
+            }
+        }
+        // Nothing there: whether the execution exists, and where its log ends.
         let total = self
             .stored_log_length(eid)
             .await?
             .ok_or_else(|| no_execution(id))?;
-        let total = u64::try_from(total).unwrap_or(0);
-        let start = offset.min(total);
-        let end = start.saturating_add(limit as u64).min(total);
-        if start >= end {
-            return Ok(LogPage {
-                events: Vec::new(),
-                next_offset: start,
-            });
-        }
-        let (start_i, end_i) = (start as i64, end as i64);
-        // The chunk holding `start`, then every chunk that begins before
-        // `end`: one statement, the first chunk's offset as a subquery.
-        let first = sea_orm::QueryTrait::into_query(
-            log_chunks::Entity::find()
-                .filter(log_chunks::Column::ExecutionId.eq(eid))
-                .filter(log_chunks::Column::FirstOffset.lte(start_i))
-                .select_only()
-                .column_as(Expr::cust("COALESCE(MAX(first_offset), 0)"), "first"),
-        );
-        let chunks = log_chunks::Entity::find()
-            .filter(log_chunks::Column::ExecutionId.eq(eid))
-            .filter(
-                Expr::col(log_chunks::Column::FirstOffset).gte(SimpleExpr::SubQuery(
-                    None,
-                    Box::new(first.into_sub_query_statement()),
-                )),
-            )
-            .filter(log_chunks::Column::FirstOffset.lt(end_i))
-            .order_by_asc(log_chunks::Column::FirstOffset)
-            .all(&self.db)
-            .await
-            .map_err(db)?;
-        let mut events = Vec::with_capacity((end - start) as usize);
-        for chunk in &chunks {
-            for (i, ev) in decode_events(chunk)?.into_iter().enumerate() {
-                let at = chunk.first_offset + i as i64;
-                if at >= start_i && at < end_i {
-                    events.push(ev);
-                }
-            }
-        }
         Ok(LogPage {
-            next_offset: start + events.len() as u64,
-            events,
+            events: Vec::new(),
+            next_offset: offset.min(u64::try_from(total).unwrap_or(0)),
         })
     }
 
