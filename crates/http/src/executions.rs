@@ -346,6 +346,8 @@ async fn output_of(
     let mut entries: Vec<LogEvent> = Vec::new();
     let mut next = offset;
     let mut last_time: Option<DateTime<Utc>> = None;
+    // whether the reads reached the end of the stored log
+    let mut at_end = false;
     if let Some(n) = lastlines {
         // the last n wanted lines of the whole log
         let n = usize::try_from(n).unwrap_or(MAX_ENTRIES).min(MAX_ENTRIES);
@@ -380,10 +382,12 @@ async fn output_of(
         }
         next = at;
         entries.extend(tail);
+        at_end = true;
     } else {
         'read: loop {
             let page = store.read_log(e.id, next, PAGE).await?;
             if page.events.is_empty() {
+                at_end = true;
                 break;
             }
             let mut at = next;
@@ -401,6 +405,7 @@ async fn output_of(
             }
             next = page.next_offset.max(at);
             if end {
+                at_end = true;
                 break;
             }
         }
@@ -411,9 +416,11 @@ async fn output_of(
         .timestamp_millis();
     let unmodified = lastmod
         .is_some_and(|m| i64::try_from(m).is_ok_and(|m| m >= last_modified) && entries.is_empty());
-    // complete: the execution ended and nothing is left after `next`
-    let more = !store.read_log(e.id, next, 1).await?.events.is_empty();
-    let completed = completed_exec && !more;
+    // complete: the execution ended and nothing is left after `next`; its
+    // status was final before the reads, so a read that reached the end of
+    // the stored log reached the end of the whole log
+    let completed =
+        completed_exec && (at_end || store.read_log(e.id, next, 1).await?.events.is_empty());
     if text {
         let mut body = String::new();
         for ev in &entries {
