@@ -223,6 +223,45 @@ fn get_status(port: u16, path: &str) -> Option<u16> {
     std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
 }
 
+/// One GET with the token; the body of a 200 answer sent with a length.
+fn get_body(port: u16, path: &str) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Rundeck-Auth-Token: {TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).ok()?;
+    let at = all.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&all[..at]).to_ascii_lowercase();
+    (head.starts_with("http/1.1 200") && head.contains("content-length:"))
+        .then(|| all.split_off(at + 4))
+}
+
+/// The floor under a route's figures: `body` answered from memory by a
+/// bare axum server in this process, which builds nothing per request, so
+/// what `wrk` measures is the transport and the client on this machine.
+fn floor(body: Vec<u8>, seconds: u64) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let body = axum::body::Bytes::from(body);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let server = rt.spawn(async move {
+        let app = axum::Router::new().fallback(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        });
+        let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+        axum::serve(listener, app).await
+    });
+    let figures = wrk(port, "/", seconds);
+    server.abort();
+    figures
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -392,7 +431,18 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
         "RSS after the load: {:.1} MiB",
         rss_kib(server.0.id()) as f64 / 1024.0
     );
+    let full = get_body(port, &format!("/api/59/project/{PROJECT}/jobs"));
     drop(server);
+    if let Some(body) = full {
+        println!(
+            "{:45} {}",
+            format!(
+                "floor: the full list's {:.1} MB from memory",
+                body.len() as f64 / 1e6
+            ),
+            floor(body, seconds)
+        );
+    }
 }
 
 fn load() -> String {
