@@ -208,16 +208,22 @@ async fn seed_log(store: &SqlStore, id: u64) {
     println!("seed: {LOG_LINES} log lines on execution {id}");
 }
 
-/// One GET with the token; the status code, or `None` when the server does
-/// not answer yet.
-fn get_status(port: u16, path: &str) -> Option<u16> {
+/// A connection that has sent one GET of `path` with the token.
+fn request(port: u16, path: &str, timeout: Duration) -> Option<TcpStream> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Rundeck-Auth-Token: {TOKEN}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
+    Some(s)
+}
+
+/// One GET with the token; the status code, or `None` when the server does
+/// not answer yet.
+fn get_status(port: u16, path: &str) -> Option<u16> {
+    let mut s = request(port, path, Duration::from_secs(5))?;
     let mut buf = [0u8; 16];
     s.read_exact(&mut buf).ok()?;
     std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
@@ -225,13 +231,7 @@ fn get_status(port: u16, path: &str) -> Option<u16> {
 
 /// One GET with the token; the body of a 200 answer sent with a length.
 fn get_body(port: u16, path: &str) -> Option<Vec<u8>> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Rundeck-Auth-Token: {TOKEN}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let mut s = request(port, path, Duration::from_secs(30))?;
     let mut all = Vec::new();
     s.read_to_end(&mut all).ok()?;
     let at = all.windows(4).position(|w| w == b"\r\n\r\n")?;
