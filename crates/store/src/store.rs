@@ -1008,6 +1008,67 @@ impl Store for SqlStore {
         })
     }
 
+    async fn read_log_tail(&self, id: u64, n: usize) -> Result<LogPage> {
+        let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
+        if n > 0 {
+            // The chunk holding the event `n` before the log's end (the
+            // length from the execution's row), then every chunk after it:
+            // one statement, so length and chunks are of one moment.
+            let back = i64::try_from(n).unwrap_or(i64::MAX);
+            let start = Query::select()
+                .expr(Expr::col(executions::Column::LogEvents).sub(back))
+                .from(executions::Entity)
+                .and_where(Expr::col(executions::Column::Id).eq(eid))
+                .to_owned();
+            let first =
+                sea_orm::QueryTrait::into_query(
+                    log_chunks::Entity::find()
+                        .filter(log_chunks::Column::ExecutionId.eq(eid))
+                        .filter(Expr::col(log_chunks::Column::FirstOffset).lte(
+                            SimpleExpr::SubQuery(None, Box::new(start.into_sub_query_statement())),
+                        ))
+                        .select_only()
+                        .column_as(Expr::cust("COALESCE(MAX(first_offset), 0)"), "first"),
+                );
+            let chunks = log_chunks::Entity::find()
+                .filter(log_chunks::Column::ExecutionId.eq(eid))
+                .filter(
+                    Expr::col(log_chunks::Column::FirstOffset).gte(SimpleExpr::SubQuery(
+                        None,
+                        Box::new(first.into_sub_query_statement()),
+                    )),
+                )
+                .order_by_asc(log_chunks::Column::FirstOffset)
+                .all(&self.db)
+                .await
+                .map_err(db)?;
+            if let Some(last) = chunks.last() {
+                let mut events = Vec::new();
+                let mut end = last.first_offset;
+                for chunk in &chunks {
+                    let decoded = decode_events(chunk)?;
+                    end = chunk.first_offset + decoded.len() as i64;
+                    events.extend(decoded);
+                }
+                let skip = events.len().saturating_sub(n);
+                events.drain(..skip);
+                return Ok(LogPage {
+                    events,
+                    next_offset: u64::try_from(end).unwrap_or(0),
+                });
+            }
+        }
+        // No events: whether the execution exists, and where its log ends.
+        let total = self
+            .stored_log_length(eid)
+            .await?
+            .ok_or_else(|| no_execution(id))?;
+        Ok(LogPage {
+            events: Vec::new(),
+            next_offset: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
     async fn log_length(&self, id: u64) -> Result<u64> {
         let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
         let n = self

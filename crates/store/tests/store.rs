@@ -13,7 +13,7 @@ use foredeck_core::model::{
     ExecState, Execution, ExecutionStatus, Job, LogEvent, LogLevel, NagiosStatus, Node,
     NodeStepState, NodeSummary, Project, Step, StepState, Stream, Workflow,
 };
-use foredeck_core::store::{ExecutionQuery, JobQuery, KeyType, Store, StoredKey};
+use foredeck_core::store::{ExecutionQuery, JobQuery, KeyType, LogPage, Store, StoredKey};
 use foredeck_core::Error;
 use foredeck_store::SqlStore;
 use sea_orm::ConnectionTrait;
@@ -830,6 +830,13 @@ async fn logs(s: S) {
     assert_eq!(s.read_log(id, 0, 10).await.unwrap().events, vec![]);
     s.append_log(id, &[]).await.unwrap();
     assert_eq!(s.log_length(id).await.unwrap(), 0);
+    for n in [0usize, 1, 100, usize::MAX] {
+        assert_eq!(
+            s.read_log_tail(id, n).await.unwrap(),
+            LogPage::default(),
+            "tail {n} of an empty log"
+        );
+    }
     // Chunks of 3, 1, 5, 2 and 4 events, interleaved with another log.
     let mut at = 0;
     for n in [3, 1, 5, 2, 4] {
@@ -853,6 +860,18 @@ async fn logs(s: S) {
             assert_eq!(page.events, want, "offset {offset} limit {limit}");
         }
     }
+    // The last n events, with the log's end as the next offset.
+    for n in 0..=all.len() + 2 {
+        let page = s.read_log_tail(id, n).await.unwrap();
+        let want = &all[all.len().saturating_sub(n)..];
+        assert_eq!(page.events, want, "tail {n}");
+        assert_eq!(page.next_offset, all.len() as u64, "tail {n}");
+    }
+    let page = s.read_log_tail(id, usize::MAX).await.unwrap();
+    assert_eq!(
+        (page.events, page.next_offset),
+        (all.clone(), all.len() as u64)
+    );
     // Following a log page by page.
     let mut read = Vec::new();
     let mut offset = 0;
@@ -870,6 +889,9 @@ async fn logs(s: S) {
     assert!(is_not_found(s.append_log(999_999, &[]).await));
     assert!(is_not_found(s.read_log(999_999, 0, 1).await));
     assert!(is_not_found(s.log_length(999_999).await));
+    assert!(is_not_found(s.read_log_tail(999_999, 0).await));
+    assert!(is_not_found(s.read_log_tail(999_999, 10).await));
+    assert!(is_not_found(s.read_log_tail(u64::MAX, 10).await));
     assert!(is_not_found(s.append_log(u64::MAX, &[event(0, "x")]).await));
 }
 

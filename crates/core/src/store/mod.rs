@@ -329,6 +329,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn log_length(&self, id: u64) -> Result<u64> {
         log_length_by_reads(self, id).await
     }
+    /// The last `n` events of an execution's log (all of it when shorter),
+    /// `next_offset` where the log ends (not-found when the execution does
+    /// not exist). The provided method reads the length, then the events;
+    /// stores that can find both in one read override it.
+    async fn read_log_tail(&self, id: u64, n: usize) -> Result<LogPage> {
+        let len = self.log_length(id).await?;
+        if n == 0 {
+            return Ok(LogPage {
+                events: Vec::new(),
+                next_offset: len,
+            });
+        }
+        self.read_log(id, len.saturating_sub(n as u64), n).await
+    }
 
     /// Stores or replaces a key-storage entry.
     async fn put_key(&self, key: &StoredKey) -> Result<()>;
@@ -511,6 +525,7 @@ macro_rules! forward_store {
             async fn append_log(&self, id: u64, e: &[LogEvent]) -> Result<()> { (**self).append_log(id, e).await }
             async fn read_log(&self, id: u64, o: u64, l: usize) -> Result<LogPage> { (**self).read_log(id, o, l).await }
             async fn log_length(&self, id: u64) -> Result<u64> { (**self).log_length(id).await }
+            async fn read_log_tail(&self, id: u64, n: usize) -> Result<LogPage> { (**self).read_log_tail(id, n).await }
             async fn put_key(&self, k: &StoredKey) -> Result<()> { (**self).put_key(k).await }
             async fn get_key(&self, p: &str) -> Result<Option<StoredKey>> { (**self).get_key(p).await }
             async fn list_keys(&self, p: &str) -> Result<Vec<StoredKey>> { (**self).list_keys(p).await }
