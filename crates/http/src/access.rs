@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::{Execution, Job, JobSummary};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The authenticated caller of a request: subject, API version, address.
 #[derive(Clone, Debug)]
@@ -264,6 +265,34 @@ impl ApiState {
                 action,
                 &format!("Execution ID {id}"),
             ));
+        }
+        Ok(e)
+    }
+
+    /// [`execution_for`](Self::execution_for) `read`, for a route whose own
+    /// log read then confirms that the execution still exists (its log is
+    /// deleted with it): a finished execution, which no longer changes, is
+    /// taken from those this server read recently. Whether the caller may
+    /// see it is decided on every call.
+    pub(crate) async fn finished_execution_for(
+        &self,
+        subject: &Subject,
+        id: &str,
+    ) -> Result<Arc<Execution>, ApiError> {
+        let missing = || ApiError::not_found("Execution ID", id);
+        let n: u64 = id.parse().map_err(|_| missing())?;
+        let e = match self.finished.get(&n) {
+            Some(e) => e,
+            None => {
+                let e = Arc::new(self.store.get_execution(n).await?.ok_or_else(missing)?);
+                if e.status.is_final() {
+                    self.finished.put(n, Arc::clone(&e));
+                }
+                e
+            }
+        };
+        if !self.may_execution(subject, "read", &e).await? {
+            return Err(missing());
         }
         Ok(e)
     }

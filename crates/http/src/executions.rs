@@ -320,7 +320,12 @@ async fn output_of(
     id: String,
     sel: Selection,
 ) -> Result<Response, ApiError> {
-    let e = state.execution_for(&caller.subject, &id, "read").await?;
+    let e = state.finished_execution_for(&caller.subject, &id).await?;
+    // the execution deleted since it was read: as if it never was
+    let gone = |err: foredeck_core::Error| match foredeck_core::ErrorCode::kind(&err) {
+        foredeck_core::ErrorKind::NotFound => ApiError::not_found("Execution ID", &id),
+        _ => ApiError::from(err),
+    };
     let text = match param(&q, "format") {
         None => headers
             .get(axum::http::header::ACCEPT)
@@ -353,39 +358,42 @@ async fn output_of(
         let n = usize::try_from(n).unwrap_or(MAX_ENTRIES).min(MAX_ENTRIES);
         let mut tail: VecDeque<LogEvent> = VecDeque::with_capacity(n.min(PAGE));
         // without a node or step selection only the last n events matter:
-        // start there (the length is found in O(log length) reads)
-        let mut at = if sel.node.is_none() && sel.stepctx.is_none() {
-            store.log_length(e.id).await?.saturating_sub(n as u64)
+        // the store reads them with where the log ends
+        let at = if sel.node.is_none() && sel.stepctx.is_none() {
+            let page = store.read_log_tail(e.id, n).await.map_err(gone)?;
+            last_time = page.events.last().map(|ev| ev.time);
+            tail.extend(page.events);
+            page.next_offset
         } else {
-            0
-        };
-        loop {
-            let page = store.read_log(e.id, at, PAGE).await?;
-            if page.events.is_empty() {
-                break;
-            }
-            at = page.next_offset;
-            // a short page is where the stored log ends: no read to find so
-            let end = page.events.len() < PAGE;
-            for ev in page.events {
-                last_time = Some(ev.time);
-                if n > 0 && sel.wants(&ev) {
-                    if tail.len() == n {
-                        tail.pop_front();
+            let mut at = 0;
+            loop {
+                let page = store.read_log(e.id, at, PAGE).await.map_err(gone)?;
+                if page.events.is_empty() {
+                    break at;
+                }
+                at = page.next_offset;
+                // a short page is where the stored log ends: no read to find so
+                let end = page.events.len() < PAGE;
+                for ev in page.events {
+                    last_time = Some(ev.time);
+                    if n > 0 && sel.wants(&ev) {
+                        if tail.len() == n {
+                            tail.pop_front();
+                        }
+                        tail.push_back(ev);
                     }
-                    tail.push_back(ev);
+                }
+                if end {
+                    break at;
                 }
             }
-            if end {
-                break;
-            }
-        }
+        };
         next = at;
         entries.extend(tail);
         at_end = true;
     } else {
         'read: loop {
-            let page = store.read_log(e.id, next, PAGE).await?;
+            let page = store.read_log(e.id, next, PAGE).await.map_err(gone)?;
             if page.events.is_empty() {
                 at_end = true;
                 break;
@@ -419,8 +427,14 @@ async fn output_of(
     // complete: the execution ended and nothing is left after `next`; its
     // status was final before the reads, so a read that reached the end of
     // the stored log reached the end of the whole log
-    let completed =
-        completed_exec && (at_end || store.read_log(e.id, next, 1).await?.events.is_empty());
+    let completed = completed_exec
+        && (at_end
+            || store
+                .read_log(e.id, next, 1)
+                .await
+                .map_err(gone)?
+                .events
+                .is_empty());
     if text {
         let mut body = String::new();
         for ev in &entries {
@@ -787,6 +801,7 @@ async fn delete_one(state: &ApiState, caller: &Caller, id: &str) -> Result<(), A
         ));
     }
     state.store.delete_execution(e.id).await?;
+    state.finished.forget(&e.id);
     state
         .audit(
             caller,

@@ -104,6 +104,11 @@ pub struct ApiState {
     /// Projects found in the store in the last [`recent::RECENT_TTL`], for
     /// the routes that only read (job lists, execution queries).
     pub(crate) projects: Arc<recent::Recent<String, ()>>,
+    /// Finished executions read in the last [`recent::FINISHED_TTL`], for
+    /// the output route, whose log read confirms that the execution still
+    /// exists (its log is deleted with it); a finished execution's record
+    /// no longer changes.
+    pub(crate) finished: Arc<recent::Recent<u64, Arc<foredeck_core::Execution>>>,
     started_instant: Instant,
 }
 
@@ -131,6 +136,10 @@ impl ApiState {
             token_max_duration: chrono::Duration::days(30),
             tokens: Arc::default(),
             projects: Arc::default(),
+            finished: Arc::new(recent::Recent::new(
+                recent::FINISHED_TTL,
+                recent::FINISHED_MAX,
+            )),
             started_instant: Instant::now(),
         }
     }

@@ -1,6 +1,7 @@
 //! Short-lived memory of store reads that every request repeats (the
-//! caller's token, the project it names), so that a busy client does not
-//! cost a store round trip per request for each of them.
+//! caller's token, the project it names, the finished execution whose
+//! output a client polls), so that a busy client does not cost a store
+//! round trip per request for each of them.
 //!
 //! An entry lives [`Recent::ttl`] at most; whatever this server changes
 //! (a token or project deleted) is forgotten at once. A change made through
@@ -17,6 +18,12 @@ pub const RECENT_TTL: Duration = Duration::from_secs(2);
 /// Most entries kept; a full map first drops what is stale, and is emptied
 /// when everything in it is fresh (many distinct tokens within the ttl).
 pub const RECENT_MAX: usize = 4096;
+
+/// How long a finished execution's record is kept for its output reads.
+pub const FINISHED_TTL: Duration = Duration::from_secs(60);
+
+/// Most finished executions kept (a record holds every node's state).
+pub const FINISHED_MAX: usize = 256;
 
 /// Values read from the store at most `ttl` ago, by key.
 #[derive(Debug)]

@@ -773,6 +773,11 @@ async fn run_follow_output_and_query_executions() {
     let (_, body) = post_json(&s, &format!("/api/59/job/{SECRET}/run"), ADMIN, "").await;
     let secret_id = json(&body)["id"].as_u64().unwrap();
     finished(&s, secret_id).await;
+    // the admin's read keeps the finished record; the dev still may not see it
+    let secret_out = format!("/api/59/execution/{secret_id}/output?lastlines=5");
+    let (status, body) = get(&s, &secret_out, ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["completed"], true);
     for path in [
         "",
         "/state",
@@ -880,6 +885,29 @@ async fn run_follow_output_and_query_executions() {
         .await
         .unwrap();
     assert_eq!(audit.total, 2);
+
+    // deleted behind this server's back (through another server of a
+    // cluster): its output is gone at once, by offset and by last lines
+    s.store.delete_execution(secret_id).await.unwrap();
+    for path in [
+        secret_out.clone(),
+        format!("/api/59/execution/{secret_id}/output?offset=0"),
+        format!("/api/59/execution/{secret_id}/output?offset=1000"),
+        format!("/api/59/execution/{secret_id}/output/node/localhost?lastlines=5"),
+    ] {
+        let (status, body) = get(&s, &path, ADMIN).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::NOT_FOUND,
+            "api.error.item.doesnotexist",
+        );
+        assert_eq!(
+            json(&body)["message"],
+            format!("Execution ID does not exist: {secret_id}"),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
