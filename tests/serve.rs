@@ -336,3 +336,65 @@ fn a_bad_config_file_exits_2_naming_the_file_the_key_and_the_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&missing.display().to_string()), "{err}");
 }
+
+/// Anonymous resident memory of a process (`RssAnon`: what it allocated,
+/// not its mapped files), in KiB.
+fn rss_anon(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("RssAnon in {status}"))
+}
+
+/// Waits until the process's anonymous resident memory is under `limit`
+/// KiB; what it last was when it never is.
+fn anon_under(pid: u32, limit: u64) -> Result<(), u64> {
+    let mut last = 0;
+    for _ in 0..300 {
+        last = rss_anon(pid);
+        if last < limit {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(last)
+}
+
+/// Argon2's default working memory (19 MiB), which every password hash and
+/// check allocates and frees.
+const ARGON2_KIB: u64 = 19 * 1024;
+
+#[test]
+fn password_hash_memory_is_handed_back_while_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("d"), &[]);
+    let password = password_from(&server.banner);
+    let pid = server.child.id();
+    // The first start hashed the admin password; an idle server holds less
+    // than that hash's working memory in all.
+    if let Err(kib) = anon_under(pid, ARGON2_KIB) {
+        panic!("idle after the first start: {kib} KiB of anonymous memory resident");
+    }
+    // Nor does it keep what logins took, each of which checks a password.
+    let before = rss_anon(pid);
+    for _ in 0..3 {
+        let body = format!("j_username=admin&j_password={password}");
+        let mut s = TcpStream::connect(&server.addr).unwrap();
+        write!(
+            s,
+            "POST /j_security_check HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            server.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 302"), "{resp}");
+    }
+    if let Err(kib) = anon_under(pid, before + ARGON2_KIB / 2) {
+        panic!("idle after three logins: {kib} KiB of anonymous memory resident, {before} KiB before them");
+    }
+    assert!(server.stop().0);
+}

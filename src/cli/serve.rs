@@ -119,6 +119,16 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
         let stop = stop.clone();
         async move { scheduler.run(stop.cancelled_owned()).await }
     });
+    // memory freed by work that then stops (the first start's password
+    // hash, a login's) is not kept resident while the server is idle
+    crate::release_free_memory(true);
+    let _release = tokio::spawn(async {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            every.tick().await;
+            crate::release_free_memory(false);
+        }
+    });
     let shutdown = shutdown()?;
     println!(
         "Foredeck {} listening on http://{addr}",
