@@ -139,6 +139,28 @@ impl JobCache {
     }
 }
 
+/// A pooled connection to a database server idle for this long is pinged
+/// before it is used, and replaced when the ping fails.
+const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Pool options for PostgreSQL and MySQL (sqlx's sizes and timeouts). sqlx
+/// pings every connection it hands out by default: a second round trip for
+/// each statement, a third of the server's time on an output read under 50
+/// clients (benches/README.md). A connection in steady use is not pinged;
+/// one that sat idle (where a restarted or vanished server shows) is.
+fn server_pool<DB: sea_orm::sqlx::Database>() -> sea_orm::sqlx::pool::PoolOptions<DB> {
+    sea_orm::sqlx::pool::PoolOptions::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sea_orm::sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl SqlStore {
     /// Connects to a database and brings its schema up to date.
     ///
@@ -153,14 +175,32 @@ impl SqlStore {
                 .map_err(|e| Error::Store(format!("bad SQLite URL {url:?}: {e}")))?;
             let memory = url.contains(":memory:") || url.contains("mode=memory");
             Self::sqlite(opts, memory).await?
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            use sea_orm::sqlx::{postgres::PgConnectOptions, ConnectOptions as _};
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| Error::Store(format!("bad PostgreSQL URL: {e}")))?
+                .disable_statement_logging();
+            let pool = server_pool()
+                .connect_with(opts)
+                .await
+                .map_err(|e| Error::Store(format!("connecting to PostgreSQL: {e}")))?;
+            SqlStore::over(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+                pool,
+            ))
+        } else if url.starts_with("mysql:") {
+            use sea_orm::sqlx::{mysql::MySqlConnectOptions, ConnectOptions as _};
+            let opts = MySqlConnectOptions::from_str(url)
+                .map_err(|e| Error::Store(format!("bad MySQL URL: {e}")))?
+                .disable_statement_logging();
+            let pool = server_pool()
+                .connect_with(opts)
+                .await
+                .map_err(|e| Error::Store(format!("connecting to MySQL: {e}")))?;
+            SqlStore::over(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.sqlx_logging(false);
-            SqlStore {
-                db: Database::connect(opts).await.map_err(db)?,
-                jobs: JobCache::default(),
-                summaries: SummaryCache::default(),
-            }
+            SqlStore::over(Database::connect(opts).await.map_err(db)?)
         };
         store.migrate().await?;
         Ok(store)
@@ -196,15 +236,24 @@ impl SqlStore {
                 .synchronous(SqliteSynchronous::Normal);
             pool = pool.max_connections(8);
         }
+        // a connection to a file in this process does not break while
+        // pooled: no ping before each use
         let pool = pool
+            .test_before_acquire(false)
             .connect_with(opts)
             .await
             .map_err(|e| Error::Store(format!("opening SQLite database: {e}")))?;
-        Ok(SqlStore {
-            db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+        Ok(SqlStore::over(SqlxSqliteConnector::from_sqlx_sqlite_pool(
+            pool,
+        )))
+    }
+
+    fn over(db: DatabaseConnection) -> SqlStore {
+        SqlStore {
+            db,
             jobs: JobCache::default(),
             summaries: SummaryCache::default(),
-        })
+        }
     }
 
     async fn migrate(&self) -> Result<()> {
