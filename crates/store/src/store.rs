@@ -1715,20 +1715,20 @@ async fn counted_total<C: ConnectionTrait>(c: &C, q: &ExecutionQuery) -> Result<
         return Ok(None);
     }
     if q.job_ids.is_empty() && q.adhoc != Some(true) {
-        if let Some(project) = &q.project {
-            // one row per status rather than one per job and status
-            let all = project_total(c, project, q.status.as_ref()).await?;
-            let total = if q.adhoc == Some(false) {
-                let adhoc = ExecutionQuery {
-                    adhoc: Some(true),
-                    ..q.clone()
-                };
-                all.saturating_sub(per_job_total(c, &adhoc).await?)
-            } else {
-                all
+        // one row per project and status rather than one per job and
+        // status (the scheduler counts the queued runs of every project
+        // each second)
+        let all = project_total(c, q.project.as_deref(), q.status.as_ref()).await?;
+        let total = if q.adhoc == Some(false) {
+            let adhoc = ExecutionQuery {
+                adhoc: Some(true),
+                ..q.clone()
             };
-            return Ok(Some(total));
-        }
+            all.saturating_sub(per_job_total(c, &adhoc).await?)
+        } else {
+            all
+        };
+        return Ok(Some(total));
     }
     per_job_total(c, q).await.map(Some)
 }
@@ -1741,14 +1741,18 @@ fn sum_expr(c: &impl ConnectionTrait) -> &'static str {
     }
 }
 
-/// The executions of a project (in one status), from `execution_totals`.
+/// The executions of a project, or of all (in one status), from
+/// `execution_totals`.
 async fn project_total<C: ConnectionTrait>(
     c: &C,
-    project: &str,
+    project: Option<&str>,
     status: Option<&foredeck_core::ExecutionStatus>,
 ) -> Result<u64> {
     use execution_totals::Column as T;
-    let mut find = execution_totals::Entity::find().filter(T::Project.eq(project));
+    let mut find = execution_totals::Entity::find();
+    if let Some(p) = project {
+        find = find.filter(T::Project.eq(p));
+    }
     if let Some(s) = status {
         find = find.filter(T::Status.eq(s.as_str()));
     }

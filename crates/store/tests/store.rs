@@ -533,6 +533,28 @@ async fn execution_queries(s: S) {
         ..Default::default()
     };
     check(&s, ops(), expect(&fx, |f| f.project == "ops")).await;
+    // every project's, as the scheduler counts its queue
+    check(&s, ExecutionQuery::default(), expect(&fx, |_| true)).await;
+    for status in [ExecutionStatus::Failed, ExecutionStatus::Queued] {
+        let q = ExecutionQuery {
+            status: Some(status.clone()),
+            ..Default::default()
+        };
+        check(&s, q, expect(&fx, |f| f.status == status)).await;
+    }
+    let q = ExecutionQuery {
+        status: Some(ExecutionStatus::Failed),
+        adhoc: Some(false),
+        ..Default::default()
+    };
+    check(
+        &s,
+        q,
+        expect(&fx, |f| {
+            f.status == ExecutionStatus::Failed && f.job.is_some()
+        }),
+    )
+    .await;
     check(&s, ExecutionQuery::default(), expect(&fx, |_| true)).await;
     for (offset, max) in [(0, 5), (5, 5), (20, 20), (30, 3), (33, 10), (100, 10)] {
         check(
