@@ -1007,29 +1007,7 @@ impl Store for SqlStore {
         // where they end, and a page with events needs no other read.
         if let (true, Ok(start_i)) = (limit > 0, i64::try_from(offset)) {
             let end_i = i64::try_from(end).unwrap_or(i64::MAX);
-            // The chunk holding `offset`, then every chunk that begins
-            // before `end`: one statement, the first chunk's offset as a
-            // subquery.
-            let first = sea_orm::QueryTrait::into_query(
-                log_chunks::Entity::find()
-                    .filter(log_chunks::Column::ExecutionId.eq(eid))
-                    .filter(log_chunks::Column::FirstOffset.lte(start_i))
-                    .select_only()
-                    .column_as(Expr::cust("COALESCE(MAX(first_offset), 0)"), "first"),
-            );
-            let chunks = log_chunks::Entity::find()
-                .filter(log_chunks::Column::ExecutionId.eq(eid))
-                .filter(
-                    Expr::col(log_chunks::Column::FirstOffset).gte(SimpleExpr::SubQuery(
-                        None,
-                        Box::new(first.into_sub_query_statement()),
-                    )),
-                )
-                .filter(log_chunks::Column::FirstOffset.lt(end_i))
-                .order_by_asc(log_chunks::Column::FirstOffset)
-                .all(&self.db)
-                .await
-                .map_err(db)?;
+            let chunks = self.chunks_from(eid, start_i, Some(end_i)).await?;
             let mut events = Vec::with_capacity(limit.min(4_096));
             for chunk in &chunks {
                 for (i, ev) in decode_events(chunk)?.into_iter().enumerate() {
@@ -1047,50 +1025,26 @@ impl Store for SqlStore {
             }
         }
         // Nothing there: whether the execution exists, and where its log ends.
-        let total = self
-            .stored_log_length(eid)
-            .await?
-            .ok_or_else(|| no_execution(id))?;
         Ok(LogPage {
             events: Vec::new(),
-            next_offset: offset.min(u64::try_from(total).unwrap_or(0)),
+            next_offset: offset.min(self.log_length(id).await?),
         })
     }
 
     async fn read_log_tail(&self, id: u64, n: usize) -> Result<LogPage> {
         let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
         if n > 0 {
-            // The chunk holding the event `n` before the log's end (the
-            // length from the execution's row), then every chunk after it:
-            // one statement, so length and chunks are of one moment.
+            // From the event `n` before the log's end (the length from the
+            // execution's row), in the same statement as the chunks, so
+            // that both are of one moment.
             let back = i64::try_from(n).unwrap_or(i64::MAX);
             let start = Query::select()
                 .expr(Expr::col(executions::Column::LogEvents).sub(back))
                 .from(executions::Entity)
                 .and_where(Expr::col(executions::Column::Id).eq(eid))
                 .to_owned();
-            let first =
-                sea_orm::QueryTrait::into_query(
-                    log_chunks::Entity::find()
-                        .filter(log_chunks::Column::ExecutionId.eq(eid))
-                        .filter(Expr::col(log_chunks::Column::FirstOffset).lte(
-                            SimpleExpr::SubQuery(None, Box::new(start.into_sub_query_statement())),
-                        ))
-                        .select_only()
-                        .column_as(Expr::cust("COALESCE(MAX(first_offset), 0)"), "first"),
-                );
-            let chunks = log_chunks::Entity::find()
-                .filter(log_chunks::Column::ExecutionId.eq(eid))
-                .filter(
-                    Expr::col(log_chunks::Column::FirstOffset).gte(SimpleExpr::SubQuery(
-                        None,
-                        Box::new(first.into_sub_query_statement()),
-                    )),
-                )
-                .order_by_asc(log_chunks::Column::FirstOffset)
-                .all(&self.db)
-                .await
-                .map_err(db)?;
+            let start = SimpleExpr::SubQuery(None, Box::new(start.into_sub_query_statement()));
+            let chunks = self.chunks_from(eid, start, None).await?;
             if let Some(last) = chunks.last() {
                 let mut events = Vec::new();
                 let mut end = last.first_offset;
@@ -1108,13 +1062,9 @@ impl Store for SqlStore {
             }
         }
         // No events: whether the execution exists, and where its log ends.
-        let total = self
-            .stored_log_length(eid)
-            .await?
-            .ok_or_else(|| no_execution(id))?;
         Ok(LogPage {
             events: Vec::new(),
-            next_offset: u64::try_from(total).unwrap_or(0),
+            next_offset: self.log_length(id).await?,
         })
     }
 
@@ -1404,6 +1354,39 @@ impl SqlStore {
 
     async fn stored_log_length(&self, eid: i64) -> Result<Option<i64>> {
         log_length_in(&self.db, eid).await
+    }
+
+    /// The chunk of an execution's log holding the event at index `at` (a
+    /// value or a subquery), then every later chunk that begins before
+    /// `end`: one statement, the first chunk's offset as a subquery.
+    async fn chunks_from(
+        &self,
+        eid: i64,
+        at: impl Into<SimpleExpr>,
+        end: Option<i64>,
+    ) -> Result<Vec<log_chunks::Model>> {
+        use log_chunks::Column as L;
+        let first = sea_orm::QueryTrait::into_query(
+            log_chunks::Entity::find()
+                .filter(L::ExecutionId.eq(eid))
+                .filter(Expr::col(L::FirstOffset).lte(at))
+                .select_only()
+                .column_as(Expr::cust("COALESCE(MAX(first_offset), 0)"), "first"),
+        );
+        let mut chunks = log_chunks::Entity::find()
+            .filter(L::ExecutionId.eq(eid))
+            .filter(Expr::col(L::FirstOffset).gte(SimpleExpr::SubQuery(
+                None,
+                Box::new(first.into_sub_query_statement()),
+            )));
+        if let Some(end) = end {
+            chunks = chunks.filter(L::FirstOffset.lt(end));
+        }
+        chunks
+            .order_by_asc(L::FirstOffset)
+            .all(&self.db)
+            .await
+            .map_err(db)
     }
 
     /// The jobs matching a query, by group then name, shared with the cache.
