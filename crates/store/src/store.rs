@@ -161,6 +161,24 @@ fn server_pool<DB: sea_orm::sqlx::Database>() -> sea_orm::sqlx::pool::PoolOption
         })
 }
 
+/// A [`server_pool`] connected to the database server at `url` (`what`
+/// names its kind in errors; the URL, which may hold a password, is not
+/// quoted), without sqlx's per-statement log.
+async fn server_pool_for<DB>(url: &str, what: &str) -> Result<sea_orm::sqlx::Pool<DB>>
+where
+    DB: sea_orm::sqlx::Database,
+    <DB::Connection as sea_orm::sqlx::Connection>::Options: FromStr<Err = sea_orm::sqlx::Error>,
+{
+    use sea_orm::sqlx::ConnectOptions as _;
+    let opts = <DB::Connection as sea_orm::sqlx::Connection>::Options::from_str(url)
+        .map_err(|e| Error::Store(format!("bad {what} URL: {e}")))?
+        .disable_statement_logging();
+    server_pool()
+        .connect_with(opts)
+        .await
+        .map_err(|e| Error::Store(format!("connecting to {what}: {e}")))
+}
+
 impl SqlStore {
     /// Connects to a database and brings its schema up to date.
     ///
@@ -176,26 +194,12 @@ impl SqlStore {
             let memory = url.contains(":memory:") || url.contains("mode=memory");
             Self::sqlite(opts, memory).await?
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            use sea_orm::sqlx::{postgres::PgConnectOptions, ConnectOptions as _};
-            let opts = PgConnectOptions::from_str(url)
-                .map_err(|e| Error::Store(format!("bad PostgreSQL URL: {e}")))?
-                .disable_statement_logging();
-            let pool = server_pool()
-                .connect_with(opts)
-                .await
-                .map_err(|e| Error::Store(format!("connecting to PostgreSQL: {e}")))?;
+            let pool = server_pool_for(url, "PostgreSQL").await?;
             SqlStore::over(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
                 pool,
             ))
         } else if url.starts_with("mysql:") {
-            use sea_orm::sqlx::{mysql::MySqlConnectOptions, ConnectOptions as _};
-            let opts = MySqlConnectOptions::from_str(url)
-                .map_err(|e| Error::Store(format!("bad MySQL URL: {e}")))?
-                .disable_statement_logging();
-            let pool = server_pool()
-                .connect_with(opts)
-                .await
-                .map_err(|e| Error::Store(format!("connecting to MySQL: {e}")))?;
+            let pool = server_pool_for(url, "MySQL").await?;
             SqlStore::over(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
