@@ -1170,67 +1170,61 @@ async fn job_list_sees_changes_from_other_processes() {
 /// ended by the server while idle (a restart, a proxy's idle timeout) keeps
 /// working: a connection idle for a while is checked before it is used.
 async fn connections_ended_while_idle(what: &str, env: &str, default: &str, admin_db: &str) {
-    let base = std::env::var(env).unwrap_or_else(|_| default.to_owned());
-    let admin_url = format!("{base}/{admin_db}");
-    let admin = match sea_orm::Database::connect(admin_url.as_str()).await {
-        Ok(a) => a,
-        Err(e) => return common::unreachable_server(what, &admin_url, e),
-    };
-    let name = format!("fd_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let store = SqlStore::connect(&format!("{base}/{name}")).await.unwrap();
-    store.create_project(&Project::new("ops")).await.unwrap();
-    // several connections in the pool, all idle
-    let reads: Vec<_> = (0..4).map(|_| store.list_projects()).collect();
-    for r in futures::future::join_all(reads).await {
-        r.unwrap();
-    }
-    let backend = admin.get_database_backend();
-    let ended = if backend == sea_orm::DatabaseBackend::Postgres {
-        admin
-            .query_all(sea_orm::Statement::from_string(
-                backend,
-                format!(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-                ),
-            ))
-            .await
-            .unwrap()
-            .len()
-    } else {
-        let ids = admin
-            .query_all(sea_orm::Statement::from_string(
-                backend,
-                format!("SELECT id FROM information_schema.processlist WHERE db = '{name}'"),
-            ))
-            .await
-            .unwrap();
-        for row in &ids {
-            let id: i64 = row.try_get_by_index(0).unwrap();
-            admin
-                .execute_unprepared(&format!("KILL {id}"))
-                .await
-                .unwrap();
-        }
-        ids.len()
-    };
-    assert!(ended > 0, "no connection of the store's to end");
-    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
-    for _ in 0..8 {
-        let projects = store.list_projects().await.unwrap();
-        assert_eq!(projects.len(), 1);
-    }
-    store.close().await.unwrap();
-    let drop = if backend == sea_orm::DatabaseBackend::Postgres {
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    } else {
-        format!("DROP DATABASE IF EXISTS {name}")
-    };
-    admin.execute_unprepared(&drop).await.unwrap();
+    on_fresh_database(
+        what,
+        env,
+        default,
+        admin_db,
+        |admin, url, name| async move {
+            let store = SqlStore::connect(&url).await.unwrap();
+            store.create_project(&Project::new("ops")).await.unwrap();
+            // several connections in the pool, all idle
+            let reads: Vec<_> = (0..4).map(|_| store.list_projects()).collect();
+            for r in futures::future::join_all(reads).await {
+                r.unwrap();
+            }
+            let backend = admin.get_database_backend();
+            let ended = if backend == sea_orm::DatabaseBackend::Postgres {
+                admin
+                    .query_all(sea_orm::Statement::from_string(
+                        backend,
+                        format!(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                        ),
+                    ))
+                    .await
+                    .unwrap()
+                    .len()
+            } else {
+                let ids = admin
+                    .query_all(sea_orm::Statement::from_string(
+                        backend,
+                        format!(
+                            "SELECT id FROM information_schema.processlist WHERE db = '{name}'"
+                        ),
+                    ))
+                    .await
+                    .unwrap();
+                for row in &ids {
+                    let id: i64 = row.try_get_by_index(0).unwrap();
+                    admin
+                        .execute_unprepared(&format!("KILL {id}"))
+                        .await
+                        .unwrap();
+                }
+                ids.len()
+            };
+            assert!(ended > 0, "no connection of the store's to end");
+            tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+            for _ in 0..8 {
+                let projects = store.list_projects().await.unwrap();
+                assert_eq!(projects.len(), 1);
+            }
+            store.close().await.unwrap();
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

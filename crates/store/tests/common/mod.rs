@@ -48,10 +48,43 @@ pub fn unreachable_server(what: &str, url: &str, err: impl std::fmt::Display) {
     eprintln!("SKIPPED: {what} at {url} is unreachable ({err}); set CI to make this a failure");
 }
 
-/// Creates a fresh database on a server, runs the test on it, drops it.
+/// Creates a fresh database on a server, runs the test on a store on it,
+/// drops it.
 pub async fn on_server<F, Fut>(what: &str, env: &str, default: &str, admin_db: &str, test: F)
 where
     F: FnOnce(S) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    on_fresh_database(
+        what,
+        env,
+        default,
+        admin_db,
+        |_admin, url, _name| async move {
+            let store = SqlStore::connect(&url).await.unwrap();
+            let outcome = AssertUnwindSafe(test(Arc::new(store.clone())))
+                .catch_unwind()
+                .await;
+            store.close().await.unwrap();
+            if let Err(panic) = outcome {
+                std::panic::resume_unwind(panic);
+            }
+        },
+    )
+    .await;
+}
+
+/// Creates a fresh database on a server, runs the test with the admin
+/// connection, the database's URL and its name, drops it (also when the
+/// test panics).
+pub async fn on_fresh_database<F, Fut>(
+    what: &str,
+    env: &str,
+    default: &str,
+    admin_db: &str,
+    test: F,
+) where
+    F: FnOnce(sea_orm::DatabaseConnection, String, String) -> Fut,
     Fut: Future<Output = ()>,
 {
     let base = std::env::var(env).unwrap_or_else(|_| default.to_owned());
@@ -69,15 +102,9 @@ where
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap();
-    let outcome = async {
-        let store = SqlStore::connect(&format!("{base}/{name}")).await.unwrap();
-        let outcome = AssertUnwindSafe(test(Arc::new(store.clone())))
-            .catch_unwind()
-            .await;
-        store.close().await.unwrap();
-        outcome
-    };
-    let outcome = AssertUnwindSafe(outcome).catch_unwind().await;
+    let outcome = AssertUnwindSafe(test(admin.clone(), format!("{base}/{name}"), name.clone()))
+        .catch_unwind()
+        .await;
     let drop = if what == "PostgreSQL" {
         format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     } else {
@@ -85,9 +112,8 @@ where
     };
     admin.execute_unprepared(&drop).await.unwrap();
     admin.close().await.unwrap();
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(panic)) | Err(panic) => std::panic::resume_unwind(panic),
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
     }
 }
 
