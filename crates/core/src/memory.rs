@@ -36,9 +36,15 @@ struct Inner {
     audit: Vec<AuditEvent>,
     /// id -> webhook
     webhooks: BTreeMap<String, Webhook>,
+    /// project -> job revision (kept when the project is deleted)
+    job_revisions: BTreeMap<String, u64>,
 }
 
 impl Inner {
+    fn raise_job_revision(&mut self, project: &str) {
+        *self.job_revisions.entry(project.to_owned()).or_default() += 1;
+    }
+
     fn insert_execution(&mut self, execution: &Execution) -> u64 {
         self.next_execution += 1;
         let id = self.next_execution;
@@ -195,6 +201,7 @@ impl Store for MemoryStore {
         }
         inner.nodes.remove(name);
         inner.jobs.remove(name);
+        inner.raise_job_revision(name);
         inner.triggers.retain(|_, t| t.project != name);
         inner.acl.retain(|(p, _), _| p.as_deref() != Some(name));
         inner.webhooks.retain(|_, w| w.project != name);
@@ -253,6 +260,7 @@ impl Store for MemoryStore {
             )));
         }
         jobs.insert(id, job.clone());
+        inner.raise_job_revision(project);
         Ok(job)
     }
 
@@ -312,11 +320,22 @@ impl Store for MemoryStore {
             .jobs
             .get_mut(project)
             .and_then(|js| js.remove(id))
-            .map(|_| ())
             .ok_or_else(|| Error::NotFound {
                 kind: "job",
                 id: id.into(),
-            })
+            })?;
+        inner.raise_job_revision(project);
+        Ok(())
+    }
+
+    async fn job_revision(&self, project: &str) -> Result<Option<u64>> {
+        Ok(Some(
+            self.read()?
+                .job_revisions
+                .get(project)
+                .copied()
+                .unwrap_or(0),
+        ))
     }
 
     async fn create_execution(&self, execution: &Execution) -> Result<u64> {

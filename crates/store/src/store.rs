@@ -784,6 +784,11 @@ impl Store for SqlStore {
         Ok(all.matching(query))
     }
 
+    async fn job_revision(&self, project: &str) -> Result<Option<u64>> {
+        let rev = job_revision(&self.db, project).await?;
+        Ok(Some(u64::try_from(rev).unwrap_or(0)))
+    }
+
     async fn delete_job(&self, project: &str, id: &str) -> Result<()> {
         let txn = begin_write(&self.db).await?;
         let res = jobs::Entity::delete_many()

@@ -163,7 +163,10 @@ async fn delete_project_cascades(s: S) {
         eids.push(id);
         jids.push(j.uuid.unwrap());
     }
+    let before = revision(&s, "ops").await;
     s.delete_project("ops").await.unwrap();
+    // raised, not reset: a list kept from before must not match again
+    assert!(revision(&s, "ops").await > before);
     assert_eq!(s.get_project("ops").await.unwrap(), None);
     assert!(s.list_nodes("ops").await.unwrap().is_empty());
     assert_eq!(s.get_job("ops", &jids[0]).await.unwrap(), None);
@@ -176,6 +179,9 @@ async fn delete_project_cascades(s: S) {
     assert_eq!(s.read_log(eids[1], 0, 10).await.unwrap().events.len(), 1);
     // A project of the same name starts empty.
     s.create_project(&Project::new("ops")).await.unwrap();
+    let again = revision(&s, "ops").await;
+    s.put_job("ops", &job("deploy", Some("web"))).await.unwrap();
+    assert!(revision(&s, "ops").await > again);
     let q = ExecutionQuery {
         project: Some("ops".into()),
         ..Default::default()
@@ -240,10 +246,21 @@ async fn nodes(s: S) {
     assert_eq!(s.list_nodes("other").await.unwrap().len(), 1);
 }
 
+/// A store's job revision of a project; every store here keeps one.
+async fn revision(s: &S, project: &str) -> u64 {
+    s.job_revision(project)
+        .await
+        .unwrap()
+        .expect("the store keeps job revisions")
+}
+
 async fn jobs(s: S) {
     let mut j = job("deploy", Some("web/prod"));
     j.description = "Déploie l'appli ✓\nsecond line: \"quoted\"".into();
+    let r0 = revision(&s, "ops").await;
     let stored = s.put_job("ops", &j).await.unwrap();
+    let r1 = revision(&s, "ops").await;
+    assert!(r1 > r0, "a new job raises the revision");
     let id = stored.uuid.clone().expect("uuid assigned");
     assert_eq!(stored.project.as_deref(), Some("ops"));
     assert_eq!(s.get_job("ops", &id).await.unwrap(), Some(stored.clone()));
@@ -255,10 +272,17 @@ async fn jobs(s: S) {
     let mut dup = j.clone();
     dup.uuid = Some("2b1b2f0a-0000-4000-8000-000000000001".into());
     assert!(is_conflict(s.put_job("ops", &dup).await));
+    assert_eq!(
+        revision(&s, "ops").await,
+        r1,
+        "a refused job changes nothing"
+    );
     // The same name in another group or project is fine.
     let other_group = s.put_job("ops", &job("deploy", Some("web"))).await.unwrap();
+    let r2 = revision(&s, "ops").await;
     let other_project = s.put_job("dev", &j).await.unwrap();
     assert_ne!(other_project.uuid, stored.uuid);
+    assert_eq!(revision(&s, "ops").await, r2, "another project's change");
 
     // Replace by uuid, including a rename.
     let mut changed = stored.clone();
@@ -266,6 +290,8 @@ async fn jobs(s: S) {
     changed.name = "deploy2".into();
     let again = s.put_job("ops", &changed).await.unwrap();
     assert_eq!(again, changed);
+    let r3 = revision(&s, "ops").await;
+    assert!(r3 > r2, "a replaced job raises the revision");
     assert_eq!(s.get_job("ops", &id).await.unwrap(), Some(changed.clone()));
     assert_eq!(
         s.find_job("ops", Some("web/prod"), "deploy").await.unwrap(),
@@ -302,9 +328,13 @@ async fn jobs(s: S) {
         .await
         .unwrap();
     let ogid = other_group.uuid.clone().unwrap();
+    let r4 = revision(&s, "ops").await;
     s.delete_job("ops", &ogid).await.unwrap();
+    let r5 = revision(&s, "ops").await;
+    assert!(r5 > r4, "a deleted job raises the revision");
     assert_eq!(s.get_job("ops", &ogid).await.unwrap(), None);
     assert!(is_not_found(s.delete_job("ops", &ogid).await));
+    assert_eq!(revision(&s, "ops").await, r5, "reads and refusals do not");
     assert!(is_not_found(s.delete_job("dev", &id).await));
     assert!(s.get_execution(eid).await.unwrap().is_some());
 }

@@ -15,7 +15,7 @@ pub use records::{
 };
 
 /// Filters for listing jobs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct JobQuery {
     /// Jobs in this group or below it (`ops` matches `ops` and `ops/db`).
     pub group_path: Option<String>,
@@ -305,6 +305,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// Deletes a job (its executions stay).
     async fn delete_job(&self, project: &str, id: &str) -> Result<()>;
+    /// A number raised with every change to a project's jobs, and never
+    /// lowered (a project deleted and made again under its name goes on
+    /// from it), read in one cheap step: what a caller derives from the
+    /// project's jobs at one revision holds while it stays. `None`: the
+    /// store keeps no revision (the provided method), so nothing derived
+    /// from its jobs may be kept.
+    async fn job_revision(&self, project: &str) -> Result<Option<u64>> {
+        let _ = project;
+        Ok(None)
+    }
 
     /// Stores a new execution and returns its id.
     async fn create_execution(&self, execution: &Execution) -> Result<u64>;
@@ -517,6 +527,7 @@ macro_rules! forward_store {
             async fn list_jobs(&self, p: &str, q: &JobQuery) -> Result<Vec<Job>> { (**self).list_jobs(p, q).await }
             async fn list_job_summaries(&self, p: &str, q: &JobQuery) -> Result<Vec<JobSummary>> { (**self).list_job_summaries(p, q).await }
             async fn delete_job(&self, p: &str, id: &str) -> Result<()> { (**self).delete_job(p, id).await }
+            async fn job_revision(&self, p: &str) -> Result<Option<u64>> { (**self).job_revision(p).await }
             async fn create_execution(&self, e: &Execution) -> Result<u64> { (**self).create_execution(e).await }
             async fn update_execution(&self, e: &Execution) -> Result<()> { (**self).update_execution(e).await }
             async fn get_execution(&self, id: u64) -> Result<Option<Execution>> { (**self).get_execution(id).await }
