@@ -5,6 +5,7 @@ use crate::access::Caller;
 use crate::api::ApiVersion;
 use crate::error::ApiError;
 use crate::executions::{flag, ids_of, number, param, path, Params};
+use crate::job_lists::{self, accepts_gzip, ListKey};
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -166,20 +167,46 @@ impl ListFilter {
 /// `GET /api/{v}/project/{project}/jobs` with `jobFilter`, `jobExactFilter`,
 /// `groupPath` (`*` all, `-` top level), `groupPathExact`, `idlist`,
 /// `scheduledFilter`, `scheduleEnabledFilter`, `executionEnabledFilter`.
+///
+/// For a caller who sees every job of the project the body is rendered
+/// once per job revision and next fire times, and sent gzip-compressed to
+/// clients that take it ([`job_lists`](crate::job_lists)).
 pub(crate) async fn list(
     State(state): State<ApiState>,
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
     Query(q): Params,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let project = project_of(&state, &caller, &p, false).await?;
     let filter = ListFilter::parse(&q)?;
+    let all = state.sees_every_job(&caller.subject, &project);
+    // read before the jobs: a change after it makes the next list new
+    let revision = match all {
+        true => state.store.job_revision(&project).await?,
+        false => None,
+    };
+    let next = next_fires(&state, &project).await?;
+    let gzip = accepts_gzip(&headers);
+    let key = ListKey {
+        project: project.clone(),
+        version: caller.version.0,
+        query: filter.query.clone(),
+        flags: [
+            filter.scheduled,
+            filter.schedule_enabled,
+            filter.execution_enabled,
+        ],
+    };
+    if let Some(rev) = revision {
+        if let Some(kept) = state.job_lists.get(&key, rev, &next) {
+            return Ok(job_lists::respond(&kept, gzip).await);
+        }
+    }
     let jobs = state
         .store
         .list_job_summaries(&project, &filter.query)
         .await?;
-    let next = next_fires(&state, &project).await?;
-    let all = state.sees_every_job(&caller.subject, &project);
     let items: Vec<JobItem> = jobs
         .iter()
         .filter(|j| filter.flags_match(j))
@@ -187,7 +214,20 @@ pub(crate) async fn list(
         .map(|j| JobItem::new(caller.version, &project, j, next.get(&j.uuid).copied()))
         .collect();
     // serialized here, while the items borrow the summaries
-    Ok(Json(items).into_response())
+    let body = serde_json::to_vec(&items).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api.error.unknown",
+            format!("job list: {e}"),
+        )
+    })?;
+    match revision {
+        Some(rev) => {
+            let kept = state.job_lists.put(key, rev, next, body.into());
+            Ok(job_lists::respond(&kept, gzip).await)
+        }
+        None => Ok(([(CONTENT_TYPE, "application/json")], body).into_response()),
+    }
 }
 
 /// Which document format a request asks for: `format` parameter, else the

@@ -33,6 +33,7 @@ mod config;
 mod error;
 mod executions;
 mod form;
+mod job_lists;
 mod jobs;
 pub mod metrics;
 mod projects;
@@ -109,6 +110,8 @@ pub struct ApiState {
     /// exists (its log is deleted with it); a finished execution's record
     /// no longer changes.
     pub(crate) finished: Arc<recent::Recent<u64, Arc<foredeck_core::Execution>>>,
+    /// Job lists rendered for callers who see every job of a project.
+    pub(crate) job_lists: Arc<job_lists::JobLists>,
     started_instant: Instant,
 }
 
@@ -140,6 +143,7 @@ impl ApiState {
                 recent::FINISHED_TTL,
                 recent::FINISHED_MAX,
             )),
+            job_lists: Arc::default(),
             started_instant: Instant::now(),
         }
     }

@@ -41,6 +41,10 @@ impl Authorizer for TestAuthorizer {
             _ => Decision::Reject,
         }
     }
+
+    fn allows_every(&self, s: &Subject, _: &str, _: &str, _: &AuthContext) -> bool {
+        s.groups.contains("admin")
+    }
 }
 
 const JOBS: &str = r#"
@@ -474,6 +478,134 @@ async fn list_filters_export_get_and_info() {
         "api.error.item.doesnotexist",
     );
     no_leak(&body);
+}
+
+/// A job list request with an `Accept-Encoding`: status, whether the body
+/// came gzip-compressed, and the body as text.
+async fn list_encoded(
+    s: &ApiState,
+    uri: &str,
+    token: &str,
+    accept: Option<&str>,
+) -> (StatusCode, bool, String) {
+    let mut req = Request::builder().uri(uri).header(TOKEN_HEADER, token);
+    if let Some(a) = accept {
+        req = req.header("accept-encoding", a);
+    }
+    let resp = router(s.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let gzip = resp.headers().get("content-encoding").map(|v| v.as_bytes()) == Some(b"gzip");
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = if gzip {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .unwrap();
+        text
+    } else {
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    (status, gzip, text)
+}
+
+#[tokio::test]
+async fn job_lists_are_kept_per_revision_compressed_on_request_and_never_shared_down() {
+    let s = loaded().await;
+    let bulk: String = (0..30)
+        .map(|i| format!("- name: bulk-{i:02}\n  group: public/bulk\n  sequence:\n    commands:\n      - exec: 'true'\n"))
+        .collect();
+    let (status, body) = import(&s, "", &bulk).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let uri = "/api/59/project/p/jobs";
+    let count = |text: &str| json(text).as_array().unwrap().len();
+
+    // the same list, compressed when asked, kept or not
+    let (status, gz, plain) = list_encoded(&s, uri, ADMIN, None).await;
+    assert_eq!((status, gz), (StatusCode::OK, false), "{plain}");
+    assert_eq!(count(&plain), 32);
+    for accept in ["gzip, deflate, br", "gzip", "*"] {
+        let (status, gz, text) = list_encoded(&s, uri, ADMIN, Some(accept)).await;
+        assert_eq!((status, gz), (StatusCode::OK, true), "{accept}");
+        assert_eq!(text, plain, "{accept}");
+    }
+    for accept in ["gzip;q=0", "identity", "br"] {
+        let (_, gz, text) = list_encoded(&s, uri, ADMIN, Some(accept)).await;
+        assert!(!gz, "{accept}");
+        assert_eq!(text, plain, "{accept}");
+    }
+    // each API version has its own hrefs
+    let (_, _, v14) = list_encoded(&s, "/api/14/project/p/jobs", ADMIN, Some("gzip")).await;
+    assert!(
+        v14.contains("/api/14/job/") && !v14.contains("/api/59/"),
+        "{v14}"
+    );
+    // and each filter its own list
+    let (_, _, one) = list_encoded(&s, &format!("{uri}?idlist={HELLO}"), ADMIN, None).await;
+    assert_eq!(count(&one), 1, "{one}");
+
+    // A caller who sees only some jobs gets their own list, after the
+    // whole one was kept, compressed or not.
+    for accept in [None, Some("gzip")] {
+        let (status, _, text) = list_encoded(&s, uri, DEV, accept).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        // `dev` reads group `public` itself only, not `public/bulk`
+        assert_eq!(count(&text), 1, "{text}");
+        assert!(!text.contains("bulk-"), "{text}");
+        no_leak(&text);
+    }
+    let (status, _, text) = list_encoded(&s, uri, NOBODY, Some("gzip")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    no_leak(&text);
+
+    // Every change shows in the next list: a deletion, a new job, a
+    // disabled one.
+    let (status, body) = send(
+        &s,
+        Method::DELETE,
+        &format!("/api/59/job/{SECRET}"),
+        ADMIN,
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    for accept in [None, Some("gzip")] {
+        let (_, _, text) = list_encoded(&s, uri, ADMIN, accept).await;
+        assert_eq!(count(&text), 31, "{text}");
+        no_leak(&text);
+    }
+    let (status, body) = import(
+        &s,
+        "",
+        "- name: late\n  sequence:\n    commands:\n      - exec: 'true'\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, text) = list_encoded(&s, uri, ADMIN, Some("gzip")).await;
+    assert_eq!(count(&text), 32, "{text}");
+    assert!(text.contains("\"late\""), "{text}");
+    let (status, body) = post_json(
+        &s,
+        &format!("/api/59/job/{HELLO}/execution/disable"),
+        ADMIN,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, text) = list_encoded(&s, uri, ADMIN, Some("gzip")).await;
+    let hello = json(&text)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == HELLO)
+        .cloned()
+        .unwrap();
+    assert_eq!(hello["enabled"], false, "{text}");
 }
 
 #[tokio::test]
