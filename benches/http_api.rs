@@ -208,13 +208,20 @@ async fn seed_log(store: &SqlStore, id: u64) {
     println!("seed: {LOG_LINES} log lines on execution {id}");
 }
 
-/// A connection that has sent one GET of `path` with the token.
-fn request(port: u16, path: &str, timeout: Duration) -> Option<TcpStream> {
+/// The header of the requests that take a gzip-compressed answer, as
+/// Python's `requests`, OkHttp (Rundeck's `rd` CLI) and `curl --compressed`
+/// send it.
+const GZIP: &str = "Accept-Encoding: gzip";
+
+/// A connection that has sent one GET of `path` with the token (and
+/// `header`, if any).
+fn request(port: u16, path: &str, header: Option<&str>, timeout: Duration) -> Option<TcpStream> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(timeout)).ok()?;
+    let extra = header.map(|h| format!("{h}\r\n")).unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Rundeck-Auth-Token: {TOKEN}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Rundeck-Auth-Token: {TOKEN}\r\n{extra}Connection: close\r\n\r\n"
     )
     .ok()?;
     Some(s)
@@ -223,21 +230,37 @@ fn request(port: u16, path: &str, timeout: Duration) -> Option<TcpStream> {
 /// One GET with the token; the status code, or `None` when the server does
 /// not answer yet.
 fn get_status(port: u16, path: &str) -> Option<u16> {
-    let mut s = request(port, path, Duration::from_secs(5))?;
+    let mut s = request(port, path, None, Duration::from_secs(5))?;
     let mut buf = [0u8; 16];
     s.read_exact(&mut buf).ok()?;
     std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
 }
 
-/// One GET with the token; the body of a 200 answer sent with a length.
-fn get_body(port: u16, path: &str) -> Option<Vec<u8>> {
-    let mut s = request(port, path, Duration::from_secs(30))?;
+/// One GET with the token (and `header`); the body of a 200 answer sent
+/// with a length, as sent (compressed when it was).
+fn get_body(port: u16, path: &str, header: Option<&str>) -> Option<Vec<u8>> {
+    let mut s = request(port, path, header, Duration::from_secs(30))?;
     let mut all = Vec::new();
     s.read_to_end(&mut all).ok()?;
     let at = all.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&all[..at]).to_ascii_lowercase();
     (head.starts_with("http/1.1 200") && head.contains("content-length:"))
         .then(|| all.split_off(at + 4))
+}
+
+/// Whether a GET with `header` is answered gzip-compressed.
+fn answers_gzip(port: u16, path: &str, header: Option<&str>) -> bool {
+    let Some(mut s) = request(port, path, header, Duration::from_secs(30)) else {
+        return false;
+    };
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let head = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| String::from_utf8_lossy(&all[..at]).to_ascii_lowercase())
+        .unwrap_or_default();
+    head.lines().any(|l| l.trim() == "content-encoding: gzip")
 }
 
 /// The floor under a route's figures: `body` answered from memory by a
@@ -257,7 +280,7 @@ fn floor(body: Vec<u8>, seconds: u64) -> String {
         let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
         axum::serve(listener, app).await
     });
-    let figures = wrk(port, "/", seconds);
+    let figures = wrk(port, "/", None, seconds);
     server.abort();
     figures
 }
@@ -339,10 +362,14 @@ fn wrk_ms(v: &str) -> f64 {
     }
 }
 
-fn wrk(port: u16, path: &str, seconds: u64) -> String {
-    let out = Command::new("wrk")
-        .args(["-t2", "-c50", &format!("-d{seconds}s"), "--latency", "-H"])
-        .arg(format!("X-Rundeck-Auth-Token: {TOKEN}"))
+fn wrk(port: u16, path: &str, header: Option<&str>, seconds: u64) -> String {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c50", &format!("-d{seconds}s"), "--latency", "-H"])
+        .arg(format!("X-Rundeck-Auth-Token: {TOKEN}"));
+    if let Some(h) = header {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd
         .arg(format!("http://127.0.0.1:{port}{path}"))
         .output()
         .expect("run wrk");
@@ -388,41 +415,62 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
         (
             "job list, one group (500 of 10,000 jobs)",
             format!("/api/59/project/{PROJECT}/jobs?groupPath=team-3"),
+            None,
         ),
         (
             "job list, all 10,000 jobs (~3 MB)",
             format!("/api/59/project/{PROJECT}/jobs"),
+            None,
+        ),
+        (
+            "job list, all 10,000 jobs, gzip",
+            format!("/api/59/project/{PROJECT}/jobs"),
+            Some(GZIP),
         ),
         (
             "execution query, first page",
             format!("/api/59/project/{PROJECT}/executions?max=20"),
+            None,
         ),
         (
             "execution query, jobFilter=job-0004 (10 jobs)",
             format!("/api/59/project/{PROJECT}/executions?max=20&jobFilter=job-0004"),
+            None,
         ),
         (
             "execution query, one job (100 of 1,000,000)",
             format!("/api/59/project/{PROJECT}/executions?max=20&jobIdListFilter={job_id}"),
+            None,
         ),
         (
             "execution output tail (lastlines=100 of 10,000)",
             format!("/api/59/execution/{exec_id}/output?lastlines=100"),
+            None,
         ),
         (
             "execution output by offset (9,900, maxlines=100)",
             format!("/api/59/execution/{exec_id}/output?offset=9900&maxlines=100"),
+            None,
         ),
         (
             "resources, 1,000 nodes, filter tags: web",
             format!("/api/59/project/{PROJECT}/resources?filter=tags%3A%20web"),
+            None,
         ),
-        ("metrics (Prometheus)", "/metrics".to_owned()),
-        ("system/info", "/api/59/system/info".to_owned()),
+        ("metrics (Prometheus)", "/metrics".to_owned(), None),
+        ("system/info", "/api/59/system/info".to_owned(), None),
     ];
-    for (name, path) in routes {
+    for (name, path, header) in routes {
+        // a server that does not compress is measured all the same, and
+        // said to be
+        let plain = header.is_some() && !answers_gzip(port, &path, header);
+        let note = if plain {
+            " (answered uncompressed)"
+        } else {
+            ""
+        };
         match get_status(port, &path) {
-            Some(200) => println!("{name:45} {}", wrk(port, &path, seconds)),
+            Some(200) => println!("{name:45} {}{note}", wrk(port, &path, header, seconds)),
             Some(404) => println!("{name:45} absent on this branch (404), not measured"),
             other => println!("{name:45} answered {other:?}, not measured"),
         }
@@ -431,17 +479,21 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
         "RSS after the load: {:.1} MiB",
         rss_kib(server.0.id()) as f64 / 1024.0
     );
-    let full = get_body(port, &format!("/api/59/project/{PROJECT}/jobs"));
+    let jobs = format!("/api/59/project/{PROJECT}/jobs");
+    let full = get_body(port, &jobs, None);
+    let gzip = get_body(port, &jobs, Some(GZIP));
     drop(server);
-    if let Some(body) = full {
-        println!(
-            "{:45} {}",
-            format!(
-                "floor: the full list's {:.1} MB from memory",
-                body.len() as f64 / 1e6
-            ),
-            floor(body, seconds)
-        );
+    for (what, body) in [("full list", full), ("gzip list", gzip)] {
+        if let Some(body) = body {
+            println!(
+                "{:45} {}",
+                format!(
+                    "floor: the {what}'s {:.2} MB from memory",
+                    body.len() as f64 / 1e6
+                ),
+                floor(body, seconds)
+            );
+        }
     }
 }
 
