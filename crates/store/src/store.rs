@@ -1325,26 +1325,36 @@ impl SqlStore {
                 .await
                 .map_err(db)?,
         };
-        let page = executions::Entity::find()
+        let sorted = executions::Entity::find()
             .filter(cond)
             .order_by_desc(C::DateStarted)
-            .order_by_desc(C::Id)
-            .offset(query.offset)
-            .limit(max);
-        let rows = if self.backend() == DatabaseBackend::MySql {
+            .order_by_desc(C::Id);
+        let backend = self.backend();
+        let rows = if backend == DatabaseBackend::MySql {
             // MySQL and MariaDB take no LIMIT in an IN subquery
-            page.all(&self.db).await
+            sorted.offset(query.offset).limit(max).all(&self.db).await
         } else {
             // The page's ids first, from the index alone, then only those
             // rows: sorting the runs of a few jobs, or skipping to a deep
             // offset, then moves ids instead of whole records (SQLite: 1.5
             // ms to 0.1 ms for 10 jobs' runs, 126 ms to 37 ms at offset
             // 100,000 of 1,000,000).
-            let ids = sea_orm::QueryTrait::into_query(page.select_only().column(C::Id));
+            //
+            // LIMIT and OFFSET are written into the statement, not bound:
+            // PostgreSQL plans a prepared statement whose limit is a
+            // parameter anew for every execution (a generic plan cannot
+            // cost it), 0.16 ms of planning for 0.09 ms of work on the
+            // first page; with the numbers in the text it keeps one plan.
+            let ids = sea_orm::QueryTrait::into_query(sorted.select_only().column(C::Id));
+            let ids = backend.build(&ids);
+            let sql = format!(
+                "SELECT * FROM \"executions\" WHERE \"id\" IN ({} LIMIT {max} OFFSET {}) \
+                 ORDER BY \"date_started\" DESC, \"id\" DESC",
+                ids.sql, query.offset
+            );
+            let values = ids.values.map(|v| v.0).unwrap_or_default();
             executions::Entity::find()
-                .filter(C::Id.in_subquery(ids))
-                .order_by_desc(C::DateStarted)
-                .order_by_desc(C::Id)
+                .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
                 .all(&self.db)
                 .await
         };
