@@ -296,3 +296,96 @@ async fn project_policies() {
     let events = env.audit("delete", "acl_policy").await;
     assert_eq!(events[0].project.as_deref(), Some("web"));
 }
+
+/// Jobs of project `web`: `public` and `private` groups, enough of them
+/// for a list worth compressing.
+fn web_jobs() -> String {
+    let mut doc = String::new();
+    for group in ["public", "private"] {
+        for i in 0..20 {
+            doc.push_str(&format!(
+                "- name: {group}-job-{i:02}\n  group: {group}\n  sequence:\n    commands:\n      - exec: 'true'\n"
+            ));
+        }
+    }
+    doc
+}
+
+const OPS_READS_PUBLIC_JOBS: &str = "description: ops reads public jobs\ncontext:\n  project: web\nfor:\n  job:\n    - equals: {group: public}\n      allow: read\nby:\n  group: ops\n";
+const OPS_READS_EVERY_JOB: &str = "description: ops reads every job\ncontext:\n  project: web\nfor:\n  job:\n    - allow: read\nby:\n  group: ops\n";
+
+/// Whether `web`'s job list came gzip-compressed to `token`, and the names
+/// in it.
+async fn web_list(env: &Env, token: &str) -> (bool, Vec<String>) {
+    let (status, headers, bytes) = env
+        .call(Method::GET, "/api/59/project/web/jobs")
+        .token(token)
+        .header("accept-encoding", "gzip")
+        .send_raw()
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let gzip = headers.get("content-encoding").is_some();
+    let mut text = String::new();
+    if gzip {
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .unwrap();
+    } else {
+        text = String::from_utf8(bytes.to_vec()).unwrap();
+    }
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let names = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap().to_owned())
+        .collect();
+    (gzip, names)
+}
+
+#[tokio::test]
+async fn job_lists_kept_for_whoever_sees_every_job_follow_policy_changes() {
+    let env = env().await;
+    env.call(Method::POST, "/api/59/projects")
+        .token(ADMIN)
+        .json(r#"{"name":"web"}"#)
+        .send()
+        .await;
+    let a = env
+        .call(Method::POST, "/api/59/project/web/jobs/import")
+        .token(ADMIN)
+        .body("application/yaml", web_jobs())
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let (gzip, names) = web_list(&env, ADMIN).await;
+    assert!(gzip, "the admin's whole list comes compressed");
+    assert_eq!(names.len(), 40);
+
+    // ops reads the project and its public jobs: never the kept list
+    grant(
+        &env,
+        "ops.aclpolicy",
+        &format!("{OPS_READS_PROJECTS}---\n{OPS_READS_PUBLIC_JOBS}"),
+    )
+    .await;
+    let (_, names) = web_list(&env, OPS).await;
+    assert_eq!(names.len(), 20, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("public-")), "{names:?}");
+
+    // given every job, ops gets the whole list; taken back, the part again
+    grant(&env, "every.aclpolicy", OPS_READS_EVERY_JOB).await;
+    let (gzip, names) = web_list(&env, OPS).await;
+    assert!(gzip);
+    assert_eq!(names.len(), 40);
+    let a = env
+        .call(Method::DELETE, "/api/59/system/acl/every.aclpolicy")
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let (_, names) = web_list(&env, OPS).await;
+    assert_eq!(names.len(), 20, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("public-")), "{names:?}");
+    // and the admin's list is still the whole one
+    assert_eq!(web_list(&env, ADMIN).await.1.len(), 40);
+}

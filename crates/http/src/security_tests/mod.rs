@@ -161,6 +161,16 @@ impl Call<'_> {
     }
 
     pub async fn send(self) -> Answer {
+        let (status, headers, bytes) = self.send_raw().await;
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// The answer with its body as sent (compressed, binary).
+    pub async fn send_raw(self) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
         let resp = router(self.env.state.clone())
             .oneshot(self.req.body(self.body).unwrap())
             .await
@@ -170,11 +180,7 @@ impl Call<'_> {
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
             .await
             .unwrap();
-        Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        (status, headers, bytes)
     }
 }
 
