@@ -488,20 +488,10 @@ async fn list_encoded(
     token: &str,
     accept: Option<&str>,
 ) -> (StatusCode, bool, String) {
-    let mut req = Request::builder().uri(uri).header(TOKEN_HEADER, token);
-    if let Some(a) = accept {
-        req = req.header("accept-encoding", a);
-    }
-    let resp = router(s.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let gzip = resp.headers().get("content-encoding").map(|v| v.as_bytes()) == Some(b"gzip");
-    assert_eq!(resp.headers()["content-type"], "application/json");
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (status, headers, bytes) =
+        get_with(s, uri, token, accept.map(|a| ("accept-encoding", a))).await;
+    let gzip = headers.get("content-encoding").map(|v| v.as_bytes()) == Some(b"gzip");
+    assert_eq!(headers["content-type"], "application/json");
     let text = if gzip {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
@@ -511,6 +501,30 @@ async fn list_encoded(
         String::from_utf8(bytes.to_vec()).unwrap()
     };
     (status, gzip, text)
+}
+
+/// A GET with the token and one more header, if any: status, headers and
+/// the body as sent.
+async fn get_with(
+    s: &ApiState,
+    uri: &str,
+    token: &str,
+    header: Option<(&str, &str)>,
+) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
+    let mut req = Request::builder().uri(uri).header(TOKEN_HEADER, token);
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    let resp = router(s.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, headers, bytes)
 }
 
 #[tokio::test]
@@ -1310,19 +1324,10 @@ async fn output_stream_matches_polling_and_resumes() {
 
 /// Reads a whole SSE response: (event, data) pairs.
 async fn sse(s: &ApiState, uri: &str, last_id: Option<&str>) -> Vec<(String, String)> {
-    let mut req = Request::builder().uri(uri).header(TOKEN_HEADER, ADMIN);
-    if let Some(l) = last_id {
-        req = req.header("last-event-id", l);
-    }
-    let resp = router(s.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers()["content-type"], "text/event-stream");
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (status, headers, bytes) =
+        get_with(s, uri, ADMIN, last_id.map(|l| ("last-event-id", l))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/event-stream");
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     parse_sse(&text)
 }
