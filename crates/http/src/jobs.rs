@@ -181,25 +181,29 @@ pub(crate) async fn list(
     let project = project_of(&state, &caller, &p, false).await?;
     let filter = ListFilter::parse(&q)?;
     let all = state.sees_every_job(&caller.subject, &project);
-    // read before the jobs: a change after it makes the next list new
-    let revision = match all {
+    // read before the jobs: a change after it makes the next list new;
+    // only a list that every such caller gets alike is kept
+    let kept_as = match all {
         true => state.store.job_revision(&project).await?,
         false => None,
-    };
+    }
+    .map(|rev| {
+        let key = ListKey {
+            project: project.clone(),
+            version: caller.version.0,
+            query: filter.query.clone(),
+            flags: [
+                filter.scheduled,
+                filter.schedule_enabled,
+                filter.execution_enabled,
+            ],
+        };
+        (rev, key)
+    });
     let next = next_fires(&state, &project).await?;
     let gzip = accepts_gzip(&headers);
-    let key = ListKey {
-        project: project.clone(),
-        version: caller.version.0,
-        query: filter.query.clone(),
-        flags: [
-            filter.scheduled,
-            filter.schedule_enabled,
-            filter.execution_enabled,
-        ],
-    };
-    if let Some(rev) = revision {
-        if let Some(kept) = state.job_lists.get(&key, rev, &next) {
+    if let Some((rev, key)) = &kept_as {
+        if let Some(kept) = state.job_lists.get(key, *rev, &next) {
             return Ok(job_lists::respond(&kept, gzip).await);
         }
     }
@@ -221,8 +225,8 @@ pub(crate) async fn list(
             format!("job list: {e}"),
         )
     })?;
-    match revision {
-        Some(rev) => {
+    match kept_as {
+        Some((rev, key)) => {
             let kept = state.job_lists.put(key, rev, next, body.into());
             Ok(job_lists::respond(&kept, gzip).await)
         }
