@@ -44,6 +44,21 @@ async fn state() -> ApiState {
     ApiState::new(store, Arc::new(RoleAuthorizer::new(["admin"])))
 }
 
+/// Sends a request through the router: status, headers and the body as
+/// sent. Every router test module's request helper ends here.
+pub(crate) async fn answer(
+    state: &ApiState,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
+    let resp = router(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, headers, bytes)
+}
+
 async fn call(
     state: &ApiState,
     method: Method,
@@ -61,11 +76,7 @@ async fn call(
     let req = req
         .body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default())
         .unwrap();
-    let resp = router(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (status, _, bytes) = answer(state, req).await;
     (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
 

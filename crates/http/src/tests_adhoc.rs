@@ -4,12 +4,12 @@
 
 use super::*;
 use crate::auth::{hash_token, TOKEN_HEADER};
+use crate::tests::answer;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use foredeck_core::store::ApiToken;
 use foredeck_core::{ExecutionStatus, MemoryStore, Project};
 use serde_json::Value;
-use tower::ServiceExt;
 
 pub(super) const ADMIN: &str = "adhoc-admin-token";
 pub(super) const NOBODY: &str = "adhoc-nobody-token";
@@ -71,11 +71,7 @@ pub(super) async fn post_as(
         .header("content-type", content_type)
         .body(Body::from(body.to_owned()))
         .unwrap();
-    let resp = router(s.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (status, _, bytes) = answer(s, req).await;
     let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, v)
 }

@@ -3,13 +3,13 @@
 
 use super::*;
 use crate::auth::{hash_token, TOKEN_HEADER};
+use crate::tests::answer;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use foredeck_core::authorizer::{AuthContext, Decision, Resource, Subject};
 use foredeck_core::store::{ApiToken, AuditQuery};
 use foredeck_core::{Execution, MemoryStore, Project};
 use serde_json::Value;
-use tower::ServiceExt;
 
 const ADMIN: &str = "admin-secret-token";
 /// May read project `p` and read/run/kill jobs in group `public` only.
@@ -111,11 +111,7 @@ async fn send(
         req = req.header("content-type", c);
     }
     let req = req.body(Body::from(body.to_owned())).unwrap();
-    let resp = router(s.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (status, _, bytes) = answer(s, req).await;
     (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
@@ -515,16 +511,7 @@ async fn get_with(
     if let Some((k, v)) = header {
         req = req.header(k, v);
     }
-    let resp = router(s.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, headers, bytes)
+    answer(s, req.body(Body::empty()).unwrap()).await
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 
 use super::*;
 use crate::auth::{hash_token, TOKEN_HEADER};
+use crate::tests::answer;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use foredeck_core::store::ApiToken;
 use foredeck_core::{ExecutionStatus, Job, JobOption, MemoryStore, Project, Step, Workflow};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const ADMIN: &str = "webhook-admin-token";
 const NOBODY: &str = "webhook-nobody-token";
@@ -61,11 +61,7 @@ async fn call(
     let req = req
         .body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default())
         .unwrap();
-    let resp = router(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (status, _, bytes) = answer(state, req).await;
     (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
 

@@ -12,7 +12,7 @@ mod sweep_routes;
 mod tokens;
 
 use crate::auth::{hash_token, TOKEN_HEADER};
-use crate::{router, ApiState};
+use crate::ApiState;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use foredeck_core::acl::AclAuthorizer;
@@ -20,7 +20,6 @@ use foredeck_core::{ApiToken, AuditQuery, MemoryStore, Store, User};
 use foredeck_store::{KeyStorage, MasterKey};
 use serde_json::Value;
 use std::sync::Arc;
-use tower::ServiceExt;
 
 pub(crate) const ADMIN: &str = "admin-secret-token-0123456789";
 pub(crate) const NOBODY: &str = "nobody-secret-token-0123456789";
@@ -171,16 +170,7 @@ impl Call<'_> {
 
     /// The answer with its body as sent (compressed, binary).
     pub async fn send_raw(self) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
-        let resp = router(self.env.state.clone())
-            .oneshot(self.req.body(self.body).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, headers, bytes)
+        crate::tests::answer(&self.env.state, self.req.body(self.body).unwrap()).await
     }
 }
 

@@ -65,16 +65,11 @@ async fn call_with(
         req = req.header(*k, *v);
     }
     let req = req.body(Body::from(body.to_owned())).unwrap();
-    let resp = router(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let ctype = resp
-        .headers()
+    let (status, headers, bytes) = answer(state, req).await;
+    let ctype = headers
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
     (status, String::from_utf8(bytes.to_vec()).unwrap(), ctype)
 }
 
