@@ -248,6 +248,16 @@ impl Store for MemoryStore {
             .clone();
         job.project = Some(project.into());
         let mut inner = self.write()?;
+        // uuids are unique across projects, as in the SQL store
+        if inner
+            .jobs
+            .iter()
+            .any(|(p, js)| p != project && js.contains_key(&id))
+        {
+            return Err(Error::Conflict(format!(
+                "job uuid {id} is taken by a job of another project"
+            )));
+        }
         let jobs = inner.jobs.entry(project.into()).or_default();
         if let Some(other) = jobs
             .values()
@@ -262,6 +272,10 @@ impl Store for MemoryStore {
         jobs.insert(id, job.clone());
         inner.raise_job_revision(project);
         Ok(job)
+    }
+
+    async fn uuid_taken(&self, uuid: &str) -> Result<bool> {
+        Ok(self.read()?.jobs.values().any(|js| js.contains_key(uuid)))
     }
 
     async fn get_job(&self, project: &str, id: &str) -> Result<Option<Job>> {
@@ -830,6 +844,13 @@ mod tests {
         let stored = s.put_job("ops", &job).await?;
         let id = stored.uuid.clone().unwrap_or_default();
         assert!(s.put_job("ops", &job).await.is_err(), "same name, new uuid");
+        // uuids are unique across projects, as in the SQL store
+        assert!(s.uuid_taken(&id).await?);
+        assert!(!s.uuid_taken("no-such-uuid").await?);
+        let err = s.put_job("dev", &stored).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+        assert!(!err.to_string().contains("ops"), "{err}");
+        assert!(s.get_job("dev", &id).await?.is_none());
         let q = JobQuery {
             group_path: Some("web".into()),
             ..JobQuery::default()

@@ -470,7 +470,15 @@ async fn import_one(
     let store = &state.store;
     let err = |e: foredeck_core::Error| ApiError::from(e).message;
     let by_uuid = match job.uuid.as_deref() {
-        Some(u) if !u.is_empty() => store.get_job(project, u).await.map_err(err)?,
+        Some(u) if !u.is_empty() => match store.get_job(project, u).await.map_err(err)? {
+            // a uuid of a job the caller cannot see, here or in another
+            // project (uuids are global): one answer that names neither
+            Some(e) if !state.sees_job(&caller.subject, project, &e) => {
+                return Err(uuid_refused(u))
+            }
+            None if store.uuid_taken(u).await.map_err(err)? => return Err(uuid_refused(u)),
+            found => found,
+        },
         _ => None,
     };
     let by_name = store
@@ -546,6 +554,13 @@ async fn import_one(
         )
         .await;
     Ok(Imported::Stored(stored))
+}
+
+/// The import error for a uuid held by a job the caller cannot see (in
+/// this project or another): the same words whoever holds it, so the answer
+/// tells nothing about that job or its project.
+fn uuid_refused(uuid: &str) -> String {
+    format!("job uuid {uuid} is already in use (import with uuidOption=remove to create a new job)")
 }
 
 /// `GET /api/{v}/job/{id}?format=yaml|json`: the definition (a list of one).

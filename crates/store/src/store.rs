@@ -679,10 +679,10 @@ impl Store for SqlStore {
             .await
             .map_err(db)?;
         let result = match existing {
+            // the other project is not named: the caller may not read it
             Some(m) if m.project != project => {
                 return Err(Error::Conflict(format!(
-                    "job uuid {id} belongs to project {:?}",
-                    m.project
+                    "job uuid {id} is taken by a job of another project"
                 )))
             }
             Some(m) => {
@@ -736,6 +736,14 @@ impl Store for SqlStore {
             .map_err(db)?
             .map(|m| job_from(&m))
             .transpose()
+    }
+
+    async fn uuid_taken(&self, uuid: &str) -> Result<bool> {
+        Ok(jobs::Entity::find_by_id(uuid.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(db)?
+            .is_some())
     }
 
     async fn find_job(

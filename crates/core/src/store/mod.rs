@@ -305,6 +305,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// Deletes a job (its executions stay).
     async fn delete_job(&self, project: &str, id: &str) -> Result<()>;
+    /// Whether a job of any project has this uuid: job uuids are unique
+    /// across projects, so an import can refuse a taken uuid without reading
+    /// (or naming) the project that holds it. The provided method asks every
+    /// project; stores override it with one lookup.
+    async fn uuid_taken(&self, uuid: &str) -> Result<bool> {
+        for p in self.list_projects().await? {
+            if self.get_job(&p.name, uuid).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
     /// A number raised with every change to a project's jobs, and never
     /// lowered (a project deleted and made again under its name goes on
     /// from it), read in one cheap step: what a caller derives from the
@@ -527,6 +539,7 @@ macro_rules! forward_store {
             async fn list_jobs(&self, p: &str, q: &JobQuery) -> Result<Vec<Job>> { (**self).list_jobs(p, q).await }
             async fn list_job_summaries(&self, p: &str, q: &JobQuery) -> Result<Vec<JobSummary>> { (**self).list_job_summaries(p, q).await }
             async fn delete_job(&self, p: &str, id: &str) -> Result<()> { (**self).delete_job(p, id).await }
+            async fn uuid_taken(&self, u: &str) -> Result<bool> { (**self).uuid_taken(u).await }
             async fn job_revision(&self, p: &str) -> Result<Option<u64>> { (**self).job_revision(p).await }
             async fn create_execution(&self, e: &Execution) -> Result<u64> { (**self).create_execution(e).await }
             async fn update_execution(&self, e: &Execution) -> Result<()> { (**self).update_execution(e).await }

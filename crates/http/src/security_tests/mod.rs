@@ -10,6 +10,7 @@ mod storage;
 mod sweep;
 mod sweep_routes;
 mod tokens;
+mod uuid_import;
 
 use crate::auth::{hash_token, TOKEN_HEADER};
 use crate::ApiState;
