@@ -92,6 +92,39 @@ fn check_value(key: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Refuses a change to a script node source (`resources.source.N.type =
+/// script`, before or after the change) unless the subject is an admin
+/// (`admin` on the system, as for the audit log): such a source runs a
+/// command on the server, so configuring one is running code there.
+pub(crate) fn may_change_script_sources(
+    state: &ApiState,
+    subject: &Subject,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    let Some(index) = foredeck_core::nodes::script_sources_changed(old, new)
+        .into_iter()
+        .next()
+    else {
+        return Ok(());
+    };
+    let system = Resource::new("resource").with("kind", "system");
+    if state
+        .authorizer
+        .allowed(subject, "admin", &system, &AuthContext::Application)
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "api.error.item.unauthorized",
+        format!(
+            "{}{index}: a script node source runs a command on the server; only an admin may add, change or remove one",
+            foredeck_core::nodes::SOURCE_PREFIX
+        ),
+    ))
+}
+
 /// Stores the new configuration, audits which keys changed, and hands the
 /// change to the node sources.
 async fn apply(
@@ -101,6 +134,7 @@ async fn apply(
     old: Project,
     config: BTreeMap<String, String>,
 ) -> Result<Project, ApiError> {
+    may_change_script_sources(state, subject, &old.config, &config)?;
     let mut new = old.clone();
     if let Some(d) = config.get("project.description") {
         new.description = Some(d.clone()).filter(|d| !d.is_empty());

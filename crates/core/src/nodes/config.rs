@@ -92,6 +92,33 @@ pub fn source_entries(config: &BTreeMap<String, String>, index: u32) -> BTreeMap
         .collect()
 }
 
+/// The indexes of the script sources (`type = script`, before or after)
+/// whose entries differ between two configurations: a script source runs a
+/// command on the server, so whoever changes one must be allowed that.
+pub fn script_sources_changed(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<u32> {
+    let is_script = |c: &BTreeMap<String, String>, i: u32| {
+        c.get(&format!("{SOURCE_PREFIX}{i}.type"))
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("script"))
+    };
+    let mut indexes: Vec<u32> = old
+        .keys()
+        .chain(new.keys())
+        .filter_map(|k| parse_index(k.strip_prefix(SOURCE_PREFIX)?.split('.').next()?))
+        .collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
+        .into_iter()
+        .filter(|&i| {
+            (is_script(old, i) || is_script(new, i))
+                && source_entries(old, i) != source_entries(new, i)
+        })
+        .collect()
+}
+
 fn parse_index(digits: &str) -> Option<u32> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -366,6 +393,84 @@ mod tests {
         assert_eq!(
             cache_delay(&cfg(&[("project.nodeCache.enabled", "false")])),
             None
+        );
+    }
+}
+
+#[cfg(test)]
+mod script_source_tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn script_sources_changed_names_every_touched_script_source() {
+        let script = [
+            ("resources.source.1.type", "script"),
+            ("resources.source.1.config.command", "echo hi"),
+            ("resources.source.2.type", "file"),
+            ("resources.source.2.config.file", "/etc/nodes.yaml"),
+            ("project.label", "x"),
+        ];
+        let base = config(&script);
+        let cases: Vec<(&str, Vec<(&str, Option<&str>)>, Vec<u32>)> = vec![
+            ("nothing", vec![], vec![]),
+            ("another key", vec![("project.label", Some("y"))], vec![]),
+            (
+                "a file source",
+                vec![("resources.source.2.config.file", Some("/x.yaml"))],
+                vec![],
+            ),
+            (
+                "the command",
+                vec![("resources.source.1.config.command", Some("id"))],
+                vec![1],
+            ),
+            (
+                "a new argument",
+                vec![("resources.source.1.config.args", Some("a"))],
+                vec![1],
+            ),
+            (
+                "a removed key",
+                vec![("resources.source.1.config.command", None)],
+                vec![1],
+            ),
+            (
+                "to a file source",
+                vec![("resources.source.1.type", Some("file"))],
+                vec![1],
+            ),
+            (
+                "a file made script",
+                vec![("resources.source.2.type", Some(" SCRIPT "))],
+                vec![2],
+            ),
+            (
+                "a new one",
+                vec![("resources.source.7.type", Some("script"))],
+                vec![7],
+            ),
+        ];
+        for (what, edits, want) in cases {
+            let mut new = base.clone();
+            for (k, v) in edits {
+                match v {
+                    Some(v) => new.insert(k.to_owned(), v.to_owned()),
+                    None => new.remove(k),
+                };
+            }
+            assert_eq!(script_sources_changed(&base, &new), want, "{what}");
+        }
+        assert_eq!(
+            script_sources_changed(&BTreeMap::new(), &base),
+            vec![1],
+            "a new configuration"
         );
     }
 }

@@ -32,8 +32,8 @@ mod config;
 mod load;
 
 pub use config::{
-    cache_delay, source_entries, sources_from_config, store_name, SourceKind, SourceSpec,
-    MAX_SOURCE_INDEX, SERVER_SOURCE, SOURCE_PREFIX,
+    cache_delay, script_sources_changed, source_entries, sources_from_config, store_name,
+    SourceKind, SourceSpec, MAX_SOURCE_INDEX, SERVER_SOURCE, SOURCE_PREFIX,
 };
 pub use load::{load, LoadLimits};
 

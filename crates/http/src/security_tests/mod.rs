@@ -6,6 +6,7 @@
 mod acl;
 mod bad_input;
 mod login;
+mod script_source;
 mod storage;
 mod sweep;
 mod sweep_routes;
