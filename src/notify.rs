@@ -10,6 +10,12 @@
 //! connection errors, timeouts, 429 and 5xx answers, within a bounded time;
 //! other answers are final. Failures are logged, never fatal to a run.
 //!
+//! Webhooks follow the address policy of `run/url`
+//! ([`foredeck_http::outbound`]): only http(s), never link-local (cloud
+//! metadata), unspecified, multicast or broadcast addresses, whether the URL
+//! names them or its host resolves to them, and no proxy from the
+//! environment; redirects are not followed.
+//!
 //! Webhook URLs and email subjects may use Rundeck's property tokens:
 //! `${execution.id}`, `${execution.status}`, `${execution.user}`,
 //! `${execution.project}`, `${execution.argstring}`, `${execution.href}`,
@@ -146,7 +152,10 @@ struct Inner {
 impl StandardNotifier {
     /// A notifier; `store` lets emails attach the execution's log.
     pub fn new(config: NotifyConfig, store: Option<Arc<dyn Store>>) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        // the address policy of run/url: names resolved to checked
+        // addresses only, connected to as resolved; no proxy
+        let resolver = foredeck_http::outbound::CheckedResolver::system();
+        let http = foredeck_http::outbound::client_builder(resolver)
             .timeout(config.webhook.request_timeout)
             .connect_timeout(config.webhook.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -513,8 +522,10 @@ fn webhook_urls(
     let (mut good, mut bad) = (Vec::new(), Vec::new());
     for u in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
         match reqwest::Url::parse(&expand(u, props, true)) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => good.push(url),
-            Ok(_) => bad.push(format!("url {u:?}: only http and https are supported")),
+            Ok(url) => match foredeck_http::outbound::check(&url) {
+                Ok(()) => good.push(url),
+                Err(e) => bad.push(format!("url {u:?} ({}): {e}", shown_url(&url))),
+            },
             Err(e) => bad.push(format!("url {u:?} is not a URL: {e}")),
         }
     }

@@ -331,3 +331,36 @@ async fn email_reaches_a_real_smtp_server_with_the_log_attached() {
         .any(|b| String::from_utf8_lossy(&b).contains("copying files"));
     assert!(plain || encoded, "{mail}");
 }
+
+#[tokio::test]
+async fn webhooks_are_never_sent_to_metadata_or_link_local_addresses() {
+    let notifier = StandardNotifier::new(NotifyConfig::default(), None).unwrap();
+    // the URL's host may come from a property token, so the check is made
+    // on the URL as sent
+    let yaml = "- name: '169.254.169.254'\n  sequence:\n    commands:\n      - exec: 'true'\n  notification:\n    onsuccess:\n      urls: 'http://169.254.169.254/latest/meta-data/, http://[fd00:ec2::254]/x, http://[fe80::1]/x, http://${job.name}/from-a-token'\n";
+    let job = parse_jobs_yaml(yaml, "job.yaml").unwrap().remove(0);
+    let mut exec = foredeck::Execution::new("ops", "j", "alice");
+    exec.status = ExecutionStatus::Succeeded;
+    let err = foredeck::Notifier::notify(
+        &notifier,
+        foredeck::NotificationTrigger::Success,
+        &job,
+        &exec,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    for (url, address) in [
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "169.254.169.254",
+        ),
+        ("http://[fd00:ec2::254]/x", "fd00:ec2::254"),
+        ("http://${job.name}/from-a-token", "169.254.169.254"),
+    ] {
+        assert!(err.contains(url), "{url}: {err}");
+        assert!(err.contains(address), "{url}: {err}");
+    }
+    assert!(err.contains("fe80::1"), "{err}");
+    notifier.flush().await;
+}

@@ -522,6 +522,7 @@ async fn import_one(
         ));
     }
     check_schedule(&job)?;
+    crate::outbound::check_notification_urls(&job)?;
     let stored = store.put_job(project, &job).await.map_err(err)?;
     if let Err(e) = state.runtime.scheduler.schedule_job(project, &stored).await {
         // put back what was there: no job with a schedule that never runs

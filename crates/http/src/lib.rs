@@ -36,6 +36,7 @@ mod form;
 mod job_lists;
 mod jobs;
 pub mod metrics;
+pub mod outbound;
 mod projects;
 pub mod recent;
 mod resources;

@@ -4,88 +4,17 @@
 //! answer and body) within [`Limits::script_url_timeout`](crate::Limits) and
 //! at most [`Limits::script_url_max_bytes`](crate::Limits); no proxy from the
 //! environment; at most 5 redirects, each checked like the first URL. The
-//! server never connects to link-local addresses (where cloud metadata
-//! services answer, `169.254.169.254`, also `fd00:ec2::254`), unspecified,
-//! multicast or broadcast ones, whether the URL names them or a host name
-//! resolves to them.
+//! address policy is [`crate::outbound`]'s: never link-local (cloud metadata),
+//! unspecified, multicast or broadcast addresses, whether the URL names them
+//! or a host name resolves to them.
 
 use crate::error::ApiError;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use crate::outbound::{check, client_builder, CheckedResolver};
 use reqwest::Url;
 use std::error::Error as StdError;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 const MAX_REDIRECTS: usize = 5;
-
-/// Whether the server may connect to `ip` to fetch a script.
-fn allowed(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => allowed_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => allowed_v4(v4),
-            None => allowed_v6(v6),
-        },
-    }
-}
-
-fn allowed_v4(ip: Ipv4Addr) -> bool {
-    !(ip.octets()[0] == 0 || ip.is_link_local() || ip.is_multicast() || ip.is_broadcast())
-}
-
-fn allowed_v6(ip: Ipv6Addr) -> bool {
-    let aws_metadata = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
-    let link_local = ip.segments()[0] & 0xffc0 == 0xfe80;
-    !(ip.is_unspecified() || ip.is_multicast() || link_local || ip == aws_metadata)
-}
-
-/// Checks a URL before any connection: scheme, and the address when the
-/// host is one.
-fn check(url: &Url) -> Result<(), String> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "only http and https URLs are fetched, not {}:",
-            url.scheme()
-        ));
-    }
-    let host = url.host_str().unwrap_or("");
-    if host.is_empty() {
-        return Err("the URL has no host".into());
-    }
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = literal.parse::<IpAddr>() {
-        if !allowed(ip) {
-            return Err(format!("the server does not fetch from address {ip}"));
-        }
-    }
-    Ok(())
-}
-
-/// System name resolution without the addresses [`allowed`] refuses.
-#[derive(Debug)]
-struct CheckedResolver;
-
-impl Resolve for CheckedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> = found.iter().copied().filter(|a| allowed(a.ip())).collect();
-            if kept.is_empty() {
-                let shown: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
-                return Err(format!(
-                    "{host} resolves only to addresses the server does not fetch from ({})",
-                    shown.join(", ")
-                )
-                .into());
-            }
-            let addrs: Addrs = Box::new(kept.into_iter());
-            Ok(addrs)
-        })
-    }
-}
 
 /// An error with its causes, for a message people can act on.
 fn chain(e: &dyn StdError) -> String {
@@ -140,10 +69,8 @@ pub(crate) async fn fetch(
             }
         }
     });
-    let client = reqwest::Client::builder()
+    let client = client_builder(CheckedResolver::system())
         .redirect(redirects)
-        .no_proxy()
-        .dns_resolver(Arc::new(CheckedResolver))
         .build()
         .map_err(|e| {
             tracing::error!(error = %chain(&e), "run/url: cannot build the HTTP client");

@@ -190,9 +190,9 @@ async fn refused_urls_and_failed_downloads_are_clear_400s() {
         ("not a url".to_owned(), "not a URL"),
         (
             "http://169.254.169.254/latest/meta-data/".to_owned(),
-            "does not fetch from address 169.254.169.254",
+            "does not connect to address 169.254.169.254",
         ),
-        ("http://[fe80::1]/s.sh".to_owned(), "does not fetch"),
+        ("http://[fe80::1]/s.sh".to_owned(), "does not connect to"),
         (format!("http://{addr}/to-file"), "only http and https"),
         (format!("http://{addr}/to-metadata"), "169.254.169.254"),
         (format!("http://{addr}/loop"), "redirects"),
