@@ -418,7 +418,8 @@ mod script_source_tests {
             ("project.label", "x"),
         ];
         let base = config(&script);
-        let cases: Vec<(&str, Vec<(&str, Option<&str>)>, Vec<u32>)> = vec![
+        type Edits<'a> = Vec<(&'a str, Option<&'a str>)>;
+        let cases: Vec<(&str, Edits, Vec<u32>)> = vec![
             ("nothing", vec![], vec![]),
             ("another key", vec![("project.label", Some("y"))], vec![]),
             (
