@@ -18,6 +18,7 @@ pub mod format;
 pub mod local;
 pub mod memory;
 pub mod model;
+pub mod names;
 pub mod net;
 pub mod nodes;
 pub mod notifier;

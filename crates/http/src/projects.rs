@@ -84,6 +84,12 @@ pub(crate) async fn create(
         return Err(ApiError::unauthorized("create", "Project"));
     }
     let Json(body) = body?;
+    foredeck_core::names::check_length(
+        "project name",
+        &body.name,
+        foredeck_core::names::PROJECT_NAME_MAX,
+    )
+    .map_err(ApiError::invalid)?;
     if !valid_name(&body.name) {
         return Err(ApiError::invalid(format!(
             "project name {:?} is invalid: use letters, digits and - _ + . (not first)",

@@ -20,6 +20,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
+use foredeck_core::names;
 use foredeck_core::{KeyInfo, KeyType, KeyVault};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -46,10 +47,16 @@ fn storage_path(rel: &str) -> Result<String, ApiError> {
     if rel.is_empty() {
         return Ok("keys".into());
     }
-    let bad = |why: &str| ApiError::invalid(format!("Invalid key path {rel:?}: {why}"));
-    if rel.len() > 1000 {
-        return Err(bad("too long"));
+    let full = rel.len() + "keys/".len();
+    if full > names::KEY_PATH_MAX {
+        // the path itself is not echoed: it is the long part
+        let chars = rel.chars().count() + "keys/".len();
+        return Err(ApiError::invalid(format!(
+            "Invalid key path: key path is {chars} characters long; at most {} are allowed",
+            names::KEY_PATH_MAX
+        )));
     }
+    let bad = |why: &str| ApiError::invalid(format!("Invalid key path {rel:?}: {why}"));
     for part in rel.split('/') {
         match part {
             "" => return Err(bad("empty part")),

@@ -1,5 +1,6 @@
 //! Semantic checks of a job definition, beyond what deserialization enforces.
 
+use crate::names;
 use crate::{Error, Job, NodeFilters, Result, Step, StepKind};
 use regex::Regex;
 use std::collections::HashSet;
@@ -26,6 +27,10 @@ pub(crate) fn validate_job_at(job: &Job, position: Option<usize>) -> Result<()> 
             Some(n) => format!("#{n}"),
             None => "(unnamed)".to_owned(),
         }
+    } else if job.name.chars().count() > 64 {
+        // an over-long name is the error: not echoed whole
+        let head: String = job.name.chars().take(64).collect();
+        format!("{head}…")
     } else {
         job.name.clone()
     };
@@ -48,6 +53,10 @@ fn check(job: &Job) -> Check {
     }
     if job.name.contains('/') {
         return fail("name", "a job name may not contain `/` (use `group`)");
+    }
+    names::check_length("job name", &job.name, names::JOB_NAME_MAX).or_else(|m| fail("name", m))?;
+    if let Some(group) = &job.group {
+        names::check_length("job group", group, names::GROUP_MAX).or_else(|m| fail("group", m))?;
     }
     check_options(job)?;
     if job.sequence.commands.is_empty() {
@@ -113,6 +122,8 @@ fn check_options(job: &Job) -> Check {
     let mut seen = HashSet::new();
     for (i, opt) in job.options.iter().enumerate() {
         let at = |f: &str| format!("options[{i}].{f}");
+        names::check_length("option name", &opt.name, names::OPTION_NAME_MAX)
+            .or_else(|m| fail(at("name"), m))?;
         if !is_option_name(&opt.name) {
             return fail(
                 at("name"),

@@ -6,6 +6,7 @@
 mod acl;
 mod bad_input;
 mod login;
+mod names;
 mod notify_address;
 mod script_source;
 mod storage;
