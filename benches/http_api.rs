@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "http-bench-admin-token-0123456789abcdef";
+// random (openssl rand -hex 32): serve refuses a guessable bootstrap token
+const TOKEN: &str = "4687e9e77bc03aa7889cec3bd149a12da28736ca41963db4beb047589f185438";
 const PROJECT: &str = "bench";
 
 fn env(name: &str, default: u64) -> u64 {

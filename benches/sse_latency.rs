@@ -15,7 +15,8 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const TOKEN: &str = "sse-bench-admin-token-0123456789abcdef";
+// random (openssl rand -hex 32): serve refuses a guessable bootstrap token
+const TOKEN: &str = "fdbdc63274ffd2599c3cbaf2f315cc36d4d3a5e4f7f4f60c51c3df15e5cb2f4d";
 const JOB: &str = "66666666-6666-6666-6666-666666666666";
 
 fn env(name: &str, default: u64) -> u64 {

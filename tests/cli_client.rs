@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 mod common;
 use common::{serve_command, Serve};
 
-const TOKEN: &str = "cli-client-test-token-0123456789";
+// random (openssl rand -hex 32): serve refuses a guessable bootstrap token
+const TOKEN: &str = "d36c54819b2b707e3a5dc8f44c09d9b0c350aadfec4ccca4e2f2c451e6d2c5c9";
 
 fn start(data: &Path) -> Serve {
     common::start(serve_command(data, TOKEN), TOKEN)

@@ -12,7 +12,8 @@ use common::{serve_command, Serve};
 use foredeck::Store;
 use serde_json::Value;
 
-const TOKEN: &str = "e2e-bootstrap-token-0123456789";
+// random (openssl rand -hex 32): serve refuses a guessable bootstrap token
+const TOKEN: &str = "ff514b77bb5cbbee65d84826f2d25bec3dcdb904284fd67a0d2cfda7dd77ffe4";
 
 fn start(data: &std::path::Path, key: Option<&std::path::Path>) -> Serve {
     let mut cmd = serve_command(data, TOKEN);

@@ -14,7 +14,8 @@ use std::path::Path;
 mod common;
 use common::{serve_command, Serve};
 
-const TOKEN: &str = "secrets-e2e-bootstrap-token-0123456789";
+// random (openssl rand -hex 32): serve refuses a guessable bootstrap token
+const TOKEN: &str = "e8a11b2892087effc2324facd03ad2cb84042828cd07133e64e6ace385640f6a";
 
 fn start(data: &Path) -> Serve {
     common::start(serve_command(data, TOKEN), TOKEN)

@@ -11,6 +11,7 @@ mod run;
 mod schedule;
 mod serve;
 mod ssh;
+mod token_strength;
 
 use clap::{Parser, Subcommand};
 use std::path::Path;

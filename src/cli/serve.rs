@@ -51,6 +51,12 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
         println!("Settings from {}", file.display());
     }
     let data_dir = a.ssh.data_dir().to_owned();
+    // the database, master key and uuid are for this account only
+    let tightened = foredeck_store::data_dir::tighten(&data_dir)
+        .with_context(|| format!("securing the data directory {}", data_dir.display()))?;
+    for change in tightened {
+        println!("Data directory made private: {change}");
+    }
     let store = match &a.database_url {
         Some(url) => SqlStore::connect(url)
             .await
@@ -184,10 +190,9 @@ fn server_uuid(dir: &Path) -> anyhow::Result<String> {
             Ok(s.to_owned())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            foredeck_store::data_dir::create(dir)?;
             let id = uuid::Uuid::new_v4().to_string();
-            std::fs::write(&path, format!("{id}\n"))
-                .with_context(|| format!("writing {}", path.display()))?;
+            foredeck_store::data_dir::write_private_file(&path, format!("{id}\n").as_bytes())?;
             Ok(id)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
@@ -225,8 +230,18 @@ async fn first_start(store: &Arc<dyn Store>) -> anyhow::Result<()> {
     let bootstrap = std::env::var("FOREDECK_BOOTSTRAP_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    if bootstrap.as_ref().is_some_and(|t| t.len() < 16) {
-        anyhow::bail!("FOREDECK_BOOTSTRAP_TOKEN must be at least 16 characters");
+    if let Some(t) = &bootstrap {
+        // stored as an unsalted SHA-256 like every API token (cheap to look
+        // up on each request): only a token nobody can guess is safe so
+        let bits = super::token_strength::estimated_bits(t);
+        if bits < super::token_strength::REQUIRED_BITS {
+            anyhow::bail!(
+                "FOREDECK_BOOTSTRAP_TOKEN has about {bits:.0} bits of randomness; at least \
+                 {:.0} are required, since a chosen token could be guessed offline from its \
+                 stored hash: use 32 random bytes, e.g. `openssl rand -hex 32`",
+                super::token_strength::REQUIRED_BITS
+            );
+        }
     }
     let token = match &bootstrap {
         Some(t) => t.clone(),

@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// Format version of a sealed entry (first byte of the ciphertext).
 const VERSION: u8 = 1;
 /// Longest accepted path.
-const MAX_PATH: usize = 1024;
+const MAX_PATH: usize = foredeck_core::names::KEY_PATH_MAX;
 /// Largest accepted secret (a private key or password).
 pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 /// Environment variable holding a base64 master key (32 bytes).
@@ -70,10 +70,9 @@ impl MasterKey {
             Ok(text) => Self::from_base64(&text)
                 .map_err(|e| invalid_master(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                crate::data_dir::create(dir)?;
                 let key = Self::generate();
-                write_private(&path, key.to_base64().as_bytes())?;
+                crate::data_dir::write_private_file(&path, key.to_base64().as_bytes())?;
                 Ok(key)
             }
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
@@ -85,20 +84,6 @@ fn invalid_master(message: String) -> Error {
     Error::Store(format!("master key: {message}"))
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    f.write_all(data)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
-}
-
 /// Checks a key path: `keys/` followed by `/`-separated names of letters,
 /// digits, `.`, `_`, `-` and `@`; no empty, `.` or `..` parts, no `\`, NUL or
 /// other control characters.
@@ -108,7 +93,14 @@ pub fn validate_path(path: &str) -> Result<()> {
         message: format!("invalid key path {path:?}: {why}"),
     };
     if path.len() > MAX_PATH {
-        return Err(bad("too long"));
+        // the path itself is not echoed: it is the long part
+        return Err(Error::InvalidOption {
+            option: "path".into(),
+            message: format!(
+                "key path is {} characters long; at most {MAX_PATH} are allowed",
+                path.chars().count()
+            ),
+        });
     }
     let Some(rest) = path.strip_prefix("keys/") else {
         return Err(bad("must start with keys/"));

@@ -15,6 +15,7 @@
 
 mod access;
 mod cluster;
+pub mod data_dir;
 mod entity;
 mod error;
 pub mod keys;

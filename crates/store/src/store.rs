@@ -213,9 +213,12 @@ impl SqlStore {
     /// Opens (creating it and the directory if needed) the SQLite database
     /// `dir/foredeck.db`.
     pub async fn open_data_dir(dir: &Path) -> Result<SqlStore> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        let opts = SqliteConnectOptions::new().filename(dir.join("foredeck.db"));
+        // private to this account: the directory 0700, the database 0600
+        // (SQLite gives its journal files the database's mode)
+        crate::data_dir::create(dir)?;
+        let file = dir.join("foredeck.db");
+        crate::data_dir::create_private_file(&file)?;
+        let opts = SqliteConnectOptions::new().filename(file);
         let store = Self::sqlite(opts, false).await?;
         store.migrate().await?;
         Ok(store)
