@@ -27,7 +27,10 @@ pub struct SshArgs {
     /// no key is given, or for nodes with `ssh-authentication: password`).
     #[arg(long, value_name = "VAR")]
     pub(super) ssh_password_env: Option<String>,
-    /// Known host keys file (learned keys are added to it).
+    /// Known host keys file (OpenSSH format). `run` and `exec` read it and
+    /// add learned keys to it; `serve` reads it beside its database, learns
+    /// new keys into the database only, and refuses a host whose key differs
+    /// between the two.
     #[arg(
         long,
         value_name = "FILE",
@@ -78,7 +81,8 @@ impl SshArgs {
     }
 
     /// The SSH executor of a server: secrets from its key storage, known
-    /// hosts in its store (shared by every server on one database).
+    /// hosts from `--ssh-known-hosts` (read only) and its store (shared by
+    /// every server on one database, where new keys are learned).
     pub fn executor_on(
         &self,
         store: Arc<dyn foredeck::Store>,
@@ -88,7 +92,10 @@ impl SshArgs {
         let known_hosts: Arc<dyn foredeck_ssh::KnownHosts> = if policy == HostKeyPolicy::Off {
             Arc::new(MemoryKnownHosts::new())
         } else {
-            Arc::new(foredeck::known_hosts::StoreKnownHosts::new(store.clone()))
+            Arc::new(foredeck_ssh::LayeredKnownHosts::new(
+                &self.ssh_known_hosts,
+                Arc::new(foredeck::known_hosts::StoreKnownHosts::new(store.clone())),
+            ))
         };
         let keys = foredeck_store::KeyStorage::new(store, master);
         self.build(policy, Some(keys), known_hosts)

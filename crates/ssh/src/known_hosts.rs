@@ -205,6 +205,69 @@ impl KnownHosts for FileKnownHosts {
     }
 }
 
+/// Known hosts read from two places: the operator's file (`serve
+/// --ssh-known-hosts`, never written) and the keys the server learned (its
+/// database, shared by a cluster). A host listed in either is known; a key
+/// learned under `accept-new` goes to the learned store. When both list a
+/// host with different keys neither wins: the host is refused with an error
+/// naming both fingerprints, until one of them is removed.
+#[derive(Debug)]
+pub struct LayeredKnownHosts {
+    file: FileKnownHosts,
+    learned: std::sync::Arc<dyn KnownHosts>,
+}
+
+impl LayeredKnownHosts {
+    /// Keys from `file` (read on every new connection, so edits apply
+    /// without a restart) and from `learned`, where new keys are recorded.
+    pub fn new(file: impl Into<PathBuf>, learned: std::sync::Arc<dyn KnownHosts>) -> Self {
+        LayeredKnownHosts {
+            file: FileKnownHosts::new(file),
+            learned,
+        }
+    }
+}
+
+#[async_trait]
+impl KnownHosts for LayeredKnownHosts {
+    async fn get(&self, host: &str) -> Result<Option<String>> {
+        let listed = self.file.get(host).await?;
+        let learned = self.learned.get(host).await?;
+        match (listed, learned) {
+            (Some(listed), Some(learned)) if !same_key(&listed, &learned) => {
+                Err(Error::Conflict(format!(
+                    "the known hosts file {} lists {} for {host} but the database has learned \
+                     {}; neither wins: remove the wrong one (the file's line, or the database's \
+                     key with `foredeck known-hosts forget`)",
+                    self.file.path().display(),
+                    fingerprint(&listed),
+                    fingerprint(&learned),
+                )))
+            }
+            (Some(listed), _) => Ok(Some(listed)),
+            (None, learned) => Ok(learned),
+        }
+    }
+
+    async fn put(&self, host: &str, key: &str) -> Result<()> {
+        self.learned.put(host, key).await
+    }
+}
+
+/// Whether two OpenSSH public-key texts hold the same key (comments aside).
+fn same_key(a: &str, b: &str) -> bool {
+    match (
+        PublicKey::from_openssh(a.trim()),
+        PublicKey::from_openssh(b.trim()),
+    ) {
+        (Ok(a), Ok(b)) => a.key_data() == b.key_data(),
+        _ => a
+            .split_whitespace()
+            .take(2)
+            .eq(b.split_whitespace().take(2)),
+    }
+}
+
 /// Why a host key was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HostKeyRefusal {
@@ -303,6 +366,47 @@ mod tests {
             "# comment\nother ssh-ed25519 AAAA\n[h]:2222 ssh-ed25519 BBBB\n"
         );
         assert!(kh.put("bad host", KEY_A).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn layered_known_hosts_read_both_learn_into_the_store_and_refuse_a_conflict() {
+        const KEY_B: &str =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBx7dM6Gv1nlHf0SZ2JqkZCl4m7ElYQpK2vD8nq2Vh0X";
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("known_hosts");
+        std::fs::write(
+            &path,
+            format!("file-only {KEY_A}\nboth {KEY_A} comment\nclash {KEY_A}\n"),
+        )
+        .expect("write");
+        let learned = std::sync::Arc::new(MemoryKnownHosts::new());
+        learned.put("db-only", KEY_B).await.expect("put");
+        learned.put("both", KEY_A).await.expect("put");
+        learned.put("clash", KEY_B).await.expect("put");
+        let kh = LayeredKnownHosts::new(&path, learned.clone());
+        assert_eq!(
+            kh.get("file-only").await.expect("get").as_deref(),
+            Some(KEY_A)
+        );
+        assert_eq!(
+            kh.get("db-only").await.expect("get").as_deref(),
+            Some(KEY_B)
+        );
+        assert!(kh.get("both").await.expect("get").is_some());
+        assert_eq!(kh.get("neither").await.expect("get"), None);
+        let e = kh.get("clash").await.expect_err("a conflict").to_string();
+        assert!(
+            e.contains(&fingerprint(KEY_A)) && e.contains(&fingerprint(KEY_B)),
+            "{e}"
+        );
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        kh.put("new", KEY_B).await.expect("put");
+        assert_eq!(
+            learned.get("new").await.expect("get").as_deref(),
+            Some(KEY_B)
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("new "), "the file is not written: {text}");
     }
 
     #[test]

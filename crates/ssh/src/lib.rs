@@ -74,7 +74,8 @@ mod sudo;
 
 pub use auth::{Auth, ConfigCredentials, Credentials};
 pub use known_hosts::{
-    fingerprint, host_label, FileKnownHosts, HostKeyPolicy, KnownHosts, MemoryKnownHosts,
+    fingerprint, host_label, FileKnownHosts, HostKeyPolicy, KnownHosts, LayeredKnownHosts,
+    MemoryKnownHosts,
 };
 pub use pool::PoolStats;
 
