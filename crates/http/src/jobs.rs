@@ -258,6 +258,7 @@ fn wanted_format(q: &[(String, String)], headers: &HeaderMap) -> Result<&'static
 }
 
 fn document(format: &str, jobs: &[Job]) -> Result<Response, ApiError> {
+    let jobs = &without_secure_defaults(jobs);
     Ok(if format == "yaml" {
         let text = foredeck_core::format::jobs_to_yaml(jobs)?;
         ([(CONTENT_TYPE, "application/yaml")], text).into_response()
@@ -265,6 +266,19 @@ fn document(format: &str, jobs: &[Job]) -> Result<Response, ApiError> {
         let text = foredeck_core::format::jobs_to_json(jobs)?;
         ([(CONTENT_TYPE, "application/json")], text).into_response()
     })
+}
+
+/// The jobs with the default value of every secure option left out: job
+/// GET and export never show it (an export re-imported runs without it,
+/// unless the option names a `storagePath`).
+fn without_secure_defaults(jobs: &[Job]) -> Vec<Job> {
+    let mut jobs = jobs.to_vec();
+    for opt in jobs.iter_mut().flat_map(|j| j.options.iter_mut()) {
+        if opt.secure {
+            opt.default = None;
+        }
+    }
+    jobs
 }
 
 /// `GET /api/{v}/project/{project}/jobs/export?format=yaml|json` with the

@@ -4,6 +4,51 @@ use regex::Regex;
 
 /// What a masked secret is replaced with.
 pub const MASK: &str = "[SECURE]";
+/// Shortest secret (in bytes) whose encodings are masked too: shorter ones
+/// would mask common short words and numbers.
+pub const MIN_ENCODED: usize = 4;
+
+/// The common encodings of `secret` that a script may print instead of the
+/// value: base64 (standard and URL-safe, without padding, so padded output
+/// matches too), URL-encoding (RFC 3986 `%20`, form `+`, lower-case hex
+/// digits), hex (lower and upper case). Encodings equal to the secret are
+/// left out.
+pub fn encodings(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let bytes = secret.as_bytes();
+    let mut out = vec![
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        percent(bytes, false, false),
+        percent(bytes, true, false),
+        percent(bytes, false, true),
+    ];
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    out.push(hex.to_ascii_uppercase());
+    out.push(hex);
+    out.retain(|e| e != secret);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// URL-encoding: unreserved characters kept, the rest `%XX`; `form` writes
+/// a space as `+`, `lower` the hex digits in lower case.
+fn percent(bytes: &[u8], form: bool, lower: bool) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else if form && b == b' ' {
+            out.push('+');
+        } else if lower {
+            out.push_str(&format!("%{b:02x}"));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// Replaces secret values (secure option values) in log lines with
 /// `[SECURE]`.
@@ -12,6 +57,13 @@ pub const MASK: &str = "[SECURE]";
 /// never appear whole in one line: each of its lines longer than 2
 /// characters is masked as well. Where secrets overlap, the longest one that
 /// starts leftmost is masked.
+///
+/// A secret of 4 bytes or more is also masked in its common encodings
+/// ([`encodings`]): base64 (standard and URL-safe), URL-encoding (`%20` and
+/// form `+`), hex (lower and upper case). Masking cannot catch a secret
+/// transformed any other way (split, reversed, hashed, compressed,
+/// encrypted), base64 of a secret embedded in a longer encoded text at an
+/// offset not a multiple of 3 bytes, or a short secret's encodings.
 #[derive(Clone, Debug, Default)]
 pub struct SecretMasker {
     /// Secrets and secret lines, longest first, deduplicated.
@@ -37,6 +89,9 @@ impl SecretMasker {
                         patterns.push(line.to_owned());
                     }
                 }
+            }
+            if secret.len() >= MIN_ENCODED {
+                patterns.extend(encodings(&secret));
             }
             patterns.push(secret);
         }
@@ -122,5 +177,37 @@ impl SecretMasker {
             i += 1;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_of_a_secret_are_masked_and_short_secrets_only_as_they_are() {
+        let m = SecretMasker::new(["p@ss w0rd/+?".to_owned(), "abc".to_owned()]);
+        for (line, want) in [
+            ("plain p@ss w0rd/+? end", "plain [SECURE] end"),
+            // printf %s "$pw" | base64, base64 -w0 | tr '+/' '-_'
+            ("b64 cEBzcyB3MHJkLys/ end", "b64 [SECURE] end"),
+            ("b64 cEBzcyB3MHJkLys_ end", "b64 [SECURE] end"),
+            // python3 -c 'urllib.parse.quote(pw, safe="")', quote_plus
+            ("url p%40ss%20w0rd%2F%2B%3F end", "url [SECURE] end"),
+            ("form p%40ss+w0rd%2F%2B%3F end", "form [SECURE] end"),
+            ("low p%40ss%20w0rd%2f%2b%3f end", "low [SECURE] end"),
+            // xxd -p, od | tr a-f A-F
+            ("hex 7040737320773072642f2b3f end", "hex [SECURE] end"),
+            ("HEX 7040737320773072642F2B3F end", "HEX [SECURE] end"),
+            // a 3-byte secret is masked as it is, not its encodings
+            ("abc YWJj 616263", "[SECURE] YWJj 616263"),
+        ] {
+            assert_eq!(m.mask(line), want, "{line}");
+        }
+        // padded base64 (printf abcd | base64)
+        let m = SecretMasker::new(["abcd".to_owned()]);
+        assert_eq!(m.mask("YWJjZA=="), "[SECURE]==");
+        assert_eq!(encodings("abcd"), ["61626364", "YWJjZA"]);
+        assert!(encodings("0000").iter().all(|e| e != "0000"));
     }
 }

@@ -9,6 +9,7 @@ mod login;
 mod names;
 mod notify_address;
 mod script_source;
+mod secure_options;
 mod storage;
 mod sweep;
 mod sweep_routes;
