@@ -9,10 +9,11 @@
 use crate::access::Caller;
 use crate::api::ApiVersion;
 use crate::error::ApiError;
+use crate::output::{Head, LogReader};
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{HeaderMap, CONTENT_TYPE};
+use axum::http::header::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -284,23 +285,15 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// An output response: Rundeck's fields, then the entries.
-#[derive(serde::Serialize)]
-struct OutputPage<'a> {
-    #[serde(flatten)]
-    head: Value,
-    entries: Vec<Entry<'a>>,
-}
-
 /// Which entries of the log an output request wants.
 #[derive(Clone, Debug, Default)]
-struct Selection {
-    node: Option<String>,
-    stepctx: Option<String>,
+pub(crate) struct Selection {
+    pub(crate) node: Option<String>,
+    pub(crate) stepctx: Option<String>,
 }
 
 impl Selection {
-    fn wants(&self, ev: &LogEvent) -> bool {
+    pub(crate) fn wants(&self, ev: &LogEvent) -> bool {
         self.node
             .as_ref()
             .is_none_or(|n| ev.node.as_deref() == Some(n.as_str()))
@@ -345,104 +338,43 @@ async fn output_of(
         .map_or(MAX_ENTRIES, |n| usize::try_from(n).unwrap_or(MAX_ENTRIES))
         .min(MAX_ENTRIES);
     let lastmod = number(&q, "lastmod")?;
-    let completed_exec = e.status.is_final();
-    let store = &state.store;
-
-    let mut entries: Vec<LogEvent> = Vec::new();
-    let mut next = offset;
-    let mut last_time: Option<DateTime<Utc>> = None;
-    // whether the reads reached the end of the stored log
-    let mut at_end = false;
-    if let Some(n) = lastlines {
-        // the last n wanted lines of the whole log
-        let n = usize::try_from(n).unwrap_or(MAX_ENTRIES).min(MAX_ENTRIES);
-        let mut tail: VecDeque<LogEvent> = VecDeque::with_capacity(n.min(PAGE));
-        // without a node or step selection only the last n events matter:
-        // the store reads them with where the log ends
-        let at = if sel.node.is_none() && sel.stepctx.is_none() {
-            let page = store.read_log_tail(e.id, n).await.map_err(gone)?;
-            last_time = page.events.last().map(|ev| ev.time);
-            tail.extend(page.events);
-            page.next_offset
-        } else {
-            let mut at = 0;
-            loop {
-                let page = store.read_log(e.id, at, PAGE).await.map_err(gone)?;
-                if page.events.is_empty() {
-                    break at;
-                }
-                at = page.next_offset;
-                // a short page is where the stored log ends: no read to find so
-                let end = page.events.len() < PAGE;
-                for ev in page.events {
-                    last_time = Some(ev.time);
-                    if n > 0 && sel.wants(&ev) {
-                        if tail.len() == n {
-                            tail.pop_front();
-                        }
-                        tail.push_back(ev);
-                    }
-                }
-                if end {
-                    break at;
-                }
-            }
-        };
-        next = at;
-        entries.extend(tail);
-        at_end = true;
-    } else {
-        'read: loop {
-            let page = store.read_log(e.id, next, PAGE).await.map_err(gone)?;
-            if page.events.is_empty() {
-                at_end = true;
-                break;
-            }
-            let mut at = next;
-            let end = page.events.len() < PAGE;
-            for ev in page.events {
-                if entries.len() >= maxlines {
-                    next = at;
-                    break 'read;
-                }
-                at += 1;
-                last_time = Some(ev.time);
-                if sel.wants(&ev) {
-                    entries.push(ev);
-                }
-            }
-            next = page.next_offset.max(at);
-            if end {
-                at_end = true;
-                break;
-            }
+    let store = state.store.clone();
+    // read with a bounded buffer, sent whole or streamed (crate::output)
+    let reader = match lastlines {
+        Some(n) => {
+            // the last n wanted lines of the whole log
+            let n = usize::try_from(n).unwrap_or(MAX_ENTRIES).min(MAX_ENTRIES);
+            LogReader::last_lines(store.clone(), e, sel, text, n)
+                .await
+                .map_err(gone)?
         }
-    }
-    let last_modified = last_time
+        None => LogReader::from_offset(store.clone(), e, sel, text, offset, maxlines),
+    };
+    let head: Head = Box::new(move |r: LogReader| Box::pin(head_of(store, r, lastmod)));
+    crate::output::respond(reader, head).await.map_err(gone)
+}
+
+/// The fields of an output answer, once its reading ended.
+async fn head_of(
+    store: Arc<dyn foredeck_core::Store>,
+    r: LogReader,
+    lastmod: Option<u64>,
+) -> Result<Value, foredeck_core::Error> {
+    let e = &r.execution;
+    let completed_exec = e.status.is_final();
+    let next = r.next;
+    let last_modified = r
+        .last_time
         .or(e.date_ended)
         .unwrap_or(e.date_started)
         .timestamp_millis();
     let unmodified = lastmod
-        .is_some_and(|m| i64::try_from(m).is_ok_and(|m| m >= last_modified) && entries.is_empty());
+        .is_some_and(|m| i64::try_from(m).is_ok_and(|m| m >= last_modified) && r.entries == 0);
     // complete: the execution ended and nothing is left after `next`; its
     // status was final before the reads, so a read that reached the end of
     // the stored log reached the end of the whole log
-    let completed = completed_exec
-        && (at_end
-            || store
-                .read_log(e.id, next, 1)
-                .await
-                .map_err(gone)?
-                .events
-                .is_empty());
-    if text {
-        let mut body = String::new();
-        for ev in &entries {
-            body.push_str(&ev.text);
-            body.push('\n');
-        }
-        return Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response());
-    }
+    let completed =
+        completed_exec && (r.at_end || store.read_log(e.id, next, 1).await?.events.is_empty());
     let duration = e
         .date_ended
         .unwrap_or_else(Utc::now)
@@ -466,14 +398,10 @@ async fn output_of(
     if unmodified {
         out["unmodified"] = json!(true);
     }
-    if sel.node.is_some() || sel.stepctx.is_some() {
-        out["filter"] = json!({"nodename": sel.node, "stepctx": sel.stepctx});
+    if r.sel.node.is_some() || r.sel.stepctx.is_some() {
+        out["filter"] = json!({"nodename": r.sel.node, "stepctx": r.sel.stepctx});
     }
-    let page = OutputPage {
-        head: out,
-        entries: entries.iter().map(|ev| Entry::new(&e, ev)).collect(),
-    };
-    Ok(Json(page).into_response())
+    Ok(out)
 }
 
 /// `GET /api/{v}/execution/{id}/output`: the log from `offset`, or its last

@@ -37,6 +37,7 @@ mod job_lists;
 mod jobs;
 pub mod metrics;
 pub mod outbound;
+mod output;
 mod projects;
 pub mod recent;
 mod resources;

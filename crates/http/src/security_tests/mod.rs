@@ -8,6 +8,7 @@ mod bad_input;
 mod login;
 mod names;
 mod notify_address;
+mod output_memory;
 mod script_source;
 mod secure_options;
 mod storage;
