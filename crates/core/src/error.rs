@@ -77,6 +77,19 @@ pub enum Error {
         /// Suggestion of defined options.
         hint: String,
     },
+    /// A `@group.key@` token in a script sits where no quoting keeps its
+    /// value from running as code, so the step is refused.
+    #[error("script line {line}: token @{token}@ cannot be substituted safely: {reason}; read the value from ${env} in the script instead (or give the job `scriptTokens: raw`)")]
+    UnsafeToken {
+        /// `group.key` of the token (`option.version`).
+        token: String,
+        /// Line of the script, 1-based.
+        line: usize,
+        /// The context that no quoting makes safe.
+        reason: String,
+        /// The environment variable that holds the same value (`RD_OPTION_VERSION`).
+        env: String,
+    },
     /// Something named does not exist.
     #[error("{kind} not found: {id}")]
     NotFound {
@@ -157,6 +170,7 @@ impl ErrorCode for Error {
             Error::InvalidSchedule { .. } => "schedule.invalid",
             Error::InvalidOption { .. } => "option.invalid",
             Error::UnknownOption { .. } => "option.unknown",
+            Error::UnsafeToken { .. } => "script.unsafe-token",
             Error::NotFound { .. } => "not-found",
             Error::Conflict(_) => "conflict",
             Error::NoExecutor { .. } => "executor.missing",
@@ -174,7 +188,8 @@ impl ErrorCode for Error {
             | Error::InvalidJob { .. }
             | Error::InvalidSchedule { .. }
             | Error::InvalidOption { .. }
-            | Error::UnknownOption { .. } => ErrorKind::InvalidInput,
+            | Error::UnknownOption { .. }
+            | Error::UnsafeToken { .. } => ErrorKind::InvalidInput,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Forbidden(_) => ErrorKind::Forbidden,

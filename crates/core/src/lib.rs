@@ -31,8 +31,8 @@ pub mod vault;
 
 pub use authorizer::{AuthContext, Authorizer, Decision, Resource, Subject};
 pub use context::{
-    environment, expand_command, expand_script, expand_text, shell_quote, split_args, DataContext,
-    SecretMasker,
+    environment, expand_command, expand_script, expand_script_raw, expand_text, shell_quote,
+    split_args, DataContext, SecretMasker,
 };
 pub use cron::CronSchedule;
 pub use engine::{Engine, RunOptions};

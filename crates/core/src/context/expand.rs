@@ -1,42 +1,13 @@
-//! Expansion of `${group.key}` and `@group.key@` references.
+//! Expansion of `${group.key}` references in commands, text and arguments.
 
+use super::shell::{
+    backtick_escape, push_double_quoted, push_single_quoted, shell_quote, word_start,
+};
 use super::DataContext;
 use crate::model::Node;
 
 /// Groups whose `${group.key}` references are expanded.
 const GROUPS: &[&str] = &["option", "node", "job", "data", "unquotedoption"];
-
-/// Quotes `s` for a POSIX shell: `'...'`, each `'` written as `'\''`; the
-/// empty string becomes `''`. The result is always one inert word.
-pub fn shell_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    push_single_quoted(&mut out, s);
-    out.push('\'');
-    out
-}
-
-/// Writes `s` for use inside single quotes.
-fn push_single_quoted(out: &mut String, s: &str) {
-    for c in s.chars() {
-        if c == '\'' {
-            out.push_str("'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-}
-
-/// Writes `s` for use inside double quotes: escapes `\`, `"`, `$`, backtick
-/// (and `}` when inside a `${...}` word, where it would end the expansion).
-fn push_double_quoted(out: &mut String, s: &str, in_param: bool) {
-    for c in s.chars() {
-        if matches!(c, '\\' | '"' | '$' | '`') || (in_param && c == '}') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-}
 
 /// A reference at the start of `s`: `${group.key}` with a known group, no
 /// whitespace. Returns group, key and the length of the whole reference.
@@ -71,40 +42,6 @@ pub fn expand_text(template: &str, ctx: &DataContext, node: &Node) -> String {
             None => {
                 out.push_str("${");
                 rest = &rest[2..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Expands `@group.key@` tokens in a script body, inserting values raw, as
-/// Rundeck does: the script author places them. An unresolved token of a
-/// known group (`option`, `node`, `job`, `data`) becomes blank (Rundeck's
-/// `blankIfMissing`). Unlike Rundeck, text between `@`s that is not
-/// `group.key` of a known group (`user@example.com`, `@@`) is left alone.
-pub fn expand_script(script: &str, ctx: &DataContext, node: &Node) -> String {
-    let mut out = String::with_capacity(script.len());
-    let mut rest = script;
-    while let Some(pos) = rest.find('@') {
-        out.push_str(&rest[..pos]);
-        rest = &rest[pos..];
-        let body = &rest[1..];
-        let token = body
-            .find(|c: char| c == '@' || c.is_whitespace())
-            .filter(|&end| body[end..].starts_with('@'))
-            .and_then(|end| {
-                let (group, key) = body[..end].split_once('.')?;
-                (GROUPS[..4].contains(&group) && !key.is_empty()).then_some((group, key, end + 2))
-            });
-        match token {
-            Some((group, key, len)) => {
-                out.push_str(&ctx.resolve(group, key, node).unwrap_or_default());
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('@');
-                rest = &rest[1..];
             }
         }
     }
@@ -216,14 +153,7 @@ fn push_value(out: &mut String, stack: &[Frame], value: &str) {
     }
     // each enclosing backtick level removes one level of `\`, `` ` ``, `$` escapes
     for _ in stack.iter().filter(|f| **f == Frame::Backtick) {
-        let mut escaped = String::with_capacity(s.len() + 8);
-        for c in s.chars() {
-            if matches!(c, '\\' | '`' | '$') {
-                escaped.push('\\');
-            }
-            escaped.push(c);
-        }
-        s = escaped;
+        s = backtick_escape(&s);
     }
     out.push_str(&s);
 }
@@ -366,12 +296,4 @@ pub fn expand_command(template: &str, ctx: &DataContext, node: &Node) -> String 
         i += len;
     }
     out
-}
-
-/// Whether a `#` after `prev` starts a comment.
-fn word_start(prev: Option<char>) -> bool {
-    match prev {
-        None => true,
-        Some(p) => p.is_whitespace() || matches!(p, ';' | '&' | '|' | '(' | ')' | '<' | '>'),
-    }
 }

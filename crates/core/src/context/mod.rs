@@ -8,7 +8,8 @@
 //! |---|---|---|---|
 //! | [`expand_command`] | `${group.key}` | blank | context-aware shell quoting |
 //! | [`expand_text`] | `${group.key}` | `${option.*}` blank, others kept | none |
-//! | [`expand_script`] | `@group.key@` | blank | none (Rundeck: scripts get raw values) |
+//! | [`expand_script`] | `@group.key@` | blank | per context in shell scripts; plain strings in Python; else refused |
+//! | [`expand_script_raw`] | `@group.key@` | blank | none (Rundeck; `scriptTokens: raw`) |
 //! | [`split_args`] | `${group.key}` per word | as `expand_text` | none, words become argv |
 //!
 //! Groups: `option`, `node`, `job`, `data` (and `unquotedoption`, see
@@ -25,9 +26,13 @@
 
 mod expand;
 mod masker;
+mod script;
+mod shell;
 
-pub use expand::{expand_command, expand_script, expand_text, shell_quote, split_args};
+pub use expand::{expand_command, expand_text, split_args};
 pub use masker::SecretMasker;
+pub use script::{expand_script, expand_script_raw, script_language, ScriptLanguage};
+pub use shell::{shell_quote, Dialect};
 
 use crate::model::Node;
 use std::collections::{BTreeMap, BTreeSet};
@@ -172,5 +177,7 @@ pub fn environment(ctx: &DataContext, node: &Node) -> Vec<(String, String)> {
     env.into_iter().collect()
 }
 
+#[cfg(test)]
+mod script_tests;
 #[cfg(test)]
 mod tests;

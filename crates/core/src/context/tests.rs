@@ -196,13 +196,13 @@ fn text_expansion() {
 }
 
 #[test]
-fn script_tokens() {
+fn raw_script_tokens() {
     let mut ctx = ctx_with("it's $(raw)");
     ctx.job.insert("name".into(), "deploy".into());
     ctx.data.insert("k".into(), "v".into());
     let n = node();
     assert_eq!(
-        expand_script(
+        expand_script_raw(
             "echo @option.x@ @node.name@ @job.name@ @data.k@ [@option.none@]\n",
             &ctx,
             &n
@@ -210,7 +210,7 @@ fn script_tokens() {
         "echo it's $(raw) web1 deploy v []\n"
     );
     assert_eq!(
-        expand_script("mail a@example.com b@c @@ @foo@ \"$@\" @option.x", &ctx, &n),
+        expand_script_raw("mail a@example.com b@c @@ @foo@ \"$@\" @option.x", &ctx, &n),
         "mail a@example.com b@c @@ @foo@ \"$@\" @option.x"
     );
 }

@@ -10,14 +10,15 @@ use super::{
     resolve_options, state, Control, Engine, PluginCall, ResolvedOptions, RunOptions, StopReason,
 };
 use crate::context::{
-    environment, expand_command, expand_script, expand_text, split_args, DataContext, SecretMasker,
+    environment, expand_command, expand_script, expand_script_raw, expand_text, split_args,
+    DataContext, SecretMasker,
 };
 use crate::error::{Error, Result};
 use crate::executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputSink};
 use crate::filter::NodeFilter;
 use crate::model::{
     ExecState, Execution, ExecutionStatus, Job, JobRef, LogEvent, LogLevel, LogLimitAction, Node,
-    RankOrder, Step, StepKind, Strategy, Stream,
+    RankOrder, ScriptTokens, Step, StepKind, Strategy, Stream,
 };
 use crate::notifier::NotificationTrigger;
 use chrono::Utc;
@@ -392,6 +393,15 @@ async fn run_once(
         user,
     });
 
+    if job.script_tokens == ScriptTokens::Raw {
+        run.message(
+            LogLevel::Warn,
+            None,
+            None,
+            "scriptTokens: raw: @option@ tokens are pasted into this job's scripts unquoted, so a value can run as code",
+        )
+        .await;
+    }
     let dispatch_empty = run.nodes.is_empty();
     let outcome = if dispatch_empty {
         let ok = job
@@ -1005,6 +1015,25 @@ impl Run {
         }
     }
 
+    /// A script's text with its `@group.key@` tokens expanded: quoted for
+    /// their context, or raw when the job says `scriptTokens: raw`.
+    fn script_text(
+        &self,
+        script: &str,
+        spec: &crate::model::ScriptSpec,
+        dctx: &DataContext,
+        node: &Node,
+    ) -> Result<String> {
+        if self.job.script_tokens == ScriptTokens::Raw {
+            return Ok(expand_script_raw(script, dctx, node));
+        }
+        let interpreter = spec
+            .interpreter
+            .as_deref()
+            .map(|s| expand_text(s, dctx, node));
+        expand_script(script, interpreter.as_deref(), dctx, node)
+    }
+
     /// Runs one step's action on a node, or once when `node` is `None`.
     async fn run_kind(&self, step: &Step, node: Option<&Node>, ctx: &str) -> Ran {
         let server = self.engine.server_node();
@@ -1017,12 +1046,12 @@ impl Run {
                 }
                 NodeCommand::Shell(expand_command(exec, &dctx, target))
             }
-            StepKind::Script { script, spec } => script_command(
-                expand_script(script, &dctx, target).into_bytes(),
-                spec,
-                &dctx,
-                target,
-            ),
+            StepKind::Script { script, spec } => {
+                match self.script_text(script, spec, &dctx, target) {
+                    Ok(text) => script_command(text.into_bytes(), spec, &dctx, target),
+                    Err(e) => return Ran::fail(e.to_string()),
+                }
+            }
             StepKind::ScriptFile { path, spec } => {
                 let path = expand_text(path, &dctx, target);
                 let content = match tokio::fs::read(&path).await {
@@ -1030,7 +1059,11 @@ impl Run {
                     Err(e) => return Ran::fail(format!("cannot read script file {path}: {e}")),
                 };
                 let content = if spec.expand_tokens {
-                    expand_script(&String::from_utf8_lossy(&content), &dctx, target).into_bytes()
+                    let text = String::from_utf8_lossy(&content);
+                    match self.script_text(&text, spec, &dctx, target) {
+                        Ok(text) => text.into_bytes(),
+                        Err(e) => return Ran::fail(e.to_string()),
+                    }
                 } else {
                     content
                 };

@@ -42,6 +42,34 @@ impl LogLevel {
     }
 }
 
+/// How a job's script steps receive `@group.key@` token values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScriptTokens {
+    /// Each value quoted for the shell context of its token; tokens where no
+    /// quoting is safe refuse the step.
+    #[default]
+    Quoted,
+    /// Values pasted as they are (Rundeck's behaviour): a value can run as
+    /// code.
+    Raw,
+}
+
+impl ScriptTokens {
+    /// Whether this is the default, [`ScriptTokens::Quoted`].
+    pub fn is_quoted(&self) -> bool {
+        *self == ScriptTokens::Quoted
+    }
+
+    /// `quoted` or `raw`, as written in job definitions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScriptTokens::Quoted => "quoted",
+            ScriptTokens::Raw => "raw",
+        }
+    }
+}
+
 /// A job definition with Rundeck's field names.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -154,6 +182,12 @@ pub struct Job {
         deserialize_with = "flex::bool"
     )]
     pub nagios: bool,
+    /// How `@option.x@` tokens reach this job's scripts: quoted for their
+    /// context (the default), or pasted raw as in Rundeck (`scriptTokens:
+    /// raw`: a value can then run as code; such runs are marked in their log
+    /// and in the audit).
+    #[serde(default, skip_serializing_if = "ScriptTokens::is_quoted")]
+    pub script_tokens: ScriptTokens,
     /// Job-scoped plugins, kept as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugins: Option<serde_json::Value>,

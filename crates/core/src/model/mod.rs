@@ -15,7 +15,7 @@ pub use execution::{
 pub use job::{
     Dispatch, EmailNotification, Job, JobSummary, LogLevel, LogLimitAction, NodeFilters,
     Notification, Notifications, Project, RankOrder, Retry, Schedule, ScheduleDay, ScheduleTime,
-    StructuredSchedule,
+    ScriptTokens, StructuredSchedule,
 };
 pub use log::{decode_line, LogEvent, Stream};
 pub use node::{canonical_attribute, parse_tags, Node};
