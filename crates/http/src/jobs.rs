@@ -19,6 +19,7 @@ use foredeck_core::schedule::TriggerSpec;
 use foredeck_core::store::{ExecutionQuery, JobQuery};
 use foredeck_core::{
     CronSchedule, ExecutionStatus, Job, JobSummary, LogLevel, NodeFilter, RunRequest, Scheduler,
+    ScriptTokens,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -1036,15 +1037,13 @@ async fn start(
         }
     }
     let exec_id = state.runtime.start(project, job, opts).await?;
+    let mut detail = json!({"execution": exec_id, "as": user, "retryOf": retry_of});
+    if job.script_tokens == ScriptTokens::Raw {
+        // the job opted out of token quoting: its scripts take values raw
+        detail["scriptTokens"] = json!(ScriptTokens::Raw.as_str());
+    }
     state
-        .audit(
-            caller,
-            "run",
-            "job",
-            &id,
-            Some(project),
-            json!({"execution": exec_id, "as": user, "retryOf": retry_of}),
-        )
+        .audit(caller, "run", "job", &id, Some(project), detail)
         .await;
     let e = state
         .store

@@ -11,6 +11,7 @@ mod notify_address;
 mod output_memory;
 mod script_source;
 mod secure_options;
+mod script_tokens;
 mod storage;
 mod sweep;
 mod sweep_routes;
