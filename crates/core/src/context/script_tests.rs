@@ -116,6 +116,11 @@ const CONTEXTS: &[(&str, &str, &str)] = &[
         "c",
     ),
     (
+        "case-in-substitution",
+        "x=\"$(case a in a) printf '%sx' \"@option.v@\";; (b) :;; esac)\"; printf '%s' \"${x%x}\"",
+        "",
+    ),
+    (
         "if",
         "if [ \"@option.v@\" = \"@option.v@\" ]; then printf 'same'; fi",
         "same",

@@ -162,6 +162,8 @@ struct Command {
     herestring: bool,
     /// The word being read is a redirection's target, not an argument.
     redirect: bool,
+    /// Open `case ... esac` commands: their patterns end with an unmatched `)`.
+    cases: u32,
 }
 
 impl Command {
@@ -403,6 +405,13 @@ impl Scanner<'_> {
         let word = std::mem::take(&mut cmd.cur);
         cmd.in_word = false;
         if !std::mem::take(&mut cmd.redirect) {
+            if cmd.words.is_empty() {
+                match word.as_str() {
+                    "case" => cmd.cases += 1,
+                    "esac" => cmd.cases = cmd.cases.saturating_sub(1),
+                    _ => {}
+                }
+            }
             cmd.words.push(word);
         }
         Ok(())
@@ -876,6 +885,8 @@ impl Scanner<'_> {
                         cmd.parens -= 1;
                         false
                     }
+                    // a `case` pattern's `)` inside `$(...)`
+                    Some(cmd) if cmd.cases > 0 => false,
                     Some(cmd) => cmd.sub,
                     None => false,
                 };

@@ -394,12 +394,13 @@ async fn run_once(
     });
 
     if job.script_tokens == ScriptTokens::Raw {
-        run.message(
+        // boxed: this future is on the stack of every nested job reference
+        Box::pin(run.message(
             LogLevel::Warn,
             None,
             None,
             "scriptTokens: raw: @option@ tokens are pasted into this job's scripts unquoted, so a value can run as code",
-        )
+        ))
         .await;
     }
     let dispatch_empty = run.nodes.is_empty();
