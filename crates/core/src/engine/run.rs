@@ -1017,22 +1017,28 @@ impl Run {
     }
 
     /// A script's text with its `@group.key@` tokens expanded: quoted for
-    /// their context, or raw when the job says `scriptTokens: raw`.
+    /// their context, or raw when the job says `scriptTokens: raw`; the
+    /// error's message when a token is refused. Kept out of line: its
+    /// locals would otherwise enlarge the step future, which is on the stack
+    /// of every nested job reference.
+    #[inline(never)]
     fn script_text(
         &self,
         script: &str,
         spec: &crate::model::ScriptSpec,
         dctx: &DataContext,
         node: &Node,
-    ) -> Result<String> {
+    ) -> std::result::Result<Vec<u8>, String> {
         if self.job.script_tokens == ScriptTokens::Raw {
-            return Ok(expand_script_raw(script, dctx, node));
+            return Ok(expand_script_raw(script, dctx, node).into_bytes());
         }
         let interpreter = spec
             .interpreter
             .as_deref()
             .map(|s| expand_text(s, dctx, node));
         expand_script(script, interpreter.as_deref(), dctx, node)
+            .map(String::into_bytes)
+            .map_err(|e| e.to_string())
     }
 
     /// Runs one step's action on a node, or once when `node` is `None`.
@@ -1049,8 +1055,8 @@ impl Run {
             }
             StepKind::Script { script, spec } => {
                 match self.script_text(script, spec, &dctx, target) {
-                    Ok(text) => script_command(text.into_bytes(), spec, &dctx, target),
-                    Err(e) => return Ran::fail(e.to_string()),
+                    Ok(bytes) => script_command(bytes, spec, &dctx, target),
+                    Err(m) => return Ran::fail(m),
                 }
             }
             StepKind::ScriptFile { path, spec } => {
@@ -1060,10 +1066,10 @@ impl Run {
                     Err(e) => return Ran::fail(format!("cannot read script file {path}: {e}")),
                 };
                 let content = if spec.expand_tokens {
-                    let text = String::from_utf8_lossy(&content);
-                    match self.script_text(&text, spec, &dctx, target) {
-                        Ok(text) => text.into_bytes(),
-                        Err(e) => return Ran::fail(e.to_string()),
+                    match self.script_text(&String::from_utf8_lossy(&content), spec, &dctx, target)
+                    {
+                        Ok(bytes) => bytes,
+                        Err(m) => return Ran::fail(m),
                     }
                 } else {
                     content
