@@ -8,7 +8,9 @@
 //! response header of the login and of every cookie-authenticated API
 //! response; cookie-authenticated requests other than GET/HEAD/OPTIONS must
 //! send it back in the same header. Repeated failed logins for one user
-//! name or from one address are refused for a while
+//! name from one address, from one address, or for one name from many
+//! addresses (except from an address the user logged in from before) are
+//! refused for a while
 //! ([`LoginThrottle`](crate::throttle::LoginThrottle)).
 
 use crate::audit::{self, Change, ClientAddr};
@@ -278,7 +280,7 @@ pub(crate) async fn login(
     let Some(user) = user else {
         return fail("wrong user name or password").await;
     };
-    state.login_throttle.succeeded(&user.login);
+    state.login_throttle.succeeded(&form.j_username, address);
     let subject = Subject::new(user.login.clone(), user.roles.clone());
     let Some((id, csrf)) = state.sessions.create(subject) else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();

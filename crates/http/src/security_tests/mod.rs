@@ -6,6 +6,7 @@
 mod acl;
 mod bad_input;
 mod login;
+mod login_lockout;
 mod names;
 mod notify_address;
 mod output_memory;
