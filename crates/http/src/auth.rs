@@ -87,6 +87,10 @@ pub(crate) async fn authenticate(
     next.run(req).await
 }
 
+/// GET routes that change something (Rundeck's API has them): a
+/// cookie-authenticated GET of one of these needs the CSRF token too.
+pub(crate) const CHANGING_GETS: &[&str] = &["/api/{v}/execution/{id}/abort"];
+
 /// What a request needs of a token found in the store.
 #[derive(Clone, Debug)]
 pub(crate) struct KnownToken {
@@ -105,10 +109,15 @@ async fn by_session(state: &ApiState, mut req: Request, next: Next) -> Response 
         )
         .into_response();
     };
-    let safe = matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    );
+    let changing_get = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| CHANGING_GETS.contains(&p.as_str()));
+    let safe = !changing_get
+        && matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+        );
     if !safe {
         let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         if !csrf_matches(sent, &csrf) {
@@ -116,8 +125,9 @@ async fn by_session(state: &ApiState, mut req: Request, next: Next) -> Response 
                 axum::http::StatusCode::FORBIDDEN,
                 "api.error.csrf",
                 format!(
-                    "A session-authenticated {} must send the session's {CSRF_HEADER} header",
-                    req.method()
+                    "A session-authenticated {} of {} must send the session's {CSRF_HEADER} header",
+                    req.method(),
+                    req.uri().path()
                 ),
             )
             .into_response();
