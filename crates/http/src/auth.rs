@@ -62,10 +62,12 @@ pub(crate) async fn authenticate(
         return by_session(&state, req, next).await;
     };
     let hash = hash_token(&secret);
+    let addr = crate::audit::client_addr(req.extensions());
     let token = match state.tokens.get(&hash) {
         Some(t) => t,
-        None => match state.store.find_token(&hash).await {
-            Ok(Some(t)) => {
+        None => match look_up(&state, addr.as_deref(), &hash).await {
+            Err(refused) => return refused,
+            Ok(Ok(Some(t))) => {
                 let known = KnownToken {
                     subject: Subject::new(t.user, t.roles),
                     expiration: t.expiration,
@@ -73,8 +75,13 @@ pub(crate) async fn authenticate(
                 state.tokens.put(hash, known.clone());
                 known
             }
-            Ok(None) => return denied(),
-            Err(e) => return ApiError::from(e).into_response(),
+            Ok(Ok(None)) => {
+                if let Some(addr) = &addr {
+                    state.token_guard.failed(addr);
+                }
+                return denied();
+            }
+            Ok(Err(e)) => return ApiError::from(e).into_response(),
         },
     };
     if token
@@ -85,6 +92,44 @@ pub(crate) async fn authenticate(
     }
     req.extensions_mut().insert(token.subject);
     next.run(req).await
+}
+
+/// Looks a token up in the store, unless its address sent too many unknown
+/// tokens lately (429) or too many lookups are under way (503): the
+/// refusals cost no store work and no slot of an authenticated request.
+async fn look_up(
+    state: &ApiState,
+    addr: Option<&str>,
+    hash: &str,
+) -> Result<foredeck_core::Result<Option<foredeck_core::ApiToken>>, Response> {
+    if let Some(addr) = addr {
+        if let Some(wait) = state.token_guard.refused_for(addr) {
+            let secs = wait.as_secs().max(1);
+            let mut resp = ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "api.error.auth.throttled",
+                format!(
+                    "Too many invalid API tokens from {addr}: tokens not known to this \
+                     server are refused for {secs} s more"
+                ),
+            )
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+            return Err(resp);
+        }
+    }
+    let Ok(_permit) = state.unauthenticated.try_acquire() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "api.error.overloaded",
+            "The server is checking too many unknown API tokens; try again shortly.",
+        )
+        .into_response());
+    };
+    Ok(state.store.find_token(hash).await)
 }
 
 /// GET routes that change something (Rundeck's API has them): a

@@ -47,6 +47,7 @@ pub mod session;
 mod storage;
 mod system;
 pub mod throttle;
+mod token_guard;
 mod tokens;
 mod users;
 mod webhooks;
@@ -114,6 +115,11 @@ pub struct ApiState {
     pub(crate) finished: Arc<recent::Recent<u64, Arc<foredeck_core::Execution>>>,
     /// Job lists rendered for callers who see every job of a project.
     pub(crate) job_lists: Arc<job_lists::JobLists>,
+    /// Failed token lookups by address, refused cheaply past a budget.
+    pub(crate) token_guard: Arc<token_guard::TokenGuard>,
+    /// Slots for requests whose credentials must be looked up in the store
+    /// ([`Limits::max_unauthenticated`]); [`router`] sizes it.
+    pub(crate) unauthenticated: Arc<tokio::sync::Semaphore>,
     started_instant: Instant,
 }
 
@@ -146,6 +152,10 @@ impl ApiState {
                 recent::FINISHED_MAX,
             )),
             job_lists: Arc::default(),
+            token_guard: Arc::default(),
+            unauthenticated: Arc::new(tokio::sync::Semaphore::new(
+                Limits::default().max_unauthenticated,
+            )),
             started_instant: Instant::now(),
         }
     }
@@ -202,8 +212,13 @@ fn default_server_node() -> Node {
 pub struct Limits {
     /// Largest request body, in bytes.
     pub max_body: usize,
-    /// Requests handled at once; more are answered 503.
+    /// Authenticated requests handled at once; more are answered 503.
     pub max_in_flight: usize,
+    /// Requests at once whose API token is being looked up in the store (a
+    /// token not seen recently, valid or not): a separate budget on top of
+    /// `max_in_flight`, so that a flood of invalid tokens cannot take the
+    /// slots of authenticated requests; past it, such requests get 503.
+    pub max_unauthenticated: usize,
     /// Longest download of a `run/url` script (connect, answer and body).
     pub script_url_timeout: std::time::Duration,
     /// Largest `run/url` script, in bytes.
@@ -215,6 +230,7 @@ impl Default for Limits {
         Limits {
             max_body: 16 * 1024 * 1024,
             max_in_flight: 512,
+            max_unauthenticated: 64,
             script_url_timeout: std::time::Duration::from_secs(10),
             script_url_max_bytes: 1 << 20,
         }
@@ -222,8 +238,9 @@ impl Default for Limits {
 }
 
 /// The API router.
-pub fn router(state: ApiState) -> Router {
+pub fn router(mut state: ApiState) -> Router {
     let limits = state.limits;
+    state.unauthenticated = Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated));
     let api = Router::new()
         .route("/api/{v}/system/info", get(system::info))
         .route("/api/{v}/metrics/ping", get(system::ping))
@@ -432,7 +449,12 @@ pub fn router(state: ApiState) -> Router {
                     .into_response()
                 }))
                 .load_shed()
-                .concurrency_limit(limits.max_in_flight),
+                // token lookups have their own budget inside it
+                .concurrency_limit(
+                    limits
+                        .max_in_flight
+                        .saturating_add(limits.max_unauthenticated),
+                ),
         )
 }
 

@@ -329,8 +329,10 @@ async fn overload_and_oversized_bodies_are_refused() {
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    // No capacity at all: every request is shed at once with 503.
+    // No capacity at all (token lookups have their own budget on top of
+    // the in-flight limit): every request is shed at once with 503.
     s.limits.max_in_flight = 0;
+    s.limits.max_unauthenticated = 0;
     let (status, body) = call(&s, Method::GET, "/api/59/system/info", Some(ADMIN), None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_error(&body, "api.error.overloaded");

@@ -17,6 +17,7 @@ mod secure_options;
 mod storage;
 mod sweep;
 mod sweep_routes;
+mod token_flood;
 mod tokens;
 mod uuid_import;
 
