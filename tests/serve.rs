@@ -399,3 +399,52 @@ fn password_hash_memory_is_handed_back_while_idle() {
     }
     assert!(server.stop().0);
 }
+
+#[test]
+fn connection_caps_come_from_flags_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // two connections from one address; a third is answered 503 and closed
+    let server = launch(
+        &["--port", "0", "--data-dir", d],
+        &[("FOREDECK_MAX_CONNECTIONS_PER_ADDRESS", "2")],
+    );
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    let mut third = TcpStream::connect(&server.addr).unwrap();
+    third
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut got = String::new();
+    third.read_to_string(&mut got).unwrap();
+    assert!(got.starts_with("HTTP/1.1 503"), "{got}");
+    assert!(
+        got.contains("too many connections are open from your address"),
+        "{got}"
+    );
+    drop(held);
+    assert!(server.stop().0);
+
+    // bad caps stop the server with a message naming the flag
+    for (args, want) in [
+        (&["--max-connections", "0"][..], "--max-connections"),
+        (
+            &["--max-connections", "4000000000"][..],
+            "must be below the open-files limit",
+        ),
+        (
+            &["--max-connections-per-address", "none"][..],
+            "--max-connections-per-address",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_foredeck"))
+            .args(["serve", "--port", "0", "--data-dir", d])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

@@ -40,6 +40,8 @@ struct FileConfig {
     smtp_security: Option<super::notify_args::Security>,
     smtp_user: Option<String>,
     smtp_from: Option<String>,
+    max_connections: Option<Spanned<u32>>,
+    max_connections_per_address: Option<Spanned<u32>>,
 }
 
 /// Fills the settings given neither on the command line nor in the
@@ -102,7 +104,7 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
 }
 
 /// The keys [`FileConfig`] reads, in the order of `--help`.
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 18] = [
     "database-url",
     "bind",
     "port",
@@ -119,6 +121,8 @@ const KEYS: [&str; 16] = [
     "smtp-security",
     "smtp-user",
     "smtp-from",
+    "max-connections",
+    "max-connections-per-address",
 ];
 
 /// Whether the value of argument `id` may come from the file: it was given
@@ -192,6 +196,27 @@ fn merge(
     take!("smtp_security", a.notify.smtp_security, f.smtp_security);
     take!("smtp_user", a.notify.smtp_user, f.smtp_user.map(Some));
     take!("smtp_from", a.notify.smtp_from, f.smtp_from);
+    let at_least_one = |key: &str, v: Spanned<u32>| -> anyhow::Result<u32> {
+        if *v.get_ref() == 0 {
+            anyhow::bail!(
+                "{}: key `{key}`: must be at least 1",
+                at(path, text, v.span().start)
+            );
+        }
+        Ok(v.into_inner())
+    };
+    if let Some(v) = f.max_connections {
+        let v = at_least_one("max-connections", v)?;
+        take!("max_connections", a.max_connections, Some(Some(v)));
+    }
+    if let Some(v) = f.max_connections_per_address {
+        let v = at_least_one("max-connections-per-address", v)?;
+        take!(
+            "max_connections_per_address",
+            a.max_connections_per_address,
+            Some(v)
+        );
+    }
     Ok(())
 }
 
@@ -241,6 +266,8 @@ smtp-port = 2525
 smtp-security = "tls"
 smtp-user = "robot"
 smtp-from = "Ops <ops@example.com>"
+max-connections = 900
+max-connections-per-address = 30
 "#;
         let a = merged(&[], toml).unwrap();
         assert_eq!(a.database_url.as_deref(), Some("postgres://fd@db/fd"));
@@ -268,6 +295,8 @@ smtp-from = "Ops <ops@example.com>"
         ));
         assert_eq!(a.notify.smtp_user.as_deref(), Some("robot"));
         assert_eq!(a.notify.smtp_from, "Ops <ops@example.com>");
+        assert_eq!(a.max_connections, Some(900));
+        assert_eq!(a.max_connections_per_address, 30);
         assert_eq!(toml.matches(" = ").count(), KEYS.len(), "a case per key");
 
         let a = merged(
@@ -333,6 +362,10 @@ smtp-from = "Ops <ops@example.com>"
             (
                 "[ssh]\nuser = \"x\"\n",
                 "/etc/foredeck/serve.toml:1:2: unknown key `ssh`",
+            ),
+            (
+                "max-connections = 0\n",
+                "/etc/foredeck/serve.toml:1:19: key `max-connections`: must be at least 1",
             ),
             (
                 "port = = 3\n",

@@ -32,6 +32,16 @@ pub struct ServeArgs {
     /// Port (0 picks a free one).
     #[arg(long, env = "FOREDECK_PORT", default_value_t = 4440)]
     pub(super) port: u16,
+    /// Connections open at once; more are answered 503 and closed (default:
+    /// three quarters of the open-files limit; it must stay below it).
+    #[arg(long, env = "FOREDECK_MAX_CONNECTIONS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(super) max_connections: Option<u32>,
+    /// Connections open at once from one client address; more are answered
+    /// 503 and closed.
+    #[arg(long, env = "FOREDECK_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N",
+          default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(super) max_connections_per_address: u32,
     /// SSH settings for remote nodes, and the data directory (`--data-dir`:
     /// the SQLite database, the master key, this server's uuid).
     #[command(flatten)]
@@ -50,6 +60,7 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
     if let Some(file) = super::config::apply(&mut a, m)? {
         println!("Settings from {}", file.display());
     }
+    let limits = serve_limits(&a)?;
     let data_dir = a.ssh.data_dir().to_owned();
     // the database, master key and uuid are for this account only
     let tightened = foredeck_store::data_dir::tighten(&data_dir)
@@ -140,13 +151,9 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
         "Foredeck {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")
     );
-    let served = axum::serve(
-        listener,
-        foredeck_http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving");
+    let served = foredeck_http::serve(listener, foredeck_http::router(state), limits, shutdown)
+        .await
+        .context("serving");
     stop.cancel();
     let _ = ticking.await;
     stop_executions(&engine).await;
@@ -160,6 +167,29 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
     served?;
     println!("Foredeck stopped");
     Ok(0)
+}
+
+/// The connection bounds: the caps asked for, checked against the
+/// process's open-files limit (the total must stay below it, so that the
+/// server can still open its database, logs and SSH connections).
+fn serve_limits(a: &ServeArgs) -> anyhow::Result<foredeck_http::ServeLimits> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let descriptors = getrlimit(Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .context("reading the open-files limit (RLIMIT_NOFILE)")?;
+    let max_connections = match a.max_connections {
+        Some(n) if u64::from(n) >= descriptors => anyhow::bail!(
+            "--max-connections {n}: must be below the open-files limit ({descriptors}); \
+             raise the limit (ulimit -n) or lower the cap"
+        ),
+        Some(n) => n as usize,
+        None => foredeck_http::ServeLimits::max_connections_for(descriptors),
+    };
+    Ok(foredeck_http::ServeLimits {
+        max_connections,
+        max_connections_per_address: a.max_connections_per_address as usize,
+        ..foredeck_http::ServeLimits::default()
+    })
 }
 
 /// Aborts what still runs here and waits (a bounded time) for the records

@@ -43,6 +43,7 @@ pub mod recent;
 mod resources;
 mod runtime;
 mod script_url;
+mod serve;
 pub mod session;
 mod storage;
 mod system;
@@ -69,6 +70,7 @@ pub use auth::RoleAuthorizer;
 pub use error::ApiError;
 pub use metrics::{Gauge, Metrics};
 pub use runtime::{Runtime, ServerLauncher};
+pub use serve::{serve, ServeLimits};
 
 /// What every request handler shares.
 #[derive(Clone, Debug)]

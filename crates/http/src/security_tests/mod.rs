@@ -5,6 +5,7 @@
 
 mod acl;
 mod bad_input;
+mod connections;
 mod csrf_get;
 mod login;
 mod login_lockout;
