@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 pub(crate) trait FromAddress {
     /// The request as if it came from `ip` (what the server's accept loop
     /// adds to every request).
-    fn from_ip(self, ip: &str) -> Self;
+    fn sent_from(self, ip: &str) -> Self;
 }
 
 impl FromAddress for Call<'_> {
-    fn from_ip(mut self, ip: &str) -> Self {
+    fn sent_from(mut self, ip: &str) -> Self {
         let addr = SocketAddr::new(ip.parse().unwrap(), 40_000);
         self.req = self.req.extension(axum::extract::ConnectInfo(addr));
         self
@@ -23,7 +23,7 @@ impl FromAddress for Call<'_> {
 
 async fn login_from(env: &Env, ip: &str, user: &str, password: &str) -> Answer {
     env.call(Method::POST, "/j_security_check")
-        .from_ip(ip)
+        .sent_from(ip)
         .body(
             "application/x-www-form-urlencoded",
             format!(

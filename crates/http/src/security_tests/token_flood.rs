@@ -13,14 +13,14 @@ async fn invalid_tokens_from_one_address_are_refused_cheaply() {
     // the admin token is known (looked up once) before the flood
     let a = env
         .call(Method::GET, "/api/59/system/info")
-        .from_ip("10.66.0.1")
+        .sent_from("10.66.0.1")
         .token(ADMIN)
         .send()
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     for i in 0..budget {
         env.call(Method::GET, "/api/59/system/info")
-            .from_ip("10.66.0.1")
+            .sent_from("10.66.0.1")
             .token(&format!("guess-{i}-0123456789abcdef"))
             .send()
             .await
@@ -28,7 +28,7 @@ async fn invalid_tokens_from_one_address_are_refused_cheaply() {
     }
     let a = env
         .call(Method::GET, "/api/59/system/info")
-        .from_ip("10.66.0.1")
+        .sent_from("10.66.0.1")
         .token("one-more-guess-0123456789abcdef")
         .send()
         .await;
@@ -38,7 +38,7 @@ async fn invalid_tokens_from_one_address_are_refused_cheaply() {
     // a token already known still works from there
     let a = env
         .call(Method::GET, "/api/59/system/info")
-        .from_ip("10.66.0.1")
+        .sent_from("10.66.0.1")
         .token(ADMIN)
         .send()
         .await;
@@ -46,7 +46,7 @@ async fn invalid_tokens_from_one_address_are_refused_cheaply() {
     // another address, with a token never seen before, is not affected
     let a = env
         .call(Method::GET, "/api/59/user/info")
-        .from_ip("10.7.0.1")
+        .sent_from("10.7.0.1")
         .token(OPS)
         .send()
         .await;
@@ -55,7 +55,7 @@ async fn invalid_tokens_from_one_address_are_refused_cheaply() {
     tokio::time::advance(env.state.token_guard.window).await;
     let a = env
         .call(Method::GET, "/api/59/user/info")
-        .from_ip("10.66.0.1")
+        .sent_from("10.66.0.1")
         .token(NOBODY)
         .send()
         .await;
@@ -74,7 +74,7 @@ async fn token_lookups_have_their_own_budget() {
     // with every lookup slot taken, an unknown token is refused at once ...
     env.state.limits.max_unauthenticated = 0;
     env.call(Method::GET, "/api/59/system/info")
-        .from_ip("10.66.0.1")
+        .sent_from("10.66.0.1")
         .token("a-guess-0123456789abcdef")
         .send()
         .await
