@@ -8,6 +8,7 @@
 //! keepgoing, retries, timeouts and log limits, and records per-node and
 //! per-step state the way Rundeck reports it.
 
+mod authz;
 pub mod limits;
 mod live;
 mod log;
@@ -16,10 +17,12 @@ mod run;
 mod slots;
 mod state;
 
+pub use authz::{job_resource, node_resource};
 pub use live::{LiveError, LiveEvent, LiveLog, LIVE_CAPACITY};
 pub use options::{resolve_options, ResolvedOptions};
 pub use slots::{DEFAULT_MAX_RUNNING_STEPS, DEFAULT_MAX_STEPS_PER_NODE};
 
+use crate::authorizer::{Authorizer, Subject};
 use crate::context::DataContext;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, NodeOutcome, OutputSink};
@@ -29,7 +32,7 @@ use crate::store::Store;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
 /// Receives every log event of an execution as it is written (after masking
@@ -88,6 +91,11 @@ pub struct RunOptions {
     pub loglevel: Option<LogLevel>,
     /// Receives log events live.
     pub listener: Option<LogListener>,
+    /// Whose rights the run has: when set and the engine has an
+    /// [`Authorizer`], every node the run targets needs `run` for this
+    /// subject, and every job reference `run` on the referenced job (at
+    /// every depth). `None` runs unchecked (a trusted library caller).
+    pub subject: Option<Subject>,
 }
 
 impl RunOptions {
@@ -100,6 +108,12 @@ impl RunOptions {
     /// Runs on exactly these nodes (still subject to the filter).
     pub fn nodes(mut self, nodes: Vec<Node>) -> Self {
         self.nodes = Some(nodes);
+        self
+    }
+
+    /// Runs with the rights of `subject` (see [`RunOptions::subject`]).
+    pub fn as_subject(mut self, subject: Subject) -> Self {
+        self.subject = Some(subject);
         self
     }
 
@@ -163,6 +177,8 @@ pub(crate) struct Inner {
     pub live: Mutex<HashMap<u64, Arc<live::Feed>>>,
     pub max_depth: u32,
     pub slots: slots::StepSlots,
+    /// Checks runs that carry a subject (see [`RunOptions::subject`]).
+    pub authorizer: RwLock<Option<Arc<dyn Authorizer>>>,
 }
 
 impl fmt::Debug for Inner {
@@ -190,6 +206,7 @@ pub struct EngineBuilder {
     executors: HashMap<String, Arc<dyn Executor>>,
     plugins: HashMap<String, Arc<dyn StepPlugin>>,
     notifier: Option<Arc<dyn Notifier>>,
+    authorizer: Option<Arc<dyn Authorizer>>,
     server_node: String,
     max_running_steps: usize,
     max_steps_per_node: usize,
@@ -205,9 +222,18 @@ impl Engine {
             executors,
             plugins: HashMap::new(),
             notifier: None,
+            authorizer: None,
             server_node: "localhost".into(),
             max_running_steps: DEFAULT_MAX_RUNNING_STEPS,
             max_steps_per_node: DEFAULT_MAX_STEPS_PER_NODE,
+        }
+    }
+
+    /// Checks the runs that carry a subject with `authorizer` from now on
+    /// (replacing the one set before).
+    pub fn set_authorizer(&self, authorizer: Arc<dyn Authorizer>) {
+        if let Ok(mut a) = self.inner.authorizer.write() {
+            *a = Some(authorizer);
         }
     }
 
@@ -408,6 +434,13 @@ impl EngineBuilder {
         self
     }
 
+    /// Checks runs that carry a subject ([`RunOptions::subject`]): `run` on
+    /// every node they target and on every job they reference.
+    pub fn authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = Some(authorizer);
+        self
+    }
+
     /// Name of the node that stands for the Foredeck host (default `localhost`).
     pub fn server_node(mut self, name: impl Into<String>) -> Self {
         self.server_node = name.into();
@@ -447,9 +480,12 @@ impl EngineBuilder {
                 live: Mutex::new(HashMap::new()),
                 max_depth: 16,
                 slots: slots::StepSlots::new(self.max_running_steps, self.max_steps_per_node),
+                authorizer: RwLock::new(self.authorizer),
             }),
         }
     }
 }
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_authz;

@@ -291,6 +291,9 @@ async fn run_once(
     let server = engine.server_node();
 
     let (nodes, filter, universe) = target_nodes(engine, project, job, opts, &base).await?;
+    // every node the run reaches (stored filter, override, retry, job
+    // reference) needs `run` for the subject, before anything is recorded
+    super::authz::check_nodes(engine, opts.subject.as_ref(), project, &nodes)?;
     let timeout = match &job.timeout {
         Some(t) if !t.trim().is_empty() => Some(
             parse_duration(&expand_text(t, &base, &server))
@@ -391,6 +394,7 @@ async fn run_once(
         loglevel,
         default_executor,
         user,
+        subject: opts.subject.clone(),
     });
 
     if job.script_tokens == ScriptTokens::Raw {
@@ -571,6 +575,7 @@ struct Run {
     loglevel: LogLevel,
     default_executor: String,
     user: String,
+    subject: Option<crate::authorizer::Subject>,
 }
 
 impl Run {
@@ -1081,7 +1086,7 @@ impl Run {
                     "scripturl steps cannot run: fetching {url} is not supported"
                 ));
             }
-            StepKind::JobRef(r) => return Box::pin(self.job_ref(r, node, ctx, &dctx)).await,
+            StepKind::JobRef(r) => return self.job_ref(r, node, ctx, &dctx).await,
             StepKind::Plugin {
                 plugin_type,
                 configuration,
@@ -1249,8 +1254,25 @@ impl Run {
         }
     }
 
-    /// Runs a referenced job; on a node for node-step references.
-    async fn job_ref(&self, r: &JobRef, node: Option<&Node>, ctx: &str, dctx: &DataContext) -> Ran {
+    /// Runs a referenced job; on a node for node-step references. Boxed with
+    /// its `Send` bound spelled out: the run it starts may reach this again.
+    fn job_ref<'a>(
+        &'a self,
+        r: &'a JobRef,
+        node: Option<&'a Node>,
+        ctx: &'a str,
+        dctx: &'a DataContext,
+    ) -> futures::future::BoxFuture<'a, Ran> {
+        Box::pin(self.run_job_ref(r, node, ctx, dctx))
+    }
+
+    async fn run_job_ref(
+        &self,
+        r: &JobRef,
+        node: Option<&Node>,
+        ctx: &str,
+        dctx: &DataContext,
+    ) -> Ran {
         if self.depth + 1 >= self.engine.inner.max_depth {
             return Ran::fail(format!(
                 "job reference nested deeper than {} levels (does a job reference itself?)",
@@ -1263,6 +1285,11 @@ impl Run {
             .clone()
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| self.project.clone());
+        if let Err(m) =
+            super::authz::check_project_read(&self.engine, self.subject.as_ref(), &project)
+        {
+            return Ran::fail(m);
+        }
         let found = match (&r.uuid, r.name.is_empty()) {
             (Some(id), _) if !id.is_empty() => store.get_job(&project, id).await,
             (_, false) => store.find_job(&project, r.group.as_deref(), &r.name).await,
@@ -1275,15 +1302,22 @@ impl Run {
                 None => r.name.clone(),
             },
         };
+        let not_found = || {
+            Ran::fail(format!(
+                "referenced job {described:?} not found in project {project:?}"
+            ))
+        };
         let child = match found {
             Ok(Some(j)) => j,
-            Ok(None) => {
-                return Ran::fail(format!(
-                    "referenced job {described:?} not found in project {project:?}"
-                ))
-            }
+            Ok(None) => return not_found(),
             Err(e) => return Ran::fail(format!("referenced job {described:?}: {e}")),
         };
+        match super::authz::check_job_ref(&self.engine, self.subject.as_ref(), &project, &child) {
+            super::authz::JobRefCheck::Allowed => {}
+            super::authz::JobRefCheck::Refused(m) => return Ran::fail(m),
+            // a job the subject may not even see is answered as missing
+            super::authz::JobRefCheck::Hidden => return not_found(),
+        }
         if !child.execution_enabled {
             if r.fail_on_disable {
                 return Ran::fail(format!(
@@ -1334,20 +1368,27 @@ impl Run {
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LogEvent>();
         let prefix = ctx.to_owned();
+        // The output of a job of another project belongs to that project's
+        // ACL: it stays in the referenced execution's own log, which this
+        // log points to, instead of being copied here.
+        let same_project = project == self.project;
         let opts = RunOptions {
             options,
             user: Some(self.user.clone()),
             filter,
             nodes: Some(nodes),
             loglevel: Some(self.loglevel),
-            listener: Some(super::LogListener::new(move |ev: &LogEvent| {
-                let mut ev = ev.clone();
-                ev.stepctx = Some(match ev.stepctx {
-                    Some(c) => format!("{prefix}/{c}"),
-                    None => prefix.clone(),
-                });
-                let _ = tx.send(ev);
-            })),
+            listener: same_project.then(|| {
+                super::LogListener::new(move |ev: &LogEvent| {
+                    let mut ev = ev.clone();
+                    ev.stepctx = Some(match ev.stepctx {
+                        Some(c) => format!("{prefix}/{c}"),
+                        None => prefix.clone(),
+                    });
+                    let _ = tx.send(ev);
+                })
+            }),
+            subject: self.subject.clone(),
         };
         let log = self.log.clone();
         let pump = tokio::spawn(async move {
@@ -1356,18 +1397,40 @@ impl Run {
             }
         });
         let parent = Arc::new(Control::child(&self.control.cancel));
-        let result = Box::pin(run_with_retries(
-            self.engine.clone(),
-            project,
-            child.clone(),
-            opts,
-            parent,
-            self.depth + 1,
-            None,
-            None,
-        ))
-        .await;
+        // On its own task: nested references do not grow this task's stack.
+        let child_run: futures::future::BoxFuture<'static, Result<Execution>> =
+            Box::pin(run_with_retries(
+                self.engine.clone(),
+                project.clone(),
+                child.clone(),
+                opts,
+                parent,
+                self.depth + 1,
+                None,
+                None,
+            ));
+        let result = match tokio::spawn(child_run).await {
+            Ok(r) => r,
+            Err(e) => Err(Error::Executor {
+                node: String::new(),
+                message: format!("referenced job task failed: {e}"),
+            }),
+        };
         let _ = pump.await;
+        if let (false, Ok(e)) = (same_project, &result) {
+            self.message(
+                LogLevel::Info,
+                node.map(|n| n.name.as_str()),
+                Some(ctx),
+                &format!(
+                    "Referenced job {:?} ran as execution #{} of project {project:?}; \
+                     its output is in that execution's log",
+                    child.full_name(),
+                    e.id
+                ),
+            )
+            .await;
+        }
         match result {
             Ok(e) if e.status == ExecutionStatus::Succeeded => Ran {
                 ok: true,
