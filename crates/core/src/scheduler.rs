@@ -18,6 +18,9 @@ pub struct RunRequest {
     pub options: BTreeMap<String, String>,
     /// Who asked.
     pub user: String,
+    /// The roles of `user`: when set, the run is authorized as `user` with
+    /// these roles (see [`crate::RunOptions::subject`]).
+    pub roles: Option<Vec<String>>,
     /// Node filter overriding the job's.
     pub filter: Option<String>,
 }

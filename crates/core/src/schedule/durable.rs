@@ -432,7 +432,8 @@ impl DurableScheduler {
                     next.id = store.create_execution(&next).await?;
                     self.mark_incomplete(e, why).await?;
                     let options = next.options.clone();
-                    self.launch(job, next, options, None, false);
+                    let subject = self.stored_subject(&next).await;
+                    self.launch(job, next, options, None, false, subject);
                     reruns += 1;
                 } else {
                     self.mark_incomplete(e, why).await?;
@@ -712,6 +713,7 @@ impl DurableScheduler {
                         spec.options.clone(),
                         p.note,
                         spec.concurrency == Concurrency::Queue,
+                        spec.subject(),
                     );
                     report.started += 1;
                 }
@@ -798,8 +800,24 @@ impl DurableScheduler {
         }
     }
 
-    /// Starts an execution in the background; with `drain`, starts the
-    /// job's next queued execution when it ends.
+    /// Whose rights a queued or re-run execution has: its user with the
+    /// roles its job's schedule recorded for that user; `None` when none
+    /// were recorded for them.
+    async fn stored_subject(&self, e: &Execution) -> Option<crate::authorizer::Subject> {
+        let job_id = e.job_id.as_deref()?;
+        let t = match self.inner.store.get_trigger(&job_trigger_id(job_id)).await {
+            Ok(t) => t?,
+            Err(err) => {
+                tracing::warn!(execution = e.id, error = %err, "reading the schedule's subject failed");
+                return None;
+            }
+        };
+        let spec: TriggerSpec = serde_json::from_value(t.spec).ok()?;
+        (spec.user == e.user).then(|| spec.subject()).flatten()
+    }
+
+    /// Starts an execution in the background with the rights of `subject`;
+    /// with `drain`, starts the job's next queued execution when it ends.
     fn launch(
         &self,
         job: Job,
@@ -807,6 +825,7 @@ impl DurableScheduler {
         options: BTreeMap<String, String>,
         note: Option<String>,
         drain: bool,
+        subject: Option<crate::authorizer::Subject>,
     ) {
         let this = self.clone();
         let task = tokio::spawn(async move {
@@ -822,7 +841,7 @@ impl DurableScheduler {
             if let Err(err) = this
                 .inner
                 .launcher
-                .run(&project, &job, e.clone(), options)
+                .run_as(&project, &job, e.clone(), options, subject)
                 .await
             {
                 this.fail(e, &format!("could not start: {err}")).await;
@@ -904,7 +923,8 @@ impl DurableScheduler {
             return Ok(());
         };
         let options = e.options.clone();
-        self.launch(job, e, options, None, true);
+        let subject = self.stored_subject(&e).await;
+        self.launch(job, e, options, None, true, subject);
         report.started += 1;
         Ok(())
     }
@@ -951,6 +971,58 @@ fn to_chrono(d: std::time::Duration) -> chrono::Duration {
 #[async_trait]
 impl Scheduler for DurableScheduler {
     async fn schedule_job(&self, project: &str, job: &Job) -> Result<Option<DateTime<Utc>>> {
+        self.schedule_job_with(project, job, None).await
+    }
+
+    async fn unschedule_job(&self, project: &str, job_id: &str) -> Result<()> {
+        let store = &self.inner.store;
+        for t in store.list_triggers(Some(project)).await? {
+            if t.job_id.as_deref() == Some(job_id) {
+                match store.delete_trigger(&t.id).await {
+                    Ok(()) | Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()> {
+        self.run_at_impl(request, at).await
+    }
+
+    async fn next_fire_time(&self, project: &str, job_id: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .inner
+            .store
+            .list_triggers(Some(project))
+            .await?
+            .into_iter()
+            .filter(|t| t.enabled && t.job_id.as_deref() == Some(job_id))
+            .map(|t| t.next_fire)
+            .min())
+    }
+}
+
+impl DurableScheduler {
+    /// [`Scheduler::schedule_job`], with the runs acting as `subject` (the
+    /// job's owner: who saved the schedule) with its roles, authorized as
+    /// such when they run.
+    pub async fn schedule_job_as(
+        &self,
+        project: &str,
+        job: &Job,
+        subject: &crate::authorizer::Subject,
+    ) -> Result<Option<DateTime<Utc>>> {
+        self.schedule_job_with(project, job, Some(subject)).await
+    }
+
+    async fn schedule_job_with(
+        &self,
+        project: &str,
+        job: &Job,
+        subject: Option<&crate::authorizer::Subject>,
+    ) -> Result<Option<DateTime<Utc>>> {
         let invalid = |field: &str, message: &str| Error::InvalidJob {
             job: job.full_name(),
             field: field.into(),
@@ -981,7 +1053,14 @@ impl Scheduler for DurableScheduler {
             .filter(|z| !z.is_empty())
             .or(self.inner.config.zone.as_deref());
         let cron = CronSchedule::parse_at(&schedule.to_quartz(), zone, now)?;
-        let mut spec = TriggerSpec::for_job(job, &self.inner.config.user)?;
+        let mut spec = match subject {
+            Some(s) => {
+                let mut spec = TriggerSpec::for_job(job, &s.user)?;
+                spec.roles = Some(s.groups.iter().cloned().collect());
+                spec
+            }
+            None => TriggerSpec::for_job(job, &self.inner.config.user)?,
+        };
         spec.cron = Some(cron.expr().to_owned());
         spec.zone = Some(cron.zone().to_owned());
         let spec_json = serde_json::to_value(&spec)
@@ -1002,20 +1081,7 @@ impl Scheduler for DurableScheduler {
         Ok(Some(next))
     }
 
-    async fn unschedule_job(&self, project: &str, job_id: &str) -> Result<()> {
-        let store = &self.inner.store;
-        for t in store.list_triggers(Some(project)).await? {
-            if t.job_id.as_deref() == Some(job_id) {
-                match store.delete_trigger(&t.id).await {
-                    Ok(()) | Err(Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()> {
+    async fn run_at_impl(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()> {
         let store = &self.inner.store;
         let job = store
             .get_job(&request.project, &request.job_id)
@@ -1054,22 +1120,11 @@ impl Scheduler for DurableScheduler {
         }
         spec.options = request.options;
         spec.filter = request.filter;
+        spec.roles = request.roles;
         let id = format!("once:{}:{}", request.job_id, uuid::Uuid::new_v4().simple());
         let mut t = Trigger::new(id, request.project, Some(request.job_id), at);
         t.spec = serde_json::to_value(&spec)
             .map_err(|e| Error::Store(format!("trigger spec of {}: {e}", job.full_name())))?;
         store.put_trigger(&t).await
-    }
-
-    async fn next_fire_time(&self, project: &str, job_id: &str) -> Result<Option<DateTime<Utc>>> {
-        Ok(self
-            .inner
-            .store
-            .list_triggers(Some(project))
-            .await?
-            .into_iter()
-            .filter(|t| t.enabled && t.job_id.as_deref() == Some(job_id))
-            .map(|t| t.next_fire)
-            .min())
     }
 }

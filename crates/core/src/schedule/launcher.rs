@@ -1,6 +1,7 @@
 //! How the scheduler starts the executions it created: the [`Launcher`]
 //! trait, and [`EngineLauncher`], which runs them through the [`Engine`].
 
+use crate::authorizer::Subject;
 use crate::engine::{Engine, RunOptions};
 use crate::error::Result;
 use crate::model::{Execution, Job};
@@ -21,6 +22,21 @@ pub trait Launcher: Send + Sync + std::fmt::Debug {
         execution: Execution,
         options: BTreeMap<String, String>,
     ) -> Result<Execution>;
+
+    /// [`run`](Self::run) with the rights of `subject`, the user (and roles)
+    /// the trigger was recorded with, when known. The provided method
+    /// ignores the subject.
+    async fn run_as(
+        &self,
+        project: &str,
+        job: &Job,
+        execution: Execution,
+        options: BTreeMap<String, String>,
+        subject: Option<Subject>,
+    ) -> Result<Execution> {
+        let _ = subject;
+        self.run(project, job, execution, options).await
+    }
 }
 
 /// Runs scheduled executions through an [`Engine`] sharing the scheduler's store.
@@ -36,11 +52,23 @@ impl Launcher for EngineLauncher {
         execution: Execution,
         options: BTreeMap<String, String>,
     ) -> Result<Execution> {
+        self.run_as(project, job, execution, options, None).await
+    }
+
+    async fn run_as(
+        &self,
+        project: &str,
+        job: &Job,
+        execution: Execution,
+        options: BTreeMap<String, String>,
+        subject: Option<Subject>,
+    ) -> Result<Execution> {
         let opts = RunOptions {
             options,
             user: Some(execution.user.clone()),
             filter: execution.filter.clone(),
             loglevel: Some(execution.loglevel),
+            subject,
             ..RunOptions::default()
         };
         self.0

@@ -72,6 +72,12 @@ pub struct TriggerSpec {
     pub description: String,
     /// Who the executions run as.
     pub user: String,
+    /// The roles of `user` when the trigger was made: the runs are
+    /// authorized as `user` with these roles. `None` in triggers stored
+    /// before roles were recorded (and for schedules made without a
+    /// subject): such runs carry no roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
     /// Option values (one-off runs); secure values included.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
@@ -159,6 +165,7 @@ impl TriggerSpec {
             zone: None,
             description: job.full_name(),
             user: user.to_owned(),
+            roles: None,
             options: BTreeMap::new(),
             secure: job
                 .options
@@ -172,6 +179,14 @@ impl TriggerSpec {
             fire_all_limit,
             concurrency,
         })
+    }
+
+    /// Whose rights the runs have: the user with the recorded roles, when
+    /// there are roles recorded.
+    pub fn subject(&self) -> Option<crate::authorizer::Subject> {
+        self.roles
+            .as_ref()
+            .map(|r| crate::authorizer::Subject::new(self.user.clone(), r.iter().cloned()))
     }
 
     /// Option values as an execution record shows them: secure ones masked.

@@ -489,6 +489,7 @@ async fn run_at_fires_once_with_its_options() {
         options: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
         user: "alice".into(),
         filter: Some("tags: web".into()),
+        roles: None,
     };
     s.run_at(request, at).await.unwrap();
     assert_eq!(
@@ -703,6 +704,7 @@ async fn two_triggers_of_a_serial_job_at_one_instant_start_one_run() {
             options: BTreeMap::new(),
             user: "alice".into(),
             filter: None,
+            roles: None,
         };
         b.run_at(request, at).await.unwrap();
         clock.set(at);
@@ -765,4 +767,77 @@ async fn lag_is_how_late_the_latest_fires_were() {
         *seen.lock().unwrap(),
         vec![secs(0), secs(3), secs(42), secs(185)]
     );
+}
+
+#[tokio::test]
+async fn scheduled_runs_act_as_the_subject_that_scheduled_them() {
+    use crate::authorizer::Subject;
+    use crate::testing::StaticAuthorizer;
+    let store = memory().await;
+    let clock = ManualClock::new(t0());
+    // an engine whose authorizer refuses every `run`: runs with a subject
+    // cannot start, runs without one (a library caller's) are not checked
+    let engine = crate::Engine::builder()
+        .shared_store(store.clone())
+        .authorizer(Arc::new(
+            StaticAuthorizer::allow_all().with_action("run", false),
+        ))
+        .build();
+    let s = sched(&store, Arc::new(EngineLauncher(engine)), &clock, "s1");
+    let owned = cron_job(&store, "owned", "0 * * * * ?").await;
+    let plain = cron_job(&store, "plain", "0 * * * * ?").await;
+    let owner = Subject::new("olga", ["ops"]);
+    s.schedule_job_as("p", &owned, &owner).await.unwrap();
+    s.schedule_job("p", &plain).await.unwrap();
+    let spec: TriggerSpec = serde_json::from_value(
+        store
+            .get_trigger("job:uuid-owned")
+            .await
+            .unwrap()
+            .unwrap()
+            .spec,
+    )
+    .unwrap();
+    assert_eq!(spec.subject(), Some(owner));
+
+    clock.set(t0() + Duration::minutes(1));
+    assert_eq!(s.tick().await.unwrap().started, 2);
+    s.wait_idle().await;
+    let run = &executions(&store, &owned).await[0];
+    assert_eq!(run.user, "olga");
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    let why = run.failure.as_deref().unwrap_or("");
+    assert!(
+        why.contains("forbidden") && why.contains("\"olga\""),
+        "{why}"
+    );
+    assert_eq!(
+        executions(&store, &plain).await[0].status,
+        ExecutionStatus::Succeeded
+    );
+
+    // a one-off run carries the roles of who asked for it
+    s.unschedule_job("p", owned.uuid.as_deref().unwrap())
+        .await
+        .unwrap();
+    let at = t0() + Duration::minutes(5);
+    s.run_at(
+        RunRequest {
+            project: "p".into(),
+            job_id: owned.uuid.clone().unwrap(),
+            user: "olga".into(),
+            roles: Some(vec!["ops".into()]),
+            ..RunRequest::default()
+        },
+        at,
+    )
+    .await
+    .unwrap();
+    clock.set(at);
+    s.tick().await.unwrap();
+    s.wait_idle().await;
+    let runs = executions(&store, &owned).await;
+    let last = runs.last().unwrap();
+    assert_eq!(last.date_started, at);
+    assert_eq!(last.status, ExecutionStatus::Failed, "{:?}", last.failure);
 }
