@@ -369,6 +369,7 @@ async fn run(
     let opts = RunOptions {
         user: Some(user.clone()),
         nodes: Some(nodes),
+        subject: Some(caller.subject.clone()),
         ..RunOptions::default()
     };
     let handle = state.runtime.engine.start_job(project, &job, opts).await?;

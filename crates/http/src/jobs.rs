@@ -539,7 +539,12 @@ async fn import_one(
     check_schedule(&job)?;
     crate::outbound::check_notification_urls(&job)?;
     let stored = store.put_job(project, &job).await.map_err(err)?;
-    if let Err(e) = state.runtime.scheduler.schedule_job(project, &stored).await {
+    if let Err(e) = state
+        .runtime
+        .scheduler
+        .schedule_job_as(project, &stored, &caller.subject)
+        .await
+    {
         // put back what was there: no job with a schedule that never runs
         let undo = match &existing {
             Some(prev) => store.put_job(project, prev).await.map(|_| ()),
@@ -769,7 +774,7 @@ async fn toggle(
     state
         .runtime
         .scheduler
-        .schedule_job(&project, &stored)
+        .schedule_job_as(&project, &stored, &caller.subject)
         .await?;
     let what = if schedule { "schedule" } else { "execution" };
     let verb = if on { "enable" } else { "disable" };
@@ -985,6 +990,7 @@ async fn start(
                     options,
                     user: user.clone(),
                     filter,
+                    roles: Some(caller.subject.groups.iter().cloned().collect()),
                 },
                 at,
             )
@@ -1016,6 +1022,9 @@ async fn start(
         nodes: Some(state.runtime.nodes(project).await?),
         loglevel,
         listener: None,
+        // checked as the caller: `run` on every node the run reaches and on
+        // every job it references
+        subject: Some(caller.subject.clone()),
     };
     if !job.multiple_executions {
         let running = state

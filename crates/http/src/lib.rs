@@ -131,6 +131,8 @@ impl ApiState {
     /// [`ApiState::with_runtime`] for SSH and the rest).
     pub fn new(store: Arc<dyn Store>, authorizer: Arc<dyn Authorizer>) -> Self {
         let runtime = Runtime::local(store.clone());
+        // runs started for a caller are checked as that caller
+        runtime.engine.set_authorizer(authorizer.clone());
         let nodes = Arc::new(NodeSources::new(store.clone(), default_server_node()));
         runtime.use_node_sources(nodes.clone());
         ApiState {
@@ -165,6 +167,7 @@ impl ApiState {
     /// The same state running jobs with this engine and scheduler.
     pub fn with_runtime(mut self, runtime: Runtime) -> Self {
         runtime.use_node_sources(self.nodes.clone());
+        runtime.engine.set_authorizer(self.authorizer.clone());
         self.runtime = runtime;
         self
     }

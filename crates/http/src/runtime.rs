@@ -2,6 +2,7 @@
 //! and the node set a project's executions choose from.
 
 use async_trait::async_trait;
+use foredeck_core::authorizer::Subject;
 use foredeck_core::engine::{Engine, RunOptions};
 use foredeck_core::nodes::NodeSources;
 use foredeck_core::schedule::{DurableScheduler, Launcher};
@@ -128,12 +129,29 @@ impl Launcher for ServerLauncher {
         execution: Execution,
         options: BTreeMap<String, String>,
     ) -> Result<Execution> {
+        self.run_as(project, job, execution, options, None).await
+    }
+
+    /// Runs as `subject`, or, when the trigger recorded none (one stored
+    /// before subjects were), as the execution's user with no roles: a
+    /// scheduled run never has more rights than its recorded user.
+    async fn run_as(
+        &self,
+        project: &str,
+        job: &Job,
+        execution: Execution,
+        options: BTreeMap<String, String>,
+        subject: Option<Subject>,
+    ) -> Result<Execution> {
+        let subject =
+            subject.unwrap_or_else(|| Subject::new(execution.user.clone(), Vec::<String>::new()));
         let opts = RunOptions {
             options,
             user: Some(execution.user.clone()),
             filter: execution.filter.clone(),
             loglevel: Some(execution.loglevel),
             nodes: Some(project_nodes(&self.engine, &self.sources, project).await?),
+            subject: Some(subject),
             ..RunOptions::default()
         };
         self.engine

@@ -4,12 +4,15 @@
 //! Management under `/api/{v}/project/{p}/webhooks` and `.../webhook[/{id}]`
 //! is authorized as resource kind `webhook` (with its `name`) in the project
 //! context: `read`, `create`, `update`, `delete`; making a webhook act as a
-//! user or with roles other than the caller's own needs `admin` on it.
+//! user or with roles other than the caller's own needs `admin` on it, and
+//! so does changing the job and options (`config`) of a webhook, or
+//! regenerating its token, unless it acts as the caller (or the same update
+//! re-binds it to the caller's user and roles).
 //!
 //! `POST /api/{v}/webhook/{token}` needs no API token: the token in the
 //! path is the credential (kept as its SHA-256 only, shown once when it is
 //! made). The run is authorized as the webhook's user and roles (`run` on
-//! the job). Config keys: `jobId` (required), `argString` whose values may
+//! the job, and on every node and referenced job the run reaches). Config keys: `jobId` (required), `argString` whose values may
 //! use `${data.a.b}` (a field of the JSON payload) and `${raw}` (the whole
 //! payload), `nodeFilter`, and `payloadOption`: the name of a job option
 //! that receives the raw payload. Values are substituted into option values
@@ -256,6 +259,12 @@ fn split_arg_string(s: &str) -> Result<Vec<(String, String)>, String> {
     foredeck_core::engine::limits::parse_arg_string(s)
 }
 
+/// Whether the webhook acts as the caller: their user, and only roles
+/// they hold.
+fn acts_as(caller: &Caller, hook: &Webhook) -> bool {
+    hook.user == caller.subject.user && hook.roles.iter().all(|r| caller.subject.groups.contains(r))
+}
+
 /// Who the webhook acts as: the caller by default; anyone else, or roles
 /// the caller does not hold, only with `admin` on it.
 fn acting_as(
@@ -392,9 +401,15 @@ pub(crate) async fn update(
             )));
         }
     }
-    if let Some(c) = &b.config {
-        hook.config = check_config(&state, &project, c).await?;
-    }
+    let retargeted = match &b.config {
+        Some(c) => {
+            let config = check_config(&state, &project, c).await?;
+            let changed = config != hook.config;
+            hook.config = config;
+            changed
+        }
+        None => false,
+    };
     if b.user.is_some() || b.roles.is_some() {
         let (user, roles) = acting_as(
             &state,
@@ -413,7 +428,29 @@ pub(crate) async fn update(
     if let Some(e) = b.enabled {
         hook.enabled = e;
     }
-    let token = if b.regen_auth_token == Some(true) {
+    // What the webhook runs, and who holds its token, are the rights of the
+    // user it acts as: changing either needs those rights (it acts as the
+    // caller) or `admin` on it.
+    let regenerate = b.regen_auth_token == Some(true);
+    if (retargeted || regenerate)
+        && !acts_as(&caller, &hook)
+        && !state.may_webhook(&caller.subject, "admin", &project, &hook.name)
+    {
+        let what = match (retargeted, regenerate) {
+            (true, true) => "the job, options and token",
+            (true, false) => "the job and options",
+            _ => "the token",
+        };
+        return Err(ApiError::unauthorized(
+            "admin",
+            &format!(
+                "webhook {} (changing {what} of a webhook acting as user {:?}; \
+                 set user and roles to your own, or ask an admin)",
+                hook.name, hook.user
+            ),
+        ));
+    }
+    let token = if regenerate {
         let t = new_token()?;
         hook.token_hash = hash_token(&t);
         Some(t)

@@ -12,6 +12,7 @@ mod login_lockout;
 mod names;
 mod notify_address;
 mod output_memory;
+mod runs;
 mod script_source;
 mod script_tokens;
 mod secure_options;
