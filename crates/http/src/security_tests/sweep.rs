@@ -527,3 +527,173 @@ async fn a_job_one_may_not_see_is_missing_everywhere() {
         );
     }
 }
+
+/// The runs a limited user can start reach nothing they may not: `ops`
+/// runs `public` jobs of `open-project` that reference the hidden job (by
+/// uuid and by name) and the private one, runs with filter overrides, and
+/// fires a webhook acting as them; no output, name or execution of what
+/// they may not see comes back, and nothing runs where they may not.
+#[tokio::test]
+async fn runs_started_by_limited_users_reach_nothing_hidden() {
+    let w = world().await;
+    let env = &w.env;
+    let leaks = [
+        "secret-output-line",
+        "private-output-line",
+        "secret-node",
+        "secret-host",
+    ];
+    let hidden_runs = || async {
+        env.store
+            .query_executions(&ExecutionQuery {
+                project: Some("hidden-project".into()),
+                max: 1_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .total
+    };
+    let hidden_before = hidden_runs().await;
+    let doc = format!(
+        "\
+- name: ref-by-uuid
+  group: public
+  sequence:
+    commands:
+      - jobref: {{uuid: {HIDDEN_JOB}, project: hidden-project}}
+- name: ref-by-name
+  group: public
+  sequence:
+    commands:
+      - jobref: {{group: ops, name: secret-job-name, project: hidden-project}}
+- name: ref-private
+  group: public
+  sequence:
+    commands:
+      - jobref: {{group: private, name: private-job-name}}
+"
+    );
+    let v = env
+        .admin_json(
+            Method::POST,
+            "/api/59/project/open-project/jobs/import",
+            "application/yaml",
+            &doc,
+        )
+        .await;
+    let ids: Vec<String> = v["succeeded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3, "{v}");
+
+    // without a node grant, no job run of ops starts, whatever the filter
+    for (job, body) in [
+        (ids[0].as_str(), "{}"),
+        (PUBLIC_JOB, r#"{"filter":".*"}"#),
+        (PUBLIC_JOB, r#"{"filter":"name: localhost"}"#),
+    ] {
+        let a = env
+            .call(Method::POST, &format!("/api/59/job/{job}/run"))
+            .token(OPS)
+            .json(body)
+            .send()
+            .await;
+        a.error(StatusCode::FORBIDDEN, "api.error.item.unauthorized");
+        for leak in leaks {
+            assert!(!a.body.contains(leak), "{job} {body} leaks {leak}: {}", a.body);
+        }
+    }
+    grant(
+        env,
+        "ops-local.aclpolicy",
+        "context: {project: open-project}\nfor: {node: [{equals: {nodename: localhost}, allow: run}]}\nby: {group: ops}\n",
+    )
+    .await;
+    let ended = |id: u64| async move {
+        for _ in 0..1_000 {
+            let e = env.store.get_execution(id).await.unwrap().unwrap();
+            if e.status.is_final() {
+                return e;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("execution {id} did not end");
+    };
+    // each reference is refused in its step, and its output never shows
+    let mut outer = Vec::new();
+    for id in &ids {
+        let a = env
+            .call(Method::POST, &format!("/api/59/job/{id}/run"))
+            .token(OPS)
+            .json("{}")
+            .send()
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        outer.push(a.json()["id"].as_u64().unwrap());
+    }
+    // a webhook acting as ops runs the same reference as ops
+    let hook = env
+        .admin_json(
+            Method::POST,
+            "/api/59/project/open-project/webhook",
+            "application/json",
+            &format!(
+                r#"{{"name":"ops-hook","user":"olga","roles":"ops","config":{{"jobId":"{}"}}}}"#,
+                ids[1]
+            ),
+        )
+        .await;
+    let a = env
+        .call(
+            Method::POST,
+            &format!("/api/59/webhook/{}", hook["authToken"].as_str().unwrap()),
+        )
+        .json("{}")
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    outer.push(a.json()["executionId"].as_u64().unwrap());
+    // and a webhook acting as ops with a node filter ops may not use
+    let hook = env
+        .admin_json(
+            Method::POST,
+            "/api/59/project/open-project/webhook",
+            "application/json",
+            &format!(
+                r#"{{"name":"ops-hook-2","user":"olga","roles":"ops","config":{{"jobId":"{PUBLIC_JOB}","nodeFilter":"name: localhost,secret-node"}}}}"#
+            ),
+        )
+        .await;
+    let a = env
+        .call(
+            Method::POST,
+            &format!("/api/59/webhook/{}", hook["authToken"].as_str().unwrap()),
+        )
+        .json("{}")
+        .send()
+        .await;
+    // secret-node is not a node of open-project: only localhost is reached
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    for id in outer {
+        let e = ended(id).await;
+        assert_eq!(e.status, foredeck_core::ExecutionStatus::Failed, "{id}");
+        let a = env
+            .call(
+                Method::GET,
+                &format!("/api/59/execution/{id}/output?format=text"),
+            )
+            .token(ADMIN)
+            .send()
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert!(a.body.contains("not"), "{}", a.body);
+        for leak in leaks {
+            assert!(!a.body.contains(leak), "execution {id} leaks {leak}: {}", a.body);
+        }
+    }
+    assert_eq!(hidden_runs().await, hidden_before, "the hidden job never ran");
+}
