@@ -132,6 +132,8 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         nodes: Some(nodes),
         loglevel,
         listener: None,
+        // the local CLI runs with the rights of whoever runs it
+        subject: None,
     }
     .on_log(move |ev| {
         let line = progress::output_line(ev, prefix);

@@ -604,7 +604,11 @@ async fn runs_started_by_limited_users_reach_nothing_hidden() {
             .await;
         a.error(StatusCode::FORBIDDEN, "api.error.item.unauthorized");
         for leak in leaks {
-            assert!(!a.body.contains(leak), "{job} {body} leaks {leak}: {}", a.body);
+            assert!(
+                !a.body.contains(leak),
+                "{job} {body} leaks {leak}: {}",
+                a.body
+            );
         }
     }
     grant(
@@ -692,8 +696,16 @@ async fn runs_started_by_limited_users_reach_nothing_hidden() {
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         assert!(a.body.contains("not"), "{}", a.body);
         for leak in leaks {
-            assert!(!a.body.contains(leak), "execution {id} leaks {leak}: {}", a.body);
+            assert!(
+                !a.body.contains(leak),
+                "execution {id} leaks {leak}: {}",
+                a.body
+            );
         }
     }
-    assert_eq!(hidden_runs().await, hidden_before, "the hidden job never ran");
+    assert_eq!(
+        hidden_runs().await,
+        hidden_before,
+        "the hidden job never ran"
+    );
 }
