@@ -143,4 +143,36 @@ fn strict_checking_reads_the_known_hosts_file_and_refuses_a_conflict_with_the_da
     assert!(log.contains(&file.display().to_string()), "{log}");
     // serve never writes the operator's file
     assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 3);
+
+    // the operator forgets the database's wrong key; the file's key then runs
+    let host = format!("[127.0.0.3]:{}", sshd.port);
+    let show = std::process::Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(["known-hosts", "show", &host, "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(show.status.success(), "{show:?}");
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains(&db_fp),
+        "{show:?}"
+    );
+    let forget = std::process::Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(["known-hosts", "forget", &host, "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(forget.status.success(), "{forget:?}");
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(["known-hosts", "forget", &host, "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("no key learned"),
+        "{again:?}"
+    );
+    let (state, log) = run(&server, "00000000-0000-4000-8000-000000000003");
+    assert_eq!(state, "succeeded", "{log}");
+    assert!(log.contains("hello from node3"), "{log}");
 }

@@ -4,6 +4,7 @@ mod client;
 mod config;
 mod exec;
 mod keys;
+mod known_hosts;
 mod nodes;
 mod notify_args;
 mod progress;
@@ -37,6 +38,8 @@ enum Command {
     Executions(client::ExecutionsArgs),
     /// Manage the encrypted key store of the data directory.
     Keys(keys::KeysArgs),
+    /// Show or forget host keys the server has learned (`known-hosts forget HOST`).
+    KnownHosts(known_hosts::KnownHostsArgs),
     /// Run one command line on the nodes a filter selects (over SSH by default).
     Exec(exec::ExecArgs),
     /// Inspect cron schedules (`schedule next`).
@@ -54,6 +57,7 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8
         Command::Jobs(a) => client::jobs(a).await,
         Command::Executions(a) => client::executions(a).await,
         Command::Keys(a) => keys::run(a).await,
+        Command::KnownHosts(a) => known_hosts::run(a).await,
         Command::Exec(a) => exec::run(a).await,
         Command::Schedule(a) => schedule::run(a).await,
         Command::Serve(a) => match matches.subcommand_matches("serve") {

@@ -485,6 +485,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn delete_known_host(&self, host: &str) -> Result<bool> {
+        Ok(self.write()?.known_hosts.remove(host).is_some())
+    }
+
     async fn put_trigger(&self, trigger: &Trigger) -> Result<()> {
         let mut t = trigger.clone();
         t.claimed_by = None;

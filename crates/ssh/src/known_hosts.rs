@@ -238,7 +238,7 @@ impl KnownHosts for LayeredKnownHosts {
                 Err(Error::Conflict(format!(
                     "the known hosts file {} lists {} for {host} but the database has learned \
                      {}; neither wins: remove the wrong one (the file's line, or the database's \
-                     key with `foredeck known-hosts forget`)",
+                     key with `foredeck known-hosts forget HOST`)",
                     self.file.path().display(),
                     fingerprint(&listed),
                     fingerprint(&learned),

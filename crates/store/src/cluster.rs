@@ -82,6 +82,14 @@ pub(crate) async fn put_known_host(c: &DatabaseConnection, host: &str, key: &str
     Ok(())
 }
 
+pub(crate) async fn delete_known_host(c: &DatabaseConnection, host: &str) -> Result<bool> {
+    let gone = known_hosts::Entity::delete_by_id(host.to_owned())
+        .exec(c)
+        .await
+        .map_err(db)?;
+    Ok(gone.rows_affected > 0)
+}
+
 pub(crate) async fn put_trigger(c: &DatabaseConnection, t: &Trigger) -> Result<()> {
     use triggers::Column as T;
     triggers::Entity::insert(triggers::ActiveModel {

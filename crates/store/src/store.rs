@@ -1168,6 +1168,9 @@ impl Store for SqlStore {
     async fn put_known_host(&self, host: &str, key: &str) -> Result<()> {
         cluster::put_known_host(&self.db, host, key).await
     }
+    async fn delete_known_host(&self, host: &str) -> Result<bool> {
+        cluster::delete_known_host(&self.db, host).await
+    }
     async fn put_trigger(&self, trigger: &Trigger) -> Result<()> {
         cluster::put_trigger(&self.db, trigger).await
     }

@@ -131,6 +131,10 @@ async fn known_hosts(s: S) {
         Some("ssh-ed25519 AAAA3")
     );
     assert_eq!(s.get_known_host("WEB1").await.unwrap(), None);
+    assert!(s.delete_known_host("web1").await.unwrap());
+    assert!(!s.delete_known_host("web1").await.unwrap());
+    assert_eq!(s.get_known_host("web1").await.unwrap(), None);
+    assert!(s.get_known_host("[10.0.0.1]:2222").await.unwrap().is_some());
 }
 
 async fn triggers(s: S) {

@@ -379,6 +379,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn get_known_host(&self, host: &str) -> Result<Option<String>>;
     /// Records (or replaces) the key of `host`.
     async fn put_known_host(&self, host: &str, key: &str) -> Result<()>;
+    /// Forgets the learned key of `host`; whether there was one.
+    async fn delete_known_host(&self, host: &str) -> Result<bool>;
 
     /// Creates or replaces a trigger (any claim on it is dropped).
     async fn put_trigger(&self, trigger: &Trigger) -> Result<()>;
@@ -556,6 +558,7 @@ macro_rules! forward_store {
             async fn delete_key(&self, p: &str) -> Result<()> { (**self).delete_key(p).await }
             async fn get_known_host(&self, h: &str) -> Result<Option<String>> { (**self).get_known_host(h).await }
             async fn put_known_host(&self, h: &str, k: &str) -> Result<()> { (**self).put_known_host(h, k).await }
+            async fn delete_known_host(&self, h: &str) -> Result<bool> { (**self).delete_known_host(h).await }
             async fn put_trigger(&self, t: &Trigger) -> Result<()> { (**self).put_trigger(t).await }
             async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>> { (**self).get_trigger(id).await }
             async fn list_triggers(&self, p: Option<&str>) -> Result<Vec<Trigger>> { (**self).list_triggers(p).await }
