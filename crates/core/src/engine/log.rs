@@ -35,6 +35,11 @@ impl LogTx {
         // The writer outlives every sender; a closed channel only happens at shutdown.
         let _ = self.tx.send(event).await;
     }
+
+    /// Sends without waiting; false when the pipeline is full or closed.
+    pub(crate) fn try_send(&self, event: LogEvent) -> bool {
+        self.tx.try_send(event).is_ok()
+    }
 }
 
 pub(crate) struct LogLimits {

@@ -398,14 +398,14 @@ async fn run_once(
     });
 
     if job.script_tokens == ScriptTokens::Raw {
-        // boxed: this future is on the stack of every nested job reference
-        Box::pin(run.message(
+        // sent without waiting (the log is new and empty): an await here
+        // grows the future that every nested job reference keeps on the stack
+        run.log.try_send(LogEvent::system(
             LogLevel::Warn,
             None,
             None,
-            "scriptTokens: raw: @option@ tokens are pasted into this job's scripts unquoted, so a value can run as code",
-        ))
-        .await;
+            String::from("scriptTokens: raw: @option@ tokens are pasted into this job's scripts unquoted, so a value can run as code"),
+        ));
     }
     let dispatch_empty = run.nodes.is_empty();
     let outcome = if dispatch_empty {
