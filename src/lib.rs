@@ -17,7 +17,11 @@
 pub use foredeck_core::*;
 
 pub mod credentials;
-pub mod known_hosts;
+/// SSH known hosts kept in the [`Store`]; the type lives in
+/// [`foredeck_ssh`] beside the other known-hosts stores.
+pub mod known_hosts {
+    pub use foredeck_ssh::StoreKnownHosts;
+}
 pub mod notify;
 pub use foredeck_ssh as ssh;
 pub use foredeck_store as sql;

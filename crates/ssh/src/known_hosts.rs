@@ -1,5 +1,6 @@
-//! Host-key verification: where known host keys are kept ([`KnownHosts`]) and
-//! what to do with unknown or changed keys ([`HostKeyPolicy`]).
+//! Host-key verification: where known host keys are kept ([`KnownHosts`]:
+//! in memory, in a file, in the [`Store`] shared by a cluster, or layered)
+//! and what to do with unknown or changed keys ([`HostKeyPolicy`]).
 //!
 //! Keys are handled as OpenSSH public-key text (`ssh-ed25519 AAAA...`), so a
 //! store does not need to understand key formats. Hosts are named the way
@@ -7,12 +8,12 @@
 //! otherwise.
 
 use async_trait::async_trait;
-use foredeck_core::{Error, Result};
+use foredeck_core::{Error, Result, Store};
 use russh::keys::{HashAlg, PublicKey};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What the executor does with a host key it does not know, or one that
 /// differs from the key it knows.
@@ -205,6 +206,32 @@ impl KnownHosts for FileKnownHosts {
     }
 }
 
+/// Known hosts kept in a [`Store`], so that every process on one database
+/// (CLI runs, servers of a cluster) verifies a node against the same learned
+/// key: keys are read and learned through `get_known_host` / `put_known_host`.
+#[derive(Clone, Debug)]
+pub struct StoreKnownHosts {
+    store: Arc<dyn Store>,
+}
+
+impl StoreKnownHosts {
+    /// Known hosts in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        StoreKnownHosts { store }
+    }
+}
+
+#[async_trait]
+impl KnownHosts for StoreKnownHosts {
+    async fn get(&self, host: &str) -> Result<Option<String>> {
+        self.store.get_known_host(host).await
+    }
+
+    async fn put(&self, host: &str, key: &str) -> Result<()> {
+        self.store.put_known_host(host, key.trim()).await
+    }
+}
+
 /// Known hosts read from two places: the operator's file (`serve
 /// --ssh-known-hosts`, never written) and the keys the server learned (its
 /// database, shared by a cluster). A host listed in either is known; a key
@@ -214,13 +241,13 @@ impl KnownHosts for FileKnownHosts {
 #[derive(Debug)]
 pub struct LayeredKnownHosts {
     file: FileKnownHosts,
-    learned: std::sync::Arc<dyn KnownHosts>,
+    learned: Arc<dyn KnownHosts>,
 }
 
 impl LayeredKnownHosts {
     /// Keys from `file` (read on every new connection, so edits apply
     /// without a restart) and from `learned`, where new keys are recorded.
-    pub fn new(file: impl Into<PathBuf>, learned: std::sync::Arc<dyn KnownHosts>) -> Self {
+    pub fn new(file: impl Into<PathBuf>, learned: Arc<dyn KnownHosts>) -> Self {
         LayeredKnownHosts {
             file: FileKnownHosts::new(file),
             learned,
@@ -379,7 +406,7 @@ mod tests {
             format!("file-only {KEY_A}\nboth {KEY_A} comment\nclash {KEY_A}\n"),
         )
         .expect("write");
-        let learned = std::sync::Arc::new(MemoryKnownHosts::new());
+        let learned = Arc::new(MemoryKnownHosts::new());
         learned.put("db-only", KEY_B).await.expect("put");
         learned.put("both", KEY_A).await.expect("put");
         learned.put("clash", KEY_B).await.expect("put");
@@ -407,6 +434,29 @@ mod tests {
         );
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(!text.contains("new "), "the file is not written: {text}");
+    }
+
+    #[tokio::test]
+    async fn learned_keys_are_shared_through_the_store() {
+        let store: Arc<dyn Store> = Arc::new(foredeck_core::MemoryStore::new());
+        let a = StoreKnownHosts::new(store.clone());
+        let b = StoreKnownHosts::new(store.clone());
+        assert_eq!(a.get("[127.0.0.2]:2222").await.expect("get"), None);
+        a.put("[127.0.0.2]:2222", "ssh-ed25519 AAAAC3Nza key\n")
+            .await
+            .expect("put");
+        assert_eq!(
+            b.get("[127.0.0.2]:2222").await.expect("get").as_deref(),
+            Some("ssh-ed25519 AAAAC3Nza key")
+        );
+        assert_eq!(
+            store
+                .get_known_host("[127.0.0.2]:2222")
+                .await
+                .expect("get")
+                .as_deref(),
+            Some("ssh-ed25519 AAAAC3Nza key")
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!   ([`ConfigCredentials`] from configuration; the `foredeck` crate's
 //!   resolver reads key storage).
 //! - **Host keys**: a [`KnownHosts`] store ([`MemoryKnownHosts`],
-//!   [`FileKnownHosts`]) and a [`HostKeyPolicy`] per executor, overridden per
+//!   [`FileKnownHosts`], [`StoreKnownHosts`], [`LayeredKnownHosts`]) and a [`HostKeyPolicy`] per executor, overridden per
 //!   node by the attribute `ssh-host-key-policy` (`strict`, `accept-new` (the
 //!   default), `off`).
 //! - **Timeouts**: TCP connect, handshake and authentication together are
@@ -75,7 +75,7 @@ mod sudo;
 pub use auth::{Auth, ConfigCredentials, Credentials};
 pub use known_hosts::{
     fingerprint, host_label, FileKnownHosts, HostKeyPolicy, KnownHosts, LayeredKnownHosts,
-    MemoryKnownHosts,
+    MemoryKnownHosts, StoreKnownHosts,
 };
 pub use pool::PoolStats;
 
