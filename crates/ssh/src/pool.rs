@@ -407,3 +407,25 @@ async fn watch(
     }
     conn.uncount(&open);
 }
+
+/// Opens a session channel, retrying while sshd refuses it on a live
+/// connection until `until`: sshd may still count a session that just closed
+/// on our side against its `MaxSessions`.
+pub(crate) async fn open_session(
+    handle: &client::Handle<Client>,
+    until: tokio::time::Instant,
+) -> std::result::Result<russh::Channel<client::Msg>, russh::Error> {
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match handle.channel_open_session().await {
+            Err(russh::Error::ChannelOpenFailure(why))
+                if !handle.is_closed() && tokio::time::Instant::now() + pause < until =>
+            {
+                tracing::debug!("session refused ({why:?}), retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
