@@ -119,6 +119,18 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// An executor could not run a step on a node, and says why with an
+    /// error of its own as `source` (the SSH executor's `SshError`): match
+    /// on it, after a downcast, to tell causes apart. Same message shape,
+    /// code and kind as [`Error::Executor`].
+    #[error("node {node:?}: {source}")]
+    ExecutorSource {
+        /// Node name.
+        node: String,
+        /// The executor's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// An operation took longer than allowed.
     #[error("{what} timed out after {after:?}")]
     Timeout {
@@ -174,7 +186,7 @@ impl ErrorCode for Error {
             Error::NotFound { .. } => "not-found",
             Error::Conflict(_) => "conflict",
             Error::NoExecutor { .. } => "executor.missing",
-            Error::Executor { .. } => "executor.failed",
+            Error::Executor { .. } | Error::ExecutorSource { .. } => "executor.failed",
             Error::Timeout { .. } => "timeout",
             Error::Store(_) => "store.failed",
             Error::Forbidden(_) => "forbidden",
@@ -193,9 +205,10 @@ impl ErrorCode for Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Forbidden(_) => ErrorKind::Forbidden,
-            Error::NoExecutor { .. } | Error::Executor { .. } | Error::Timeout { .. } => {
-                ErrorKind::Remote
-            }
+            Error::NoExecutor { .. }
+            | Error::Executor { .. }
+            | Error::ExecutorSource { .. }
+            | Error::Timeout { .. } => ErrorKind::Remote,
             Error::Store(_) | Error::Io { .. } => ErrorKind::Internal,
         }
     }

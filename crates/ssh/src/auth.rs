@@ -5,8 +5,9 @@
 //! `ssh-password-storage-path`) plug in without changing the executor.
 //! [`ConfigCredentials`] is the built-in resolver from configuration.
 
+use crate::error::SshError;
 use async_trait::async_trait;
-use foredeck_core::{Error, Node, Result};
+use foredeck_core::{Node, Result};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -163,19 +164,21 @@ impl ConfigCredentials {
     }
 
     fn password_auth(&self, node: &Node) -> Result<Auth> {
-        self.password
-            .clone()
-            .map(Auth::Password)
-            .ok_or_else(|| Error::Executor {
-                node: node.name.clone(),
-                message: "password authentication requested but no password is configured".into(),
-            })
+        self.password.clone().map(Auth::Password).ok_or_else(|| {
+            SshError::Config(
+                "password authentication requested but no password is configured".into(),
+            )
+            .on(node)
+        })
     }
 
     async fn read_key(&self, node: &Node, path: &std::path::Path) -> Result<Auth> {
-        let pem = tokio::fs::read(path).await.map_err(|e| Error::Executor {
-            node: node.name.clone(),
-            message: format!("cannot read private key {}: {e}", path.display()),
+        let pem = tokio::fs::read(path).await.map_err(|source| {
+            SshError::ReadKey {
+                path: path.to_owned(),
+                source,
+            }
+            .on(node)
         })?;
         Ok(Auth::Key {
             pem,
@@ -189,13 +192,11 @@ impl Credentials for ConfigCredentials {
     async fn resolve(&self, node: &Node) -> Result<Auth> {
         for attr in ["ssh-key-storage-path", "ssh-password-storage-path"] {
             if let Some(path) = node.attribute(attr).filter(|p| !p.trim().is_empty()) {
-                return Err(Error::Executor {
-                    node: node.name.clone(),
-                    message: format!(
-                        "node attribute {attr}={path} needs key storage, which this executor's \
+                return Err(SshError::Config(format!(
+                    "node attribute {attr}={path} needs key storage, which this executor's \
                          credentials resolver does not have"
-                    ),
-                });
+                ))
+                .on(node));
             }
         }
         let method = node
@@ -206,12 +207,10 @@ impl Credentials for ConfigCredentials {
             Some("agent") => return Ok(self.agent_auth()),
             None | Some("") | Some("privatekey") => {}
             Some(other) => {
-                return Err(Error::Executor {
-                    node: node.name.clone(),
-                    message: format!(
+                return Err(SshError::Config(format!(
                     "unknown ssh-authentication {other:?} (expected privateKey, password or agent)"
-                ),
-                })
+                ))
+                .on(node))
             }
         }
         if let Some(path) = node
@@ -235,12 +234,11 @@ impl Credentials for ConfigCredentials {
         if self.password.is_some() {
             return self.password_auth(node);
         }
-        Err(Error::Executor {
-            node: node.name.clone(),
-            message:
-                "no SSH credentials: configure a key, an ssh-agent or a password, or set ssh-keypath"
-                    .into(),
-        })
+        Err(SshError::Config(
+            "no SSH credentials: configure a key, an ssh-agent or a password, or set ssh-keypath"
+                .into(),
+        )
+        .on(node))
     }
 
     async fn sudo_password(&self, node: &Node) -> Result<Option<String>> {
@@ -248,13 +246,11 @@ impl Credentials for ConfigCredentials {
             .attribute("sudo-password-storage-path")
             .filter(|p| !p.trim().is_empty())
         {
-            return Err(Error::Executor {
-                node: node.name.clone(),
-                message: format!(
-                    "node attribute sudo-password-storage-path={path} needs key storage, which \
+            return Err(SshError::Config(format!(
+                "node attribute sudo-password-storage-path={path} needs key storage, which \
                      this executor's credentials resolver does not have"
-                ),
-            });
+            ))
+            .on(node));
         }
         Ok(self.sudo_password.clone())
     }

@@ -2,10 +2,10 @@
 //! override them (`username`, `hostname`, `ssh-host-key-policy`,
 //! `ssh-connect-timeout`, `ssh-command-timeout`).
 
-use crate::error::node_error;
+use crate::error::{node_error, SshError};
 use crate::known_hosts::HostKeyPolicy;
 use crate::pool::Target;
-use foredeck_core::{Error, Node, Result};
+use foredeck_core::{Node, Result};
 use std::time::Duration;
 
 /// Settings of an [`SshExecutor`].
@@ -107,9 +107,7 @@ fn policy(config: &SshConfig, node: &Node) -> Result<HostKeyPolicy> {
         .attribute("ssh-host-key-policy")
         .filter(|p| !p.trim().is_empty())
     {
-        Some(p) => p
-            .parse()
-            .map_err(|e: Error| node_error(node, e.to_string())),
+        Some(p) => p.parse().map_err(|e: SshError| e.on(node)),
         None => Ok(config.host_key_policy),
     }
 }

@@ -2,7 +2,7 @@
 //! abort and timeout escalated (EOF to the wrapper's watcher, then TERM, then
 //! KILL), sudo's prompt answered on a pty.
 
-use crate::error::node_error;
+use crate::error::SshError;
 use crate::pool::Target;
 use crate::sudo::Responder;
 use foredeck_core::executor::{LineSplitter, NodeOutcome, OutputSink};
@@ -89,13 +89,19 @@ pub(crate) async fn run_command(
         channel
             .request_pty(false, "dumb", 200, 24, 0, 0, &modes)
             .await
-            .map_err(|e| node_error(node, format!("cannot request a pty: {e}")))?;
+            .map_err(|e| {
+                SshError::Pty {
+                    source: Box::new(e),
+                }
+                .on(node)
+            })?;
     }
     channel.exec(true, line).await.map_err(|e| {
-        node_error(
-            node,
-            format!("cannot start the command on {}: {e}", target.label()),
-        )
+        SshError::CommandStart {
+            host: target.label(),
+            source: Box::new(e),
+        }
+        .on(node)
     })?;
     let mut outcome = NodeOutcome::default();
     let mut splitters = [LineSplitter::default(), LineSplitter::default()];
@@ -236,30 +242,26 @@ pub(crate) async fn run_command(
             }
         }
     }
-    if let Some(why) = sudo_failure {
-        return Err(node_error(
-            node,
-            format!("sudo on {} as {}: {why}", target.label(), target.user),
-        ));
+    if let Some(reason) = sudo_failure {
+        return Err(SshError::Sudo {
+            host: target.label(),
+            user: target.user.clone(),
+            reason,
+        }
+        .on(node));
     }
     if refused && !ended && stopping.is_none() {
-        return Err(node_error(
-            node,
-            format!(
-                "{} refused to run the command (exec request failed)",
-                target.label()
-            ),
-        ));
+        return Err(SshError::ExecRefused {
+            host: target.label(),
+        }
+        .on(node));
     }
     if !ended && stopping.is_none() {
-        return Err(node_error(
-            node,
-            format!(
-                "connection to {} as {} lost while the command ran",
-                target.label(),
-                target.user
-            ),
-        ));
+        return Err(SshError::ConnectionLost {
+            host: target.label(),
+            user: target.user.clone(),
+        }
+        .on(node));
     }
     Ok(outcome)
 }

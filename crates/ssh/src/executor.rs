@@ -4,7 +4,7 @@
 use crate::auth::Credentials;
 use crate::command;
 use crate::config::{self, millis_attribute, SshConfig};
-use crate::error::node_error;
+use crate::error::{node_error, SshError};
 use crate::exec::{self, bounded, stopped, Stop};
 use crate::known_hosts::{KnownHosts, MemoryKnownHosts};
 use crate::login::authenticate;
@@ -20,6 +20,14 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// How far a new connection got, for a timeout's error.
+#[derive(Clone, Copy)]
+enum Stage {
+    Tcp,
+    Handshake,
+    Auth,
+}
 
 /// Runs node steps over SSH. Cheap to clone: clones share the pool.
 #[derive(Clone, Debug)]
@@ -115,39 +123,45 @@ impl SshExecutor {
             label: label.clone(),
             refusal: refusal.clone(),
         };
-        let stage = Mutex::new("TCP connect");
+        let stage = Mutex::new(Stage::Tcp);
         let set_stage = |s| *stage.lock().unwrap_or_else(|e| e.into_inner()) = s;
         let work = async {
             let tcp = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
                 .await
-                .map_err(|e| format!("cannot connect to {label}: {e}"))?;
+                .map_err(|e| SshError::Connect {
+                    host: label.clone(),
+                    source: e,
+                })?;
             let _ = tcp.set_nodelay(true);
-            set_stage("SSH handshake");
+            set_stage(Stage::Handshake);
             let handle = client::connect_stream(self.inner.client_config.clone(), tcp, handler)
                 .await
-                .map_err(
-                    |e| match refusal.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                        Some(r) => r.describe(&label),
-                        None => format!("SSH handshake with {label} failed: {e}"),
-                    },
-                )?;
-            set_stage("authentication");
+                .map_err(|e| {
+                    // a refused host key ends the handshake: say why
+                    match refusal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        Some(refused) => refused,
+                        None => SshError::Handshake {
+                            host: label.clone(),
+                            source: Box::new(e),
+                        },
+                    }
+                })?;
+            set_stage(Stage::Auth);
             authenticate(handle, &target.user, &label, auth).await
         };
         let timeout = millis_attribute(node, "ssh-connect-timeout")?
             .unwrap_or(self.inner.config.connect_timeout);
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(handle)) => Ok(handle),
-            Ok(Err(message)) => Err(node_error(node, message)),
+            Ok(Err(e)) => Err(e.on(node)),
             Err(_) => {
-                let stage = *stage.lock().unwrap_or_else(|e| e.into_inner());
-                Err(node_error(
-                    node,
-                    format!(
-                        "connecting to {label} as {}: {stage} timed out after {timeout:?}",
-                        target.user
-                    ),
-                ))
+                let (host, user, after) = (label, target.user.clone(), timeout);
+                let e = match *stage.lock().unwrap_or_else(|e| e.into_inner()) {
+                    Stage::Tcp => SshError::ConnectTimeout { host, user, after },
+                    Stage::Handshake => SshError::HandshakeTimeout { host, user, after },
+                    Stage::Auth => SshError::AuthTimeout { host, user, after },
+                };
+                Err(e.on(node))
             }
         }
     }
@@ -162,34 +176,51 @@ impl SshExecutor {
                 .pool
                 .lease(target, || self.connect(node, target))
                 .await?;
-            let limit = self.inner.config.connect_timeout;
-            let until = Instant::now() + limit;
-            let opened = tokio::time::timeout(limit, open_session(&lease.conn.handle, until)).await;
-            let failure = match opened {
-                Ok(Ok(ch)) => return Ok((lease, ch)),
+            let failure = match self.open_channel(&lease, target).await {
+                Ok(ch) => return Ok((lease, ch)),
                 // a reused connection that died, or does not answer (a dead
                 // peer that keepalives have not caught yet): replace it once
-                Ok(Err(e)) if !lease.fresh && !retried && lease.conn.handle.is_closed() => {
+                Err(e @ SshError::ChannelOpen { .. })
+                    if !lease.fresh && !retried && lease.conn.handle.is_closed() =>
+                {
                     tracing::debug!(node = %node.name, "stale ssh connection: {e}");
                     None
                 }
-                Err(_) if !lease.fresh && !retried => {
+                Err(SshError::ChannelOpenTimeout { .. }) if !lease.fresh && !retried => {
                     tracing::debug!(node = %node.name, "unresponsive ssh connection");
                     None
                 }
-                Ok(Err(e)) => Some(format!("cannot open a session on {}: {e}", target.label())),
-                Err(_) => Some(format!(
-                    "opening a session on {} timed out after {limit:?}",
-                    target.label()
-                )),
+                Err(e) => Some(e),
             };
             match failure {
                 None => {
                     retried = true;
                     self.inner.pool.invalidate(target, &lease.conn).await;
                 }
-                Some(message) => return Err(node_error(node, message)),
+                Some(e) => return Err(e.on(node)),
             }
+        }
+    }
+
+    /// A new session channel on the lease's connection, within the connect
+    /// timeout.
+    async fn open_channel(
+        &self,
+        lease: &Lease,
+        target: &Target,
+    ) -> std::result::Result<Channel<Msg>, SshError> {
+        let limit = self.inner.config.connect_timeout;
+        let until = Instant::now() + limit;
+        match tokio::time::timeout(limit, open_session(&lease.conn.handle, until)).await {
+            Ok(Ok(ch)) => Ok(ch),
+            Ok(Err(e)) => Err(SshError::ChannelOpen {
+                host: target.label(),
+                source: Box::new(e),
+            }),
+            Err(_) => Err(SshError::ChannelOpenTimeout {
+                host: target.label(),
+                after: limit,
+            }),
         }
     }
 
@@ -245,28 +276,10 @@ impl SshExecutor {
                     *args_quoted,
                 );
                 script = Some(file);
-                let limit = self.inner.config.connect_timeout;
-                let until = Instant::now() + limit;
-                channel = match tokio::time::timeout(limit, open_session(&lease.conn.handle, until))
+                channel = self
+                    .open_channel(&lease, &target)
                     .await
-                {
-                    Ok(Ok(ch)) => ch,
-                    Ok(Err(e)) => {
-                        return Err(node_error(
-                            node,
-                            format!("cannot open a session on {}: {e}", target.label()),
-                        ))
-                    }
-                    Err(_) => {
-                        return Err(node_error(
-                            node,
-                            format!(
-                                "opening a session on {} timed out after {limit:?}",
-                                target.label()
-                            ),
-                        ))
-                    }
-                };
+                    .map_err(|e| e.on(node))?;
                 line
             }
         };

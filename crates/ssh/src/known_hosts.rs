@@ -7,6 +7,7 @@
 //! OpenSSH's `known_hosts` names them: `host` for port 22, `[host]:port`
 //! otherwise.
 
+use crate::error::SshError;
 use async_trait::async_trait;
 use foredeck_core::{Error, Result, Store};
 use russh::keys::{HashAlg, PublicKey};
@@ -29,14 +30,15 @@ pub enum HostKeyPolicy {
 }
 
 impl FromStr for HostKeyPolicy {
-    type Err = Error;
+    type Err = SshError;
 
-    fn from_str(s: &str) -> Result<Self> {
+    /// An unknown policy is a configuration error ([`SshError::Config`]).
+    fn from_str(s: &str) -> std::result::Result<Self, SshError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "strict" | "yes" => Ok(HostKeyPolicy::Strict),
             "accept-new" | "accept_new" | "acceptnew" => Ok(HostKeyPolicy::AcceptNew),
             "off" | "no" => Ok(HostKeyPolicy::Off),
-            other => Err(Error::Conflict(format!(
+            other => Err(SshError::Config(format!(
                 "unknown ssh-host-key-policy {other:?} (expected strict, accept-new or off)"
             ))),
         }
@@ -295,48 +297,25 @@ fn same_key(a: &str, b: &str) -> bool {
     }
 }
 
-/// Why a host key was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum HostKeyRefusal {
-    Unknown { offered: String },
-    Changed { known: String, offered: String },
-    Store(String),
-}
-
-impl HostKeyRefusal {
-    pub(crate) fn describe(&self, host: &str) -> String {
-        match self {
-            HostKeyRefusal::Unknown { offered } => format!(
-                "host key of {host} is unknown ({offered}) and the host key policy is strict"
-            ),
-            HostKeyRefusal::Changed { known, offered } => format!(
-                "HOST KEY CHANGED for {host}: known {known}, offered {offered}; refusing to \
-                 connect (possible man-in-the-middle; if the change is expected, remove the \
-                 old key from the known hosts)"
-            ),
-            HostKeyRefusal::Store(e) => format!("cannot check the host key of {host}: {e}"),
-        }
-    }
-}
-
 /// Applies the policy to the key a host offered, learning it when allowed.
 pub(crate) async fn verify(
     store: &dyn KnownHosts,
     policy: HostKeyPolicy,
     host: &str,
     offered: &PublicKey,
-) -> std::result::Result<(), HostKeyRefusal> {
+) -> std::result::Result<(), SshError> {
     if policy == HostKeyPolicy::Off {
         return Ok(());
     }
     let offered_fp = offered.fingerprint(HashAlg::Sha256).to_string();
-    let offered_text = offered
-        .to_openssh()
-        .map_err(|e| HostKeyRefusal::Store(format!("cannot encode the offered key: {e}")))?;
-    let known = store
-        .get(host)
-        .await
-        .map_err(|e| HostKeyRefusal::Store(e.to_string()))?;
+    let offered_text = offered.to_openssh().map_err(|e| SshError::HostKeyCheck {
+        host: host.to_owned(),
+        source: format!("cannot encode the offered key: {e}").into(),
+    })?;
+    let known = store.get(host).await.map_err(|e| SshError::HostKeyCheck {
+        host: host.to_owned(),
+        source: Box::new(e),
+    })?;
     match known {
         Some(known) => {
             let same = PublicKey::from_openssh(known.trim())
@@ -345,9 +324,10 @@ pub(crate) async fn verify(
             if same {
                 Ok(())
             } else {
-                Err(HostKeyRefusal::Changed {
-                    known: fingerprint(&known),
-                    offered: offered_fp,
+                Err(SshError::HostKeyMismatch {
+                    host: host.to_owned(),
+                    expected: fingerprint(&known),
+                    presented: offered_fp,
                 })
             }
         }
@@ -356,10 +336,14 @@ pub(crate) async fn verify(
             store
                 .put(host, &offered_text)
                 .await
-                .map_err(|e| HostKeyRefusal::Store(e.to_string()))
+                .map_err(|e| SshError::HostKeyCheck {
+                    host: host.to_owned(),
+                    source: Box::new(e),
+                })
         }
-        None => Err(HostKeyRefusal::Unknown {
-            offered: offered_fp,
+        None => Err(SshError::HostKeyUnknown {
+            host: host.to_owned(),
+            presented: offered_fp,
         }),
     }
 }
@@ -467,7 +451,10 @@ mod tests {
             "Accept-New".parse::<HostKeyPolicy>().expect("parse"),
             HostKeyPolicy::AcceptNew
         );
-        assert!("maybe".parse::<HostKeyPolicy>().is_err());
+        assert!(matches!(
+            "maybe".parse::<HostKeyPolicy>(),
+            Err(SshError::Config(_))
+        ));
         assert!(fingerprint(KEY_A).starts_with("SHA256:"));
         assert_eq!(fingerprint("garbage"), "(unreadable key)");
     }

@@ -39,6 +39,11 @@
 //!   the module `sudo`). Aborting such a command closes its channel: sshd
 //!   hangs up the terminal.
 //!
+//! **Errors**: every failure is an [`SshError`] (a changed host key, an
+//! unknown one, refused credentials, a timeout and at which stage...),
+//! returned as [`foredeck_core::Error::ExecutorSource`] with the `SshError`
+//! as its source: [`SshError::of`] finds it to match on.
+//!
 //! Node attributes used: `hostname` (`host`, `host:port`, `[v6]:port`),
 //! `username`, `ssh-host-key-policy`, `ssh-connect-timeout` and
 //! `ssh-command-timeout` (milliseconds, as in Rundeck; the step's own timeout
@@ -80,6 +85,7 @@ mod transfer;
 
 pub use auth::{Auth, ConfigCredentials, Credentials};
 pub use config::SshConfig;
+pub use error::{BoxError, SshError};
 pub use executor::SshExecutor;
 pub use known_hosts::{
     fingerprint, host_label, FileKnownHosts, HostKeyPolicy, KnownHosts, LayeredKnownHosts,

@@ -3,6 +3,7 @@
 //! an ssh-agent.
 
 use crate::auth::Auth;
+use crate::error::SshError;
 use crate::pool::Client;
 use russh::client;
 use std::sync::Arc;
@@ -13,14 +14,20 @@ pub(crate) async fn authenticate(
     user: &str,
     label: &str,
     auth: Auth,
-) -> std::result::Result<client::Handle<Client>, String> {
+) -> Result<client::Handle<Client>, SshError> {
     let method = auth.method();
     let result = match auth {
         Auth::Key { pem, passphrase } => {
-            let text = String::from_utf8(pem)
-                .map_err(|_| format!("the private key for user {user} is not text"))?;
-            let key = russh::keys::decode_secret_key(&text, passphrase.as_deref())
-                .map_err(|e| format!("cannot load the private key for user {user}: {e}"))?;
+            let text = String::from_utf8(pem).map_err(|_| SshError::KeyNotText {
+                user: user.to_owned(),
+            })?;
+            let key =
+                russh::keys::decode_secret_key(&text, passphrase.as_deref()).map_err(|e| {
+                    SshError::KeyDecode {
+                        user: user.to_owned(),
+                        source: Box::new(e),
+                    }
+                })?;
             let hash = handle
                 .best_supported_rsa_hash()
                 .await
@@ -45,9 +52,11 @@ pub(crate) async fn authenticate(
                     if keyboard_interactive(&mut handle, user, &password).await {
                         return Ok(handle);
                     }
-                    return Err(format!(
-                        "authentication failed for user {user} at {label} \
-                         (password, keyboard-interactive)"
+                    return Err(refused(
+                        user,
+                        label,
+                        vec!["password", "keyboard-interactive"],
+                        None,
                     ));
                 }
                 other => other,
@@ -56,12 +65,12 @@ pub(crate) async fn authenticate(
     };
     match result {
         Ok(r) if r.success() => Ok(handle),
-        Ok(_) => Err(format!(
-            "authentication failed for user {user} at {label} ({method})"
-        )),
-        Err(e) => Err(format!(
-            "authentication of user {user} at {label} failed: {e}"
-        )),
+        Ok(_) => Err(refused(user, label, vec![method], None)),
+        Err(e) => Err(SshError::Auth {
+            user: user.to_owned(),
+            host: label.to_owned(),
+            source: Box::new(e),
+        }),
     }
 }
 
@@ -71,7 +80,7 @@ async fn agent_login(
     user: &str,
     label: &str,
     socket: Option<std::path::PathBuf>,
-) -> std::result::Result<client::Handle<Client>, String> {
+) -> Result<client::Handle<Client>, SshError> {
     use russh::keys::agent::{client::AgentClient, AgentIdentity};
     let which = match &socket {
         Some(path) => path.display().to_string(),
@@ -81,13 +90,19 @@ async fn agent_login(
         Some(path) => AgentClient::connect_uds(path).await,
         None => AgentClient::connect_env().await,
     };
-    let mut agent = connected.map_err(|e| format!("cannot reach the ssh-agent ({which}): {e}"))?;
+    let mut agent = connected.map_err(|e| SshError::AgentUnreachable {
+        agent: which.clone(),
+        source: Box::new(e),
+    })?;
     let identities = agent
         .request_identities()
         .await
-        .map_err(|e| format!("cannot list the keys of the ssh-agent ({which}): {e}"))?;
+        .map_err(|e| SshError::AgentKeys {
+            agent: which.clone(),
+            source: Box::new(e),
+        })?;
     if identities.is_empty() {
-        return Err(format!("the ssh-agent ({which}) holds no keys"));
+        return Err(SshError::AgentEmpty { agent: which });
     }
     let rsa_hash = handle
         .best_supported_rsa_hash()
@@ -117,13 +132,35 @@ async fn agent_login(
         match result {
             Ok(r) if r.success() => return Ok(handle),
             Ok(_) => {}
-            Err(e) => return Err(format!("ssh-agent ({which}) login at {label} failed: {e}")),
+            Err(e) => {
+                return Err(SshError::AgentLogin {
+                    agent: which,
+                    host: label.to_owned(),
+                    source: Box::new(e),
+                })
+            }
         }
     }
-    Err(format!(
-        "authentication failed for user {user} at {label} (publickey from ssh-agent, \
-         {tried} key(s) tried)"
+    Err(refused(
+        user,
+        label,
+        vec!["publickey from ssh-agent"],
+        Some(tried),
     ))
+}
+
+fn refused(
+    user: &str,
+    host: &str,
+    methods: Vec<&'static str>,
+    agent_keys: Option<usize>,
+) -> SshError {
+    SshError::AuthRefused {
+        user: user.to_owned(),
+        host: host.to_owned(),
+        methods,
+        agent_keys,
+    }
 }
 
 /// Answers keyboard-interactive prompts with the password: every prompt that

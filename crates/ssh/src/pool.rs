@@ -16,7 +16,8 @@
 //! must not run out of them. When every connection is in use the new one
 //! opens anyway; the callers' concurrency (threadcount) bounds that.
 
-use crate::known_hosts::{self, HostKeyPolicy, HostKeyRefusal, KnownHosts};
+use crate::error::SshError;
+use crate::known_hosts::{self, HostKeyPolicy, KnownHosts};
 use russh::client;
 use russh::keys::PublicKey;
 use std::collections::HashMap;
@@ -58,7 +59,7 @@ pub(crate) struct Client {
     pub known_hosts: Arc<dyn KnownHosts>,
     pub policy: HostKeyPolicy,
     pub label: String,
-    pub refusal: Arc<Mutex<Option<HostKeyRefusal>>>,
+    pub refusal: Arc<Mutex<Option<SshError>>>,
 }
 
 impl client::Handler for Client {

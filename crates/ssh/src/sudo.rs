@@ -22,7 +22,8 @@
 //! Unterminated output is held back in every phase until its line ends (or
 //! the command does): the executor shows whole lines only anyway.
 
-use foredeck_core::{Error, Node, Result};
+use crate::error::node_error;
+use foredeck_core::{Node, Result};
 use regex::Regex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -39,13 +40,6 @@ pub(crate) struct SudoSettings {
     fail_on_prompt_timeout: bool,
     max_lines: usize,
     fail_on_max_lines: bool,
-}
-
-fn node_error(node: &Node, message: String) -> Error {
-    Error::Executor {
-        node: node.name.clone(),
-        message,
-    }
 }
 
 fn text_attr(node: &Node, name: &str) -> Option<String> {

@@ -1,7 +1,7 @@
 //! Moving bytes to a node: files written through an exec channel (`cat >`),
 //! scripts copied to a temporary file and removed after their step.
 
-use crate::error::node_error;
+use crate::error::{node_error, SshError};
 use crate::pool::{open_session, Conn};
 use foredeck_core::{shell_quote, Node, Result};
 use russh::client::Msg;
@@ -142,5 +142,11 @@ pub(crate) async fn write_file(
 ) -> Result<()> {
     feed(channel, &format!("cat > {}", shell_quote(dest)), data)
         .await
-        .map_err(|e| node_error(node, format!("copying to {dest}: {e}")))
+        .map_err(|reason| {
+            SshError::FileCopy {
+                path: dest.to_owned(),
+                reason,
+            }
+            .on(node)
+        })
 }

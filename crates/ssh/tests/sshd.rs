@@ -8,7 +8,7 @@ use foredeck_core::executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, O
 use foredeck_core::{Node, Stream};
 use foredeck_ssh::{
     fingerprint, ConfigCredentials, FileKnownHosts, HostKeyPolicy, KnownHosts, MemoryKnownHosts,
-    SshConfig, SshExecutor,
+    SshConfig, SshError, SshExecutor,
 };
 use harness::Sshd;
 use std::sync::Arc;
@@ -975,4 +975,93 @@ async fn sudo_prompt_is_answered_on_a_pty() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no sudo password"), "{err}");
+}
+
+#[tokio::test]
+async fn a_changed_host_key_is_told_apart_by_matching_the_error() {
+    let Some(sshd) = Sshd::start() else {
+        return;
+    };
+    // the known hosts list another key for this host
+    let other = sshd.dir.path().join("impostor_key");
+    harness::keygen(&other);
+    let known = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let label = format!("[127.0.0.1]:{}", sshd.port);
+    let known_hosts = Arc::new(MemoryKnownHosts::new());
+    known_hosts.put(&label, &known).await.unwrap();
+    let ex = SshExecutor::with_config(
+        SshConfig::default(),
+        Arc::new(ConfigCredentials::new().with_key(sshd.user_key())),
+        known_hosts,
+    );
+    let err = run(&ex, shell(sshd.node(1), "true")).await.0.unwrap_err();
+    assert_eq!(foredeck_core::ErrorCode::code(&err), "executor.failed");
+    match SshError::of(&err) {
+        Some(SshError::HostKeyMismatch {
+            host,
+            expected,
+            presented,
+        }) => {
+            assert_eq!(host, &label);
+            assert_eq!(expected, &fingerprint(&known));
+            assert_eq!(presented, &fingerprint(&sshd.host_public_key()));
+        }
+        other => panic!("expected a host-key mismatch, got {other:?} ({err})"),
+    }
+    assert!(err.to_string().contains("HOST KEY CHANGED"), "{err}");
+}
+
+#[tokio::test]
+async fn a_refused_password_is_told_apart_by_matching_the_error() {
+    let Some(sshd) = Sshd::start() else {
+        return;
+    };
+    let ex = SshExecutor::new(ConfigCredentials::new().with_password("wrong"));
+    let err = run(&ex, shell(sshd.node(1), "true")).await.0.unwrap_err();
+    assert_eq!(foredeck_core::ErrorCode::code(&err), "executor.failed");
+    match SshError::of(&err) {
+        Some(SshError::AuthRefused {
+            user,
+            host,
+            methods,
+            agent_keys,
+        }) => {
+            assert_eq!(user, harness::USER);
+            assert_eq!(host, &format!("[127.0.0.1]:{}", sshd.port));
+            assert!(methods.contains(&"password"), "{methods:?}");
+            assert_eq!(*agent_keys, None);
+        }
+        other => panic!("expected refused authentication, got {other:?} ({err})"),
+    }
+    // the host key was fine: nothing about it is reported
+    assert!(!matches!(
+        SshError::of(&err),
+        Some(SshError::HostKeyMismatch { .. } | SshError::HostKeyUnknown { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_refused_connection_and_a_bad_policy_are_told_apart_by_matching_the_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let ex = SshExecutor::new(ConfigCredentials::new().with_password("pw"));
+    let node = Node::new("gone").with("hostname", format!("127.0.0.1:{port}"));
+    let err = run(&ex, shell(node, "true")).await.0.unwrap_err();
+    match SshError::of(&err) {
+        Some(SshError::Connect { host, source }) => {
+            assert_eq!(host, &format!("[127.0.0.1]:{port}"));
+            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
+        }
+        other => panic!("expected a refused connection, got {other:?} ({err})"),
+    }
+    // an unknown host-key policy is a configuration error
+    let node = Node::new("badpolicy")
+        .with("hostname", format!("127.0.0.1:{port}"))
+        .with("ssh-host-key-policy", "trust-me");
+    let err = run(&ex, shell(node, "true")).await.0.unwrap_err();
+    assert!(
+        matches!(SshError::of(&err), Some(SshError::Config(m)) if m.contains("trust-me")),
+        "{err}"
+    );
 }
