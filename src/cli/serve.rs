@@ -87,8 +87,16 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
     let _refresh = authorizer.spawn_refresh(std::time::Duration::from_secs(30));
     let master = MasterKey::load_or_create(&data_dir)
         .with_context(|| format!("the master key in {}", data_dir.display()))?;
-    let mut state = ApiState::new(store.clone(), authorizer)
-        .with_keys(Arc::new(KeyStorage::new(store.clone(), &master)));
+    let keys = Arc::new(KeyStorage::new(store.clone(), &master));
+    // secure option defaults saved in job records by older versions move
+    // to key storage
+    let sealed = foredeck_core::vault::seal_stored_defaults(store.as_ref(), keys.as_ref())
+        .await
+        .context("moving secure option defaults into key storage")?;
+    if sealed > 0 {
+        println!("Secure option defaults of {sealed} job(s) moved into key storage");
+    }
+    let mut state = ApiState::new(store.clone(), authorizer).with_keys(keys);
     if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         state.node_name = host.trim().to_owned();
     }

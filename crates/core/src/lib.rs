@@ -50,4 +50,4 @@ pub use store::{
     JobQuery, KeyType, LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire,
     User, Webhook,
 };
-pub use vault::{KeyInfo, KeyVault};
+pub use vault::{KeyInfo, KeyVault, SecretSource};

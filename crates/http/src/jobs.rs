@@ -538,6 +538,12 @@ async fn import_one(
     }
     check_schedule(&job)?;
     crate::outbound::check_notification_urls(&job)?;
+    // a secure option's default goes to key storage, never into the record
+    if let Some(keys) = &state.keys {
+        foredeck_core::vault::seal_secure_defaults(&mut job, keys.as_ref())
+            .await
+            .map_err(err)?;
+    }
     let stored = store.put_job(project, &job).await.map_err(err)?;
     if let Err(e) = state
         .runtime
@@ -603,6 +609,12 @@ async fn delete_job(state: &ApiState, caller: &Caller, id: &str) -> Result<Job, 
     let (project, job) = state.job_for(&caller.subject, id, "delete").await?;
     state.runtime.scheduler.unschedule_job(&project, id).await?;
     state.store.delete_job(&project, id).await?;
+    if let Some(keys) = &state.keys {
+        // the secure option defaults it kept in key storage go with it
+        if let Err(e) = foredeck_core::vault::forget_secure_defaults(id, keys.as_ref()).await {
+            tracing::warn!(job = %id, error = %e, "deleting a job's secure option defaults");
+        }
+    }
     state
         .audit(
             caller,

@@ -60,7 +60,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use foredeck_core::nodes::NodeSources;
-use foredeck_core::{Authorizer, KeyVault, Node, Store};
+use foredeck_core::{Authorizer, KeyVault, Node, SecretSource, Store};
 use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceBuilder;
@@ -95,6 +95,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// Key storage; without it the storage routes answer 503.
     pub keys: Option<Arc<dyn KeyVault>>,
+    /// The same key storage as runs read it (secure option defaults).
+    secrets: Option<Arc<dyn SecretSource>>,
     /// Logged-in users' sessions.
     pub sessions: Arc<session::Sessions>,
     /// Failed-login counts that make `/j_security_check` refuse guessing.
@@ -146,6 +148,7 @@ impl ApiState {
             nodes,
             metrics: Arc::new(Metrics::new()),
             keys: None,
+            secrets: None,
             sessions: Arc::new(session::Sessions::default()),
             login_throttle: Arc::new(throttle::LoginThrottle::default()),
             token_max_duration: chrono::Duration::days(30),
@@ -168,6 +171,9 @@ impl ApiState {
     pub fn with_runtime(mut self, runtime: Runtime) -> Self {
         runtime.use_node_sources(self.nodes.clone());
         runtime.engine.set_authorizer(self.authorizer.clone());
+        if let Some(s) = &self.secrets {
+            runtime.engine.set_secrets(s.clone());
+        }
         self.runtime = runtime;
         self
     }
@@ -180,8 +186,12 @@ impl ApiState {
         self
     }
 
-    /// With key storage.
-    pub fn with_keys(mut self, keys: Arc<dyn KeyVault>) -> Self {
+    /// With key storage. Job imports keep the default values of secure
+    /// options there (never in the job record) and runs read them back, so
+    /// the storage must be readable by the engine too.
+    pub fn with_keys<K: KeyVault + SecretSource + 'static>(mut self, keys: Arc<K>) -> Self {
+        self.runtime.engine.set_secrets(keys.clone());
+        self.secrets = Some(keys.clone());
         self.keys = Some(keys);
         self
     }

@@ -11,7 +11,7 @@ use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use chrono::Utc;
-use foredeck_core::{Error, KeyType, KeyVault, Result, Store, StoredKey};
+use foredeck_core::{Error, KeyType, KeyVault, Result, SecretSource, Store, StoredKey};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -316,6 +316,23 @@ fn info(k: &StoredKey) -> KeyInfo {
         size: k.ciphertext.len().saturating_sub(1 + 12 + 16) as u64,
         created: k.created,
         modified: k.modified,
+    }
+}
+
+#[async_trait::async_trait]
+impl SecretSource for KeyStorage {
+    async fn password(&self, path: &str) -> Result<String> {
+        let (key_type, data) = self.secret(path).await?;
+        if key_type != KeyType::Password {
+            return Err(Error::InvalidOption {
+                option: "storagePath".into(),
+                message: format!("{path} is a {} entry, not a password", type_label(key_type)),
+            });
+        }
+        String::from_utf8(data).map_err(|_| Error::InvalidOption {
+            option: "storagePath".into(),
+            message: format!("the password at {path} is not UTF-8 text"),
+        })
     }
 }
 

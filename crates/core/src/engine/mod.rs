@@ -29,6 +29,7 @@ use crate::executor::{Executor, NodeOutcome, OutputSink};
 use crate::model::{Execution, Job, LogEvent, LogLevel, Node};
 use crate::notifier::Notifier;
 use crate::store::Store;
+use crate::vault::SecretSource;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -179,6 +180,8 @@ pub(crate) struct Inner {
     pub slots: slots::StepSlots,
     /// Checks runs that carry a subject (see [`RunOptions::subject`]).
     pub authorizer: RwLock<Option<Arc<dyn Authorizer>>>,
+    /// Reads secure option defaults kept in key storage.
+    pub secrets: RwLock<Option<Arc<dyn SecretSource>>>,
 }
 
 impl fmt::Debug for Inner {
@@ -207,6 +210,7 @@ pub struct EngineBuilder {
     plugins: HashMap<String, Arc<dyn StepPlugin>>,
     notifier: Option<Arc<dyn Notifier>>,
     authorizer: Option<Arc<dyn Authorizer>>,
+    secrets: Option<Arc<dyn SecretSource>>,
     server_node: String,
     max_running_steps: usize,
     max_steps_per_node: usize,
@@ -223,6 +227,7 @@ impl Engine {
             plugins: HashMap::new(),
             notifier: None,
             authorizer: None,
+            secrets: None,
             server_node: "localhost".into(),
             max_running_steps: DEFAULT_MAX_RUNNING_STEPS,
             max_steps_per_node: DEFAULT_MAX_STEPS_PER_NODE,
@@ -234,6 +239,14 @@ impl Engine {
     pub fn set_authorizer(&self, authorizer: Arc<dyn Authorizer>) {
         if let Ok(mut a) = self.inner.authorizer.write() {
             *a = Some(authorizer);
+        }
+    }
+
+    /// Reads the key-storage defaults of secure options (`storagePath`)
+    /// through `secrets` from now on (replacing the source set before).
+    pub fn set_secrets(&self, secrets: Arc<dyn SecretSource>) {
+        if let Ok(mut s) = self.inner.secrets.write() {
+            *s = Some(secrets);
         }
     }
 
@@ -441,6 +454,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Reads the key-storage defaults of secure options (`storagePath`).
+    /// Without it a run of a job whose secure option has such a default, and
+    /// is not given a value, is refused with an error naming the option.
+    pub fn secrets(mut self, secrets: Arc<dyn SecretSource>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
     /// Name of the node that stands for the Foredeck host (default `localhost`).
     pub fn server_node(mut self, name: impl Into<String>) -> Self {
         self.server_node = name.into();
@@ -481,6 +502,7 @@ impl EngineBuilder {
                 max_depth: 16,
                 slots: slots::StepSlots::new(self.max_running_steps, self.max_steps_per_node),
                 authorizer: RwLock::new(self.authorizer),
+                secrets: RwLock::new(self.secrets),
             }),
         }
     }

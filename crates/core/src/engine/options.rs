@@ -2,7 +2,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::Job;
+use crate::vault::SecretSource;
 use regex::Regex;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Options after validation: values (defaults applied) and the names of the
@@ -39,6 +41,41 @@ impl ResolvedOptions {
     pub fn masked(&self) -> BTreeMap<String, String> {
         mask(&self.values, |k| self.secure.contains(k))
     }
+}
+
+/// `given` with the secure options that were not given filled in from their
+/// key-storage default (`storagePath`), read through `secrets`. Borrowed
+/// unchanged when there is nothing to fill. An entry that cannot be read is
+/// an error naming the option and the path, never a run without the value.
+pub(crate) async fn with_stored_defaults<'a>(
+    job: &Job,
+    given: &'a BTreeMap<String, String>,
+    secrets: Option<&dyn SecretSource>,
+) -> Result<Cow<'a, BTreeMap<String, String>>> {
+    let mut out = Cow::Borrowed(given);
+    for opt in job.options.iter().filter(|o| o.secure) {
+        let Some(path) = opt.storage_path.as_deref() else {
+            continue;
+        };
+        if given.get(&opt.name).is_some_and(|v| !v.is_empty()) {
+            continue;
+        }
+        let invalid = |message: String| Error::InvalidOption {
+            option: opt.name.clone(),
+            message,
+        };
+        let Some(secrets) = secrets else {
+            return Err(invalid(format!(
+                "its default is in key storage ({path}), which this engine has no access to"
+            )));
+        };
+        let value = secrets
+            .password(path)
+            .await
+            .map_err(|e| invalid(format!("its default cannot be read from key storage: {e}")))?;
+        out.to_mut().insert(opt.name.clone(), value);
+    }
+    Ok(out)
 }
 
 fn full_match(re: &str) -> Option<Regex> {
@@ -79,7 +116,9 @@ pub fn resolve_options(job: &Job, given: &BTreeMap<String, String>) -> Result<Re
             .or_else(|| opt.default.clone())
             .filter(|v| !v.is_empty());
         let Some(value) = value else {
-            if opt.required {
+            // a key-storage default is read when the run starts
+            // ([`with_stored_defaults`]); it satisfies `required` here
+            if opt.required && !(opt.secure && opt.storage_path.is_some()) {
                 return Err(invalid("a value is required".into()));
             }
             continue;
@@ -181,5 +220,64 @@ mod tests {
             msg.contains("deploy") && msg.contains("colour") && msg.contains("env, port"),
             "{msg}"
         );
+    }
+
+    #[derive(Debug)]
+    struct OneSecret;
+
+    #[async_trait::async_trait]
+    impl SecretSource for OneSecret {
+        async fn password(&self, path: &str) -> Result<String> {
+            match path {
+                "keys/pw" => Ok("from-storage".into()),
+                _ => Err(Error::NotFound {
+                    kind: "key",
+                    id: path.into(),
+                }),
+            }
+        }
+    }
+
+    fn stored(path: &str) -> Job {
+        let mut j = Job::new("j", Workflow::new(vec![Step::command("true")]));
+        let mut pw = JobOption::new("pw");
+        pw.secure = true;
+        pw.required = true;
+        pw.storage_path = Some(path.into());
+        j.options = vec![pw];
+        j
+    }
+
+    #[tokio::test]
+    async fn a_key_storage_default_fills_a_secure_option_not_given() {
+        let none = BTreeMap::new();
+        let job = stored("keys/pw");
+        // required is satisfied by the stored default before it is read
+        assert!(resolve_options(&job, &none).is_ok());
+        let filled = with_stored_defaults(&job, &none, Some(&OneSecret))
+            .await
+            .unwrap();
+        assert_eq!(filled.get("pw").map(String::as_str), Some("from-storage"));
+        // a given value wins, and nothing is read
+        let given = BTreeMap::from([("pw".to_owned(), "given".to_owned())]);
+        let kept = with_stored_defaults(&stored("keys/none"), &given, Some(&OneSecret))
+            .await
+            .unwrap();
+        assert!(matches!(kept, Cow::Borrowed(_)));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_key_storage_default_refuses_the_run_naming_the_option() {
+        let none = BTreeMap::new();
+        let e = with_stored_defaults(&stored("keys/none"), &none, Some(&OneSecret))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pw") && e.contains("keys/none"), "{e}");
+        let e = with_stored_defaults(&stored("keys/pw"), &none, None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pw") && e.contains("keys/pw"), "{e}");
     }
 }

@@ -5,6 +5,7 @@ use super::limits::{
     avg_duration_limit, format_arg_string, parse_arg_string, parse_duration, LogLimit,
 };
 use super::log::{LogLimits, LogTx};
+use super::options;
 use super::slots::StepSlot;
 use super::{
     resolve_options, state, Control, Engine, PluginCall, ResolvedOptions, RunOptions, StopReason,
@@ -62,7 +63,15 @@ pub(crate) async fn run_with_retries(
 ) -> Result<Execution> {
     let owner = existing.as_ref().and_then(|e| e.owner.clone());
     let mut existing_id = existing.map(|e| e.id);
-    let resolved = resolve_options(&job, &opts.options)?;
+    let secrets = engine.inner.secrets.read().ok().and_then(|s| s.clone());
+    let given = Box::pin(options::with_stored_defaults(
+        &job,
+        &opts.options,
+        secrets.as_deref(),
+    ))
+    .await?;
+    let resolved = resolve_options(&job, &given)?;
+    drop(given);
     let plain = plain_context(&job, &resolved);
     let server = engine.server_node();
     let (retries, delay) = match &job.retry {
