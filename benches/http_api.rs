@@ -16,10 +16,9 @@
 //! absent rather than measured.
 
 use chrono::{Duration as CDuration, Utc};
+use foredeck::store::prelude::*;
 use foredeck::store::{Trigger, TriggerFire};
-use foredeck::{
-    Execution, ExecutionQuery, ExecutionStatus, Job, Node, Project, Step, Store, Workflow,
-};
+use foredeck::{Execution, ExecutionQuery, ExecutionStatus, Job, Node, Project, Step, Workflow};
 use foredeck_store::SqlStore;
 use sea_orm::{ConnectionTrait, Database};
 use std::io::{Read, Write};

@@ -10,7 +10,8 @@
 //! (30), `BENCH_SERVER` (another `foredeck` binary to measure, e.g. one
 //! built before a change; default: this build's).
 
-use foredeck::{Execution, ExecutionStatus, LogEvent, LogLevel, Project, Store};
+use foredeck::store::prelude::*;
+use foredeck::{Execution, ExecutionStatus, LogEvent, LogLevel, Project};
 use foredeck_store::SqlStore;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -18,8 +18,9 @@ mod harness;
 
 use foredeck::engine::{Engine, RunOptions};
 use foredeck::ssh::{ConfigCredentials, MemoryKnownHosts, SshConfig, SshExecutor};
+use foredeck::store::prelude::*;
 use foredeck::{
-    Dispatch, ExecutionStatus, Job, MemoryStore, Node, NodeFilters, Project, Step, Store, Workflow,
+    Dispatch, ExecutionStatus, Job, MemoryStore, Node, NodeFilters, Project, Step, Workflow,
 };
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -5,12 +5,12 @@
 //! fingerprints. Real sshd on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use foredeck::store::prelude::*;
 mod common;
 #[path = "../crates/ssh/tests/harness/mod.rs"]
 mod harness;
 
 use common::{serve_command, Serve};
-use foredeck::Store;
 use serde_json::Value;
 
 // random (openssl rand -hex 32)

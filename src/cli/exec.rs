@@ -7,9 +7,10 @@ use anyhow::bail;
 use clap::Args;
 use foredeck::engine::{Engine, RunOptions};
 use foredeck::local::LocalExecutor;
+use foredeck::store::prelude::*;
 use foredeck::{
-    Dispatch, ExecutionStatus, Job, MemoryStore, NodeFilter, NodeFilters, Project, Step, Store,
-    Stream, Workflow,
+    Dispatch, ExecutionStatus, Job, MemoryStore, NodeFilter, NodeFilters, Project, Step, Stream,
+    Workflow,
 };
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use foredeck::Store;
+use foredeck::store::prelude::*;
 use foredeck_store::SqlStore;
 use std::path::PathBuf;
 

@@ -5,7 +5,8 @@ use super::progress;
 use anyhow::{bail, Context};
 use clap::Args;
 use foredeck::engine::{Engine, RunOptions};
-use foredeck::{ExecutionStatus, LogLevel, MemoryStore, Project, Store, Stream};
+use foredeck::store::prelude::*;
+use foredeck::{ExecutionStatus, LogLevel, MemoryStore, Project, Stream};
 use std::path::PathBuf;
 use std::sync::Arc;
 

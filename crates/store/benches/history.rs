@@ -11,7 +11,8 @@ use chrono::{Duration as CDuration, Utc};
 use foredeck_core::model::{
     Execution, ExecutionStatus, Job, LogEvent, LogLevel, Step, Stream, Workflow,
 };
-use foredeck_core::store::{ExecutionQuery, JobQuery, Store};
+use foredeck_core::store::prelude::*;
+use foredeck_core::store::{ExecutionQuery, JobQuery};
 use foredeck_store::SqlStore;
 use sea_orm::{ConnectionTrait, Database};
 use std::sync::Arc;

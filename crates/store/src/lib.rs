@@ -6,15 +6,14 @@
 //!
 //! ```no_run
 //! # async fn demo() -> foredeck_core::Result<()> {
-//! use foredeck_core::{Project, Store};
+//! use foredeck_core::store::prelude::*;
+//! use foredeck_core::Project;
 //! let store = foredeck_store::SqlStore::connect("sqlite://foredeck.db?mode=rwc").await?;
 //! store.create_project(&Project::new("ops")).await?;
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
 
-mod access;
-mod cluster;
 pub mod data_dir;
 mod entity;
 mod error;
@@ -22,9 +21,9 @@ pub mod keys;
 mod logcodec;
 pub mod migration;
 mod retention;
-mod store;
+mod sql;
 mod time;
 
 pub use keys::{KeyInfo, KeyStorage, MasterKey};
 pub use retention::{PurgeReport, Retention};
-pub use store::SqlStore;
+pub use sql::SqlStore;

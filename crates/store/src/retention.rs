@@ -3,7 +3,7 @@
 
 use crate::entity::{executions, log_chunks};
 use crate::error::db;
-use crate::store::{begin_write, recount, CountKey, SqlStore, TOTAL_SHARDS};
+use crate::sql::{begin_write, recount, CountKey, SqlStore, TOTAL_SHARDS};
 use crate::time;
 use chrono::{DateTime, Utc};
 use foredeck_core::Result;

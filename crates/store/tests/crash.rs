@@ -9,7 +9,8 @@
 
 use chrono::Utc;
 use foredeck_core::model::{Execution, ExecutionStatus, LogEvent, LogLevel, Stream};
-use foredeck_core::store::{ExecutionClaim, Store};
+use foredeck_core::store::prelude::*;
+use foredeck_core::store::ExecutionClaim;
 use foredeck_store::SqlStore;
 use sea_orm::{ConnectionTrait, Database};
 use std::io::{BufRead, BufReader, Write};

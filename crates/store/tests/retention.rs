@@ -4,7 +4,8 @@
 
 use chrono::{Duration, Utc};
 use foredeck_core::model::{Execution, ExecutionStatus, Job, LogEvent, LogLevel, Step, Workflow};
-use foredeck_core::store::{ExecutionQuery, Store};
+use foredeck_core::store::prelude::*;
+use foredeck_core::store::ExecutionQuery;
 use foredeck_store::{Retention, SqlStore};
 use sea_orm::{ConnectionTrait, Database};
 

@@ -13,7 +13,8 @@ use foredeck_core::model::{
     ExecState, Execution, ExecutionStatus, Job, LogEvent, LogLevel, NagiosStatus, Node,
     NodeStepState, NodeSummary, Project, Step, StepState, Stream, Workflow,
 };
-use foredeck_core::store::{ExecutionQuery, JobQuery, KeyType, LogPage, Store, StoredKey};
+use foredeck_core::store::prelude::*;
+use foredeck_core::store::{ExecutionQuery, JobQuery, KeyType, LogPage, StoredKey};
 use foredeck_core::Error;
 use foredeck_store::SqlStore;
 use sea_orm::ConnectionTrait;

@@ -5,8 +5,9 @@ use crate::model::{
     Dispatch, ExecState, ExecutionStatus, JobOption, JobRef, NagiosStatus, NodeFilters, Retry,
     Step, StepKind, Strategy, Workflow,
 };
+use crate::store::prelude::*;
 use crate::testing::{FakeExecutor, FakeReply, RecordingNotifier};
-use crate::{MemoryStore, NotificationTrigger, Store};
+use crate::{MemoryStore, NotificationTrigger};
 use std::time::Duration;
 use ExecState::{
     Failed as F, NodeMixed as MX, NodePartialSucceeded as PS, NotStarted as NS, Succeeded as S,

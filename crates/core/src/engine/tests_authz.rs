@@ -4,8 +4,9 @@
 use super::*;
 use crate::authorizer::{AuthContext, Decision, Resource};
 use crate::model::{ExecutionStatus, JobRef, NodeFilters, Step, StepKind, Workflow};
+use crate::store::prelude::*;
 use crate::testing::FakeExecutor;
-use crate::{MemoryStore, Store};
+use crate::MemoryStore;
 use std::collections::BTreeSet;
 
 /// Allows everything except `run` on the nodes and jobs named in `deny`,

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::store::prelude::*;
 use crate::MemoryStore;
 use std::path::Path;
 use std::time::Duration;

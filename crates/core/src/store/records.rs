@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 /// A durable schedule trigger: when a job fires next.
 ///
 /// Scheduler instances claim due triggers with
-/// [`Store::claim_due_triggers`](super::Store::claim_due_triggers) and fire
-/// them with [`Store::fire_trigger`](super::Store::fire_trigger), which creates
+/// [`Store::claim_due_triggers`](super::TriggerStore::claim_due_triggers) and fire
+/// them with [`Store::fire_trigger`](super::TriggerStore::fire_trigger), which creates
 /// the execution(s) and advances the trigger in one transaction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,7 +84,7 @@ pub struct TriggerFire {
     pub exclusive: bool,
 }
 
-/// What [`Store::fire_trigger`](super::Store::fire_trigger) did.
+/// What [`Store::fire_trigger`](super::TriggerStore::fire_trigger) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FireOutcome {
     /// The executions were created (their ids, in the order given) and the

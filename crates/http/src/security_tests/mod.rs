@@ -28,6 +28,7 @@ use crate::ApiState;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use foredeck_core::acl::AclAuthorizer;
+use foredeck_core::store::prelude::*;
 use foredeck_core::{ApiToken, AuditQuery, MemoryStore, Store, User};
 use foredeck_store::{KeyStorage, MasterKey};
 use serde_json::Value;

@@ -1,5 +1,4 @@
-//! Scheduling and cluster records: known hosts, triggers with exclusive
-//! claims, server heartbeats, execution claims.
+//! Schedule triggers on SQL: the [`TriggerStore`] impl.
 //!
 //! Claims read candidates and mark them in one transaction. On PostgreSQL
 //! and MariaDB the read is `FOR UPDATE SKIP LOCKED`, so concurrent claimers
@@ -7,37 +6,22 @@
 //! transaction takes the database's write lock before it reads, so claimers
 //! run one after another.
 
-use crate::entity::{executions, jobs, known_hosts, server_heartbeats, triggers};
+use super::executions::insert_execution;
+use super::{begin_write, for_update, skip_locked, to_json, SqlStore};
+use crate::entity::{executions, jobs, triggers};
 use crate::error::{db, not_found};
-use crate::store::{begin_write, execution_from, insert_execution, to_json};
 use crate::time;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use foredeck_core::store::{ExecutionClaim, FireOutcome, ServerHeartbeat, Trigger, TriggerFire};
-use foredeck_core::{Error, Execution, ExecutionStatus, Result};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
+use foredeck_core::model::ExecutionStatus;
+use foredeck_core::store::{FireOutcome, Trigger, TriggerFire, TriggerStore};
+use foredeck_core::{Error, Result};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::time::Duration;
-
-/// `FOR UPDATE SKIP LOCKED` where the backend has row locks.
-fn skip_locked<E: EntityTrait>(q: Select<E>, backend: DatabaseBackend) -> Select<E> {
-    if backend == DatabaseBackend::Sqlite {
-        q
-    } else {
-        q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-    }
-}
-
-/// `FOR UPDATE` where the backend has row locks.
-fn for_update<E: EntityTrait>(q: Select<E>, backend: DatabaseBackend) -> Select<E> {
-    if backend == DatabaseBackend::Sqlite {
-        q
-    } else {
-        q.lock_exclusive()
-    }
-}
 
 fn spec_from(m: &triggers::Model) -> Result<serde_json::Value> {
     serde_json::from_str(&m.spec).map_err(|e| Error::Store(format!("trigger {} spec: {e}", m.id)))
@@ -56,41 +40,7 @@ fn trigger_from(m: triggers::Model) -> Result<Trigger> {
     })
 }
 
-pub(crate) async fn get_known_host(c: &DatabaseConnection, host: &str) -> Result<Option<String>> {
-    Ok(known_hosts::Entity::find_by_id(host.to_owned())
-        .one(c)
-        .await
-        .map_err(db)?
-        .map(|m| m.key))
-}
-
-pub(crate) async fn put_known_host(c: &DatabaseConnection, host: &str, key: &str) -> Result<()> {
-    use known_hosts::Column as K;
-    known_hosts::Entity::insert(known_hosts::ActiveModel {
-        host: Set(host.to_owned()),
-        key: Set(key.to_owned()),
-        modified: Set(time::to_db(Utc::now())?),
-    })
-    .on_conflict(
-        OnConflict::column(K::Host)
-            .update_columns([K::Key, K::Modified])
-            .to_owned(),
-    )
-    .exec_without_returning(c)
-    .await
-    .map_err(db)?;
-    Ok(())
-}
-
-pub(crate) async fn delete_known_host(c: &DatabaseConnection, host: &str) -> Result<bool> {
-    let gone = known_hosts::Entity::delete_by_id(host.to_owned())
-        .exec(c)
-        .await
-        .map_err(db)?;
-    Ok(gone.rows_affected > 0)
-}
-
-pub(crate) async fn put_trigger(c: &DatabaseConnection, t: &Trigger) -> Result<()> {
+async fn put_trigger(c: &DatabaseConnection, t: &Trigger) -> Result<()> {
     use triggers::Column as T;
     triggers::Entity::insert(triggers::ActiveModel {
         id: Set(t.id.clone()),
@@ -121,7 +71,7 @@ pub(crate) async fn put_trigger(c: &DatabaseConnection, t: &Trigger) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn get_trigger(c: &DatabaseConnection, id: &str) -> Result<Option<Trigger>> {
+async fn get_trigger(c: &DatabaseConnection, id: &str) -> Result<Option<Trigger>> {
     triggers::Entity::find_by_id(id.to_owned())
         .one(c)
         .await
@@ -130,10 +80,7 @@ pub(crate) async fn get_trigger(c: &DatabaseConnection, id: &str) -> Result<Opti
         .transpose()
 }
 
-pub(crate) async fn list_triggers(
-    c: &DatabaseConnection,
-    project: Option<&str>,
-) -> Result<Vec<Trigger>> {
+async fn list_triggers(c: &DatabaseConnection, project: Option<&str>) -> Result<Vec<Trigger>> {
     let mut q = triggers::Entity::find();
     if let Some(p) = project {
         q = q.filter(triggers::Column::Project.eq(p));
@@ -148,7 +95,7 @@ pub(crate) async fn list_triggers(
         .collect()
 }
 
-pub(crate) async fn delete_trigger(c: &DatabaseConnection, id: &str) -> Result<()> {
+async fn delete_trigger(c: &DatabaseConnection, id: &str) -> Result<()> {
     let res = triggers::Entity::delete_by_id(id.to_owned())
         .exec(c)
         .await
@@ -159,7 +106,7 @@ pub(crate) async fn delete_trigger(c: &DatabaseConnection, id: &str) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn claim_due_triggers(
+async fn claim_due_triggers(
     c: &DatabaseConnection,
     server: &str,
     now: DateTime<Utc>,
@@ -213,7 +160,7 @@ pub(crate) async fn claim_due_triggers(
         .collect()
 }
 
-pub(crate) async fn release_trigger(c: &DatabaseConnection, id: &str, server: &str) -> Result<()> {
+async fn release_trigger(c: &DatabaseConnection, id: &str, server: &str) -> Result<()> {
     use triggers::Column as T;
     triggers::Entity::update_many()
         .col_expr(T::ClaimedBy, Expr::value(None::<String>))
@@ -257,10 +204,7 @@ async fn busy_execution(txn: &DatabaseTransaction, job_id: &str) -> Result<Optio
         .transpose()
 }
 
-pub(crate) async fn fire_trigger(
-    c: &DatabaseConnection,
-    fire: &TriggerFire,
-) -> Result<FireOutcome> {
+async fn fire_trigger(c: &DatabaseConnection, fire: &TriggerFire) -> Result<FireOutcome> {
     use triggers::Column as T;
     let fire_time = time::to_db(fire.fire_time)?;
     let next = fire.next_fire.map(time::to_db).transpose()?;
@@ -315,98 +259,33 @@ pub(crate) async fn fire_trigger(
     Ok(FireOutcome::Fired(ids))
 }
 
-pub(crate) async fn heartbeat(c: &DatabaseConnection, beat: &ServerHeartbeat) -> Result<()> {
-    use server_heartbeats::Column as H;
-    server_heartbeats::Entity::insert(server_heartbeats::ActiveModel {
-        server: Set(beat.server.clone()),
-        started: Set(time::to_db(beat.started)?),
-        last_seen: Set(time::to_db(beat.last_seen)?),
-        info: Set(to_json("server info", &beat.info)?),
-    })
-    .on_conflict(
-        OnConflict::column(H::Server)
-            .update_columns([H::Started, H::LastSeen, H::Info])
-            .to_owned(),
-    )
-    .exec_without_returning(c)
-    .await
-    .map_err(db)?;
-    Ok(())
-}
-
-pub(crate) async fn list_servers(c: &DatabaseConnection) -> Result<Vec<ServerHeartbeat>> {
-    server_heartbeats::Entity::find()
-        .order_by_asc(server_heartbeats::Column::Server)
-        .all(c)
-        .await
-        .map_err(db)?
-        .into_iter()
-        .map(|m| {
-            Ok(ServerHeartbeat {
-                info: serde_json::from_str(&m.info)
-                    .map_err(|e| Error::Store(format!("server {} info: {e}", m.server)))?,
-                server: m.server,
-                started: time::from_db(m.started),
-                last_seen: time::from_db(m.last_seen),
-            })
-        })
-        .collect()
-}
-
-pub(crate) async fn delete_server(c: &DatabaseConnection, server: &str) -> Result<()> {
-    let res = server_heartbeats::Entity::delete_by_id(server.to_owned())
-        .exec(c)
-        .await
-        .map_err(db)?;
-    if res.rows_affected == 0 {
-        return Err(not_found("server", server));
+#[async_trait]
+impl TriggerStore for SqlStore {
+    async fn put_trigger(&self, trigger: &Trigger) -> Result<()> {
+        put_trigger(&self.db, trigger).await
     }
-    Ok(())
-}
-
-pub(crate) async fn claim_executions(
-    c: &DatabaseConnection,
-    server: &str,
-    claim: &ExecutionClaim,
-    limit: usize,
-) -> Result<Vec<Execution>> {
-    use executions::Column as E;
-    if limit == 0 {
-        return Ok(Vec::new());
+    async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>> {
+        get_trigger(&self.db, id).await
     }
-    let txn = begin_write(c).await?;
-    let mut q = executions::Entity::find().filter(E::Status.eq(claim.status.as_str()));
-    q = match &claim.owner {
-        Some(o) => q.filter(E::ServerUuid.eq(o)),
-        None => q.filter(E::ServerUuid.is_null()),
-    };
-    if let Some(d) = claim.due_by {
-        q = q.filter(E::DateStarted.lte(time::bound(d)));
+    async fn list_triggers(&self, project: Option<&str>) -> Result<Vec<Trigger>> {
+        list_triggers(&self.db, project).await
     }
-    if let Some(j) = &claim.job_id {
-        q = q.filter(E::JobId.eq(j));
+    async fn delete_trigger(&self, id: &str) -> Result<()> {
+        delete_trigger(&self.db, id).await
     }
-    let q = q.order_by_asc(E::Id).limit(limit as u64);
-    let rows = skip_locked(q, txn.get_database_backend())
-        .all(&txn)
-        .await
-        .map_err(db)?;
-    if rows.is_empty() {
-        txn.commit().await.map_err(db)?;
-        return Ok(Vec::new());
+    async fn claim_due_triggers(
+        &self,
+        server: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Trigger>> {
+        claim_due_triggers(&self.db, server, now, lease, limit).await
     }
-    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
-    executions::Entity::update_many()
-        .col_expr(E::ServerUuid, Expr::value(server.to_owned()))
-        .filter(E::Id.is_in(ids))
-        .exec(&txn)
-        .await
-        .map_err(db)?;
-    txn.commit().await.map_err(db)?;
-    rows.into_iter()
-        .map(|mut m| {
-            m.server_uuid = Some(server.to_owned());
-            execution_from(m)
-        })
-        .collect()
+    async fn release_trigger(&self, id: &str, server: &str) -> Result<()> {
+        release_trigger(&self.db, id, server).await
+    }
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome> {
+        fire_trigger(&self.db, fire).await
+    }
 }

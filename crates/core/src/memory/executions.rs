@@ -1,0 +1,115 @@
+//! Executions of the [`MemoryStore`]: its [`ExecutionStore`] impl.
+
+use super::Inner;
+use super::MemoryStore;
+use crate::error::{Error, Result};
+use crate::model::Execution;
+use crate::store::{ExecutionQuery, ExecutionStore, JobQuery, Page};
+use async_trait::async_trait;
+
+#[async_trait]
+impl ExecutionStore for MemoryStore {
+    async fn create_execution(&self, execution: &Execution) -> Result<u64> {
+        Ok(self.write()?.insert_execution(execution))
+    }
+
+    async fn update_execution(&self, execution: &Execution) -> Result<()> {
+        let mut inner = self.write()?;
+        match inner.executions.get_mut(&execution.id) {
+            Some(e) => {
+                *e = execution.clone();
+                Ok(())
+            }
+            None => Err(Error::NotFound {
+                kind: "execution",
+                id: execution.id.to_string(),
+            }),
+        }
+    }
+
+    async fn get_execution(&self, id: u64) -> Result<Option<Execution>> {
+        Ok(self.read()?.executions.get(&id).cloned())
+    }
+
+    async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>> {
+        let inner = self.read()?;
+        let max = if query.max == 0 { 20 } else { query.max };
+        let mut matching: Vec<&Execution> = inner
+            .executions
+            .values()
+            .filter(|e| execution_matches(&inner, e, query))
+            .collect();
+        matching.sort_by_key(|e| std::cmp::Reverse((e.date_started, e.id)));
+        let total = matching.len() as u64;
+        let items = matching
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(max as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            total,
+            offset: query.offset,
+            max,
+        })
+    }
+
+    async fn delete_execution(&self, id: u64) -> Result<()> {
+        let mut inner = self.write()?;
+        inner.logs.remove(&id);
+        inner
+            .executions
+            .remove(&id)
+            .map(|_| ())
+            .ok_or_else(|| Error::NotFound {
+                kind: "execution",
+                id: id.to_string(),
+            })
+    }
+}
+
+fn execution_matches(inner: &Inner, e: &Execution, q: &ExecutionQuery) -> bool {
+    if q.project.as_ref().is_some_and(|p| p != &e.project) {
+        return false;
+    }
+    if !q.job_ids.is_empty() && !e.job_id.as_ref().is_some_and(|j| q.job_ids.contains(j)) {
+        return false;
+    }
+    if let Some(adhoc) = q.adhoc {
+        if adhoc != e.job_id.is_none() {
+            return false;
+        }
+    }
+    if q.user.as_ref().is_some_and(|u| u != &e.user) {
+        return false;
+    }
+    if q.status.as_ref().is_some_and(|s| s != &e.status) {
+        return false;
+    }
+    if q.begin.is_some_and(|b| e.date_started < b) || q.end.is_some_and(|x| e.date_started >= x) {
+        return false;
+    }
+    if q.group_path.is_some() || q.job_name_contains.is_some() {
+        let job = e
+            .job_id
+            .as_ref()
+            .and_then(|id| inner.jobs.get(&e.project).and_then(|js| js.get(id)));
+        let Some(job) = job else { return false };
+        if let Some(p) = &q.group_path {
+            let q = JobQuery {
+                group_path: Some(p.clone()),
+                ..JobQuery::default()
+            };
+            if !q.matches("", job.group.as_deref(), &job.name) {
+                return false;
+            }
+        }
+        if let Some(n) = &q.job_name_contains {
+            if !job.name.to_lowercase().contains(&n.to_lowercase()) {
+                return false;
+            }
+        }
+    }
+    true
+}

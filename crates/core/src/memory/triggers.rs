@@ -1,0 +1,123 @@
+//! Schedule triggers and their claims of the [`MemoryStore`]: its [`TriggerStore`] impl.
+
+use super::{not_found, MemoryStore};
+use crate::error::Result;
+use crate::model::ExecutionStatus;
+use crate::store::{FireOutcome, Trigger, TriggerFire, TriggerStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+#[async_trait]
+impl TriggerStore for MemoryStore {
+    async fn put_trigger(&self, trigger: &Trigger) -> Result<()> {
+        let mut t = trigger.clone();
+        t.claimed_by = None;
+        t.claim_expires = None;
+        self.write()?.triggers.insert(t.id.clone(), t);
+        Ok(())
+    }
+
+    async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>> {
+        Ok(self.read()?.triggers.get(id).cloned())
+    }
+
+    async fn list_triggers(&self, project: Option<&str>) -> Result<Vec<Trigger>> {
+        let mut list: Vec<Trigger> = self
+            .read()?
+            .triggers
+            .values()
+            .filter(|t| project.is_none_or(|p| p == t.project))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| (a.next_fire, &a.id).cmp(&(b.next_fire, &b.id)));
+        Ok(list)
+    }
+
+    async fn delete_trigger(&self, id: &str) -> Result<()> {
+        self.write()?
+            .triggers
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| not_found("trigger", id))
+    }
+
+    async fn claim_due_triggers(
+        &self,
+        server: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Trigger>> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut inner = self.write()?;
+        let mut due: Vec<&mut Trigger> = inner
+            .triggers
+            .values_mut()
+            .filter(|t| {
+                t.enabled
+                    && t.next_fire <= now
+                    && (t.claimed_by.is_none() || t.claim_expires.is_none_or(|x| x < now))
+            })
+            .collect();
+        due.sort_by(|a, b| (a.next_fire, &a.id).cmp(&(b.next_fire, &b.id)));
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|t| {
+                t.claimed_by = Some(server.to_owned());
+                t.claim_expires = Some(until);
+                t.clone()
+            })
+            .collect())
+    }
+
+    async fn release_trigger(&self, id: &str, server: &str) -> Result<()> {
+        if let Some(t) = self.write()?.triggers.get_mut(id) {
+            if t.claimed_by.as_deref() == Some(server) {
+                t.claimed_by = None;
+                t.claim_expires = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome> {
+        let mut inner = self.write()?;
+        let Some(t) = inner.triggers.get(&fire.trigger_id).filter(|t| {
+            t.claimed_by.as_deref() == Some(fire.server.as_str()) && t.next_fire == fire.fire_time
+        }) else {
+            return Ok(FireOutcome::Lost);
+        };
+        if fire.exclusive {
+            if let Some(job_id) = t.job_id.as_deref() {
+                // the write lock is held: nothing starts a run in between
+                let busy = inner.executions.values().find(|e| {
+                    e.job_id.as_deref() == Some(job_id)
+                        && matches!(e.status, ExecutionStatus::Running | ExecutionStatus::Queued)
+                });
+                if let Some(e) = busy {
+                    return Ok(FireOutcome::Busy(e.id));
+                }
+            }
+        }
+        let ids = fire
+            .executions
+            .iter()
+            .map(|e| inner.insert_execution(e))
+            .collect();
+        match fire.next_fire {
+            Some(next) => {
+                if let Some(t) = inner.triggers.get_mut(&fire.trigger_id) {
+                    t.next_fire = next;
+                    t.claimed_by = None;
+                    t.claim_expires = None;
+                }
+            }
+            None => {
+                inner.triggers.remove(&fire.trigger_id);
+            }
+        }
+        Ok(FireOutcome::Fired(ids))
+    }
+}

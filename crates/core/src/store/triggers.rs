@@ -1,0 +1,61 @@
+//! [`TriggerStore`]: durable schedule triggers, claimed exclusively across
+//! servers and fired in one transaction.
+
+use super::{FireOutcome, Trigger, TriggerFire};
+use crate::error::Result;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Persistence of schedule triggers, with the claims that make each firing
+/// happen on exactly one server.
+#[async_trait]
+pub trait TriggerStore: Send + Sync {
+    /// Creates or replaces a trigger (any claim on it is dropped).
+    async fn put_trigger(&self, trigger: &Trigger) -> Result<()>;
+    /// A trigger by id.
+    async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>>;
+    /// Triggers of a project (all with `None`), by next fire time.
+    async fn list_triggers(&self, project: Option<&str>) -> Result<Vec<Trigger>>;
+    /// Deletes a trigger; not-found if missing.
+    async fn delete_trigger(&self, id: &str) -> Result<()>;
+    /// Claims for `server`, until `now + lease`, up to `limit` enabled
+    /// triggers due at `now` that no one else holds a live claim on, earliest
+    /// first. With several servers on one database each due trigger goes to
+    /// exactly one of them.
+    async fn claim_due_triggers(
+        &self,
+        server: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Trigger>>;
+    /// Drops `server`'s claim on a trigger without firing it.
+    async fn release_trigger(&self, id: &str, server: &str) -> Result<()>;
+    /// Fires a claimed trigger in one transaction: creates the executions,
+    /// then advances (or deletes) the trigger and drops the claim. Changes
+    /// nothing and says why ([`FireOutcome::Lost`]) when `server` no longer
+    /// holds the claim or the trigger's fire time is no longer
+    /// `fire.fire_time`, or ([`FireOutcome::Busy`]) when `fire.exclusive` is
+    /// set and the trigger's job has a running or queued execution.
+    async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome>;
+}
+
+macro_rules! forward {
+    ($($t:tt)*) => {
+        #[async_trait]
+        impl<T: TriggerStore + ?Sized> TriggerStore for $($t)* {
+            async fn put_trigger(&self, t: &Trigger) -> Result<()> { (**self).put_trigger(t).await }
+            async fn get_trigger(&self, id: &str) -> Result<Option<Trigger>> { (**self).get_trigger(id).await }
+            async fn list_triggers(&self, p: Option<&str>) -> Result<Vec<Trigger>> { (**self).list_triggers(p).await }
+            async fn delete_trigger(&self, id: &str) -> Result<()> { (**self).delete_trigger(id).await }
+            async fn claim_due_triggers(&self, s: &str, n: DateTime<Utc>, l: Duration, m: usize) -> Result<Vec<Trigger>> { (**self).claim_due_triggers(s, n, l, m).await }
+            async fn release_trigger(&self, id: &str, s: &str) -> Result<()> { (**self).release_trigger(id, s).await }
+            async fn fire_trigger(&self, f: &TriggerFire) -> Result<FireOutcome> { (**self).fire_trigger(f).await }
+        }
+    };
+}
+
+forward!(Arc<T>);
+forward!(Box<T>);

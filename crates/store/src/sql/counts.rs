@@ -1,0 +1,252 @@
+//! Execution counts kept beside the executions (`execution_counts` per job,
+//! `execution_totals` per project in shards), so that a history page's total
+//! is read, not counted.
+
+use crate::entity::{execution_counts, execution_totals, executions};
+use crate::error::db;
+use foredeck_core::model::Execution;
+use foredeck_core::store::ExecutionQuery;
+use foredeck_core::Result;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QuerySelect, Set,
+};
+
+/// Rows a project's total in one status is spread over in
+/// `execution_totals`, by execution id: with one row, every transaction
+/// that starts or ends an execution of the project waited for every other
+/// (PostgreSQL, MariaDB: three servers firing into one project took twice
+/// as long); with 16, runs with neighbouring ids never share a row.
+/// Migration 7 spread the stored executions with this same 16: another
+/// number needs a migration that spreads them again.
+pub(crate) const TOTAL_SHARDS: i64 = 16;
+
+/// The `execution_counts` row an execution is counted in, and the
+/// `execution_totals` shard.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct CountKey {
+    pub(crate) project: String,
+    /// Job uuid, `""` for ad hoc.
+    pub(crate) job_key: String,
+    pub(crate) status: String,
+    /// `id % TOTAL_SHARDS`.
+    pub(crate) shard: i64,
+}
+
+impl CountKey {
+    pub(super) fn of(e: &Execution, id: i64) -> Self {
+        CountKey {
+            project: e.project.clone(),
+            job_key: e.job_id.clone().unwrap_or_default(),
+            status: e.status.as_str().to_owned(),
+            shard: id.rem_euclid(TOTAL_SHARDS),
+        }
+    }
+}
+
+/// The count key of a stored execution; with `lock`, locks its row until
+/// the transaction ends (PostgreSQL, MariaDB; SQLite writers are serial).
+pub(super) async fn counted_key<C: ConnectionTrait>(
+    c: &C,
+    id: i64,
+    lock: bool,
+) -> Result<Option<CountKey>> {
+    let mut q = executions::Entity::find_by_id(id)
+        .select_only()
+        .column(executions::Column::Project)
+        .column(executions::Column::JobId)
+        .column(executions::Column::Status);
+    if lock && c.get_database_backend() != DatabaseBackend::Sqlite {
+        q = q.lock_exclusive();
+    }
+    let row: Option<(String, Option<String>, String)> = q.into_tuple().one(c).await.map_err(db)?;
+    Ok(row.map(|(project, job, status)| CountKey {
+        project,
+        job_key: job.unwrap_or_default(),
+        status,
+        shard: id.rem_euclid(TOTAL_SHARDS),
+    }))
+}
+
+/// Applies count changes, in key order so that concurrent transactions take
+/// the rows' locks in the same order: the per-job counts first, then the
+/// project totals.
+pub(crate) async fn recount<C: ConnectionTrait>(
+    c: &C,
+    changes: Vec<(CountKey, i64)>,
+) -> Result<()> {
+    use std::collections::BTreeMap;
+    let mut counts: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    let mut totals: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
+    for (key, delta) in changes {
+        *totals
+            .entry((key.project.clone(), key.status.clone(), key.shard))
+            .or_insert(0) += delta;
+        *counts
+            .entry((key.project, key.job_key, key.status))
+            .or_insert(0) += delta;
+    }
+    let count_rows = counts.into_iter().filter(|(_, delta)| *delta != 0).map(
+        |((project, job_key, status), delta)| execution_counts::ActiveModel {
+            project: Set(project),
+            job_key: Set(job_key),
+            status: Set(status),
+            n: Set(delta),
+        },
+    );
+    use execution_counts::Column as K;
+    add_to_counts::<_, execution_counts::Entity, 3>(
+        c,
+        count_rows.collect(),
+        [K::Project, K::JobKey, K::Status],
+        K::N,
+    )
+    .await?;
+    let total_rows = totals.into_iter().filter(|(_, delta)| *delta != 0).map(
+        |((project, status, shard), delta)| execution_totals::ActiveModel {
+            project: Set(project),
+            status: Set(status),
+            shard: Set(shard),
+            n: Set(delta),
+        },
+    );
+    use execution_totals::Column as T;
+    add_to_counts::<_, execution_totals::Entity, 3>(
+        c,
+        total_rows.collect(),
+        [T::Project, T::Status, T::Shard],
+        T::N,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts the rows, or adds each one's `n` to the stored row with its key:
+/// one statement for all of them, whatever their number.
+async fn add_to_counts<C, E, const N: usize>(
+    c: &C,
+    rows: Vec<E::ActiveModel>,
+    keys: [E::Column; N],
+    n: E::Column,
+) -> Result<()>
+where
+    C: ConnectionTrait,
+    E: EntityTrait + Default,
+    E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let added = match c.get_database_backend() {
+        DatabaseBackend::MySql => "VALUES(n)",
+        _ => "excluded.n",
+    };
+    E::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns(keys)
+                .value(n, Expr::col((E::default(), n)).add(Expr::cust(added)))
+                .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// The number of executions matching a query, from `execution_counts`, when
+/// the query filters only by project, job, ad hoc and status; `None` when it
+/// needs a count of the executions themselves.
+pub(super) async fn counted_total<C: ConnectionTrait>(
+    c: &C,
+    q: &ExecutionQuery,
+) -> Result<Option<u64>> {
+    if q.group_path.is_some()
+        || q.job_name_contains.is_some()
+        || q.user.is_some()
+        || q.begin.is_some()
+        || q.end.is_some()
+    {
+        return Ok(None);
+    }
+    if q.job_ids.is_empty() && q.adhoc != Some(true) {
+        // one row per project and status rather than one per job and
+        // status (the scheduler counts the queued runs of every project
+        // each second)
+        let all = project_total(c, q.project.as_deref(), q.status.as_ref()).await?;
+        let total = if q.adhoc == Some(false) {
+            let adhoc = ExecutionQuery {
+                adhoc: Some(true),
+                ..q.clone()
+            };
+            all.saturating_sub(per_job_total(c, &adhoc).await?)
+        } else {
+            all
+        };
+        return Ok(Some(total));
+    }
+    per_job_total(c, q).await.map(Some)
+}
+
+/// SUM is NUMERIC/DECIMAL on PostgreSQL and MySQL: cast back to an integer.
+fn sum_expr(c: &impl ConnectionTrait) -> &'static str {
+    match c.get_database_backend() {
+        DatabaseBackend::MySql => "CAST(COALESCE(SUM(n), 0) AS SIGNED)",
+        _ => "CAST(COALESCE(SUM(n), 0) AS BIGINT)",
+    }
+}
+
+/// The executions of a project, or of all (in one status), from
+/// `execution_totals`.
+async fn project_total<C: ConnectionTrait>(
+    c: &C,
+    project: Option<&str>,
+    status: Option<&foredeck_core::ExecutionStatus>,
+) -> Result<u64> {
+    use execution_totals::Column as T;
+    let mut find = execution_totals::Entity::find();
+    if let Some(p) = project {
+        find = find.filter(T::Project.eq(p));
+    }
+    if let Some(s) = status {
+        find = find.filter(T::Status.eq(s.as_str()));
+    }
+    let n: Option<i64> = find
+        .select_only()
+        .column_as(Expr::cust(sum_expr(c)), "total")
+        .into_tuple()
+        .one(c)
+        .await
+        .map_err(db)?;
+    Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+}
+
+/// The executions matching a query's project, job, ad hoc and status
+/// filters, from `execution_counts`.
+async fn per_job_total<C: ConnectionTrait>(c: &C, q: &ExecutionQuery) -> Result<u64> {
+    use execution_counts::Column as K;
+    let mut cond = Condition::all();
+    if let Some(p) = &q.project {
+        cond = cond.add(K::Project.eq(p));
+    }
+    if !q.job_ids.is_empty() {
+        cond = cond.add(K::JobKey.is_in(q.job_ids.iter().cloned()));
+    }
+    match q.adhoc {
+        Some(true) => cond = cond.add(K::JobKey.eq("")),
+        Some(false) => cond = cond.add(K::JobKey.ne("")),
+        None => {}
+    }
+    if let Some(s) = &q.status {
+        cond = cond.add(K::Status.eq(s.as_str()));
+    }
+    let n: Option<i64> = execution_counts::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column_as(Expr::cust(sum_expr(c)), "total")
+        .into_tuple()
+        .one(c)
+        .await
+        .map_err(db)?;
+    Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+}
