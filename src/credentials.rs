@@ -4,8 +4,8 @@
 //! fall back to a configured resolver (a key file, a password).
 
 use async_trait::async_trait;
-use foredeck_core::{Error, KeyType, Node, Result};
-use foredeck_ssh::{Auth, Credentials};
+use foredeck_core::{KeyType, Node, Result};
+use foredeck_ssh::{Auth, Credentials, SshError};
 use foredeck_store::KeyStorage;
 use std::sync::Arc;
 
@@ -29,15 +29,19 @@ impl KeyStorageCredentials {
         path: &str,
         want: &[KeyType],
     ) -> Result<Vec<u8>> {
-        let (kind, data) = self.keys.secret(path).await.map_err(|e| Error::Executor {
-            node: node.name.clone(),
-            message: format!("{attr}={path}: {e}"),
+        let (kind, data) = self.keys.secret(path).await.map_err(|e| {
+            SshError::Secret {
+                attribute: attr.to_owned(),
+                path: path.to_owned(),
+                source: Box::new(e),
+            }
+            .on(node)
         })?;
         if !want.contains(&kind) {
-            return Err(Error::Executor {
-                node: node.name.clone(),
-                message: format!("{attr}={path}: the entry is a {kind:?} entry, expected {want:?}"),
-            });
+            return Err(SshError::Config(format!(
+                "{attr}={path}: the entry is a {kind:?} entry, expected {want:?}"
+            ))
+            .on(node));
         }
         Ok(data)
     }
@@ -50,9 +54,8 @@ fn attr(node: &Node, name: &str) -> Option<String> {
 }
 
 fn text(node: &Node, attr: &str, data: Vec<u8>) -> Result<String> {
-    let s = String::from_utf8(data).map_err(|_| Error::Executor {
-        node: node.name.clone(),
-        message: format!("{attr}: the stored password is not UTF-8 text"),
+    let s = String::from_utf8(data).map_err(|_| {
+        SshError::Config(format!("{attr}: the stored password is not UTF-8 text")).on(node)
     })?;
     Ok(s.trim_end_matches(['\n', '\r']).to_owned())
 }
@@ -166,6 +169,29 @@ mod tests {
         assert!(err.contains("ssh-key-storage-path=keys/ops/pw"), "{err}");
         let n = Node::new("e").with("ssh-key-storage-path", "keys/../x");
         assert!(c.resolve(&n).await.is_err());
+        // a missing entry keeps the store's error as the cause
+        let n = Node::new("m").with("ssh-key-storage-path", "keys/ops/missing");
+        let err = c.resolve(&n).await.unwrap_err();
+        match SshError::of(&err) {
+            Some(SshError::Secret {
+                attribute,
+                path,
+                source,
+            }) => {
+                assert_eq!(
+                    (attribute.as_str(), path.as_str()),
+                    ("ssh-key-storage-path", "keys/ops/missing")
+                );
+                assert!(
+                    matches!(
+                        source.downcast_ref::<foredeck_core::Error>(),
+                        Some(foredeck_core::Error::NotFound { .. })
+                    ),
+                    "{source:?}"
+                );
+            }
+            other => panic!("expected a key-storage error, got {other:?} ({err})"),
+        }
         // sudo's password
         let n = Node::new("f").with("sudo-password-storage-path", "keys/ops/pw");
         assert_eq!(

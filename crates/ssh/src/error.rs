@@ -21,6 +21,18 @@ pub enum SshError {
     /// credentials that cannot be resolved from the configuration.
     #[error("{0}")]
     Config(String),
+    /// A secret a node attribute names (`ssh-key-storage-path`,
+    /// `ssh-password-storage-path`, ...) could not be read from key storage.
+    #[error("{attribute}={path}: {source}")]
+    Secret {
+        /// The node attribute.
+        attribute: String,
+        /// The key-storage path it names.
+        path: String,
+        /// Key storage's error.
+        #[source]
+        source: BoxError,
+    },
     /// The TCP connection failed (refused, unreachable, unknown host).
     #[error("cannot connect to {host}: {source}")]
     Connect {
