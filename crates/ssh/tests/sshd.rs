@@ -1065,3 +1065,32 @@ async fn a_refused_connection_and_a_bad_policy_are_told_apart_by_matching_the_er
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_handshake_timeout_is_told_apart_by_matching_the_error() {
+    // a tarpit accepts and never speaks: the TCP connect succeeds, the SSH
+    // handshake does not
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tarpit = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let ex = SshExecutor::new(ConfigCredentials::new().with_password("x"));
+    let node = Node::new("pit")
+        .with("hostname", format!("127.0.0.1:{port}"))
+        .with("username", "u")
+        .with("ssh-connect-timeout", "200");
+    let err = run(&ex, shell(node, "true")).await.0.unwrap_err();
+    tarpit.abort();
+    match SshError::of(&err) {
+        Some(SshError::HandshakeTimeout { host, user, after }) => {
+            assert_eq!(host, &format!("[127.0.0.1]:{port}"));
+            assert_eq!(user, "u");
+            assert_eq!(*after, Duration::from_millis(200));
+        }
+        other => panic!("expected a handshake timeout, got {other:?} ({err})"),
+    }
+}
