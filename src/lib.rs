@@ -23,5 +23,7 @@ pub mod known_hosts {
     pub use foredeck_ssh::StoreKnownHosts;
 }
 pub mod notify;
+pub mod server;
 pub use foredeck_ssh as ssh;
 pub use foredeck_store as sql;
+pub use server::Foredeck;

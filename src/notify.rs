@@ -649,6 +649,10 @@ const DEFAULT_SUBJECT: &str =
 
 #[async_trait]
 impl Notifier for StandardNotifier {
+    async fn flush(&self) {
+        StandardNotifier::flush(self).await
+    }
+
     async fn notify(
         &self,
         trigger: NotificationTrigger,

@@ -44,6 +44,11 @@ pub trait Notifier: Send + Sync + std::fmt::Debug {
         job: &Job,
         execution: &Execution,
     ) -> Result<()>;
+
+    /// Waits until the notifications handed over so far are delivered (or
+    /// given up). A server calls it at shutdown, within a bound. The
+    /// provided method returns at once, for notifiers that deliver inline.
+    async fn flush(&self) {}
 }
 
 #[async_trait]
@@ -55,5 +60,8 @@ impl<T: Notifier + ?Sized> Notifier for Arc<T> {
         execution: &Execution,
     ) -> Result<()> {
         (**self).notify(trigger, job, execution).await
+    }
+    async fn flush(&self) {
+        (**self).flush().await
     }
 }
