@@ -166,3 +166,60 @@ mod tests {
         Ok(())
     }
 }
+
+/// The store conformance suite on the reference store: one test per name, and
+/// the whole suite through [`run_all`](crate::testing::conformance::run_all).
+#[cfg(test)]
+mod conformance {
+    use crate::testing::conformance::{self, SharedStore};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    macro_rules! on_memory {
+        ($($name:ident),* $(,)?) => {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                conformance::$name(Arc::new(super::MemoryStore::new())).await
+            })*
+        };
+    }
+
+    on_memory!(
+        projects,
+        delete_project_cascades,
+        nodes,
+        jobs,
+        job_queries,
+        executions,
+        execution_queries,
+        execution_queries_follow_jobs,
+        logs,
+        concurrent_appends,
+        keys,
+        known_hosts,
+        triggers,
+        trigger_fire_is_compare_and_set,
+        exclusive_fire_waits_for_the_job,
+        exclusive_fire_race,
+        servers_and_execution_claims,
+        totals_follow_changes,
+        claim_race_1000,
+        concurrent_writers,
+        users_and_tokens,
+        acl_policies,
+        audit_events,
+        webhooks,
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn run_all_gives_every_test_a_fresh_store() {
+        let made = AtomicUsize::new(0);
+        conformance::run_all(|| {
+            made.fetch_add(1, Ordering::SeqCst);
+            async { Arc::new(super::MemoryStore::new()) as SharedStore }
+        })
+        .await;
+        assert_eq!(made.load(Ordering::SeqCst), conformance::ALL.len());
+        assert_eq!(conformance::ALL.len(), 24);
+    }
+}

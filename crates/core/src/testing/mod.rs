@@ -2,6 +2,7 @@
 //! executor, recording notifier and scheduler, fixed authorizers. The real
 //! in-memory store, [`MemoryStore`], is re-exported here too.
 
+pub mod conformance;
 mod fakes;
 
 pub use crate::memory::MemoryStore;

@@ -1,6 +1,6 @@
-//! Backends for the store suites: MemoryStore (the reference), SQLite
-//! (temporary file), PostgreSQL and MariaDB (a fresh database per test,
-//! dropped after).
+//! Backends for the store suites (`foredeck_core::testing::conformance`,
+//! which core also runs on MemoryStore): SQLite (temporary file), PostgreSQL
+//! and MariaDB (a fresh database per test, dropped after).
 //!
 //! PostgreSQL and MariaDB are found at `FOREDECK_TEST_POSTGRES`
 //! (default `postgres://postgres@127.0.0.1:5432`) and `FOREDECK_TEST_MYSQL`
@@ -8,8 +8,6 @@
 //! prints a skip notice, unless `CI` is set: then it fails.
 #![allow(dead_code)]
 
-use foredeck_core::store::Store;
-use foredeck_core::MemoryStore;
 use foredeck_store::SqlStore;
 use futures::FutureExt;
 use sea_orm::{ConnectionTrait, Database};
@@ -17,17 +15,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-pub type S = Arc<dyn Store>;
+pub type S = foredeck_core::testing::conformance::SharedStore;
 
 // ---------------------------------------------------------------- backends
-
-pub async fn on_memory<F, Fut>(test: F)
-where
-    F: FnOnce(S) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    test(Arc::new(MemoryStore::new())).await;
-}
 
 pub async fn on_sqlite<F, Fut>(test: F)
 where
@@ -149,21 +139,17 @@ where
 
 macro_rules! store_tests {
     ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { crate::on_memory(crate::$name).await })*
-        }
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { crate::on_sqlite(crate::$name).await })*
+            async fn $name() { crate::on_sqlite(foredeck_core::testing::conformance::$name).await })*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { crate::on_postgres(crate::$name).await })*
+            async fn $name() { crate::on_postgres(foredeck_core::testing::conformance::$name).await })*
         }
         mod mariadb {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { crate::on_mariadb(crate::$name).await })*
+            async fn $name() { crate::on_mariadb(foredeck_core::testing::conformance::$name).await })*
         }
     };
 }
