@@ -6,7 +6,6 @@ use super::step::Workflow;
 use super::Extra;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Log verbosity of a job or execution.
@@ -633,38 +632,6 @@ pub struct EmailNotification {
     /// Fields this version does not know, kept for export.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-/// A project: a namespace for nodes, jobs and executions, with settings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Project {
-    /// Project name.
-    pub name: String,
-    /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Project configuration (Rundeck `project.*` / `resources.source.*` keys).
-    #[serde(default)]
-    pub config: BTreeMap<String, String>,
-}
-
-impl Project {
-    /// A project with no configuration.
-    pub fn new(name: impl Into<String>) -> Self {
-        Project {
-            name: name.into(),
-            ..Project::default()
-        }
-    }
-
-    /// Executor used for nodes without a `node-executor` attribute
-    /// (`project.default.node-executor`, else `ssh`; the Foredeck host is always `local`).
-    pub fn default_node_executor(&self) -> &str {
-        self.config
-            .get("project.default.node-executor")
-            .map(String::as_str)
-            .unwrap_or("ssh")
-    }
 }
 
 impl fmt::Display for LogLevel {

@@ -6,6 +6,7 @@ mod job;
 mod log;
 mod node;
 mod option;
+mod project;
 mod step;
 
 pub use execution::{
@@ -14,12 +15,13 @@ pub use execution::{
 };
 pub use job::{
     Dispatch, EmailNotification, Job, JobSummary, LogLevel, LogLimitAction, NodeFilters,
-    Notification, Notifications, Project, RankOrder, Retry, Schedule, ScheduleDay, ScheduleTime,
+    Notification, Notifications, RankOrder, Retry, Schedule, ScheduleDay, ScheduleTime,
     ScriptTokens, StructuredSchedule,
 };
 pub use log::{decode_line, LogEvent, Stream};
 pub use node::{canonical_attribute, parse_tags, Node};
 pub use option::JobOption;
+pub use project::Project;
 pub use step::{JobRef, ScriptSpec, Step, StepKind, Strategy, Workflow};
 
 /// Fields of a document that this version does not model, kept in order so
