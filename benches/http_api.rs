@@ -24,19 +24,15 @@ use sea_orm::{ConnectionTrait, Database};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{env, free_port, Server};
 
 // random (openssl rand -hex 32): serve refuses a guessable bootstrap token
 const TOKEN: &str = "4687e9e77bc03aa7889cec3bd149a12da28736ca41963db4beb047589f185438";
 const PROJECT: &str = "bench";
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Seeds jobs and executions unless the store already holds them; returns
 /// one execution id for the output route.
@@ -285,13 +281,6 @@ fn floor(body: Vec<u8>, seconds: u64) -> String {
     figures
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -301,15 +290,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn start(args: &[String], port: u16) -> (Server, Duration) {

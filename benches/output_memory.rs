@@ -15,18 +15,14 @@ use foredeck::{Execution, ExecutionStatus, LogEvent, LogLevel, Project};
 use foredeck_store::SqlStore;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{env, free_port, Server};
 
 const TOKEN: &str = "output-bench-admin-token-0123456789abcdef";
 const PROJECT: &str = "bench";
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A finished execution with `lines` lines of `line_bytes` bytes.
 async fn seed(store: &SqlStore, lines: u64, line_bytes: usize) -> u64 {
@@ -51,22 +47,6 @@ async fn seed(store: &SqlStore, lines: u64, line_bytes: usize) -> u64 {
         store.append_log(id, &batch).await.expect("append log");
     }
     id
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// One GET with the token; the status line and the body's length as

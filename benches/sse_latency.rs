@@ -12,33 +12,20 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod common;
+use common::{env, Server};
 
 // random (openssl rand -hex 32): serve refuses a guessable bootstrap token
 const TOKEN: &str = "fdbdc63274ffd2599c3cbaf2f315cc36d4d3a5e4f7f4f60c51c3df15e5cb2f4d";
 const JOB: &str = "66666666-6666-6666-6666-666666666666";
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn now_ns() -> i128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts `foredeck serve` on a free port; returns it and its address.
