@@ -29,7 +29,6 @@ mod adhoc;
 mod api;
 mod audit;
 pub mod auth;
-mod config;
 mod error;
 mod executions;
 mod form;
@@ -38,6 +37,7 @@ mod jobs;
 pub mod metrics;
 pub mod outbound;
 mod output;
+mod project_config;
 mod projects;
 pub mod recent;
 mod resources;
@@ -355,13 +355,13 @@ pub fn router(mut state: ApiState) -> Router {
         // Project configuration, nodes, metrics, audit.
         .route(
             "/api/{v}/project/{project}/config",
-            get(config::get_all).put(config::put_all),
+            get(project_config::get_all).put(project_config::put_all),
         )
         .route(
             "/api/{v}/project/{project}/config/{key}",
-            get(config::get_key)
-                .put(config::put_key)
-                .delete(config::delete_key),
+            get(project_config::get_key)
+                .put(project_config::put_key)
+                .delete(project_config::delete_key),
         )
         .route("/api/{v}/project/{project}/resources", get(resources::list))
         .route(

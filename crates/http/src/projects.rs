@@ -96,7 +96,12 @@ pub(crate) async fn create(
             body.name
         )));
     }
-    crate::config::may_change_script_sources(&state, &subject, &BTreeMap::new(), &body.config)?;
+    crate::project_config::may_change_script_sources(
+        &state,
+        &subject,
+        &BTreeMap::new(),
+        &body.config,
+    )?;
     let description = body
         .description
         .or_else(|| body.config.get("project.description").cloned());

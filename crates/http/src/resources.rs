@@ -191,7 +191,7 @@ pub(crate) async fn sources(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let name = params.get("project").cloned().unwrap_or_default();
-    let p = crate::config::configurable(&state, &subject, &name).await?;
+    let p = crate::project_config::configurable(&state, &subject, &name).await?;
     // Reads the sources if the cache is stale, so the errors are current.
     state.nodes.nodes(&name).await?;
     let errors = state.nodes.errors(&name);
