@@ -142,6 +142,16 @@ pub enum Error {
     /// A storage backend failed.
     #[error("store: {0}")]
     Store(String),
+    /// A storage backend failed, and says why with an error of its own as
+    /// `source` (foredeck-store's `StoreError`: connection, constraint,
+    /// migration, decode...): match on it, after a downcast, to tell causes
+    /// apart. Same message shape, code and kind as [`Error::Store`].
+    #[error("store: {source}")]
+    StoreSource {
+        /// The store's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// The caller may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -188,7 +198,7 @@ impl ErrorCode for Error {
             Error::NoExecutor { .. } => "executor.missing",
             Error::Executor { .. } | Error::ExecutorSource { .. } => "executor.failed",
             Error::Timeout { .. } => "timeout",
-            Error::Store(_) => "store.failed",
+            Error::Store(_) | Error::StoreSource { .. } => "store.failed",
             Error::Forbidden(_) => "forbidden",
             Error::Io { .. } => "io",
         }
@@ -209,7 +219,7 @@ impl ErrorCode for Error {
             | Error::Executor { .. }
             | Error::ExecutorSource { .. }
             | Error::Timeout { .. } => ErrorKind::Remote,
-            Error::Store(_) | Error::Io { .. } => ErrorKind::Internal,
+            Error::Store(_) | Error::StoreSource { .. } | Error::Io { .. } => ErrorKind::Internal,
         }
     }
 }

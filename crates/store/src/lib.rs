@@ -24,6 +24,7 @@ mod retention;
 mod sql;
 mod time;
 
+pub use error::StoreError;
 pub use keys::{KeyInfo, KeyStorage, MasterKey};
 pub use retention::{PurgeReport, Retention};
 pub use sql::SqlStore;

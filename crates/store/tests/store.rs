@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use foredeck_core::model::{Execution, Job, LogEvent, LogLevel, Project, Step, Stream, Workflow};
 use foredeck_core::store::prelude::*;
 use foredeck_core::store::JobQuery;
-use foredeck_core::Error;
-use foredeck_store::SqlStore;
+use foredeck_core::{Error, ErrorCode};
+use foredeck_store::{SqlStore, StoreError};
 use sea_orm::ConnectionTrait;
 
 #[macro_use]
@@ -138,6 +138,48 @@ async fn sqlite_url_creates_file_and_memory_works() {
 async fn bad_urls_are_store_errors() {
     let err = SqlStore::connect("nosuchdb://x").await.unwrap_err();
     assert!(matches!(err, Error::Store(_)), "{err:?}");
+}
+
+/// A failure keeps its cause: the core error's source is a `StoreError` a
+/// caller can match, under the same message and code as before.
+#[tokio::test]
+async fn failures_keep_their_cause() {
+    fn cause(err: &Error) -> Option<&StoreError> {
+        std::error::Error::source(err).and_then(|s| s.downcast_ref::<StoreError>())
+    }
+    let err = SqlStore::connect("sqlite://no/such/dir/x.db?mode=bogus")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(cause(&err), Some(StoreError::Url { .. })),
+        "{err:?}"
+    );
+
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    store.create_project(&Project::new("ops")).await.unwrap();
+    store
+        .connection()
+        .execute_unprepared("UPDATE projects SET config = 'not json'")
+        .await
+        .unwrap();
+    let err = store.get_project("ops").await.unwrap_err();
+    assert!(
+        err.to_string().starts_with("store: project config: "),
+        "{err}"
+    );
+    assert!(
+        matches!(cause(&err), Some(StoreError::Decode { .. })),
+        "{err:?}"
+    );
+
+    store
+        .connection()
+        .execute_unprepared("DROP TABLE keys")
+        .await
+        .unwrap();
+    let err = store.get_key("keys/x").await.unwrap_err();
+    assert_eq!(err.code(), "store.failed");
+    assert!(matches!(cause(&err), Some(StoreError::Query(_))), "{err:?}");
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 use super::executions::execution_from;
 use super::{begin_write, skip_locked, to_json, SqlStore};
 use crate::entity::{executions, server_heartbeats};
-use crate::error::{db, not_found};
+use crate::error::{codec, db, not_found};
 use crate::time;
 use async_trait::async_trait;
 use foredeck_core::model::Execution;
 use foredeck_core::store::{ClusterStore, ExecutionClaim, ServerHeartbeat};
-use foredeck_core::{Error, Result};
+use foredeck_core::Result;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -45,7 +45,7 @@ async fn list_servers(c: &DatabaseConnection) -> Result<Vec<ServerHeartbeat>> {
         .map(|m| {
             Ok(ServerHeartbeat {
                 info: serde_json::from_str(&m.info)
-                    .map_err(|e| Error::Store(format!("server {} info: {e}", m.server)))?,
+                    .map_err(|e| codec(&format!("server {} info", m.server), e))?,
                 server: m.server,
                 started: time::from_db(m.started),
                 last_seen: time::from_db(m.last_seen),

@@ -405,7 +405,7 @@ pub(super) async fn bump_job_revision<C: ConnectionTrait>(c: &C, project: &str) 
         .into_table(job_revisions::Entity)
         .columns([R::Project, R::Rev])
         .values([project.into(), 1i64.into()])
-        .map_err(|e| Error::Store(format!("job revision: {e}")))?
+        .map_err(|e| codec("job revision", e))?
         .on_conflict(
             OnConflict::column(R::Project)
                 .value(R::Rev, Expr::col((job_revisions::Entity, R::Rev)).add(1))

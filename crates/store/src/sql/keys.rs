@@ -2,7 +2,7 @@
 
 use super::{like, like_escape, SqlStore};
 use crate::entity::keys;
-use crate::error::db;
+use crate::error::{codec, db};
 use crate::time;
 use async_trait::async_trait;
 use foredeck_core::store::{KeyStore, KeyType, StoredKey};
@@ -92,10 +92,10 @@ fn key_from(m: keys::Model) -> Result<StoredKey> {
         "public" => KeyType::Public,
         "password" => KeyType::Password,
         other => {
-            return Err(Error::Store(format!(
-                "key {}: unknown type {other:?}",
-                m.path
-            )))
+            return Err(codec(
+                &format!("key {}", m.path),
+                format!("unknown type {other:?}"),
+            ))
         }
     };
     Ok(StoredKey {

@@ -18,7 +18,7 @@ mod webhooks;
 
 pub(crate) use counts::{recount, CountKey, TOTAL_SHARDS};
 
-use crate::error::{codec, db};
+use crate::error::{codec, db, StoreError};
 use crate::migration::Migrator;
 use foredeck_core::{Error, Result};
 use jobs::{JobCache, SummaryCache};
@@ -83,12 +83,18 @@ where
 {
     use sea_orm::sqlx::ConnectOptions as _;
     let opts = <DB::Connection as sea_orm::sqlx::Connection>::Options::from_str(url)
-        .map_err(|e| Error::Store(format!("bad {what} URL: {e}")))?
+        .map_err(|source| StoreError::Url {
+            what: format!("{what} URL"),
+            source,
+        })?
         .disable_statement_logging();
-    server_pool()
-        .connect_with(opts)
-        .await
-        .map_err(|e| Error::Store(format!("connecting to {what}: {e}")))
+    server_pool().connect_with(opts).await.map_err(|source| {
+        StoreError::Connect {
+            doing: format!("connecting to {what}"),
+            source,
+        }
+        .into()
+    })
 }
 
 impl SqlStore {
@@ -101,8 +107,10 @@ impl SqlStore {
     /// - `mysql://user@host:3306/db` (MariaDB or MySQL)
     pub async fn connect(url: &str) -> Result<SqlStore> {
         let store = if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(|e| Error::Store(format!("bad SQLite URL {url:?}: {e}")))?;
+            let opts = SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Url {
+                what: format!("SQLite URL {url:?}"),
+                source,
+            })?;
             let memory = url.contains(":memory:") || url.contains("mode=memory");
             Self::sqlite(opts, memory).await?
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -116,7 +124,13 @@ impl SqlStore {
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.sqlx_logging(false);
-            SqlStore::over(Database::connect(opts).await.map_err(db)?)
+            // sea-orm refuses a URL of no database it supports: a
+            // configuration error whose message is the whole story
+            SqlStore::over(
+                Database::connect(opts)
+                    .await
+                    .map_err(|e| Error::Store(e.to_string()))?,
+            )
         };
         store.migrate().await?;
         Ok(store)
@@ -161,7 +175,10 @@ impl SqlStore {
             .test_before_acquire(false)
             .connect_with(opts)
             .await
-            .map_err(|e| Error::Store(format!("opening SQLite database: {e}")))?;
+            .map_err(|source| StoreError::Connect {
+                doing: "opening SQLite database".into(),
+                source,
+            })?;
         Ok(SqlStore::over(SqlxSqliteConnector::from_sqlx_sqlite_pool(
             pool,
         )))
@@ -258,7 +275,7 @@ pub(crate) async fn begin_write(c: &DatabaseConnection) -> Result<DatabaseTransa
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::Store(format!("{what}: {e}")))
+    serde_json::from_str(text).map_err(|e| codec(what, e))
 }
 
 /// `FOR UPDATE SKIP LOCKED` where the backend has row locks.

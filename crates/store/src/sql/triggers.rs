@@ -9,7 +9,7 @@
 use super::executions::insert_execution;
 use super::{begin_write, for_update, skip_locked, to_json, SqlStore};
 use crate::entity::{executions, jobs, triggers};
-use crate::error::{db, not_found};
+use crate::error::{codec, db, not_found};
 use crate::time;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -24,7 +24,7 @@ use sea_orm::{
 use std::time::Duration;
 
 fn spec_from(m: &triggers::Model) -> Result<serde_json::Value> {
-    serde_json::from_str(&m.spec).map_err(|e| Error::Store(format!("trigger {} spec: {e}", m.id)))
+    serde_json::from_str(&m.spec).map_err(|e| codec(&format!("trigger {} spec", m.id), e))
 }
 
 fn trigger_from(m: triggers::Model) -> Result<Trigger> {
