@@ -477,13 +477,3 @@ pub fn router(mut state: ApiState) -> Router {
 mod security_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_adhoc;
-#[cfg(test)]
-mod tests_jobs;
-#[cfg(test)]
-mod tests_run_url;
-#[cfg(test)]
-mod tests_stream;
-#[cfg(test)]
-mod tests_webhooks;

@@ -338,4 +338,9 @@ async fn overload_and_oversized_bodies_are_refused() {
     assert_error(&body, "api.error.overloaded");
 }
 
+mod adhoc;
+mod jobs;
 mod nodes_config;
+mod run_url;
+mod stream;
+mod webhooks;

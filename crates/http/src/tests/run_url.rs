@@ -4,7 +4,7 @@
 //! callers without grants, who make the server fetch nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::tests_adhoc::{finished_log, post_as, state, ADMIN, NOBODY};
+use super::adhoc::{finished_log, post_as, state, ADMIN, NOBODY};
 use axum::http::StatusCode;
 use foredeck_core::ExecutionStatus;
 use serde_json::{json, Value};

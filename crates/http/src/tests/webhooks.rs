@@ -212,7 +212,10 @@ async fn a_webhook_runs_its_job_with_the_payload_as_options() {
     )
     .await;
     // too large a payload
-    let big = format!("{{\"ref\": \"{}\"}}", "x".repeat(webhooks::MAX_PAYLOAD));
+    let big = format!(
+        "{{\"ref\": \"{}\"}}",
+        "x".repeat(crate::webhooks::MAX_PAYLOAD)
+    );
     let (status, _) = call(
         &s,
         Method::POST,
