@@ -12,28 +12,11 @@ const NO_JOB: &str = "0badf00d-0000-4000-8000-00000000ffff";
 /// Project `p` with job `JOB` run once, and a webhook; returns the
 /// execution id and the webhook id.
 async fn seeded(env: &Env) -> (u64, String) {
-    let a = env
-        .call(Method::POST, "/api/59/projects")
-        .token(ADMIN)
-        .json(r#"{"name":"p"}"#)
-        .send()
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    env.project("p").await;
     let doc = format!(
         "- name: j\n  uuid: {JOB}\n  options: [{{name: who}}]\n  sequence: {{commands: [{{exec: 'true'}}]}}\n"
     );
-    let a = env
-        .call(Method::POST, "/api/59/project/p/jobs/import")
-        .token(ADMIN)
-        .body("application/yaml", doc)
-        .send()
-        .await;
-    assert_eq!(
-        a.json()["succeeded"].as_array().unwrap().len(),
-        1,
-        "{}",
-        a.body
-    );
+    env.import_one("p", "application/yaml", doc).await;
     let a = env
         .call(Method::POST, &format!("/api/59/job/{JOB}/run"))
         .token(ADMIN)
@@ -41,20 +24,7 @@ async fn seeded(env: &Env) -> (u64, String) {
         .send()
         .await;
     let id = a.json()["id"].as_u64().unwrap();
-    for _ in 0..1_000 {
-        if env
-            .store
-            .get_execution(id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status
-            .is_final()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    env.finished(id).await;
     let a = env
         .call(Method::POST, "/api/59/project/p/webhook")
         .token(ADMIN)

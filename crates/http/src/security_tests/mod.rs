@@ -129,6 +129,51 @@ pub(crate) struct Call<'a> {
 }
 
 impl Env {
+    /// Creates project `name` as the admin.
+    pub async fn project(&self, name: &str) {
+        let a = self
+            .call(Method::POST, "/api/59/projects")
+            .token(ADMIN)
+            .json(&serde_json::json!({"name": name}).to_string())
+            .send()
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    }
+
+    /// Imports a job document (`ctype` YAML or JSON) into `project` as the
+    /// admin; exactly one job must be stored.
+    pub async fn import_one(&self, project: &str, ctype: &str, doc: String) {
+        let uri = format!("/api/59/project/{project}/jobs/import");
+        let a = self
+            .call(Method::POST, &uri)
+            .token(ADMIN)
+            .body(ctype, doc)
+            .send()
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_eq!(
+            a.json()["succeeded"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            a.body
+        );
+    }
+
+    /// Waits for an execution to end (a bound, not a timing assertion) and
+    /// returns its status and log text.
+    pub async fn finished(&self, id: u64) -> (foredeck_core::ExecutionStatus, String) {
+        for _ in 0..1_000 {
+            let e = self.store.get_execution(id).await.unwrap().unwrap();
+            if e.status.is_final() {
+                let log = self.store.read_log(id, 0, 10_000).await.unwrap();
+                let text: Vec<String> = log.events.into_iter().map(|e| e.text).collect();
+                return (e.status, text.join("\n"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("execution {id} did not end");
+    }
+
     pub fn call(&self, method: Method, uri: &str) -> Call<'_> {
         Call {
             env: self,

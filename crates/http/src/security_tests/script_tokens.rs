@@ -21,30 +21,8 @@ const PAYLOADS: &[&str] = &[
 const SCRIPT: &str = "#!/bin/sh\necho \"double=[@option.v@]\"\necho 'single=[@option.v@]'\necho unquoted=[@option.v@]\ncat <<EOF\nheredoc=[@option.v@]\nEOF\nx=$(printf '%s' \"@option.v@\")\necho \"substituted=[$x]\"\n";
 
 async fn import(env: &Env, project: &str, job: Value) {
-    let uri = format!("/api/59/project/{project}/jobs/import");
-    let a = env
-        .call(Method::POST, &uri)
-        .token(ADMIN)
-        .json(&json!([job]).to_string())
-        .send()
-        .await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(
-        a.json()["succeeded"].as_array().unwrap().len(),
-        1,
-        "{}",
-        a.body
-    );
-}
-
-async fn project(env: &Env, name: &str) {
-    let a = env
-        .call(Method::POST, "/api/59/projects")
-        .token(ADMIN)
-        .json(&json!({"name": name}).to_string())
-        .send()
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let doc = json!([job]).to_string();
+    env.import_one(project, "application/json", doc).await;
 }
 
 fn script_job(uuid: &str, script: &str) -> Value {
@@ -56,21 +34,6 @@ fn script_job(uuid: &str, script: &str) -> Value {
     })
 }
 
-/// Waits for an execution to end (a bound, not a timing assertion) and
-/// returns its status and log text.
-async fn finished(env: &Env, id: u64) -> (ExecutionStatus, String) {
-    for _ in 0..1_000 {
-        let e = env.store.get_execution(id).await.unwrap().unwrap();
-        if e.status.is_final() {
-            let log = env.store.read_log(id, 0, 10_000).await.unwrap();
-            let text: Vec<String> = log.events.into_iter().map(|e| e.text).collect();
-            return (e.status, text.join("\n"));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("execution {id} did not end");
-}
-
 async fn run(env: &Env, job: &str, v: &str) -> (ExecutionStatus, String) {
     let a = env
         .call(Method::POST, &format!("/api/59/job/{job}/run"))
@@ -79,13 +42,13 @@ async fn run(env: &Env, job: &str, v: &str) -> (ExecutionStatus, String) {
         .send()
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    finished(env, a.json()["id"].as_u64().unwrap()).await
+    env.finished(a.json()["id"].as_u64().unwrap()).await
 }
 
 #[tokio::test]
 async fn a_webhook_payload_in_script_tokens_does_not_run_code() {
     let env = env().await;
-    project(&env, "hooked").await;
+    env.project("hooked").await;
     let dir = tempfile::tempdir().unwrap();
     let body = SCRIPT.trim_start_matches("#!/bin/sh\n");
     let script = format!("#!/bin/sh\ncd {}\n{body}", dir.path().display());
@@ -107,7 +70,7 @@ async fn a_webhook_payload_in_script_tokens_does_not_run_code() {
             .await;
         assert_eq!(fired.status, StatusCode::OK, "{}", fired.body);
         let exec = fired.json()["executionId"].as_u64().unwrap();
-        let (status, log) = finished(&env, exec).await;
+        let (status, log) = env.finished(exec).await;
         assert_eq!(status, ExecutionStatus::Succeeded, "{payload}: {log}");
         for context in ["double", "single", "unquoted", "heredoc", "substituted"] {
             let line = format!("{context}=[{payload}]");
@@ -126,7 +89,7 @@ async fn a_webhook_payload_in_script_tokens_does_not_run_code() {
 #[tokio::test]
 async fn a_token_where_no_quoting_helps_refuses_the_step_with_a_clear_error() {
     let env = env().await;
-    project(&env, "refused").await;
+    env.project("refused").await;
     let dir = tempfile::tempdir().unwrap();
     let script = format!(
         "cd {}\necho before\neval \"echo @option.v@\"\n",
@@ -146,7 +109,7 @@ async fn a_token_where_no_quoting_helps_refuses_the_step_with_a_clear_error() {
 #[tokio::test]
 async fn raw_script_tokens_are_explicit_and_marked_in_log_and_audit() {
     let env = env().await;
-    project(&env, "legacy").await;
+    env.project("legacy").await;
     let mut raw = script_job("raw-job", "echo [@option.v@]\n");
     raw["scriptTokens"] = json!("raw");
     import(&env, "legacy", raw).await;

@@ -8,28 +8,11 @@ const JOB: &str = "5ec0e000-0000-4000-8000-000000000011";
 const SECRET: &str = "s3cr3t-default-value";
 
 async fn seeded(env: &Env) {
-    let a = env
-        .call(Method::POST, "/api/59/projects")
-        .token(ADMIN)
-        .json(r#"{"name":"p"}"#)
-        .send()
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    env.project("p").await;
     let doc = format!(
         "- name: j\n  uuid: {JOB}\n  options:\n    - {{name: pw, secure: true, valueExposed: true, value: {SECRET}}}\n    - {{name: plain, value: visible-default}}\n  sequence:\n    commands:\n      - exec: 'echo plain; printf %s ${{option.pw}} | base64; printf %s ${{option.pw}} | od -An -tx1 | tr -d \" \\n\"; echo'\n"
     );
-    let a = env
-        .call(Method::POST, "/api/59/project/p/jobs/import")
-        .token(ADMIN)
-        .body("application/yaml", doc)
-        .send()
-        .await;
-    assert_eq!(
-        a.json()["succeeded"].as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        a.body
-    );
+    env.import_one("p", "application/yaml", doc).await;
 }
 
 #[tokio::test]
@@ -110,15 +93,7 @@ async fn run_without_options(env: &Env) -> String {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let id = a.json()["id"].as_u64().unwrap();
-    let mut status = None;
-    for _ in 0..1_000 {
-        let e = env.store.get_execution(id).await.unwrap().unwrap();
-        if e.status.is_final() {
-            status = Some(e.status);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let (status, _) = env.finished(id).await;
     let a = env
         .call(
             Method::GET,
@@ -129,7 +104,7 @@ async fn run_without_options(env: &Env) -> String {
         .await;
     assert_eq!(
         status,
-        Some(foredeck_core::ExecutionStatus::Succeeded),
+        foredeck_core::ExecutionStatus::Succeeded,
         "{}",
         a.body
     );
