@@ -22,7 +22,9 @@ pub mod credentials;
 pub mod known_hosts {
     pub use foredeck_ssh::StoreKnownHosts;
 }
-pub mod notify;
+/// Built-in notifications (webhooks and email); the delivery lives in the
+/// server crate, [`foredeck_http::notify`].
+pub use foredeck_http::notify;
 pub mod server;
 pub use foredeck_ssh as ssh;
 pub use foredeck_store as sql;

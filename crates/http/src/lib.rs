@@ -35,6 +35,7 @@ mod form;
 mod job_lists;
 mod jobs;
 pub mod metrics;
+pub mod notify;
 pub mod outbound;
 mod output;
 mod project_config;
