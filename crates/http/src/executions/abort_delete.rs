@@ -1,0 +1,174 @@
+//! Abort, delete and bulk delete.
+
+use super::params::{path, Params};
+use crate::access::Caller;
+use crate::error::ApiError;
+use crate::ApiState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// `POST /api/{v}/execution/{id}/abort`: stops it when it runs on this server.
+pub(crate) async fn abort(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(&p, "id");
+    let e = state.execution_for(&caller.subject, &id, "kill").await?;
+    let (status, reason) = if e.status.is_final() {
+        ("failed", Some("Job is not running"))
+    } else if state.runtime.engine.abort(e.id) {
+        ("pending", None)
+    } else {
+        (
+            "failed",
+            Some("The execution is not running on this server"),
+        )
+    };
+    state
+        .audit(
+            &caller,
+            "abort",
+            "execution",
+            &e.id.to_string(),
+            Some(&e.project),
+            json!({"result": status}),
+        )
+        .await;
+    let mut abort = json!({"status": status});
+    if let Some(r) = reason {
+        abort["reason"] = json!(r);
+    }
+    Ok(Json(json!({
+        "abort": abort,
+        "execution": {
+            "id": e.id.to_string(),
+            "status": e.status.as_str(),
+            "href": format!("/api/{}/execution/{}", caller.version.0, e.id),
+            "permalink": format!("/project/{}/execution/show/{}", e.project, e.id),
+        }
+    })))
+}
+
+/// Deletes one execution the caller may see, with Rundeck's
+/// `delete_execution` project permission; running ones are refused.
+async fn delete_one(state: &ApiState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    let e = state.execution_for(&caller.subject, id, "read").await?;
+    let project = foredeck_core::Resource::new("project").with("name", e.project.clone());
+    if !state.authorizer.allowed(
+        &caller.subject,
+        "delete_execution",
+        &project,
+        &foredeck_core::AuthContext::Application,
+    ) {
+        return Err(ApiError::unauthorized(
+            "delete_execution",
+            &format!("Execution ID {id}"),
+        ));
+    }
+    if !e.status.is_final() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "api.error.exec.delete.failed",
+            format!("Execution ID {id} is still running: abort it first"),
+        ));
+    }
+    state.store.delete_execution(e.id).await?;
+    state.finished.forget(&e.id);
+    state
+        .audit(
+            caller,
+            "delete",
+            "execution",
+            id,
+            Some(&e.project),
+            json!({}),
+        )
+        .await;
+    Ok(())
+}
+
+/// `DELETE /api/{v}/execution/{id}`.
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<StatusCode, ApiError> {
+    delete_one(&state, &caller, &path(&p, "id")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ids from a JSON body (`{"ids": [...]}` or a bare array, numbers or
+/// strings) or from `ids` query parameters (comma-separated or repeated).
+pub(crate) fn ids_of(body: &Bytes, q: &[(String, String)]) -> Result<Vec<String>, ApiError> {
+    let mut ids = Vec::new();
+    for (k, v) in q {
+        if k == "ids" || k == "idlist" {
+            ids.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+    }
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+        let list = match &v {
+            Value::Array(a) => a,
+            Value::Object(o) => match o.get("ids") {
+                Some(Value::Array(a)) => a,
+                _ => return Err(ApiError::invalid("request body: expected {\"ids\": [...]}")),
+            },
+            _ => return Err(ApiError::invalid("request body: expected {\"ids\": [...]}")),
+        };
+        for item in list {
+            match item {
+                Value::String(s) => ids.push(s.clone()),
+                Value::Number(n) => ids.push(n.to_string()),
+                other => {
+                    return Err(ApiError::invalid(format!(
+                        "request body: ids: {other} is not an id"
+                    )))
+                }
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Err(ApiError::invalid(
+            "no ids given (body {\"ids\": [...]} or ids=...)",
+        ));
+    }
+    if ids.len() > 1_000 {
+        return Err(ApiError::invalid("at most 1000 ids per request"));
+    }
+    Ok(ids)
+}
+
+/// `POST /api/{v}/executions/delete` with `{"ids": [...]}`.
+pub(crate) async fn bulk_delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let ids = ids_of(&body, &q)?;
+    let mut failures = Vec::new();
+    for id in &ids {
+        if let Err(e) = delete_one(&state, &caller, id).await {
+            failures.push(json!({"id": id, "message": e.message}));
+        }
+    }
+    Ok(Json(json!({
+        "requestCount": ids.len(),
+        "allsuccessful": failures.is_empty(),
+        "successCount": ids.len() - failures.len(),
+        "failedCount": failures.len(),
+        "failures": failures,
+    })))
+}

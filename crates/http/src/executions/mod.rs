@@ -1,0 +1,155 @@
+//! Executions: get, state, output (polling with offsets and as Server-Sent
+//! Events), abort, delete, bulk delete, the project query and the running
+//! list, with Rundeck's JSON shapes.
+//!
+//! Output offsets are event indexes in the execution's log (Rundeck's are
+//! byte offsets into its log file); clients pass back the `offset` they were
+//! given, which works with either.
+
+mod abort_delete;
+mod output;
+mod params;
+mod query;
+mod stream;
+mod views;
+
+pub(crate) use abort_delete::{abort, bulk_delete, delete, ids_of};
+pub(crate) use output::{output, output_node, output_node_step, output_step, Entry, Selection};
+pub(crate) use params::{flag, number, param, path, Params};
+pub(crate) use query::{query, running};
+pub(crate) use stream::stream;
+pub(crate) use views::execution_json;
+
+use crate::access::Caller;
+use crate::api::ApiVersion;
+use crate::error::ApiError;
+use crate::ApiState;
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use foredeck_core::Execution;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+impl ApiState {
+    pub(crate) async fn execution_out(
+        &self,
+        v: ApiVersion,
+        e: &Execution,
+    ) -> Result<Value, ApiError> {
+        let job = self.execution_job(e).await?;
+        Ok(execution_json(v, e, job.as_ref()))
+    }
+
+    /// Executions in Rundeck's paged wrapper.
+    pub(crate) async fn paged(
+        &self,
+        v: ApiVersion,
+        page: foredeck_core::Page<Execution>,
+    ) -> Result<Value, ApiError> {
+        let jobs = self.execution_jobs(&page.items).await?;
+        let list: Vec<Value> = page
+            .items
+            .iter()
+            .zip(&jobs)
+            .map(|(e, job)| execution_json(v, e, job.as_ref()))
+            .collect();
+        Ok(json!({
+            "paging": {
+                "count": list.len(),
+                "total": page.total,
+                "offset": page.offset,
+                "max": page.max,
+            },
+            "executions": list,
+        }))
+    }
+}
+
+/// `GET /api/{v}/execution/{id}`.
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let e = state
+        .execution_for(&caller.subject, &path(&p, "id"), "read")
+        .await?;
+    Ok(Json(state.execution_out(caller.version, &e).await?))
+}
+
+fn rfc(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| {
+        json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    })
+}
+
+/// `GET /api/{v}/execution/{id}/state`: per-node and per-step state.
+pub(crate) async fn state(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let e = state
+        .execution_for(&caller.subject, &path(&p, "id"), "read")
+        .await?;
+    let ws = &e.state;
+    let state_of = |s| serde_json::to_value(s).unwrap_or(Value::Null);
+    let mut nodes = serde_json::Map::new();
+    for (name, n) in &ws.nodes {
+        nodes.insert(
+            name.clone(),
+            json!(n
+                .steps
+                .iter()
+                .map(|(ctx, st)| json!({"stepctx": ctx, "executionState": state_of(*st)}))
+                .collect::<Vec<_>>()),
+        );
+    }
+    let steps: Vec<Value> = ws
+        .steps
+        .iter()
+        .map(|s| {
+            let mut node_states = serde_json::Map::new();
+            for (name, n) in &s.node_states {
+                node_states.insert(
+                    name.clone(),
+                    json!({
+                        "executionState": state_of(n.execution_state),
+                        "startTime": rfc(n.start_time),
+                        "endTime": rfc(n.end_time),
+                    }),
+                );
+            }
+            json!({
+                "id": s.stepctx,
+                "stepctx": s.stepctx,
+                "nodeStep": s.node_step,
+                "executionState": state_of(s.execution_state),
+                "startTime": rfc(s.start_time),
+                "endTime": rfc(s.end_time),
+                "nodeStates": node_states,
+            })
+        })
+        .collect();
+    let mut all: Vec<&String> = ws.nodes.keys().collect();
+    for n in &ws.target_nodes {
+        if !all.contains(&n) {
+            all.push(n);
+        }
+    }
+    Ok(Json(json!({
+        "executionId": e.id,
+        "serverNode": state.runtime.engine.server_node().name,
+        "executionState": state_of(ws.execution_state),
+        "completed": e.status.is_final(),
+        "startTime": rfc(Some(e.date_started)),
+        "endTime": rfc(e.date_ended),
+        "updateTime": rfc(Some(e.date_ended.unwrap_or_else(Utc::now))),
+        "stepCount": ws.steps.len(),
+        "targetNodes": ws.target_nodes,
+        "allNodes": all,
+        "nodes": nodes,
+        "steps": steps,
+    })))
+}

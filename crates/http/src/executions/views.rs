@@ -1,0 +1,61 @@
+//! Executions in Rundeck's JSON shape.
+
+use crate::api::ApiVersion;
+use chrono::{DateTime, Utc};
+use foredeck_core::{Execution, JobSummary};
+use serde_json::{json, Value};
+
+/// Rundeck's date object.
+pub(crate) fn date(t: DateTime<Utc>) -> Value {
+    json!({
+        "unixtime": t.timestamp_millis(),
+        "date": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+/// An execution in Rundeck's shape.
+pub(crate) fn execution_json(v: ApiVersion, e: &Execution, job: Option<&JobSummary>) -> Value {
+    let mut out = json!({
+        "id": e.id,
+        "href": format!("/api/{}/execution/{}", v.0, e.id),
+        "permalink": format!("/project/{}/execution/show/{}", e.project, e.id),
+        "status": e.status.as_str(),
+        "project": e.project,
+        "executionType": if e.job_id.is_some() { "user" } else { "user-adhoc" },
+        "user": e.user,
+        "date-started": date(e.date_started),
+        "description": e.description,
+        "argstring": if e.arg_string.is_empty() { Value::Null } else { json!(e.arg_string) },
+        "serverUUID": e.server_uuid,
+        "successfulNodes": e.succeeded_nodes(),
+        "failedNodes": e.failed_nodes(),
+    });
+    if let Some(end) = e.date_ended {
+        out["date-ended"] = date(end);
+    }
+    if let Some(f) = &e.filter {
+        out["filter"] = json!(f);
+    }
+    if e.retry_attempt > 0 {
+        out["retryAttempt"] = json!(e.retry_attempt);
+    }
+    if let Some(r) = e.retry_of {
+        out["retriedExecution"] = json!({
+            "id": r,
+            "href": format!("/api/{}/execution/{}", v.0, r),
+        });
+    }
+    if let (Some(id), Some(job)) = (&e.job_id, job) {
+        out["job"] = json!({
+            "id": id,
+            "name": job.name,
+            "group": job.group.clone().unwrap_or_default(),
+            "project": e.project,
+            "description": job.description,
+            "href": format!("/api/{}/job/{}", v.0, id),
+            "permalink": format!("/project/{}/job/show/{}", e.project, id),
+            "options": e.options,
+        });
+    }
+    out
+}
