@@ -22,6 +22,7 @@ pub mod names;
 pub mod net;
 pub mod nodes;
 pub mod notifier;
+pub mod runs;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
@@ -43,6 +44,7 @@ pub use local::LocalExecutor;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use notifier::{NotificationTrigger, Notifier};
+pub use runs::{RunService, StartError, StartRun, Started};
 pub use schedule::{DurableScheduler, SchedulerConfig};
 pub use scheduler::{RunRequest, Scheduler};
 pub use store::{

@@ -4,7 +4,7 @@ use crate::api::CURRENT_API;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use foredeck_core::{Error, ErrorCode, ErrorKind};
+use foredeck_core::{Error, ErrorCode, ErrorKind, StartError};
 
 /// An API error: a status and Rundeck's `{error, apiversion, errorCode,
 /// message}` body.
@@ -88,6 +88,29 @@ impl From<Error> for ApiError {
             }
         };
         ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<StartError> for ApiError {
+    fn from(e: StartError) -> Self {
+        let message = e.to_string();
+        match e {
+            StartError::Unauthorized { action, job } => {
+                ApiError::unauthorized(action, &format!("Job ID {job}"))
+            }
+            StartError::JobDisabled(_) | StartError::ProjectDisabled(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "api.error.execution.disabled",
+                message,
+            ),
+            StartError::AlreadyRunning { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "api.error.execution.conflict",
+                message,
+            ),
+            StartError::Invalid(m) => ApiError::invalid(m),
+            StartError::Other(e) => e.into(),
+        }
     }
 }
 

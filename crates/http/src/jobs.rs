@@ -14,12 +14,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use foredeck_core::engine::{resolve_options, RunOptions};
 use foredeck_core::schedule::TriggerSpec;
 use foredeck_core::store::{ExecutionQuery, JobQuery};
 use foredeck_core::{
-    CronSchedule, ExecutionStatus, Job, JobSummary, LogLevel, NodeFilter, RunRequest, Scheduler,
-    ScriptTokens,
+    CronSchedule, ExecutionStatus, Job, JobSummary, Scheduler, ScriptTokens, StartRun, Started,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -881,26 +879,6 @@ impl OptionValue {
     }
 }
 
-/// Rundeck's argString: `-name value` pairs, by the engine's parser.
-fn parse_arg_string(s: &str) -> Result<BTreeMap<String, String>, ApiError> {
-    foredeck_core::engine::limits::parse_arg_string(s)
-        .map(|pairs| pairs.into_iter().collect())
-        .map_err(|e| ApiError::invalid(format!("argString: {e}")))
-}
-
-fn parse_loglevel(s: &str) -> Result<LogLevel, ApiError> {
-    match s.trim().to_ascii_uppercase().as_str() {
-        "DEBUG" => Ok(LogLevel::Debug),
-        "VERBOSE" => Ok(LogLevel::Verbose),
-        "INFO" | "NORMAL" => Ok(LogLevel::Info),
-        "WARN" | "WARNING" => Ok(LogLevel::Warn),
-        "ERROR" => Ok(LogLevel::Error),
-        _ => Err(ApiError::invalid(format!(
-            "loglevel: {s:?} is not DEBUG, VERBOSE, INFO, WARN or ERROR"
-        ))),
-    }
-}
-
 /// The run request of a body and query parameters (`option.NAME=value`
 /// included); the body wins.
 fn run_body(body: &Bytes, q: &[(String, String)]) -> Result<RunBody, ApiError> {
@@ -931,134 +909,58 @@ fn run_body(body: &Bytes, q: &[(String, String)]) -> Result<RunBody, ApiError> {
     Ok(b)
 }
 
-/// Starts `job` (or schedules it with `runAtTime`) and answers with the
-/// execution.
+/// Starts `job` (or schedules it with `runAtTime`) through the run
+/// service and answers with the execution.
 async fn start(
     state: &ApiState,
     caller: &Caller,
     project: &str,
     job: &Job,
     b: RunBody,
-    mut options: BTreeMap<String, String>,
+    kept_options: BTreeMap<String, String>,
     retry_of: Option<u64>,
 ) -> Result<Json<Value>, ApiError> {
     let id = job.uuid.clone().unwrap_or_default();
-    if !job.execution_enabled {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "api.error.execution.disabled",
-            format!("Executions of job {id} are disabled"),
-        ));
-    }
-    if let Some(p) = state.store.get_project(project).await? {
-        if p.config
-            .get(foredeck_core::schedule::PROJECT_DISABLE_EXECUTIONS)
-            .is_some_and(|v| v.trim() == "true")
-        {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "api.error.execution.disabled",
-                format!("Executions of project {project} are disabled"),
-            ));
-        }
-    }
-    let user = match b.as_user.filter(|u| !u.trim().is_empty()) {
-        Some(u) => {
-            if !state.may_job(&caller.subject, "runAs", project, job) {
-                return Err(ApiError::unauthorized("runAs", &format!("Job ID {id}")));
-            }
-            u
-        }
-        None => caller.subject.user.clone(),
+    let request = StartRun {
+        subject: caller.subject.clone(),
+        kept_options,
+        arg_string: b.arg_string,
+        options: b
+            .options
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.text()))
+            .collect(),
+        loglevel: b.loglevel,
+        as_user: b.as_user,
+        filter: b.filter,
+        run_at_time: b.run_at_time,
     };
-    if let Some(a) = &b.arg_string {
-        for (k, v) in parse_arg_string(a)? {
-            options.entry(k).or_insert(v);
+    let e = match state.runtime.start_run(project, job, request).await? {
+        Started::Now(e) => e,
+        Started::Scheduled { at, user } => {
+            state
+                .audit(
+                    caller,
+                    "schedule_run",
+                    "job",
+                    &id,
+                    Some(project),
+                    json!({"runAtTime": at.to_rfc3339(), "as": user}),
+                )
+                .await;
+            // Rundeck answers with an execution in state `scheduled`; here
+            // the execution record is made when the time comes.
+            return Ok(Json(json!({
+                "status": "scheduled",
+                "project": project,
+                "user": user,
+                "dateScheduled": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "job": job_json(caller.version, project, &job.summary(), None),
+            })));
         }
-    }
-    if let Some(o) = b.options {
-        for (k, v) in o {
-            options.insert(k, v.text());
-        }
-    }
-    let loglevel = b.loglevel.as_deref().map(parse_loglevel).transpose()?;
-    let filter = b.filter.filter(|f| !f.trim().is_empty());
-    if let Some(f) = &filter {
-        NodeFilter::parse(f).map_err(|e| ApiError::invalid(format!("filter: {e}")))?;
-    }
-    // refuse bad options now, not when a later run starts
-    resolve_options(job, &options)?;
-    if let Some(at) = b.run_at_time.filter(|s| !s.trim().is_empty()) {
-        let at = DateTime::parse_from_rfc3339(at.trim())
-            .map_err(|_| ApiError::invalid(format!("runAtTime: {at:?} is not an ISO-8601 time")))?
-            .with_timezone(&Utc);
-        state
-            .runtime
-            .scheduler
-            .run_at(
-                RunRequest {
-                    project: project.to_owned(),
-                    job_id: id.clone(),
-                    options,
-                    user: user.clone(),
-                    filter,
-                    roles: Some(caller.subject.groups.iter().cloned().collect()),
-                },
-                at,
-            )
-            .await?;
-        state
-            .audit(
-                caller,
-                "schedule_run",
-                "job",
-                &id,
-                Some(project),
-                json!({"runAtTime": at.to_rfc3339(), "as": user}),
-            )
-            .await;
-        // Rundeck answers with an execution in state `scheduled`; here the
-        // execution record is made when the time comes.
-        return Ok(Json(json!({
-            "status": "scheduled",
-            "project": project,
-            "user": user,
-            "dateScheduled": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "job": job_json(caller.version, project, &job.summary(), None),
-        })));
-    }
-    let opts = RunOptions {
-        options,
-        user: Some(user.clone()),
-        filter,
-        nodes: Some(state.runtime.nodes(project).await?),
-        loglevel,
-        listener: None,
-        // checked as the caller: `run` on every node the run reaches and on
-        // every job it references
-        subject: Some(caller.subject.clone()),
     };
-    if !job.multiple_executions {
-        let running = state
-            .store
-            .query_executions(&ExecutionQuery {
-                project: Some(project.to_owned()),
-                job_ids: vec![id.clone()],
-                status: Some(ExecutionStatus::Running),
-                max: 1,
-                ..ExecutionQuery::default()
-            })
-            .await?;
-        if running.total > 0 {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "api.error.execution.conflict",
-                format!("Job ID {id} is already running and does not allow multiple executions"),
-            ));
-        }
-    }
-    let exec_id = state.runtime.start(project, job, opts).await?;
-    let mut detail = json!({"execution": exec_id, "as": user, "retryOf": retry_of});
+    let mut detail = json!({"execution": e.id, "as": e.user, "retryOf": retry_of});
     if job.script_tokens == ScriptTokens::Raw {
         // the job opted out of token quoting: its scripts take values raw
         detail["scriptTokens"] = json!(ScriptTokens::Raw.as_str());
@@ -1066,11 +968,6 @@ async fn start(
     state
         .audit(caller, "run", "job", &id, Some(project), detail)
         .await;
-    let e = state
-        .store
-        .get_execution(exec_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Execution ID", &exec_id.to_string()))?;
     Ok(Json(crate::executions::execution_json(
         caller.version,
         &e,
@@ -1194,22 +1091,4 @@ pub(crate) async fn run_for(
         ..RunBody::default()
     };
     start(state, caller, project, job, b, options, None).await
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arg_strings() {
-        let m = parse_arg_string(r#"-env prod -msg "hello world" -flag -n 'a b'"#).unwrap();
-        assert_eq!(m["env"], "prod");
-        assert_eq!(m["msg"], "hello world");
-        assert_eq!(m["flag"], "");
-        assert_eq!(m["n"], "a b");
-        assert!(parse_arg_string("-a \"open").is_err());
-        assert!(parse_arg_string("value").is_err());
-        assert!(parse_arg_string("").unwrap().is_empty());
-    }
 }

@@ -15,6 +15,7 @@ store_tests!(
     trigger_fire_is_compare_and_set,
     exclusive_fire_waits_for_the_job,
     exclusive_fire_race,
+    exclusive_start_race,
     servers_and_execution_claims,
     users_and_tokens,
     acl_policies,

@@ -250,6 +250,11 @@ impl Engine {
         }
     }
 
+    /// The authorizer that checks runs carrying a subject, if any.
+    pub fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {
+        self.inner.authorizer.read().ok().and_then(|a| a.clone())
+    }
+
     /// The store executions are recorded in.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

@@ -201,6 +201,7 @@ mod conformance {
         trigger_fire_is_compare_and_set,
         exclusive_fire_waits_for_the_job,
         exclusive_fire_race,
+        exclusive_start_race,
         servers_and_execution_claims,
         totals_follow_changes,
         claim_race_1000,
@@ -220,6 +221,6 @@ mod conformance {
         })
         .await;
         assert_eq!(made.load(Ordering::SeqCst), conformance::ALL.len());
-        assert_eq!(conformance::ALL.len(), 24);
+        assert_eq!(conformance::ALL.len(), 25);
     }
 }

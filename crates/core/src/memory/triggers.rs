@@ -1,8 +1,8 @@
 //! Schedule triggers and their claims of the [`MemoryStore`]: its [`TriggerStore`] impl.
 
-use super::{not_found, MemoryStore};
+use super::{not_found, Inner, MemoryStore};
 use crate::error::Result;
-use crate::model::ExecutionStatus;
+use crate::model::{Execution, ExecutionStatus};
 use crate::store::{FireOutcome, Trigger, TriggerFire, TriggerStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -92,12 +92,8 @@ impl TriggerStore for MemoryStore {
         if fire.exclusive {
             if let Some(job_id) = t.job_id.as_deref() {
                 // the write lock is held: nothing starts a run in between
-                let busy = inner.executions.values().find(|e| {
-                    e.job_id.as_deref() == Some(job_id)
-                        && matches!(e.status, ExecutionStatus::Running | ExecutionStatus::Queued)
-                });
-                if let Some(e) = busy {
-                    return Ok(FireOutcome::Busy(e.id));
+                if let Some(busy) = busy_execution(&inner, job_id) {
+                    return Ok(FireOutcome::Busy(busy));
                 }
             }
         }
@@ -120,4 +116,27 @@ impl TriggerStore for MemoryStore {
         }
         Ok(FireOutcome::Fired(ids))
     }
+
+    async fn create_exclusive_execution(&self, execution: &Execution) -> Result<FireOutcome> {
+        let mut inner = self.write()?;
+        if let Some(job_id) = execution.job_id.as_deref() {
+            // the write lock is held: nothing starts a run in between
+            if let Some(busy) = busy_execution(&inner, job_id) {
+                return Ok(FireOutcome::Busy(busy));
+            }
+        }
+        Ok(FireOutcome::Fired(vec![inner.insert_execution(execution)]))
+    }
+}
+
+/// The lowest-numbered running or queued execution of a job.
+fn busy_execution(inner: &Inner, job_id: &str) -> Option<u64> {
+    inner
+        .executions
+        .values()
+        .find(|e| {
+            e.job_id.as_deref() == Some(job_id)
+                && matches!(e.status, ExecutionStatus::Running | ExecutionStatus::Queued)
+        })
+        .map(|e| e.id)
 }

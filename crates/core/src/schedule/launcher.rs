@@ -4,7 +4,7 @@
 use crate::authorizer::Subject;
 use crate::engine::{Engine, RunOptions};
 use crate::error::Result;
-use crate::model::{Execution, Job};
+use crate::model::{Execution, Job, Node};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -63,18 +63,35 @@ impl Launcher for EngineLauncher {
         options: BTreeMap<String, String>,
         subject: Option<Subject>,
     ) -> Result<Execution> {
-        let opts = RunOptions {
-            options,
-            user: Some(execution.user.clone()),
-            filter: execution.filter.clone(),
-            loglevel: Some(execution.loglevel),
-            subject,
-            ..RunOptions::default()
-        };
-        self.0
-            .start_execution(project, job, &execution, opts)
-            .await?
-            .wait()
-            .await
+        run_recorded(&self.0, project, job, &execution, options, subject, None).await
     }
+}
+
+/// Runs an execution the scheduler recorded to its end, as the record says
+/// (user, node filter, log level), with the rights of `subject` and on
+/// `nodes` (`None`: the project's nodes in the store). What every
+/// [`Launcher`] of the engine does.
+pub(crate) async fn run_recorded(
+    engine: &Engine,
+    project: &str,
+    job: &Job,
+    execution: &Execution,
+    options: BTreeMap<String, String>,
+    subject: Option<Subject>,
+    nodes: Option<Vec<Node>>,
+) -> Result<Execution> {
+    let opts = RunOptions {
+        options,
+        user: Some(execution.user.clone()),
+        filter: execution.filter.clone(),
+        loglevel: Some(execution.loglevel),
+        nodes,
+        subject,
+        ..RunOptions::default()
+    };
+    engine
+        .start_execution(project, job, execution, opts)
+        .await?
+        .wait()
+        .await
 }

@@ -28,7 +28,7 @@
 
 mod clock;
 mod durable;
-mod launcher;
+pub(crate) mod launcher;
 mod spec;
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::{FireOutcome, Trigger, TriggerFire};
 use crate::error::Result;
+use crate::model::Execution;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -40,6 +41,15 @@ pub trait TriggerStore: Send + Sync {
     /// `fire.fire_time`, or ([`FireOutcome::Busy`]) when `fire.exclusive` is
     /// set and the trigger's job has a running or queued execution.
     async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome>;
+    /// Creates `execution` only while its job has no running or queued
+    /// execution (`multipleExecutions: false`), decided as an exclusive
+    /// [`fire_trigger`](Self::fire_trigger) decides it: in one transaction,
+    /// serialised per job with those fires and with other calls of this, so
+    /// a run started now and a schedule firing at the same instant cannot
+    /// both start. [`FireOutcome::Fired`] holds the new id,
+    /// [`FireOutcome::Busy`] the execution that keeps the job busy (nothing
+    /// is created); an execution of no job is always created.
+    async fn create_exclusive_execution(&self, execution: &Execution) -> Result<FireOutcome>;
 }
 
 macro_rules! forward {
@@ -53,6 +63,7 @@ macro_rules! forward {
             async fn claim_due_triggers(&self, s: &str, n: DateTime<Utc>, l: Duration, m: usize) -> Result<Vec<Trigger>> { (**self).claim_due_triggers(s, n, l, m).await }
             async fn release_trigger(&self, id: &str, s: &str) -> Result<()> { (**self).release_trigger(id, s).await }
             async fn fire_trigger(&self, f: &TriggerFire) -> Result<FireOutcome> { (**self).fire_trigger(f).await }
+            async fn create_exclusive_execution(&self, e: &Execution) -> Result<FireOutcome> { (**self).create_exclusive_execution(e).await }
         }
     };
 }

@@ -13,7 +13,7 @@ use crate::error::{codec, db, not_found};
 use crate::time;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use foredeck_core::model::ExecutionStatus;
+use foredeck_core::model::{Execution, ExecutionStatus};
 use foredeck_core::store::{FireOutcome, Trigger, TriggerFire, TriggerStore};
 use foredeck_core::{Error, Result};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -259,6 +259,22 @@ async fn fire_trigger(c: &DatabaseConnection, fire: &TriggerFire) -> Result<Fire
     Ok(FireOutcome::Fired(ids))
 }
 
+async fn create_exclusive_execution(
+    c: &DatabaseConnection,
+    execution: &Execution,
+) -> Result<FireOutcome> {
+    let txn = begin_write(c).await?;
+    if let Some(job_id) = execution.job_id.as_deref() {
+        if let Some(other) = busy_execution(&txn, job_id).await? {
+            txn.rollback().await.map_err(db)?;
+            return Ok(FireOutcome::Busy(other));
+        }
+    }
+    let id = insert_execution(&txn, execution).await?;
+    txn.commit().await.map_err(db)?;
+    Ok(FireOutcome::Fired(vec![id]))
+}
+
 #[async_trait]
 impl TriggerStore for SqlStore {
     async fn put_trigger(&self, trigger: &Trigger) -> Result<()> {
@@ -287,5 +303,8 @@ impl TriggerStore for SqlStore {
     }
     async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome> {
         fire_trigger(&self.db, fire).await
+    }
+    async fn create_exclusive_execution(&self, execution: &Execution) -> Result<FireOutcome> {
+        create_exclusive_execution(&self.db, execution).await
     }
 }

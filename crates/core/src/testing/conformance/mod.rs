@@ -44,8 +44,8 @@ pub use known_hosts::known_hosts;
 pub use logs::{concurrent_appends, logs};
 pub use projects::{delete_project_cascades, nodes, projects};
 pub use triggers::{
-    exclusive_fire_race, exclusive_fire_waits_for_the_job, trigger_fire_is_compare_and_set,
-    triggers,
+    exclusive_fire_race, exclusive_fire_waits_for_the_job, exclusive_start_race,
+    trigger_fire_is_compare_and_set, triggers,
 };
 
 use crate::store::Store;
@@ -88,6 +88,9 @@ pub const ALL: &[(&str, Test)] = &[
         Box::pin(exclusive_fire_waits_for_the_job(s))
     }),
     ("exclusive_fire_race", |s| Box::pin(exclusive_fire_race(s))),
+    ("exclusive_start_race", |s| {
+        Box::pin(exclusive_start_race(s))
+    }),
     ("servers_and_execution_claims", |s| {
         Box::pin(servers_and_execution_claims(s))
     }),

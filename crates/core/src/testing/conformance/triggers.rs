@@ -361,3 +361,77 @@ pub async fn exclusive_fire_race(s: S) {
         .iter()
         .all(|t| t.next_fire == t0() + Duration::minutes(1) && t.claimed_by.is_none()));
 }
+
+/// Runs started directly (`create_exclusive_execution`, as the run service
+/// does for an API start) and exclusive trigger fires of the same job, all
+/// at the same instant: per job exactly one run is created, every other
+/// attempt is told which execution keeps the job busy.
+pub async fn exclusive_start_race(s: S) {
+    const JOBS: usize = 10;
+    const EACH: usize = 2;
+    for j in 0..JOBS {
+        let job = format!("j{j:02}");
+        stored_job(&s, &job).await;
+        for f in 0..EACH {
+            let t = Trigger::new(format!("{job}:{f}"), "ops", Some(job.clone()), t0());
+            s.put_trigger(&t).await.unwrap();
+        }
+    }
+    let claimed = s.claim_due_triggers("s1", t0(), LEASE, 1000).await.unwrap();
+    assert_eq!(claimed.len(), JOBS * EACH);
+    let barrier = Arc::new(tokio::sync::Barrier::new(2 * EACH));
+    let mut tasks = Vec::new();
+    for f in 0..2 * EACH {
+        let (s, barrier) = (s.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for j in 0..JOBS {
+                let job = format!("j{j:02}");
+                barrier.wait().await;
+                let outcome = if f < EACH {
+                    s.fire_trigger(&TriggerFire {
+                        trigger_id: format!("{job}:{f}"),
+                        server: "s1".into(),
+                        fire_time: t0(),
+                        next_fire: Some(t0() + Duration::minutes(1)),
+                        executions: vec![scheduled(&job, t0())],
+                        exclusive: true,
+                    })
+                    .await
+                    .unwrap()
+                } else {
+                    s.create_exclusive_execution(&scheduled(&job, t0()))
+                        .await
+                        .unwrap()
+                };
+                outcomes.push((job, outcome));
+            }
+            outcomes
+        }));
+    }
+    let mut per_job: BTreeMap<String, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
+    for t in tasks {
+        for (job, outcome) in t.await.unwrap() {
+            let slot = per_job.entry(job).or_default();
+            match outcome {
+                FireOutcome::Fired(ids) => slot.0.extend(ids),
+                FireOutcome::Busy(other) => slot.1.push(other),
+                FireOutcome::Lost => panic!("the firer holds its trigger"),
+            }
+        }
+    }
+    for (job, (fired, busy)) in &per_job {
+        assert_eq!(fired.len(), 1, "job {job}: {fired:?}");
+        assert_eq!(busy, &vec![fired[0]; 2 * EACH - 1], "job {job}");
+    }
+    assert_eq!(count(&s, Some(ExecutionStatus::Running)).await, JOBS as u64);
+    // An execution of no job is never refused.
+    let mut adhoc = scheduled("none", t0());
+    adhoc.job_id = None;
+    for _ in 0..2 {
+        assert!(matches!(
+            s.create_exclusive_execution(&adhoc).await.unwrap(),
+            FireOutcome::Fired(_)
+        ));
+    }
+}

@@ -1,0 +1,33 @@
+//! The run service: the one way to start a job run.
+//!
+//! Every front-end that starts a run of a job (the HTTP API and its
+//! webhooks, the CLI, later the web UI, Python, pipelines and node agents)
+//! asks [`RunService::start_run`] with a [`StartRun`]. The service owns the
+//! rules of starting a run, in this order:
+//!
+//! 1. the caller may `run` the job (through the engine's
+//!    [`Authorizer`](crate::Authorizer));
+//! 2. the job's executions are enabled, and the project's
+//!    (`project.disable.executions`);
+//! 3. running as another user (`asUser`) needs `runAs` on the job;
+//! 4. option values: those kept (a retry's), then the `argString`'s, then
+//!    the ones given by name; validated against the job's options;
+//! 5. a log level and a node filter that replace the job's, checked;
+//! 6. `runAtTime`: the run is left to the scheduler's one-off trigger;
+//! 7. otherwise the run is recorded and started now, on the project's nodes,
+//!    authorized as the caller on every node it reaches (by the engine);
+//!    with `multipleExecutions: false` only while the job has no running or
+//!    queued execution, decided in the store's transaction that the
+//!    scheduler's exclusive fires use too
+//!    ([`Store::create_exclusive_execution`](crate::Store::create_exclusive_execution)).
+//!
+//! The scheduler's runs start through the same service's
+//! [`RunLauncher`], with the same nodes and rights.
+
+mod launcher;
+mod request;
+mod service;
+
+pub use launcher::RunLauncher;
+pub use request::{StartError, StartRun, Started};
+pub use service::RunService;

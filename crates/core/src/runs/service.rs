@@ -1,0 +1,280 @@
+//! [`RunService`]: the rules of starting a run, applied in one place.
+
+use super::launcher::{project_nodes, RunLauncher, SourcesSlot};
+use super::request::{StartError, StartRun, Started};
+use crate::authorizer::{AuthContext, Subject};
+use crate::engine::{job_resource, resolve_options, Engine, RunOptions};
+use crate::error::{Error, Result};
+use crate::filter::NodeFilter;
+use crate::model::{Execution, Job, LogLevel, Node};
+use crate::nodes::NodeSources;
+use crate::schedule::{DurableScheduler, Launcher, PROJECT_DISABLE_EXECUTIONS};
+use crate::scheduler::{RunRequest, Scheduler};
+use crate::store::{FireOutcome, Store};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Starts job runs for every front-end, by the rules of the
+/// [module](super): the engine that runs them, the scheduler that keeps
+/// runs for later (and starts its own through this service's
+/// [`RunLauncher`]), and the node sources runs choose their nodes from.
+#[derive(Clone, Debug)]
+pub struct RunService {
+    /// Runs jobs; its authorizer checks the runs started for a subject.
+    pub engine: Engine,
+    /// Keeps schedules and one-off run times.
+    pub scheduler: DurableScheduler,
+    sources: SourcesSlot,
+}
+
+impl RunService {
+    /// A service over an engine with the `local` executor only on `store`,
+    /// and a scheduler over it (not ticking until someone runs it).
+    pub fn local(store: Arc<dyn Store>) -> Self {
+        let engine = Engine::builder().shared_store(store.clone()).build();
+        RunService::new(engine, |launcher| {
+            DurableScheduler::builder(store, launcher).build()
+        })
+    }
+
+    /// A service over `engine`; `scheduler` builds the scheduler from the
+    /// launcher that runs its executions through this service.
+    pub fn new(
+        engine: Engine,
+        scheduler: impl FnOnce(Arc<dyn Launcher>) -> DurableScheduler,
+    ) -> Self {
+        let sources: SourcesSlot = Arc::default();
+        let launcher = Arc::new(RunLauncher {
+            engine: engine.clone(),
+            sources: sources.clone(),
+        });
+        RunService {
+            scheduler: scheduler(launcher),
+            engine,
+            sources,
+        }
+    }
+
+    /// Takes the nodes of runs from these node sources (refreshed as their
+    /// cache says) instead of the store's nodes.
+    pub fn use_node_sources(&self, sources: Arc<NodeSources>) {
+        if let Ok(mut slot) = self.sources.write() {
+            *slot = Some(sources);
+        }
+    }
+
+    /// The nodes a project's runs choose from: the project's nodes (from
+    /// its node sources) and the server's own node, unless a source names a
+    /// node the same.
+    pub async fn nodes(&self, project: &str) -> Result<Vec<Node>> {
+        project_nodes(&self.engine, &self.sources, project).await
+    }
+
+    /// Starts (or, with `runAtTime`, schedules) a run of `job` of `project`
+    /// for `request.subject`, by the rules of the [module](super).
+    pub async fn start_run(
+        &self,
+        project: &str,
+        job: &Job,
+        request: StartRun,
+    ) -> std::result::Result<Started, StartError> {
+        let id = job.uuid.clone().unwrap_or_default();
+        let subject = request.subject;
+        if !self.may(&subject, "run", project, job) {
+            return Err(StartError::Unauthorized {
+                action: "run",
+                job: id,
+            });
+        }
+        if !job.execution_enabled {
+            return Err(StartError::JobDisabled(id));
+        }
+        if let Some(p) = self.engine.store().get_project(project).await? {
+            if p.config
+                .get(PROJECT_DISABLE_EXECUTIONS)
+                .is_some_and(|v| v.trim() == "true")
+            {
+                return Err(StartError::ProjectDisabled(project.to_owned()));
+            }
+        }
+        let user = match request.as_user.filter(|u| !u.trim().is_empty()) {
+            Some(u) => {
+                if !self.may(&subject, "runAs", project, job) {
+                    return Err(StartError::Unauthorized {
+                        action: "runAs",
+                        job: id,
+                    });
+                }
+                u
+            }
+            None => subject.user.clone(),
+        };
+        let mut options = request.kept_options;
+        if let Some(a) = &request.arg_string {
+            for (k, v) in parse_arg_string(a)? {
+                options.entry(k).or_insert(v);
+            }
+        }
+        options.extend(request.options);
+        let loglevel = request
+            .loglevel
+            .as_deref()
+            .map(parse_loglevel)
+            .transpose()?;
+        let filter = request.filter.filter(|f| !f.trim().is_empty());
+        if let Some(f) = &filter {
+            NodeFilter::parse(f).map_err(|e| StartError::Invalid(format!("filter: {e}")))?;
+        }
+        // refuse bad options now, not when a later run starts
+        resolve_options(job, &options)?;
+        if let Some(at) = request.run_at_time.filter(|s| !s.trim().is_empty()) {
+            let at = DateTime::parse_from_rfc3339(at.trim())
+                .map_err(|_| {
+                    StartError::Invalid(format!("runAtTime: {at:?} is not an ISO-8601 time"))
+                })?
+                .with_timezone(&Utc);
+            let run = RunRequest {
+                project: project.to_owned(),
+                job_id: id,
+                options,
+                user: user.clone(),
+                filter,
+                roles: Some(subject.groups.iter().cloned().collect()),
+            };
+            self.scheduler.run_at(run, at).await?;
+            return Ok(Started::Scheduled { at, user });
+        }
+        let opts = RunOptions {
+            options,
+            user: Some(user),
+            filter,
+            nodes: Some(self.nodes(project).await?),
+            loglevel,
+            listener: None,
+            // checked as the caller: `run` on every node the run reaches and
+            // on every job it references
+            subject: Some(subject),
+        };
+        let exec_id = self.launch(project, job, opts).await?;
+        let e = self
+            .engine
+            .store()
+            .get_execution(exec_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "execution",
+                id: exec_id.to_string(),
+            })?;
+        Ok(Started::Now(Box::new(e)))
+    }
+
+    /// Starts `job` in the background as an execution owned by this server
+    /// (so that, should the server die, its scheduler or another server's
+    /// marks it incomplete); returns the execution id. A job that does not
+    /// allow multiple executions starts only while none of it runs or waits
+    /// (decided in the store's transaction). A run that cannot start (bad
+    /// options, bad filter) leaves no record.
+    async fn launch(
+        &self,
+        project: &str,
+        job: &Job,
+        opts: RunOptions,
+    ) -> std::result::Result<u64, StartError> {
+        let store = self.engine.store();
+        let mut record = Execution::new(
+            project,
+            job.full_name(),
+            opts.user.clone().unwrap_or_else(|| "foredeck".into()),
+        );
+        record.job_id = job.uuid.clone();
+        record.loglevel = opts.loglevel.unwrap_or(job.loglevel);
+        record.filter = opts.filter.clone();
+        record.server_uuid = Some(self.scheduler.server().to_owned());
+        record.id = if job.multiple_executions {
+            store.create_execution(&record).await?
+        } else {
+            match store.create_exclusive_execution(&record).await? {
+                FireOutcome::Fired(ids) if ids.len() == 1 => ids[0],
+                FireOutcome::Busy(running) => {
+                    return Err(StartError::AlreadyRunning {
+                        job: job.uuid.clone().unwrap_or_default(),
+                        running,
+                    })
+                }
+                other => {
+                    return Err(Error::Store(format!(
+                        "creating an execution of job {}: unexpected {other:?}",
+                        job.full_name()
+                    ))
+                    .into())
+                }
+            }
+        };
+        match self
+            .engine
+            .start_execution(project, job, &record, opts)
+            .await
+        {
+            Ok(handle) => Ok(handle.id),
+            Err(e) => {
+                if let Err(d) = store.delete_execution(record.id).await {
+                    tracing::error!(error = %d, id = record.id, "removing the record of a run that did not start");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Whether `subject` may do `action` on `job` of `project`; always, when
+    /// the engine has no authorizer (a trusted library caller).
+    fn may(&self, subject: &Subject, action: &str, project: &str, job: &Job) -> bool {
+        self.engine.authorizer().is_none_or(|a| {
+            a.allowed(
+                subject,
+                action,
+                &job_resource(job),
+                &AuthContext::Project(project.to_owned()),
+            )
+        })
+    }
+}
+
+/// Rundeck's argString: `-name value` pairs, by the engine's parser.
+fn parse_arg_string(s: &str) -> std::result::Result<BTreeMap<String, String>, StartError> {
+    crate::engine::limits::parse_arg_string(s)
+        .map(|pairs| pairs.into_iter().collect())
+        .map_err(|e| StartError::Invalid(format!("argString: {e}")))
+}
+
+/// A log level by its Rundeck name (`NORMAL` is `INFO`, `WARNING` `WARN`).
+fn parse_loglevel(s: &str) -> std::result::Result<LogLevel, StartError> {
+    match s.trim().to_ascii_uppercase().as_str() {
+        "DEBUG" => Ok(LogLevel::Debug),
+        "VERBOSE" => Ok(LogLevel::Verbose),
+        "INFO" | "NORMAL" => Ok(LogLevel::Info),
+        "WARN" | "WARNING" => Ok(LogLevel::Warn),
+        "ERROR" => Ok(LogLevel::Error),
+        _ => Err(StartError::Invalid(format!(
+            "loglevel: {s:?} is not DEBUG, VERBOSE, INFO, WARN or ERROR"
+        ))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arg_strings() {
+        let m = parse_arg_string(r#"-env prod -msg "hello world" -flag -n 'a b'"#).unwrap();
+        assert_eq!(m["env"], "prod");
+        assert_eq!(m["msg"], "hello world");
+        assert_eq!(m["flag"], "");
+        assert_eq!(m["n"], "a b");
+        assert!(parse_arg_string("-a \"open").is_err());
+        assert!(parse_arg_string("value").is_err());
+        assert!(parse_arg_string("").unwrap().is_empty());
+    }
+}
