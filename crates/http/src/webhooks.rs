@@ -256,7 +256,7 @@ async fn check_config(
 }
 
 fn split_arg_string(s: &str) -> Result<Vec<(String, String)>, String> {
-    foredeck_core::engine::limits::parse_arg_string(s)
+    foredeck_core::engine::parse::parse_arg_string(s)
 }
 
 /// Whether the webhook acts as the caller: their user, and only roles

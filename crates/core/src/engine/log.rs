@@ -2,8 +2,8 @@
 //! to the live feed and listener at once, and batches events into the Store
 //! on a task of its own (so no live follower waits for a store append).
 
-use super::limits::LogLimit;
 use super::live::Feed;
+use super::parse::LogLimit;
 use super::{Control, LogListener, StopReason};
 use crate::model::{LogEvent, LogLevel, LogLimitAction};
 use crate::store::Store;

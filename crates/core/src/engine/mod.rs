@@ -9,10 +9,10 @@
 //! per-step state the way Rundeck reports it.
 
 mod authz;
-pub mod limits;
 mod live;
 mod log;
 pub(crate) mod options;
+pub mod parse;
 mod run;
 mod slots;
 mod state;

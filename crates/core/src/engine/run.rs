@@ -1,11 +1,11 @@
 //! One run of a job: node resolution, workflow strategies, node dispatch,
 //! error handlers, job references, retries, timeouts and the final record.
 
-use super::limits::{
-    avg_duration_limit, format_arg_string, parse_arg_string, parse_duration, LogLimit,
-};
 use super::log::{LogLimits, LogTx};
 use super::options;
+use super::parse::{
+    avg_duration_limit, format_arg_string, parse_arg_string, parse_duration, LogLimit,
+};
 use super::slots::StepSlot;
 use super::{
     resolve_options, state, Control, Engine, PluginCall, ResolvedOptions, RunOptions, StopReason,

@@ -98,8 +98,7 @@ fn check(job: &Job) -> Check {
     }
     if let Some(t) = &job.notify_avg_duration_threshold {
         if !t.contains("${")
-            && crate::engine::limits::avg_duration_limit(std::time::Duration::ZERO, Some(t))
-                .is_err()
+            && crate::engine::parse::avg_duration_limit(std::time::Duration::ZERO, Some(t)).is_err()
         {
             return fail(
                 "notifyAvgDurationThreshold",

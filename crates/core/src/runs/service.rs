@@ -242,7 +242,7 @@ impl RunService {
 
 /// Rundeck's argString: `-name value` pairs, by the engine's parser.
 fn parse_arg_string(s: &str) -> std::result::Result<BTreeMap<String, String>, StartError> {
-    crate::engine::limits::parse_arg_string(s)
+    crate::engine::parse::parse_arg_string(s)
         .map(|pairs| pairs.into_iter().collect())
         .map_err(|e| StartError::Invalid(format!("argString: {e}")))
 }

@@ -747,7 +747,7 @@ impl DurableScheduler {
         );
         e.job_id = Some(job_id.to_owned());
         e.options = spec.masked_options();
-        e.arg_string = crate::engine::limits::format_arg_string(
+        e.arg_string = crate::engine::parse::format_arg_string(
             e.options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
         e.filter = spec.filter.clone();
