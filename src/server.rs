@@ -162,7 +162,7 @@ impl Builder {
     /// data directory, the database, the master key, the ACL policies.
     pub async fn build(self) -> Result<Foredeck> {
         let data_dir = self.data_dir;
-        foredeck_store::data_dir::tighten(&data_dir)?;
+        let tightened = foredeck_store::data_dir::tighten(&data_dir)?;
         let store: Arc<dyn Store> = Arc::new(match &self.database_url {
             Some(url) => SqlStore::connect(url).await?,
             None => SqlStore::open_data_dir(&data_dir).await?,
@@ -260,6 +260,7 @@ impl Builder {
             notifier,
             limits: self.limits,
             data_dir,
+            tightened,
             _refresh: refresh.map(AbortOnDrop),
         })
     }
@@ -290,6 +291,7 @@ pub struct Foredeck {
     notifier: Option<Arc<dyn Notifier>>,
     limits: ServeLimits,
     data_dir: PathBuf,
+    tightened: Vec<String>,
     _refresh: Option<AbortOnDrop>,
 }
 
@@ -337,6 +339,12 @@ impl Foredeck {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// What [`Builder::build`] changed to make the data directory private
+    /// to this account (one line per file or directory, `path: mode A -> B`).
+    pub fn data_dir_changes(&self) -> &[String] {
+        &self.tightened
     }
 
     /// This server's uuid (Rundeck's `serverUUID`), kept in the data

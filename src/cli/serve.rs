@@ -49,12 +49,6 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
     }
     let limits = serve_limits(&a)?;
     let data_dir = a.ssh.data_dir().to_owned();
-    // the database, master key and uuid are for this account only
-    let tightened = foredeck_store::data_dir::tighten(&data_dir)
-        .with_context(|| format!("securing the data directory {}", data_dir.display()))?;
-    for change in tightened {
-        println!("Data directory made private: {change}");
-    }
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(a.bind, a.port))
         .await
         .with_context(|| format!("listening on {}:{}", a.bind, a.port))?;
@@ -76,7 +70,11 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
         .ssh(move |p: &Parts<'_>| ssh.executor_on(p.store.clone(), p.master).map_err(setting))
         .build()
         .await
-        .context("starting")?;
+        .with_context(|| format!("starting on the data directory {}", data_dir.display()))?;
+    // the database, master key and uuid are for this account only
+    for change in fd.data_dir_changes() {
+        println!("Data directory made private: {change}");
+    }
     first_start(&fd).await?;
     // memory freed by work that then stops (the first start's password
     // hash, a login's) is not kept resident while the server is idle

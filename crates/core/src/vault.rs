@@ -84,21 +84,29 @@ impl<T: SecretSource + ?Sized> SecretSource for Arc<T> {
 /// `keys/foredeck/job-options/{uuid}/{option}`. A part with characters a key
 /// path does not allow is written as `x-` and its hex.
 pub fn option_default_path(uuid: &str, option: &str) -> String {
-    fn part(s: &str) -> String {
-        let plain = !s.is_empty()
-            && s != "."
-            && s != ".."
-            && !s.starts_with("x-")
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-        if plain {
-            s.to_owned()
-        } else {
-            let hex: String = s.bytes().map(|b| format!("{b:02x}")).collect();
-            format!("x-{hex}")
-        }
+    format!("{}/{}", option_defaults_folder(uuid), key_part(option))
+}
+
+/// The key-storage folder of the secure option defaults of the job `uuid`.
+fn option_defaults_folder(uuid: &str) -> String {
+    format!("{OPTION_DEFAULTS_PREFIX}/{}", key_part(uuid))
+}
+
+/// `s` as one part of a key path: itself when a key path allows it, else
+/// `x-` and its hex (so that no two names share a part).
+fn key_part(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s != "."
+        && s != ".."
+        && !s.starts_with("x-")
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        let hex: String = s.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("x-{hex}")
     }
-    format!("{}/{}/{}", OPTION_DEFAULTS_PREFIX, part(uuid), part(option))
 }
 
 /// Key-storage folder of the secure option defaults of all jobs.
@@ -145,10 +153,9 @@ pub async fn seal_secure_defaults(job: &mut Job, vault: &dyn KeyVault) -> Result
 /// Deletes the secure option defaults kept for the job `uuid` by
 /// [`seal_secure_defaults`] (when the job is deleted).
 pub async fn forget_secure_defaults(uuid: &str, vault: &dyn KeyVault) -> Result<()> {
-    let own = option_default_path(uuid, "x");
-    let folder = own.rsplit_once('/').map_or(own.as_str(), |(f, _)| f);
+    let folder = option_defaults_folder(uuid);
     let inside = format!("{folder}/");
-    for k in vault.list(folder).await? {
+    for k in vault.list(&folder).await? {
         if !k.path.starts_with(&inside) {
             continue;
         }
