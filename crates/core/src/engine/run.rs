@@ -1327,7 +1327,7 @@ impl Run {
             // a job the subject may not even see is answered as missing
             super::authz::JobRefCheck::Hidden => return not_found(),
         }
-        if !child.execution_enabled {
+        if !crate::runs::rules::job_executions_enabled(&child) {
             if r.fail_on_disable {
                 return Ran::fail(format!(
                     "referenced job {described:?} has execution disabled"

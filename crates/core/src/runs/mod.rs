@@ -26,6 +26,7 @@
 
 mod launcher;
 mod request;
+pub mod rules;
 mod service;
 
 pub use launcher::RunLauncher;

@@ -2,13 +2,14 @@
 
 use super::launcher::{project_nodes, RunLauncher, SourcesSlot};
 use super::request::{StartError, StartRun, Started};
+use super::rules;
 use crate::authorizer::{AuthContext, Subject};
 use crate::engine::{job_resource, resolve_options, Engine, RunOptions};
 use crate::error::{Error, Result};
 use crate::filter::NodeFilter;
 use crate::model::{Execution, Job, LogLevel, Node};
 use crate::nodes::NodeSources;
-use crate::schedule::{DurableScheduler, Launcher, PROJECT_DISABLE_EXECUTIONS};
+use crate::schedule::{DurableScheduler, Launcher};
 use crate::scheduler::{RunRequest, Scheduler};
 use crate::store::{FireOutcome, Store};
 use chrono::{DateTime, Utc};
@@ -87,14 +88,11 @@ impl RunService {
                 job: id,
             });
         }
-        if !job.execution_enabled {
+        if !rules::job_executions_enabled(job) {
             return Err(StartError::JobDisabled(id));
         }
         if let Some(p) = self.engine.store().get_project(project).await? {
-            if p.config
-                .get(PROJECT_DISABLE_EXECUTIONS)
-                .is_some_and(|v| v.trim() == "true")
-            {
+            if rules::project_executions_disabled(&p) {
                 return Err(StartError::ProjectDisabled(project.to_owned()));
             }
         }

@@ -44,10 +44,7 @@ pub use spec::{
 
 use std::time::Duration;
 
-/// Project configuration key that stops a project's schedules (Rundeck's name).
-pub const PROJECT_DISABLE_SCHEDULE: &str = "project.disable.schedule";
-/// Project configuration key that stops all of a project's executions.
-pub const PROJECT_DISABLE_EXECUTIONS: &str = "project.disable.executions";
+pub use crate::runs::rules::{PROJECT_DISABLE_EXECUTIONS, PROJECT_DISABLE_SCHEDULE};
 
 /// Settings of a [`DurableScheduler`].
 #[derive(Clone, Debug)]
