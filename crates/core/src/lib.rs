@@ -24,7 +24,11 @@ pub mod nodes;
 pub mod notifier;
 pub mod runs;
 pub mod schedule;
-pub mod scheduler;
+/// The [`Scheduler`] trait and its [`RunRequest`], at their former path;
+/// they live in [`schedule`] beside their implementation.
+pub mod scheduler {
+    pub use crate::schedule::{RunRequest, Scheduler};
+}
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -45,8 +49,7 @@ pub use memory::MemoryStore;
 pub use model::*;
 pub use notifier::{NotificationTrigger, Notifier};
 pub use runs::{RunService, StartError, StartRun, Started};
-pub use schedule::{DurableScheduler, SchedulerConfig};
-pub use scheduler::{RunRequest, Scheduler};
+pub use schedule::{DurableScheduler, RunRequest, Scheduler, SchedulerConfig};
 pub use store::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, ExecutionQuery, FireOutcome,
     JobQuery, KeyType, LogPage, Page, ServerHeartbeat, Store, StoredKey, Trigger, TriggerFire,

@@ -1,23 +1,30 @@
-//! The durable scheduler: cron schedules and one-off runs kept as triggers
-//! in the [`Store`], fired exactly once across restarts and servers.
+//! Scheduling: the [`Scheduler`] trait, and [`DurableScheduler`], its
+//! implementation whose cron schedules and one-off runs are kept as
+//! triggers in the [`Store`](crate::Store), fired exactly once across
+//! restarts and servers.
 //!
-//! [`DurableScheduler`] implements [`Scheduler`](crate::Scheduler). Each job
-//! schedule is one trigger (`job:<uuid>`), each one-off run another
-//! (`once:<uuid>:<random>`). A [`tick`](DurableScheduler::tick):
+//! Each job schedule is one trigger (`job:<uuid>`), each one-off run another
+//! (`once:<uuid>:<random>`). A [`tick`](DurableScheduler::tick)
+//! (`durable.rs`):
 //!
 //! 1. the first time, marks executions this server left unfinished (it
-//!    crashed or was killed) `incomplete`;
+//!    crashed or was killed) `incomplete` (`recover.rs`);
 //! 2. heartbeats, and takes over the running executions of servers that
 //!    stopped heartbeating (marks them `incomplete`, or re-runs them when the
-//!    job has retries left);
-//! 3. claims due triggers ([`Store::claim_due_triggers`], exclusive across
-//!    servers, with a lease), works out what each fire does (misfire policy,
-//!    concurrency policy, project switches) and fires it with
-//!    [`Store::fire_trigger`]: the execution records are created and the
-//!    trigger advanced in one transaction, guarded by the claim and the fire
-//!    time, so a crash can neither lose nor double a fire;
-//! 4. starts the created executions through a [`Launcher`], and starts
-//!    queued executions whose job is no longer running.
+//!    job has retries left) (`recover.rs`);
+//! 3. claims due triggers ([`Store::claim_due_triggers`](crate::Store::claim_due_triggers),
+//!    exclusive across servers, with a lease), works out what each fire does
+//!    (misfire policy, concurrency policy, project switches) and fires it with
+//!    [`Store::fire_trigger`](crate::Store::fire_trigger): the execution
+//!    records are created and the trigger advanced in one transaction,
+//!    guarded by the claim and the fire time, so a crash can neither lose nor
+//!    double a fire (`fire.rs`);
+//! 4. starts the created executions through a [`Launcher`] (`start.rs`), and
+//!    starts queued executions whose job is no longer running (`queue.rs`,
+//!    beside one-off runs).
+//!
+//! The [`Scheduler`] methods that save and remove a job's schedule are in
+//! `triggers.rs`; what a trigger records, in `spec.rs`.
 //!
 //! A server that dies while holding claims loses them when the lease lapses;
 //! another server then fires those triggers (late by at most the lease, below
@@ -28,8 +35,14 @@
 
 mod clock;
 mod durable;
+mod fire;
 pub(crate) mod launcher;
+mod queue;
+mod recover;
+mod scheduler;
 mod spec;
+mod start;
+mod triggers;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +50,7 @@ mod tests;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use durable::{DurableScheduler, DurableSchedulerBuilder, TickReport};
 pub use launcher::{EngineLauncher, Launcher};
+pub use scheduler::{RunRequest, Scheduler};
 pub use spec::{
     Concurrency, MisfirePolicy, TriggerSpec, CONCURRENCY_KEY, DEFAULT_FIRE_ALL_LIMIT,
     MISFIRE_LIMIT_KEY, MISFIRE_POLICY_KEY,

@@ -3,7 +3,7 @@ use crate::error::{Error, Result};
 use crate::executor::{Executor, NodeCommand, NodeOutcome, NodeRequest, OutputSink};
 use crate::model::{Execution, Job, Stream};
 use crate::notifier::{NotificationTrigger, Notifier};
-use crate::scheduler::{RunRequest, Scheduler};
+use crate::schedule::{RunRequest, Scheduler};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};

@@ -1,0 +1,154 @@
+//! Runs that wait: one-off runs at a later time (a `once:` trigger each),
+//! and queued executions, started one at a time when their job is idle.
+
+use super::durable::{DurableScheduler, TickReport};
+use super::scheduler::RunRequest;
+use super::spec::TriggerSpec;
+use crate::error::{Error, Result};
+use crate::model::ExecutionStatus;
+use crate::store::{ExecutionClaim, ExecutionQuery, Trigger};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+
+impl DurableScheduler {
+    /// Starts queued executions of jobs that are not running.
+    pub(super) async fn drain_queues(&self, report: &mut TickReport) -> Result<()> {
+        let page = self
+            .inner
+            .store
+            .query_executions(&ExecutionQuery {
+                status: Some(ExecutionStatus::Queued),
+                max: 100,
+                ..ExecutionQuery::default()
+            })
+            .await?;
+        let jobs: BTreeSet<(String, String)> = page
+            .items
+            .into_iter()
+            .filter(|e| e.server_uuid.is_none())
+            .filter_map(|e| e.job_id.map(|j| (e.project, j)))
+            .collect();
+        for (project, job_id) in jobs {
+            self.drain_job(&project, &job_id, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the oldest queued execution of a job when none of it runs.
+    pub(super) async fn drain_job(
+        &self,
+        project: &str,
+        job_id: &str,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        let store = &self.inner.store;
+        if !self.running_ids(project, job_id).await?.is_empty() {
+            return Ok(());
+        }
+        let claim = ExecutionClaim {
+            status: ExecutionStatus::Queued,
+            owner: None,
+            due_by: None,
+            job_id: Some(job_id.to_owned()),
+        };
+        let Some(mut e) = store
+            .claim_executions(self.server(), &claim, 1)
+            .await?
+            .pop()
+        else {
+            return Ok(());
+        };
+        e.status = ExecutionStatus::Running;
+        e.date_started = self.inner.clock.now();
+        store.update_execution(&e).await?;
+        // two servers may have each claimed one: the lowest id runs, the
+        // others go back to the queue
+        if self
+            .running_ids(project, job_id)
+            .await?
+            .iter()
+            .any(|other| *other < e.id)
+        {
+            e.status = ExecutionStatus::Queued;
+            e.server_uuid = None;
+            store.update_execution(&e).await?;
+            return Ok(());
+        }
+        let Some(job) = store.get_job(project, job_id).await? else {
+            self.fail(e, "the job no longer exists").await;
+            return Ok(());
+        };
+        let options = e.options.clone();
+        let subject = self.stored_subject(&e).await;
+        self.launch(job, e, options, None, true, subject);
+        report.started += 1;
+        Ok(())
+    }
+
+    async fn running_ids(&self, project: &str, job_id: &str) -> Result<Vec<u64>> {
+        Ok(self
+            .inner
+            .store
+            .query_executions(&ExecutionQuery {
+                project: Some(project.to_owned()),
+                job_ids: vec![job_id.to_owned()],
+                status: Some(ExecutionStatus::Running),
+                max: 1000,
+                ..ExecutionQuery::default()
+            })
+            .await?
+            .items
+            .into_iter()
+            .map(|e| e.id)
+            .collect())
+    }
+
+    /// [`Scheduler::run_at`](super::Scheduler::run_at): a `once:` trigger
+    /// that runs the job at `at` with the request's options, filter and user.
+    pub(super) async fn run_at_impl(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()> {
+        let store = &self.inner.store;
+        let job = store
+            .get_job(&request.project, &request.job_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "job",
+                id: request.job_id.clone(),
+            })?;
+        if !job.execution_enabled {
+            return Err(Error::InvalidJob {
+                job: job.full_name(),
+                field: "executionEnabled".into(),
+                message: "executions of this job are disabled".into(),
+            });
+        }
+        let user = if request.user.is_empty() {
+            self.inner.config.user.clone()
+        } else {
+            request.user.clone()
+        };
+        let mut spec = TriggerSpec::for_job(&job, &user)?;
+        // The trigger waits in the store (and may fire on another cluster
+        // member): a secure value given now would be kept there in clear.
+        if let Some(name) = spec
+            .secure
+            .iter()
+            .find(|s| request.options.contains_key(*s))
+        {
+            return Err(Error::InvalidJob {
+                job: job.full_name(),
+                field: format!("options.{name}"),
+                message: "a secure option value is not kept for a run at a later time; \
+                          run now, or give the option a key storage default (storagePath)"
+                    .into(),
+            });
+        }
+        spec.options = request.options;
+        spec.filter = request.filter;
+        spec.roles = request.roles;
+        let id = format!("once:{}:{}", request.job_id, uuid::Uuid::new_v4().simple());
+        let mut t = Trigger::new(id, request.project, Some(request.job_id), at);
+        t.spec = serde_json::to_value(&spec)
+            .map_err(|e| Error::Store(format!("trigger spec of {}: {e}", job.full_name())))?;
+        store.put_trigger(&t).await
+    }
+}
