@@ -69,10 +69,7 @@ pub fn tighten(dir: &Path) -> Result<Vec<String>> {
     let meta = std::fs::symlink_metadata(dir)
         .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
     if !meta.is_dir() {
-        return Err(Error::Store(format!(
-            "data directory {} is not a directory",
-            dir.display()
-        )));
+        return Err(crate::StoreError::NotADirectory(dir.display().to_string()).into());
     }
     restrict(dir, meta.permissions().mode(), DIR_MODE, &mut changed)?;
     let entries =

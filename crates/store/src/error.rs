@@ -51,6 +51,22 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// The key storage's master key is missing its form (not 32 bytes of
+    /// base64) or could not be read.
+    #[error("master key: {0}")]
+    MasterKey(String),
+    /// A key storage entry could not be sealed or opened: a wrong master
+    /// key, an altered or moved entry, or an unknown format.
+    #[error("{path}: {reason}")]
+    Sealed {
+        /// The entry's key path.
+        path: String,
+        /// Why (`cannot decrypt: wrong master key, ...`).
+        reason: String,
+    },
+    /// The data directory is not usable as one (it is a file).
+    #[error("data directory {0} is not a directory")]
+    NotADirectory(String),
 }
 
 impl From<DbErr> for StoreError {

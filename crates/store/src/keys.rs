@@ -81,7 +81,7 @@ impl MasterKey {
 }
 
 fn invalid_master(message: String) -> Error {
-    Error::Store(format!("master key: {message}"))
+    crate::StoreError::MasterKey(message).into()
 }
 
 /// Checks a key path: `keys/` followed by `/`-separated names of letters,
@@ -183,7 +183,10 @@ impl KeyStorage {
                     aad: &aad,
                 },
             )
-            .map_err(|_| Error::Store(format!("cannot encrypt {path}")))?;
+            .map_err(|_| crate::StoreError::Sealed {
+                path: path.to_owned(),
+                reason: "cannot encrypt".into(),
+            })?;
         let mut out = Vec::with_capacity(1 + nonce.len() + ct.len());
         out.push(VERSION);
         out.extend_from_slice(&nonce);
@@ -194,10 +197,11 @@ impl KeyStorage {
     fn open(&self, entry: &StoredKey) -> Result<Vec<u8>> {
         let sealed = &entry.ciphertext;
         if sealed.len() < 1 + 12 + 16 || sealed[0] != VERSION {
-            return Err(Error::Store(format!(
-                "{}: not a sealed key entry (unknown format)",
-                entry.path
-            )));
+            return Err(crate::StoreError::Sealed {
+                path: entry.path.clone(),
+                reason: "not a sealed key entry (unknown format)".into(),
+            }
+            .into());
         }
         let nonce = Nonce::from_slice(&sealed[1..13]);
         let aad = Self::aad(&entry.path, entry.key_type);
@@ -210,10 +214,12 @@ impl KeyStorage {
                 },
             )
             .map_err(|_| {
-                Error::Store(format!(
-                    "{}: cannot decrypt: wrong master key, or the entry was altered or moved",
-                    entry.path
-                ))
+                crate::StoreError::Sealed {
+                    path: entry.path.clone(),
+                    reason: "cannot decrypt: wrong master key, or the entry was altered or moved"
+                        .into(),
+                }
+                .into()
             })
     }
 
