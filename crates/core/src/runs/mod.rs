@@ -30,5 +30,5 @@ pub mod rules;
 mod service;
 
 pub use launcher::RunLauncher;
-pub use request::{StartError, StartRun, Started};
+pub use request::{parse_run_at_time, StartError, StartRun, Started};
 pub use service::RunService;

@@ -31,8 +31,22 @@ pub struct StartRun {
     pub as_user: Option<String>,
     /// A node filter that replaces the job's; blank: the job's.
     pub filter: Option<String>,
-    /// Run at this ISO-8601 time instead of now; blank: now.
+    /// Run at this ISO-8601 time instead of now (see [`parse_run_at_time`]
+    /// for the forms); blank: now.
     pub run_at_time: Option<String>,
+}
+
+/// Reads a `runAtTime` as Rundeck does: an ISO-8601 date and time with
+/// seconds, optional fractional seconds and a zone offset written `Z`,
+/// `+08`, `+0800` or `+08:00` (Java's `X`, `XX` and `XXX`), as in
+/// Rundeck's documented `2016-11-23T12:20:55-0800` and
+/// `2016-11-23T12:20:55.123-0800`. `None`: not such a time.
+pub fn parse_run_at_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%#z"))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// What [`RunService::start_run`](super::RunService::start_run) did.
@@ -102,6 +116,47 @@ impl ErrorCode for StartError {
             | StartError::Invalid(_) => ErrorKind::InvalidInput,
             StartError::AlreadyRunning { .. } => ErrorKind::Conflict,
             StartError::Other(e) => e.kind(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_run_at_time;
+
+    #[test]
+    fn run_at_time_takes_every_offset_form_rundeck_reads() {
+        let utc = |s: &str| parse_run_at_time(s).map(|t| t.to_rfc3339());
+        let want = Some("2026-12-04T09:52:33+00:00".to_owned());
+        for text in [
+            "2026-12-04T09:52:33Z",
+            "2026-12-04T09:52:33+00:00",
+            "2026-12-04T09:52:33+0000",
+            "2026-12-04T01:52:33-0800",
+            "2026-12-04T01:52:33-08:00",
+            "2026-12-04T01:52:33-08",
+            " 2026-12-04T11:52:33+02 ",
+        ] {
+            assert_eq!(utc(text), want, "{text}");
+        }
+        assert_eq!(
+            utc("2026-12-04T01:52:33.123-0800"),
+            Some("2026-12-04T09:52:33.123+00:00".to_owned())
+        );
+        assert_eq!(
+            utc("2026-12-04T09:52:33.123Z"),
+            Some("2026-12-04T09:52:33.123+00:00".to_owned())
+        );
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-12-04T09:52:33",
+            "2026-12-04 09:52",
+            "2026-12-04T09:52Z",
+            "2026-13-04T09:52:33Z",
+            "2026-12-04T09:52:33+2500",
+        ] {
+            assert_eq!(utc(bad), None, "{bad:?}");
         }
     }
 }

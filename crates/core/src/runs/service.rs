@@ -11,7 +11,6 @@ use crate::model::{Execution, Job, LogLevel, Node};
 use crate::nodes::NodeSources;
 use crate::schedule::{DurableScheduler, Launcher, RunRequest, Scheduler};
 use crate::store::{FireOutcome, Store};
-use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -126,11 +125,9 @@ impl RunService {
         // refuse bad options now, not when a later run starts
         resolve_options(job, &options)?;
         if let Some(at) = request.run_at_time.filter(|s| !s.trim().is_empty()) {
-            let at = DateTime::parse_from_rfc3339(at.trim())
-                .map_err(|_| {
-                    StartError::Invalid(format!("runAtTime: {at:?} is not an ISO-8601 time"))
-                })?
-                .with_timezone(&Utc);
+            let at = super::request::parse_run_at_time(&at).ok_or_else(|| {
+                StartError::Invalid(format!("runAtTime: {at:?} is not an ISO-8601 time"))
+            })?;
             let run = RunRequest {
                 project: project.to_owned(),
                 job_id: id,

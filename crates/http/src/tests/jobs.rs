@@ -1532,3 +1532,22 @@ async fn import_form_uploads_refuse_bad_input_and_callers_without_grants() {
     let (status, _) = send(&small, Method::POST, uri, ADMIN, Some(&ctype), &body).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// `runAtTime` in the forms Rundeck documents (`-0800`, with milliseconds,
+/// `+0000`) schedules the run at that instant.
+#[tokio::test]
+async fn run_at_time_in_rundecks_documented_forms() {
+    let s = loaded().await;
+    for (at, utc) in [
+        ("2099-12-04T01:52:33-0800", "2099-12-04T09:52:33Z"),
+        ("2099-12-04T01:52:34.123-0800", "2099-12-04T09:52:34Z"),
+        ("2099-12-04T09:52:35+0000", "2099-12-04T09:52:35Z"),
+    ] {
+        let body = serde_json::json!({ "runAtTime": at }).to_string();
+        let (status, resp) = post_json(&s, &format!("/api/59/job/{HELLO}/run"), ADMIN, &body).await;
+        assert_eq!(status, StatusCode::OK, "{at}: {resp}");
+        let v: Value = serde_json::from_str(&resp).unwrap();
+        assert_eq!(v["status"], "scheduled", "{at}: {resp}");
+        assert_eq!(v["dateScheduled"], utc, "{at}: {resp}");
+    }
+}
