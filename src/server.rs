@@ -22,12 +22,13 @@
 use crate::credentials::KeyStorageCredentials;
 use foredeck_core::acl::AclAuthorizer;
 use foredeck_core::engine::Engine;
+use foredeck_core::runs::RunService;
 use foredeck_core::store::{ApiToken, User};
 use foredeck_core::{
     Authorizer, DurableScheduler, Error, Executor, Notifier, Result, SchedulerConfig, Store,
 };
 use foredeck_http::auth::{hash_token, new_token_secret};
-use foredeck_http::{ApiState, Runtime, ServeLimits};
+use foredeck_http::{ApiState, ServeLimits};
 use foredeck_ssh::{
     ConfigCredentials, KnownHosts, LayeredKnownHosts, SshConfig, SshExecutor, StoreKnownHosts,
 };
@@ -241,15 +242,15 @@ impl Builder {
         if let Some(adjust) = self.scheduler {
             adjust(&mut config);
         }
-        let runtime = Runtime::new(engine.clone(), |launcher| {
+        let runs = RunService::new(engine.clone(), |launcher| {
             DurableScheduler::builder(store.clone(), launcher)
                 .config(config)
                 .on_lag(move |d| lag.set(d.as_secs_f64()))
                 .build()
         });
-        let scheduler = runtime.scheduler.clone();
+        let scheduler = runs.scheduler.clone();
         let state = state
-            .with_runtime(runtime)
+            .with_run_service(runs)
             .with_server_node(engine.server_node());
         Ok(Foredeck {
             store,

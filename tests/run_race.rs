@@ -75,8 +75,8 @@ async fn race(store: Arc<dyn Store>) {
     // a server's first tick marks the runs it left unfinished incomplete:
     // done now, before any run of this process
     scheduler.recover().await.unwrap();
-    let state =
-        ApiState::new(store.clone(), Arc::new(RoleAuthorizer::new(["admin"]))).with_runtime(runs);
+    let state = ApiState::new(store.clone(), Arc::new(RoleAuthorizer::new(["admin"])))
+        .with_run_service(runs);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://{}/api/59/job/{JOB}/run",

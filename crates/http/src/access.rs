@@ -6,50 +6,12 @@
 //! `view` is answered as missing (404), so its name never leaks; a visible
 //! job lacking the asked action is answered 403.
 
-use crate::api::ApiVersion;
 use crate::error::ApiError;
+use crate::extract::Caller;
 use crate::ApiState;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::{Execution, Job, JobSummary};
-use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// The authenticated caller of a request: subject, API version, address.
-#[derive(Clone, Debug)]
-pub(crate) struct Caller {
-    pub subject: Subject,
-    pub version: ApiVersion,
-    pub source: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // Both are set by the middleware in front of every API route.
-        let subject = parts
-            .extensions
-            .get::<Subject>()
-            .cloned()
-            .ok_or_else(|| ApiError::unauthorized("access", "the API"))?;
-        let version = parts
-            .extensions
-            .get::<ApiVersion>()
-            .copied()
-            .unwrap_or(ApiVersion(crate::CURRENT_API));
-        let source = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        Ok(Caller {
-            subject,
-            version,
-            source,
-        })
-    }
-}
 
 /// A job as `.aclpolicy` rules match it (kind `job` with `name`, `group`
 /// and `uuid`): a whole definition or its summary.

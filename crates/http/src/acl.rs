@@ -6,20 +6,49 @@
 //! every change the authorizer reloads, so the next request is decided by the
 //! new rules.
 
-use crate::audit::{self, Change, ClientAddr};
+use crate::audit::{self, Change};
 use crate::auth::allowed_any;
 use crate::error::ApiError;
+use crate::extract::ClientAddr;
 use crate::{ApiState, ApiVersion};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::acl::{Policy, PolicyScope};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::AclPolicy;
 use serde::Deserialize;
 use serde_json::json;
+
+/// The ACL policy routes, system and project.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/system/acl", routing::get(system_list))
+        .route("/api/{v}/system/acl/", routing::get(system_list))
+        .route(
+            "/api/{v}/system/acl/{name}",
+            routing::get(system_get)
+                .post(system_create)
+                .put(system_update)
+                .delete(system_delete),
+        )
+        .route("/api/{v}/project/{project}/acl", routing::get(project_list))
+        .route(
+            "/api/{v}/project/{project}/acl/",
+            routing::get(project_list),
+        )
+        .route(
+            "/api/{v}/project/{project}/acl/{name}",
+            routing::get(project_get)
+                .post(project_create)
+                .put(project_update)
+                .delete(project_delete),
+        )
+}
 
 /// Which policies a request is about.
 struct Target {

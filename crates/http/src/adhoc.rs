@@ -14,16 +14,18 @@
 //! before the server downloads anything (see [`crate::script_url`]). The
 //! run is audited.
 
-use crate::access::Caller;
 use crate::error::ApiError;
-use crate::executions::{flag, number, param, path, Params};
-use crate::form::Form;
+use crate::extract::Caller;
+use crate::extract::{flag, number, param, path, Form, Params};
+
 use crate::resources::node_resource;
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use foredeck_core::authorizer::AuthContext;
 use foredeck_core::engine::RunOptions;
 use foredeck_core::model::{Dispatch, NodeFilters, ScriptSpec, StepKind};
@@ -31,6 +33,20 @@ use foredeck_core::{Job, Node, NodeFilter, Step, Workflow};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+
+/// The ad-hoc run routes: `run/command`, `run/script`, `run/url`.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/api/{v}/project/{project}/run/command",
+            routing::post(command),
+        )
+        .route(
+            "/api/{v}/project/{project}/run/script",
+            routing::post(script),
+        )
+        .route("/api/{v}/project/{project}/run/url", routing::post(url))
+}
 
 /// Longest command line or script taken.
 const MAX_COMMAND: usize = 1 << 20;
@@ -187,7 +203,7 @@ pub(crate) async fn script(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let b = parse(&headers, &q, body).await?;
-    let field = if crate::form::media_type(&headers).contains("form") {
+    let field = if crate::extract::media_type(&headers).contains("form") {
         "scriptFile"
     } else {
         "script"
@@ -231,7 +247,7 @@ pub(crate) async fn url(
         .url
         .clone()
         .filter(|u| !u.trim().is_empty())
-        .ok_or_else(|| crate::form::required("scriptURL"))?;
+        .ok_or_else(|| crate::extract::required("scriptURL"))?;
     let limits = state.limits;
     let script =
         crate::script_url::fetch(&url, limits.script_url_timeout, limits.script_url_max_bytes)
@@ -303,7 +319,7 @@ async fn admit(
         _ => subject.user.clone(),
     };
     // the nodes the filter selects and the caller may run on
-    let all = state.runtime.nodes(project).await?;
+    let all = state.runs.nodes(project).await?;
     let ctx = AuthContext::Project(project.to_owned());
     let nodes: Vec<_> = parsed
         .select(&all, true)
@@ -372,7 +388,7 @@ async fn run(
         subject: Some(caller.subject.clone()),
         ..RunOptions::default()
     };
-    let handle = state.runtime.engine.start_job(project, &job, opts).await?;
+    let handle = state.runs.engine.start_job(project, &job, opts).await?;
     let id = handle.id;
     drop(handle);
     state

@@ -1,10 +1,18 @@
 //! API versions: `/api/{v}/...` accepts 14 to 59.
 
 use crate::error::ApiError;
+use crate::ApiState;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
+
+/// Any other path under `/api/{v}/`: Rundeck's 404.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/{v}/{*rest}", routing::any(not_found))
+}
 
 /// The newest API version served (Rundeck 5's).
 pub const CURRENT_API: u32 = 59;

@@ -8,26 +8,26 @@
 //! `{"paging": {"count", "total", "offset", "max"}, "events": [...]}`.
 
 use crate::error::ApiError;
+use crate::extract::{client_addr, ClientAddr};
 use crate::ApiState;
-use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Query, State};
 use axum::http::Extensions;
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::{AuditEvent, AuditQuery};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+
+/// The audit log route, `system/audit`.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/{v}/system/audit", routing::get(query))
+}
 
 /// The largest page of audit events served.
 const MAX_PAGE: u64 = 1000;
-
-/// The client's address, when the server was started with connect info.
-pub(crate) fn client_addr(ext: &Extensions) -> Option<String> {
-    ext.get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-}
 
 /// One change to record.
 pub(crate) struct Change<'a> {
@@ -69,22 +69,6 @@ pub(crate) async fn append(state: &ApiState, user: &str, source: Option<String>,
     };
     if let Err(e) = state.store.append_audit(&event).await {
         tracing::error!(error = %e, action = c.action, resource = c.resource, "audit event not recorded");
-    }
-}
-
-/// The client's address as an extractor (none when the router is called
-/// without connect info, as in tests).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ClientAddr(pub Option<String>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(client_addr(&parts.extensions)))
     }
 }
 

@@ -62,7 +62,7 @@ pub(crate) async fn authenticate(
         return by_session(&state, req, next).await;
     };
     let hash = hash_token(&secret);
-    let addr = crate::audit::client_addr(req.extensions());
+    let addr = crate::extract::client_addr(req.extensions());
     let token = match state.tokens.get(&hash) {
         Some(t) => t,
         None => match look_up(&state, addr.as_deref(), &hash).await {

@@ -1,10 +1,11 @@
 //! Jobs: list, export, import, get, delete (one or many), info, run, retry,
 //! enable/disable execution and schedule, and a job's executions.
 
-use crate::access::Caller;
 use crate::api::ApiVersion;
 use crate::error::ApiError;
-use crate::executions::{flag, ids_of, number, param, path, Params};
+use crate::executions::ids_of;
+use crate::extract::Caller;
+use crate::extract::{flag, number, optional_json, param, path, Params};
 use crate::job_lists::{self, accepts_gzip, ListKey};
 use crate::ApiState;
 use axum::body::Bytes;
@@ -12,7 +13,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use chrono::{DateTime, Utc};
 use foredeck_core::schedule::TriggerSpec;
 use foredeck_core::store::{ExecutionQuery, JobQuery};
@@ -22,6 +25,49 @@ use foredeck_core::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+
+/// The job routes: lists, export, import, one job, its runs, retries, executions and toggles.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/project/{project}/jobs", routing::get(list))
+        .route(
+            "/api/{v}/project/{project}/jobs/export",
+            routing::get(export),
+        )
+        .route(
+            "/api/{v}/project/{project}/jobs/import",
+            routing::post(import),
+        )
+        .route(
+            "/api/{v}/jobs/delete",
+            routing::post(bulk_delete).delete(bulk_delete),
+        )
+        .route("/api/{v}/job/{id}", routing::get(get).delete(delete))
+        .route("/api/{v}/job/{id}/info", routing::get(info))
+        .route("/api/{v}/job/{id}/forecast", routing::get(forecast))
+        .route("/api/{v}/job/{id}/run", routing::post(run))
+        .route(
+            "/api/{v}/job/{id}/executions",
+            routing::get(executions).post(run),
+        )
+        .route("/api/{v}/job/{id}/retry/{execid}", routing::post(retry))
+        .route(
+            "/api/{v}/job/{id}/execution/enable",
+            routing::post(enable_execution),
+        )
+        .route(
+            "/api/{v}/job/{id}/execution/disable",
+            routing::post(disable_execution),
+        )
+        .route(
+            "/api/{v}/job/{id}/schedule/enable",
+            routing::post(enable_schedule),
+        )
+        .route(
+            "/api/{v}/job/{id}/schedule/disable",
+            routing::post(disable_schedule),
+        )
+}
 
 /// A job in Rundeck's list shape, serialized straight from the summary
 /// (lists of thousands are written without building a JSON tree).
@@ -383,7 +429,7 @@ pub(crate) async fn import(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_of(&state, &caller, &p, true).await?;
-    let form = crate::form::Form::parse(&headers, body.clone()).await?;
+    let form = crate::extract::Form::parse(&headers, body.clone()).await?;
     if let Some(f) = &form {
         q.extend(f.fields().into_iter().filter(|(n, _)| n != "xmlBatch"));
     }
@@ -410,13 +456,13 @@ pub(crate) async fn import(
         Some(f) => {
             let part = f
                 .part("xmlBatch")
-                .ok_or_else(|| crate::form::required("xmlBatch"))?;
+                .ok_or_else(|| crate::extract::required("xmlBatch"))?;
             let text = part.text()?;
             let ctype = part.content_type.as_deref().unwrap_or("");
             (text, "xmlBatch", import_is_yaml(&q, ctype, Some(text))?)
         }
         None => {
-            let ctype = crate::form::media_type(&headers);
+            let ctype = crate::extract::media_type(&headers);
             let yaml = import_is_yaml(&q, &ctype, None)?;
             let text = std::str::from_utf8(&body)
                 .map_err(|e| ApiError::invalid(format!("request body is not UTF-8: {e}")))?;
@@ -544,7 +590,7 @@ async fn import_one(
     }
     let stored = store.put_job(project, &job).await.map_err(err)?;
     if let Err(e) = state
-        .runtime
+        .runs
         .scheduler
         .schedule_job_as(project, &stored, &caller.subject)
         .await
@@ -605,7 +651,7 @@ pub(crate) async fn get(
 
 async fn delete_job(state: &ApiState, caller: &Caller, id: &str) -> Result<Job, ApiError> {
     let (project, job) = state.job_for(&caller.subject, id, "delete").await?;
-    state.runtime.scheduler.unschedule_job(&project, id).await?;
+    state.runs.scheduler.unschedule_job(&project, id).await?;
     state.store.delete_job(&project, id).await?;
     if let Some(keys) = &state.keys {
         // the secure option defaults it kept in key storage go with it
@@ -675,11 +721,7 @@ pub(crate) async fn info(
 ) -> Result<Json<Value>, ApiError> {
     let id = path(&p, "id");
     let (project, job) = state.visible_job(&caller.subject, &id).await?;
-    let next = state
-        .runtime
-        .scheduler
-        .next_fire_time(&project, &id)
-        .await?;
+    let next = state.runs.scheduler.next_fire_time(&project, &id).await?;
     let mut out = job_json(caller.version, &project, &job.summary(), next);
     let durations = state
         .store
@@ -752,11 +794,7 @@ pub(crate) async fn forecast(
         .take(usize::try_from(max).unwrap_or(100))
         .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
         .collect();
-    let next = state
-        .runtime
-        .scheduler
-        .next_fire_time(&project, &id)
-        .await?;
+    let next = state.runs.scheduler.next_fire_time(&project, &id).await?;
     let mut out = job_json(caller.version, &project, &job.summary(), next);
     out["futureScheduledExecutions"] = Value::Array(future);
     Ok(Json(out))
@@ -782,7 +820,7 @@ async fn toggle(
     }
     let stored = state.store.put_job(&project, &job).await?;
     state
-        .runtime
+        .runs
         .scheduler
         .schedule_job_as(&project, &stored, &caller.subject)
         .await?;
@@ -882,11 +920,7 @@ impl OptionValue {
 /// The run request of a body and query parameters (`option.NAME=value`
 /// included); the body wins.
 fn run_body(body: &Bytes, q: &[(String, String)]) -> Result<RunBody, ApiError> {
-    let mut b: RunBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RunBody::default()
-    } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("request body: {e}")))?
-    };
+    let mut b: RunBody = optional_json(body)?.unwrap_or_default();
     let text = |k: &str| param(q, k).map(str::to_owned);
     b.arg_string = b.arg_string.or_else(|| text("argString"));
     b.loglevel = b.loglevel.or_else(|| text("loglevel"));
@@ -936,7 +970,7 @@ async fn start(
         filter: b.filter,
         run_at_time: b.run_at_time,
     };
-    let e = match state.runtime.start_run(project, job, request).await? {
+    let e = match state.runs.start_run(project, job, request).await? {
         Started::Now(e) => e,
         Started::Scheduled { at, user } => {
             state

@@ -31,7 +31,7 @@ mod audit;
 pub mod auth;
 mod error;
 mod executions;
-mod form;
+mod extract;
 mod job_lists;
 mod jobs;
 pub mod metrics;
@@ -42,7 +42,6 @@ mod project_config;
 mod projects;
 pub mod recent;
 mod resources;
-mod runtime;
 mod script_url;
 mod serve;
 pub mod session;
@@ -57,10 +56,11 @@ mod webhooks;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use axum::Router;
 use foredeck_core::nodes::NodeSources;
+use foredeck_core::runs::RunService;
 use foredeck_core::{Authorizer, KeyVault, Node, SecretSource, Store};
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,7 +70,6 @@ pub use api::{ApiVersion, CURRENT_API, MIN_API};
 pub use auth::RoleAuthorizer;
 pub use error::ApiError;
 pub use metrics::{Gauge, Metrics};
-pub use runtime::{Runtime, ServerLauncher};
 pub use serve::{serve, ServeLimits};
 
 /// What every request handler shares.
@@ -88,8 +87,9 @@ pub struct ApiState {
     pub started: chrono::DateTime<chrono::Utc>,
     /// Limits on requests.
     pub limits: Limits,
-    /// The engine that runs jobs and the scheduler that keeps their schedules.
-    pub runtime: Runtime,
+    /// Core's run service: the engine that runs jobs, the scheduler that
+    /// keeps their schedules, and the rules of starting a run.
+    pub runs: RunService,
     /// The projects' node sources and their cache.
     pub nodes: Arc<NodeSources>,
     /// The metrics registry (`/metrics`); other parts add gauges to it.
@@ -130,18 +130,18 @@ pub struct ApiState {
 
 impl ApiState {
     /// State with default limits, started now.
-    /// The runtime is an engine with the local executor only (see
-    /// [`ApiState::with_runtime`] for SSH and the rest).
+    /// Runs go through a run service with the local executor only (see
+    /// [`ApiState::with_run_service`] for SSH and the rest).
     pub fn new(store: Arc<dyn Store>, authorizer: Arc<dyn Authorizer>) -> Self {
-        let runtime = Runtime::local(store.clone());
+        let runs = RunService::local(store.clone());
         // runs started for a caller are checked as that caller
-        runtime.engine.set_authorizer(authorizer.clone());
+        runs.engine.set_authorizer(authorizer.clone());
         let nodes = Arc::new(NodeSources::new(store.clone(), default_server_node()));
-        runtime.use_node_sources(nodes.clone());
+        runs.use_node_sources(nodes.clone());
         ApiState {
             store,
             authorizer,
-            runtime,
+            runs,
             server_uuid: uuid::Uuid::new_v4().to_string(),
             node_name: "foredeck".into(),
             started: chrono::Utc::now(),
@@ -168,14 +168,15 @@ impl ApiState {
         }
     }
 
-    /// The same state running jobs with this engine and scheduler.
-    pub fn with_runtime(mut self, runtime: Runtime) -> Self {
-        runtime.use_node_sources(self.nodes.clone());
-        runtime.engine.set_authorizer(self.authorizer.clone());
+    /// The same state starting runs through this run service (its engine
+    /// and scheduler).
+    pub fn with_run_service(mut self, runs: RunService) -> Self {
+        runs.use_node_sources(self.nodes.clone());
+        runs.engine.set_authorizer(self.authorizer.clone());
         if let Some(s) = &self.secrets {
-            runtime.engine.set_secrets(s.clone());
+            runs.engine.set_secrets(s.clone());
         }
-        self.runtime = runtime;
+        self.runs = runs;
         self
     }
 
@@ -183,7 +184,7 @@ impl ApiState {
     /// `localhost`, run by the `local` executor, as the engine's).
     pub fn with_server_node(mut self, node: Node) -> Self {
         self.nodes = Arc::new(NodeSources::new(self.store.clone(), node));
-        self.runtime.use_node_sources(self.nodes.clone());
+        self.runs.use_node_sources(self.nodes.clone());
         self
     }
 
@@ -191,7 +192,7 @@ impl ApiState {
     /// options there (never in the job record) and runs read them back, so
     /// the storage must be readable by the engine too.
     pub fn with_keys<K: KeyVault + SecretSource + 'static>(mut self, keys: Arc<K>) -> Self {
-        self.runtime.engine.set_secrets(keys.clone());
+        self.runs.engine.set_secrets(keys.clone());
         self.secrets = Some(keys.clone());
         self.keys = Some(keys);
         self
@@ -253,205 +254,43 @@ impl Default for Limits {
     }
 }
 
-/// The API router.
+/// The API router: every area's routes (each module's `routes()`), behind
+/// the version check, authentication and metrics; the webhook route (its
+/// token is the credential), Prometheus' `/metrics` and the form login
+/// beside them; the whole bounded in body size and in requests at once.
 pub fn router(mut state: ApiState) -> Router {
     let limits = state.limits;
     state.unauthenticated = Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated));
     let api = Router::new()
-        .route("/api/{v}/system/info", get(system::info))
-        .route("/api/{v}/metrics/ping", get(system::ping))
-        .route("/api/{v}/metrics/healthcheck", get(system::healthcheck))
-        .route(
-            "/api/{v}/projects",
-            get(projects::list).post(projects::create),
-        )
-        .route(
-            "/api/{v}/project/{project}",
-            get(projects::get).delete(projects::delete),
-        )
-        // jobs and executions (issue #6: jobs, executions, live output)
-        .route("/api/{v}/project/{project}/jobs", get(jobs::list))
-        .route("/api/{v}/project/{project}/jobs/export", get(jobs::export))
-        .route("/api/{v}/project/{project}/jobs/import", post(jobs::import))
-        .route(
-            "/api/{v}/jobs/delete",
-            post(jobs::bulk_delete).delete(jobs::bulk_delete),
-        )
-        .route("/api/{v}/job/{id}", get(jobs::get).delete(jobs::delete))
-        .route("/api/{v}/job/{id}/info", get(jobs::info))
-        .route("/api/{v}/job/{id}/forecast", get(jobs::forecast))
-        .route("/api/{v}/job/{id}/run", post(jobs::run))
-        .route(
-            "/api/{v}/job/{id}/executions",
-            get(jobs::executions).post(jobs::run),
-        )
-        .route("/api/{v}/job/{id}/retry/{execid}", post(jobs::retry))
-        .route(
-            "/api/{v}/job/{id}/execution/enable",
-            post(jobs::enable_execution),
-        )
-        .route(
-            "/api/{v}/job/{id}/execution/disable",
-            post(jobs::disable_execution),
-        )
-        .route(
-            "/api/{v}/job/{id}/schedule/enable",
-            post(jobs::enable_schedule),
-        )
-        .route(
-            "/api/{v}/job/{id}/schedule/disable",
-            post(jobs::disable_schedule),
-        )
-        .route(
-            "/api/{v}/execution/{id}",
-            get(executions::get).delete(executions::delete),
-        )
-        .route("/api/{v}/execution/{id}/state", get(executions::state))
-        .route("/api/{v}/execution/{id}/output", get(executions::output))
-        .route(
-            "/api/{v}/execution/{id}/output/node/{node}",
-            get(executions::output_node),
-        )
-        .route(
-            "/api/{v}/execution/{id}/output/node/{node}/step/{stepctx}",
-            get(executions::output_node_step),
-        )
-        .route(
-            "/api/{v}/execution/{id}/output/step/{stepctx}",
-            get(executions::output_step),
-        )
-        .route(
-            "/api/{v}/execution/{id}/output/stream",
-            get(executions::stream),
-        )
-        .route(
-            "/api/{v}/execution/{id}/abort",
-            post(executions::abort).get(executions::abort),
-        )
-        .route("/api/{v}/executions/delete", post(executions::bulk_delete))
-        .route(
-            "/api/{v}/project/{project}/executions",
-            get(executions::query),
-        )
-        .route(
-            "/api/{v}/project/{project}/executions/running",
-            get(executions::running),
-        )
-        // ad-hoc commands and scripts
-        .route(
-            "/api/{v}/project/{project}/run/command",
-            post(adhoc::command),
-        )
-        .route("/api/{v}/project/{project}/run/script", post(adhoc::script))
-        .route("/api/{v}/project/{project}/run/url", post(adhoc::url))
-        // webhooks (issue #6)
-        .route("/api/{v}/project/{project}/webhooks", get(webhooks::list))
-        .route("/api/{v}/project/{project}/webhook", post(webhooks::create))
-        .route(
-            "/api/{v}/project/{project}/webhook/{id}",
-            get(webhooks::get)
-                .post(webhooks::update)
-                .delete(webhooks::delete),
-        )
-        // Project configuration, nodes, metrics, audit.
-        .route(
-            "/api/{v}/project/{project}/config",
-            get(project_config::get_all).put(project_config::put_all),
-        )
-        .route(
-            "/api/{v}/project/{project}/config/{key}",
-            get(project_config::get_key)
-                .put(project_config::put_key)
-                .delete(project_config::delete_key),
-        )
-        .route("/api/{v}/project/{project}/resources", get(resources::list))
-        .route(
-            "/api/{v}/project/{project}/sources",
-            get(resources::sources),
-        )
-        .route(
-            "/api/{v}/project/{project}/resource/{name}",
-            get(resources::get),
-        )
-        .route("/api/{v}/metrics/metrics", get(metrics::rundeck_json))
-        .route("/api/{v}/system/audit", get(audit::query))
-        // ACL policies, tokens, key storage, users.
-        .route("/api/{v}/system/acl", get(acl::system_list))
-        .route("/api/{v}/system/acl/", get(acl::system_list))
-        .route(
-            "/api/{v}/system/acl/{name}",
-            get(acl::system_get)
-                .post(acl::system_create)
-                .put(acl::system_update)
-                .delete(acl::system_delete),
-        )
-        .route("/api/{v}/project/{project}/acl", get(acl::project_list))
-        .route("/api/{v}/project/{project}/acl/", get(acl::project_list))
-        .route(
-            "/api/{v}/project/{project}/acl/{name}",
-            get(acl::project_get)
-                .post(acl::project_create)
-                .put(acl::project_update)
-                .delete(acl::project_delete),
-        )
-        .route(
-            "/api/{v}/tokens",
-            get(tokens::list_all).post(tokens::create),
-        )
-        .route(
-            "/api/{v}/tokens/{user}",
-            get(tokens::list_user).post(tokens::create_for),
-        )
-        .route(
-            "/api/{v}/token/{id}",
-            get(tokens::get).delete(tokens::delete),
-        )
-        .route("/api/{v}/storage/keys", get(storage::get_root))
-        .route("/api/{v}/storage/keys/", get(storage::get_root))
-        .route(
-            "/api/{v}/storage/keys/{*path}",
-            get(storage::get)
-                .post(storage::create)
-                .put(storage::update)
-                .delete(storage::delete),
-        )
-        .route("/api/{v}/user/info", get(users::me))
-        .route("/api/{v}/user/info/{user}", get(users::other))
-        .route("/api/{v}/user/list", get(users::list))
-        .route("/api/{v}/user/list/", get(users::list))
-        .route("/api/{v}/{*rest}", axum::routing::any(api::not_found))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        .layer(axum::middleware::from_fn(api::check_version))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ));
-    // the token in the path is the credential: no API token asked
-    let hooks = Router::new()
-        .route("/api/{v}/webhook/{token}", post(webhooks::fire))
-        .layer(axum::middleware::from_fn(api::check_version))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ));
-    let prometheus = Router::new()
-        .route("/metrics", get(metrics::prometheus))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        .layer(axum::middleware::from_fn(metrics::bearer_token));
-    let login = Router::new()
-        .route("/j_security_check", post(session::login))
-        .route("/user/logout", get(session::logout).post(session::logout));
+        .merge(system::routes())
+        .merge(projects::routes())
+        .merge(jobs::routes())
+        .merge(executions::routes())
+        .merge(adhoc::routes())
+        .merge(webhooks::routes())
+        .merge(project_config::routes())
+        .merge(resources::routes())
+        .merge(metrics::routes())
+        .merge(audit::routes())
+        .merge(acl::routes())
+        .merge(tokens::routes())
+        .merge(storage::routes())
+        .merge(users::routes())
+        .merge(api::routes())
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(from_fn(api::check_version))
+        .layer(from_fn_with_state(state.clone(), metrics::track));
+    let hooks = webhooks::fire_routes()
+        .layer(from_fn(api::check_version))
+        .layer(from_fn_with_state(state.clone(), metrics::track));
+    let prometheus = metrics::prometheus_routes()
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(from_fn(metrics::bearer_token));
     Router::new()
         .merge(api)
         .merge(hooks)
         .merge(prometheus)
-        .merge(login)
+        .merge(session::routes())
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(

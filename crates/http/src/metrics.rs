@@ -22,6 +22,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::{ExecutionQuery, ExecutionStatus};
@@ -31,6 +33,16 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+
+/// The API's metrics route, `metrics/metrics` (Prometheus' `/metrics` is [`prometheus_routes`]).
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/{v}/metrics/metrics", routing::get(rundeck_json))
+}
+
+/// Prometheus' `GET /metrics`.
+pub(crate) fn prometheus_routes() -> Router<ApiState> {
+    Router::new().route("/metrics", routing::get(prometheus))
+}
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
 pub const LATENCY_BUCKETS: [f64; 13] = [

@@ -17,11 +17,26 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::Project;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+
+/// The project configuration routes, whole and by key.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/api/{v}/project/{project}/config",
+            routing::get(get_all).put(put_all),
+        )
+        .route(
+            "/api/{v}/project/{project}/config/{key}",
+            routing::get(get_key).put(put_key).delete(delete_key),
+        )
+}
 
 /// Longest configuration key accepted.
 const MAX_KEY: usize = 512;

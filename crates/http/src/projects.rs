@@ -7,12 +7,24 @@ use crate::ApiState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::Project;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+
+/// The project routes: list, create, get, delete.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/projects", routing::get(list).post(create))
+        .route(
+            "/api/{v}/project/{project}",
+            routing::get(get).delete(delete),
+        )
+}
 
 /// Rundeck's rule for project names.
 fn valid_name(name: &str) -> bool {

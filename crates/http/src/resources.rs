@@ -18,12 +18,25 @@ use crate::ApiState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
 use axum::Extension;
+use axum::Router;
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::format::nodes_to_yaml;
 use foredeck_core::{Node, NodeFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The node routes: a project's nodes, one node, and its node sources.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/project/{project}/resources", routing::get(list))
+        .route("/api/{v}/project/{project}/sources", routing::get(sources))
+        .route(
+            "/api/{v}/project/{project}/resource/{name}",
+            routing::get(get),
+        )
+}
 
 /// The authorization resource for a node: kind `node` with its attributes.
 pub(crate) fn node_resource(n: &Node) -> Resource {

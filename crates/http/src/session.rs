@@ -13,8 +13,9 @@
 //! refused for a while
 //! ([`LoginThrottle`](crate::throttle::LoginThrottle)).
 
-use crate::audit::{self, Change, ClientAddr};
+use crate::audit::{self, Change};
 use crate::auth::{hash_token, new_token_secret};
+use crate::extract::ClientAddr;
 use crate::throttle::Verdict;
 use crate::ApiState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -23,12 +24,21 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
 use foredeck_core::authorizer::Subject;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use tokio::time::{Duration, Instant};
+
+/// The form login routes (no API token: they make the session).
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/j_security_check", routing::post(login))
+        .route("/user/logout", routing::get(logout).post(logout))
+}
 
 /// The session cookie (Rundeck's name, which its clients expect).
 pub const SESSION_COOKIE: &str = "JSESSIONID";

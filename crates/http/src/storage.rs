@@ -10,14 +10,17 @@
 //! `_`, `-` and `@` are refused (400). Authorization is on the `storage` type
 //! with the `path` and `name` of the entry (Rundeck's).
 
-use crate::audit::{self, Change, ClientAddr};
+use crate::audit::{self, Change};
 use crate::auth::allowed_any;
 use crate::error::ApiError;
+use crate::extract::ClientAddr;
 use crate::{ApiState, ApiVersion};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::names;
@@ -25,6 +28,17 @@ use foredeck_core::{KeyInfo, KeyType, KeyVault};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+
+/// The key storage routes.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/storage/keys", routing::get(get_root))
+        .route("/api/{v}/storage/keys/", routing::get(get_root))
+        .route(
+            "/api/{v}/storage/keys/{*path}",
+            routing::get(get).post(create).put(update).delete(delete),
+        )
+}
 
 const PUBLIC: &str = "application/pgp-keys";
 const PRIVATE: &str = "application/octet-stream";

@@ -3,10 +3,20 @@
 use crate::error::ApiError;
 use crate::{ApiState, CURRENT_API};
 use axum::extract::State;
+use axum::routing;
 use axum::Extension;
 use axum::Json;
+use axum::Router;
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use serde_json::{json, Value};
+
+/// The system routes: `system/info`, `metrics/ping`, `metrics/healthcheck`.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/system/info", routing::get(info))
+        .route("/api/{v}/metrics/ping", routing::get(ping))
+        .route("/api/{v}/metrics/healthcheck", routing::get(healthcheck))
+}
 
 fn may_read_system(state: &ApiState, subject: &Subject) -> Result<(), ApiError> {
     let system = Resource::new("resource").with("kind", "system");

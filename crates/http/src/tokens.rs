@@ -9,18 +9,32 @@
 //! `apitoken` type with `username` and the extra `roles`; `admin` allows
 //! any token and seeing everyone's.
 
-use crate::audit::{self, Change, ClientAddr};
+use crate::audit::{self, Change};
 use crate::auth::{allowed_any, hash_token, new_token_secret};
 use crate::error::ApiError;
+use crate::extract::ClientAddr;
 use crate::{ApiState, ApiVersion};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::ApiToken;
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+/// The API token routes.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/tokens", routing::get(list_all).post(create))
+        .route(
+            "/api/{v}/tokens/{user}",
+            routing::get(list_user).post(create_for),
+        )
+        .route("/api/{v}/token/{id}", routing::get(get).delete(delete))
+}
 
 const MAX_TEXT: usize = 200;
 

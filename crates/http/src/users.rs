@@ -7,10 +7,21 @@ use crate::auth::allowed_any;
 use crate::error::ApiError;
 use crate::ApiState;
 use axum::extract::{Path, State};
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::User;
 use serde_json::{json, Value};
+
+/// The user routes: who am I, another user, the list.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/user/info", routing::get(me))
+        .route("/api/{v}/user/info/{user}", routing::get(other))
+        .route("/api/{v}/user/list", routing::get(list))
+        .route("/api/{v}/user/list/", routing::get(list))
+}
 
 fn may_admin_users(state: &ApiState, s: &Subject) -> Result<(), ApiError> {
     let users = Resource::new("resource").with("kind", "user");

@@ -19,21 +19,39 @@
 //! after the argString is split, so a payload can never add or change other
 //! options, and options never reach a shell unquoted.
 
-use crate::access::Caller;
 use crate::auth::{hash_token, new_token_secret};
 use crate::error::ApiError;
-use crate::executions::path;
+use crate::extract::path;
+use crate::extract::Caller;
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::store::Webhook;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+
+/// The webhook management routes (the route that fires a webhook is [`fire_routes`]).
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/project/{project}/webhooks", routing::get(list))
+        .route("/api/{v}/project/{project}/webhook", routing::post(create))
+        .route(
+            "/api/{v}/project/{project}/webhook/{id}",
+            routing::get(get).post(update).delete(delete),
+        )
+}
+
+/// The route that fires a webhook: the token in the path is the credential, so no API token is asked.
+pub(crate) fn fire_routes() -> Router<ApiState> {
+    Router::new().route("/api/{v}/webhook/{token}", routing::post(fire))
+}
 
 /// The one event plugin there is.
 pub(crate) const RUN_JOB: &str = "webhook-run-job";

@@ -1,8 +1,8 @@
 //! Abort, delete and bulk delete.
 
-use super::params::{path, Params};
-use crate::access::Caller;
 use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::extract::{optional_json, path, Params};
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -21,7 +21,7 @@ pub(crate) async fn abort(
     let e = state.execution_for(&caller.subject, &id, "kill").await?;
     let (status, reason) = if e.status.is_final() {
         ("failed", Some("Job is not running"))
-    } else if state.runtime.engine.abort(e.id) {
+    } else if state.runs.engine.abort(e.id) {
         ("pending", None)
     } else {
         (
@@ -116,9 +116,7 @@ pub(crate) fn ids_of(body: &Bytes, q: &[(String, String)]) -> Result<Vec<String>
             );
         }
     }
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+    if let Some(v) = optional_json::<Value>(body)? {
         let list = match &v {
             Value::Array(a) => a,
             Value::Object(o) => match o.get("ids") {

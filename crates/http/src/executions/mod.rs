@@ -8,28 +8,62 @@
 
 mod abort_delete;
 mod output;
-mod params;
 mod query;
 mod stream;
 mod views;
 
 pub(crate) use abort_delete::{abort, bulk_delete, delete, ids_of};
 pub(crate) use output::{output, output_node, output_node_step, output_step, Entry, Selection};
-pub(crate) use params::{flag, number, param, path, Params};
 pub(crate) use query::{query, running};
 pub(crate) use stream::stream;
 pub(crate) use views::execution_json;
 
-use crate::access::Caller;
 use crate::api::ApiVersion;
 use crate::error::ApiError;
+use crate::extract::{path, Caller};
 use crate::ApiState;
 use axum::extract::{Path, State};
+use axum::routing;
 use axum::Json;
+use axum::Router;
 use chrono::{DateTime, Utc};
 use foredeck_core::Execution;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+
+/// The execution routes: one execution, its state and output, abort, delete, the project query and the running list.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/{v}/execution/{id}", routing::get(get).delete(delete))
+        .route("/api/{v}/execution/{id}/state", routing::get(state))
+        .route("/api/{v}/execution/{id}/output", routing::get(output))
+        .route(
+            "/api/{v}/execution/{id}/output/node/{node}",
+            routing::get(output_node),
+        )
+        .route(
+            "/api/{v}/execution/{id}/output/node/{node}/step/{stepctx}",
+            routing::get(output_node_step),
+        )
+        .route(
+            "/api/{v}/execution/{id}/output/step/{stepctx}",
+            routing::get(output_step),
+        )
+        .route(
+            "/api/{v}/execution/{id}/output/stream",
+            routing::get(stream),
+        )
+        .route(
+            "/api/{v}/execution/{id}/abort",
+            routing::post(abort).get(abort),
+        )
+        .route("/api/{v}/executions/delete", routing::post(bulk_delete))
+        .route("/api/{v}/project/{project}/executions", routing::get(query))
+        .route(
+            "/api/{v}/project/{project}/executions/running",
+            routing::get(running),
+        )
+}
 
 impl ApiState {
     pub(crate) async fn execution_out(
@@ -140,7 +174,7 @@ pub(crate) async fn state(
     }
     Ok(Json(json!({
         "executionId": e.id,
-        "serverNode": state.runtime.engine.server_node().name,
+        "serverNode": state.runs.engine.server_node().name,
         "executionState": state_of(ws.execution_state),
         "completed": e.status.is_final(),
         "startTime": rfc(Some(e.date_started)),

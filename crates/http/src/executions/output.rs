@@ -1,8 +1,8 @@
 //! `GET /api/{v}/execution/{id}/output` and its node and step variants.
 
-use super::params::{number, param, path, Params};
-use crate::access::Caller;
 use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::extract::{number, param, path, Params};
 use crate::output::{Head, LogReader};
 use crate::ApiState;
 use axum::extract::{Path, Query, State};

@@ -1,8 +1,8 @@
 //! The project execution query and the running list.
 
-use super::params::{flag, number, param, path, Params};
-use crate::access::Caller;
 use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::extract::{flag, number, param, path, Params};
 use crate::ApiState;
 use axum::extract::{Path, Query, State};
 use axum::Json;

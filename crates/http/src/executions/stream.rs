@@ -1,9 +1,9 @@
 //! `GET /api/{v}/execution/{id}/output/stream`: the log as Server-Sent Events.
 
 use super::output::Entry;
-use super::params::{number, path, Params};
-use crate::access::Caller;
 use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::extract::{number, path, Params};
 use crate::ApiState;
 use axum::extract::{Path, Query, State};
 use axum::http::header::HeaderMap;
@@ -99,7 +99,7 @@ pub(crate) async fn stream(
                 return None;
             }
             if f.live.is_none() {
-                f.live = f.state.runtime.engine.subscribe_log(f.execution.id);
+                f.live = f.state.runs.engine.subscribe_log(f.execution.id);
             }
             let step = match f.live.is_some() {
                 true => follow_live(&mut f).await,
@@ -163,7 +163,7 @@ async fn follow_live(f: &mut Follow) -> Step {
         }
         // fell behind: start over from the store at `offset`
         Err(LiveError::Lagged) => {
-            f.live = f.state.runtime.engine.subscribe_log(f.execution.id);
+            f.live = f.state.runs.engine.subscribe_log(f.execution.id);
         }
         // the log is complete in the store: the store tells the end
         Err(LiveError::Closed) => {

@@ -340,7 +340,7 @@ async fn scheduled_runs_run_as_who_scheduled_them() {
         .run(OPS, &id, r#"{"runAtTime":"2020-01-01T00:00:00Z"}"#)
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let scheduler = &r.env.state.runtime.scheduler;
+    let scheduler = &r.env.state.runs.scheduler;
     scheduler.tick().await.unwrap();
     scheduler.wait_idle().await;
     let runs = r.executions("mine").await;

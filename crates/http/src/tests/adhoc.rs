@@ -206,7 +206,7 @@ const FORM: &str = "application/x-www-form-urlencoded";
 
 #[tokio::test]
 async fn scripts_and_commands_come_as_rundeck_forms() {
-    use crate::form::test_multipart;
+    use crate::extract::form::test_multipart;
     let dir = tempfile::tempdir().unwrap();
     let s = state(dir.path()).await;
     // multipart: the script as a `scriptFile` file part, the rest as fields
@@ -277,7 +277,7 @@ async fn scripts_and_commands_come_as_rundeck_forms() {
 
 #[tokio::test]
 async fn bad_forms_and_callers_without_grants_run_nothing() {
-    use crate::form::test_multipart;
+    use crate::extract::form::test_multipart;
     let dir = tempfile::tempdir().unwrap();
     let s = state(dir.path()).await;
     let uri = "/api/59/project/ops/run/script";

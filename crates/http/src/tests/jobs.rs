@@ -1354,7 +1354,7 @@ async fn logged(s: &ApiState, id: u64) -> String {
 
 #[tokio::test]
 async fn import_takes_rundeck_multipart_and_form_uploads() {
-    use crate::form::test_multipart;
+    use crate::extract::form::test_multipart;
     let s = state().await;
     let uri = "/api/59/project/p/jobs/import";
     // multipart: the document in an `xmlBatch` file part, its format found
@@ -1436,7 +1436,7 @@ async fn import_takes_rundeck_multipart_and_form_uploads() {
 
 #[tokio::test]
 async fn import_form_uploads_refuse_bad_input_and_callers_without_grants() {
-    use crate::form::test_multipart;
+    use crate::extract::form::test_multipart;
     let s = state().await;
     let uri = "/api/59/project/p/jobs/import";
     let form = "application/x-www-form-urlencoded";

@@ -10,6 +10,7 @@ use axum::body::{Body, BodyDataStream};
 use axum::http::{Method, Request, StatusCode};
 use foredeck_core::engine::{Engine, PluginCall, StepPlugin};
 use foredeck_core::executor::NodeOutcome;
+use foredeck_core::runs::RunService;
 use foredeck_core::schedule::DurableScheduler;
 use foredeck_core::store::ApiToken;
 use foredeck_core::{Job, MemoryStore, Project, Step, StepKind, Stream, Workflow};
@@ -69,8 +70,8 @@ async fn state(lines: mpsc::UnboundedReceiver<String>) -> ApiState {
         .step_plugin("lines", Lines(std::sync::Mutex::new(Some(lines))))
         .build();
     let sched = store.clone();
-    let runtime = Runtime::new(engine, |l| DurableScheduler::builder(sched, l).build());
-    ApiState::new(store, Arc::new(RoleAuthorizer::new(["admin"]))).with_runtime(runtime)
+    let runs = RunService::new(engine, |l| DurableScheduler::builder(sched, l).build());
+    ApiState::new(store, Arc::new(RoleAuthorizer::new(["admin"]))).with_run_service(runs)
 }
 
 async fn request(s: &ApiState, method: Method, uri: &str, last_id: Option<&str>) -> Body {

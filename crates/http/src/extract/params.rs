@@ -1,5 +1,4 @@
-//! Query and path parameters of the execution routes (shared with the job
-//! and ad-hoc routes).
+//! Query and path parameters, as the routes read them.
 
 use crate::error::ApiError;
 use axum::extract::Query;
