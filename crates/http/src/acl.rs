@@ -8,7 +8,7 @@
 
 use crate::audit::{self, Change};
 use crate::auth::allowed_any;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::ClientAddr;
 use crate::{ApiState, ApiVersion};
 use axum::body::Bytes;
@@ -172,10 +172,7 @@ fn request_text(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
     } else if ctype.contains("yaml") || ctype.starts_with("text/plain") {
         Ok(text.to_owned())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "api.error.invalid.request",
-            format!(
+        Err(ApiError::of(Code::UnsupportedMediaType, format!(
                 "Unsupported Content-Type {ctype:?}: send application/yaml, text/plain or application/json"
             ),
         ))
@@ -270,9 +267,8 @@ async fn put(
         .await?
         .is_some();
     if create && exists {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "api.error.item.alreadyexists",
+        return Err(ApiError::of(
+            Code::AlreadyExists,
             format!("Policy already exists: {name}"),
         ));
     }

@@ -1,9 +1,8 @@
 //! API versions: `/api/{v}/...` accepts 14 to 59.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ApiState;
 use axum::extract::Request;
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing;
@@ -39,9 +38,8 @@ pub(crate) async fn check_version(mut req: Request, next: Next) -> Response {
         Ok(n) if n > CURRENT_API => format!("Current version: {CURRENT_API}"),
         _ => format!("Minimum supported version: {MIN_API}"),
     };
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "api.error.api-version.unsupported",
+    ApiError::of(
+        Code::ApiVersionUnsupported,
         format!("Unsupported API Version \"{v}\". API Request: {path}. Reason: {reason}"),
     )
     .into_response()
@@ -50,9 +48,8 @@ pub(crate) async fn check_version(mut req: Request, next: Next) -> Response {
 /// Any other path under `/api/{v}/`: Rundeck's 404 body (after
 /// authentication, so that unauthenticated clients learn nothing).
 pub(crate) async fn not_found(req: Request) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "api.error.invalid.request",
+    ApiError::of(
+        Code::NoSuchRoute,
         format!("Invalid API request: {}", req.uri().path()),
     )
 }

@@ -3,7 +3,7 @@
 //! A token's secret is shown once, when it is made; the store keeps its
 //! SHA-256 only, so the database never holds a usable token.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ApiState;
 use axum::extract::{Query, Request, State};
 use axum::middleware::Next;
@@ -51,9 +51,8 @@ pub(crate) async fn authenticate(
             .and_then(|q| q.0.get("authtoken").cloned())
     });
     let denied = || {
-        ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "api.error.item.unauthorized",
+        ApiError::of(
+            Code::Unauthorized,
             "Not authenticated: send a valid API token (X-Rundeck-Auth-Token)",
         )
         .into_response()
@@ -105,9 +104,8 @@ async fn look_up(
     if let Some(addr) = addr {
         if let Some(wait) = state.token_guard.refused_for(addr) {
             let secs = wait.as_secs().max(1);
-            let mut resp = ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "api.error.auth.throttled",
+            let mut resp = ApiError::of(
+                Code::AuthThrottled,
                 format!(
                     "Too many invalid API tokens from {addr}: tokens not known to this \
                      server are refused for {secs} s more"
@@ -122,9 +120,8 @@ async fn look_up(
         }
     }
     let Ok(_permit) = state.unauthenticated.try_acquire() else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "api.error.overloaded",
+        return Err(ApiError::of(
+            Code::Overloaded,
             "The server is checking too many unknown API tokens; try again shortly.",
         )
         .into_response());
@@ -147,9 +144,8 @@ pub(crate) struct KnownToken {
 async fn by_session(state: &ApiState, mut req: Request, next: Next) -> Response {
     use crate::session::{csrf_matches, from_cookie, CookieAuth, CSRF_HEADER};
     let CookieAuth::Session(subject, csrf) = from_cookie(state, req.headers()) else {
-        return ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "api.error.item.unauthorized",
+        return ApiError::of(
+            Code::Unauthorized,
             "Not authenticated: send a valid API token (X-Rundeck-Auth-Token) or log in",
         )
         .into_response();
@@ -166,9 +162,8 @@ async fn by_session(state: &ApiState, mut req: Request, next: Next) -> Response 
     if !safe {
         let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         if !csrf_matches(sent, &csrf) {
-            return ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "api.error.csrf",
+            return ApiError::of(
+                Code::Csrf,
                 format!(
                     "A session-authenticated {} of {} must send the session's {CSRF_HEADER} header",
                     req.method(),

@@ -1,12 +1,12 @@
 //! Jobs: list, export, import, get, delete (one or many), info, run, retry,
 //! enable/disable execution and schedule, and a job's executions.
 
-use crate::api::ApiVersion;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::executions::ids_of;
 use crate::extract::Caller;
 use crate::extract::{flag, number, optional_json, param, path, Params};
 use crate::job_lists::{self, accepts_gzip, ListKey};
+use crate::views::jobs::{import_entry, job_json, scheduled_json, JobItem};
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -67,55 +67,6 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/api/{v}/job/{id}/schedule/disable",
             routing::post(disable_schedule),
         )
-}
-
-/// A job in Rundeck's list shape, serialized straight from the summary
-/// (lists of thousands are written without building a JSON tree).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JobItem<'a> {
-    id: &'a str,
-    name: &'a str,
-    group: &'a str,
-    project: &'a str,
-    description: &'a str,
-    href: String,
-    permalink: String,
-    scheduled: bool,
-    schedule_enabled: bool,
-    enabled: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_scheduled_execution: Option<String>,
-}
-
-impl<'a> JobItem<'a> {
-    fn new(
-        v: ApiVersion,
-        project: &'a str,
-        job: &'a JobSummary,
-        next: Option<DateTime<Utc>>,
-    ) -> Self {
-        let id = job.uuid.as_str();
-        JobItem {
-            id,
-            name: &job.name,
-            group: job.group.as_deref().unwrap_or_default(),
-            project,
-            description: &job.description,
-            href: format!("/api/{}/job/{id}", v.0),
-            permalink: format!("/project/{project}/job/show/{id}"),
-            scheduled: job.scheduled,
-            schedule_enabled: job.schedule_enabled,
-            enabled: job.execution_enabled,
-            next_scheduled_execution: next
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        }
-    }
-}
-
-/// A job in Rundeck's list shape, as a JSON value to add fields to.
-fn job_json(v: ApiVersion, project: &str, job: &JobSummary, next: Option<DateTime<Utc>>) -> Value {
-    serde_json::to_value(JobItem::new(v, project, job, next)).unwrap_or(Value::Null)
 }
 
 /// The project named in the path, when the caller may read it. `writes`:
@@ -263,13 +214,8 @@ pub(crate) async fn list(
         .map(|j| JobItem::new(caller.version, &project, j, next.get(&j.uuid).copied()))
         .collect();
     // serialized here, while the items borrow the summaries
-    let body = serde_json::to_vec(&items).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "api.error.unknown",
-            format!("job list: {e}"),
-        )
-    })?;
+    let body = serde_json::to_vec(&items)
+        .map_err(|e| ApiError::of(Code::Unknown, format!("job list: {e}")))?;
     match kept_as {
         Some((rev, key)) => {
             let kept = state.job_lists.put(key, rev, next, body.into());
@@ -374,10 +320,7 @@ fn check_schedule(job: &Job) -> Result<(), String> {
 
 /// 415 with Rundeck's code for an import format that is not taken.
 fn unsupported_format(name: &str, format: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "api.error.jobs.import.format.unsupported",
-        format!(
+    ApiError::of(Code::ImportFormatUnsupported, format!(
             "The specified format is not supported: {format} (parameter {name}: yaml or json; xml is not supported)"
         ),
     )
@@ -482,21 +425,7 @@ pub(crate) async fn import(
             job.uuid = None;
         }
         let entry = |job: &Job, error: Option<String>| {
-            let mut e = json!({
-                "index": index,
-                "name": job.name,
-                "group": job.group.clone().unwrap_or_default(),
-                "project": project,
-            });
-            if let Some(id) = &job.uuid {
-                e["id"] = json!(id);
-                e["href"] = json!(format!("/api/{}/job/{id}", caller.version.0));
-                e["permalink"] = json!(format!("/project/{project}/job/show/{id}"));
-            }
-            if let Some(err) = error {
-                e["error"] = json!(err);
-            }
-            e
+            import_entry(caller.version, &project, index, job, error)
         };
         match import_one(&state, &caller, &project, job.clone(), dupe).await {
             Ok(Imported::Stored(stored)) => succeeded.push(entry(&stored, None)),
@@ -983,15 +912,13 @@ async fn start(
                     json!({"runAtTime": at.to_rfc3339(), "as": user}),
                 )
                 .await;
-            // Rundeck answers with an execution in state `scheduled`; here
-            // the execution record is made when the time comes.
-            return Ok(Json(json!({
-                "status": "scheduled",
-                "project": project,
-                "user": user,
-                "dateScheduled": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "job": job_json(caller.version, project, &job.summary(), None),
-            })));
+            return Ok(Json(scheduled_json(
+                caller.version,
+                project,
+                job,
+                at,
+                &user,
+            )));
         }
     };
     let mut detail = json!({"execution": e.id, "as": e.user, "retryOf": retry_of});
@@ -1002,7 +929,7 @@ async fn start(
     state
         .audit(caller, "run", "job", &id, Some(project), detail)
         .await;
-    Ok(Json(crate::executions::execution_json(
+    Ok(Json(crate::views::executions::execution_json(
         caller.version,
         &e,
         Some(&job.summary()),
@@ -1049,9 +976,8 @@ pub(crate) async fn retry(
         )));
     }
     if !e.status.is_final() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "api.error.execution.running",
+        return Err(ApiError::of(
+            Code::ExecutionRunning,
             format!("Execution ID {} is still running", e.id),
         ));
     }

@@ -51,11 +51,11 @@ pub mod throttle;
 mod token_guard;
 mod tokens;
 mod users;
+mod views;
 mod webhooks;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::Router;
@@ -69,6 +69,7 @@ use tower::ServiceBuilder;
 pub use api::{ApiVersion, CURRENT_API, MIN_API};
 pub use auth::RoleAuthorizer;
 pub use error::ApiError;
+use error::Code;
 pub use metrics::{Gauge, Metrics};
 pub use serve::{serve, ServeLimits};
 
@@ -296,9 +297,8 @@ pub fn router(mut state: ApiState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "api.error.overloaded",
+                    ApiError::of(
+                        Code::Overloaded,
                         "The server is handling too many requests; try again shortly.",
                     )
                     .into_response()

@@ -11,7 +11,7 @@
 //! project's node sources in the background.
 
 use crate::audit::{self, Change};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -72,11 +72,7 @@ pub(crate) async fn configurable(
 /// A body that could not be read: too large, or cut off.
 fn body_error(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "api.error.request.toolarge",
-            "The request body is too large",
-        );
+        return ApiError::of(Code::TooLarge, "The request body is too large");
     }
     ApiError::invalid(format!("request body: {}", e.body_text()))
 }
@@ -130,10 +126,7 @@ pub(crate) fn may_change_script_sources(
     {
         return Ok(());
     }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "api.error.item.unauthorized",
-        format!(
+    Err(ApiError::of(Code::Unauthorized, format!(
             "{}{index}: a script node source runs a command on the server; only an admin may add, change or remove one",
             foredeck_core::nodes::SOURCE_PREFIX
         ),

@@ -3,6 +3,7 @@
 use crate::api::ApiVersion;
 use crate::audit::{self, Change};
 use crate::error::ApiError;
+use crate::views::projects::project_json;
 use crate::ApiState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -33,18 +34,6 @@ fn valid_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric() || "-_+".contains(c))
         && chars.all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c))
-}
-
-fn project_json(v: ApiVersion, p: &Project, with_config: bool) -> Value {
-    let mut out = json!({
-        "url": format!("/api/{}/project/{}", v.0, p.name),
-        "name": p.name,
-        "description": p.description.clone().unwrap_or_default(),
-    });
-    if with_config {
-        out["config"] = json!(p.config);
-    }
-    out
 }
 
 fn may(state: &ApiState, subject: &Subject, action: &str, project: &str) -> bool {

@@ -8,7 +8,7 @@
 //! unspecified, multicast or broadcast addresses, whether the URL names them
 //! or a host name resolves to them.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::outbound::{check, client_builder, CheckedResolver};
 use reqwest::Url;
 use std::error::Error as StdError;
@@ -74,9 +74,8 @@ pub(crate) async fn fetch(
         .build()
         .map_err(|e| {
             tracing::error!(error = %chain(&e), "run/url: cannot build the HTTP client");
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "api.error.unknown",
+            ApiError::of(
+                Code::Unknown,
                 "Internal error; the server log has the details.",
             )
         })?;

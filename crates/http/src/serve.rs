@@ -180,7 +180,7 @@ async fn refuse(mut stream: TcpStream, why: &str) {
     let body = serde_json::json!({
         "error": true,
         "apiversion": crate::CURRENT_API,
-        "errorCode": "api.error.overloaded",
+        "errorCode": crate::error::Code::Overloaded.as_str(),
         "message": format!("Connection refused: {why}; try again shortly."),
     })
     .to_string();

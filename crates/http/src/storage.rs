@@ -12,8 +12,9 @@
 
 use crate::audit::{self, Change};
 use crate::auth::allowed_any;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::ClientAddr;
+use crate::views::storage::{content_type, file_json, name_of, url, PASSWORD, PRIVATE, PUBLIC};
 use crate::{ApiState, ApiVersion};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -24,7 +25,7 @@ use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::names;
-use foredeck_core::{KeyInfo, KeyType, KeyVault};
+use foredeck_core::{KeyType, KeyVault};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -40,15 +41,10 @@ pub(crate) fn routes() -> Router<ApiState> {
         )
 }
 
-const PUBLIC: &str = "application/pgp-keys";
-const PRIVATE: &str = "application/octet-stream";
-const PASSWORD: &str = "application/x-rundeck-data-password";
-
 fn vault(state: &ApiState) -> Result<&Arc<dyn KeyVault>, ApiError> {
     state.keys.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api.error.storage.unavailable",
+        ApiError::of(
+            Code::StorageUnavailable,
             "Key storage is not configured on this server",
         )
     })
@@ -89,10 +85,6 @@ fn storage_path(rel: &str) -> Result<String, ApiError> {
     Ok(format!("keys/{rel}"))
 }
 
-fn name_of(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
 fn resource(path: &str) -> Resource {
     Resource::new("storage")
         .with("path", path)
@@ -118,48 +110,6 @@ fn authorize(state: &ApiState, s: &Subject, action: &str, path: &str) -> Result<
         let _ = path;
         Err(ApiError::unauthorized(action, "this storage path"))
     }
-}
-
-fn url(headers: &HeaderMap, v: ApiVersion, path: &str) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(|h| format!("http://{h}"))
-        .unwrap_or_default();
-    format!("{host}/api/{}/storage/{path}", v.0)
-}
-
-fn content_type(t: KeyType) -> &'static str {
-    match t {
-        KeyType::Public => PUBLIC,
-        KeyType::Private => PRIVATE,
-        KeyType::Password => PASSWORD,
-    }
-}
-
-fn file_json(headers: &HeaderMap, v: ApiVersion, k: &KeyInfo) -> Value {
-    let (label, masked) = match k.key_type {
-        KeyType::Public => ("public", false),
-        KeyType::Private => ("private", true),
-        KeyType::Password => ("password", true),
-    };
-    let mut meta = json!({
-        "Rundeck-key-type": label,
-        "Rundeck-content-type": content_type(k.key_type),
-        "Rundeck-content-size": k.size.to_string(),
-        "Rundeck-content-creation-time": k.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "Rundeck-content-modify-time": k.modified.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    });
-    if masked {
-        meta["Rundeck-content-mask"] = json!("content");
-    }
-    json!({
-        "meta": meta,
-        "url": url(headers, v, &k.path),
-        "name": name_of(&k.path),
-        "type": "file",
-        "path": k.path,
-    })
 }
 
 /// Whether the client asked for the content rather than JSON metadata.
@@ -214,9 +164,8 @@ async fn read(
                 return Ok(Json(file_json(headers, v, &info)).into_response());
             }
             if info.key_type != KeyType::Public {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "api.error.resource.unauthorized",
+                return Err(ApiError::of(
+                    Code::ResourceUnauthorized,
                     format!(
                         "{path}: the content of a {} is never returned",
                         if info.key_type == KeyType::Private {
@@ -327,9 +276,8 @@ async fn write(
     let vault = vault(&state)?;
     let exists = vault.info(&path).await?;
     if create && exists.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "api.error.item.alreadyexists",
+        return Err(ApiError::of(
+            Code::AlreadyExists,
             format!("Path already exists: {path}"),
         ));
     }
@@ -337,9 +285,8 @@ async fn write(
         return Err(ApiError::not_found("Path", &path));
     }
     if vault.list(&path).await?.iter().any(|k| k.path != path) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "api.error.item.alreadyexists",
+        return Err(ApiError::of(
+            Code::AlreadyExists,
             format!("{path} is a directory"),
         ));
     }

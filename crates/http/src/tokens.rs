@@ -13,6 +13,7 @@ use crate::audit::{self, Change};
 use crate::auth::{allowed_any, hash_token, new_token_secret};
 use crate::error::ApiError;
 use crate::extract::ClientAddr;
+use crate::views::tokens::{time, token_json};
 use crate::{ApiState, ApiVersion};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -50,28 +51,6 @@ fn is_admin(state: &ApiState, s: &Subject) -> bool {
         &kind_apitoken(),
         &AuthContext::Application,
     )
-}
-
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Rundeck's token JSON, without the secret.
-fn token_json(t: &ApiToken) -> Value {
-    let mut v = json!({
-        "user": t.user,
-        "id": t.id,
-        "creator": t.creator,
-        "roles": t.roles,
-        "expired": t.expiration.is_some_and(|e| e <= chrono::Utc::now()),
-    });
-    if let Some(n) = &t.name {
-        v["name"] = json!(n);
-    }
-    if let Some(e) = t.expiration {
-        v["expiration"] = json!(time(e));
-    }
-    v
 }
 
 /// Whether `s` may see or delete `t`.

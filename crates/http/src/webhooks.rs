@@ -20,9 +20,10 @@
 //! options, and options never reach a shell unquoted.
 
 use crate::auth::{hash_token, new_token_secret};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::path;
 use crate::extract::Caller;
+use crate::views::webhooks::hook_json;
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
@@ -60,25 +61,6 @@ pub(crate) const RUN_JOB: &str = "webhook-run-job";
 pub(crate) const MAX_PAYLOAD: usize = 1 << 20;
 
 const CONFIG_KEYS: [&str; 4] = ["jobId", "argString", "nodeFilter", "payloadOption"];
-
-fn hook_json(h: &Webhook, token: Option<&str>) -> Value {
-    let mut v = json!({
-        "id": h.id,
-        "uuid": h.id,
-        "name": h.name,
-        "project": h.project,
-        "enabled": h.enabled,
-        "user": h.user,
-        "roles": h.roles.join(","),
-        "eventPlugin": h.event_plugin,
-        "config": h.config,
-    });
-    if let Some(t) = token {
-        // shown once, when made or regenerated
-        v["authToken"] = t.into();
-    }
-    v
-}
 
 fn resource(name: &str) -> Resource {
     Resource::new("webhook").with("name", name)
@@ -309,13 +291,8 @@ fn acting_as(
 }
 
 fn new_token() -> Result<String, ApiError> {
-    new_token_secret().map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "api.error.unknown",
-            format!("no randomness for a token: {e}"),
-        )
-    })
+    new_token_secret()
+        .map_err(|e| ApiError::of(Code::Unknown, format!("no randomness for a token: {e}")))
 }
 
 /// `POST /api/{v}/project/{project}/webhook`: makes a webhook; the answer
@@ -573,9 +550,8 @@ pub(crate) async fn fire(
     let body = axum::body::to_bytes(request.into_body(), MAX_PAYLOAD + 1)
         .await
         .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "api.error.webhook.payload",
+            ApiError::of(
+                Code::WebhookPayloadTooLarge,
                 format!("The payload is larger than {MAX_PAYLOAD} bytes"),
             )
         })?;
@@ -592,16 +568,14 @@ pub(crate) async fn fire(
         .await?
         .ok_or_else(missing)?;
     if !hook.enabled {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "api.error.webhook.disabled",
+        return Err(ApiError::of(
+            Code::WebhookDisabled,
             format!("Webhook {} is disabled", hook.name),
         ));
     }
     if body.len() > MAX_PAYLOAD {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "api.error.webhook.payload",
+        return Err(ApiError::of(
+            Code::WebhookPayloadTooLarge,
             format!("The payload is larger than {MAX_PAYLOAD} bytes"),
         ));
     }

@@ -1,6 +1,6 @@
 //! Abort, delete and bulk delete.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::Caller;
 use crate::extract::{optional_json, path, Params};
 use crate::ApiState;
@@ -71,9 +71,8 @@ async fn delete_one(state: &ApiState, caller: &Caller, id: &str) -> Result<(), A
         ));
     }
     if !e.status.is_final() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "api.error.exec.delete.failed",
+        return Err(ApiError::of(
+            Code::ExecDeleteFailed,
             format!("Execution ID {id} is still running: abort it first"),
         ));
     }

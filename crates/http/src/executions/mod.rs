@@ -10,13 +10,12 @@ mod abort_delete;
 mod output;
 mod query;
 mod stream;
-mod views;
 
+use crate::views::executions::execution_json;
 pub(crate) use abort_delete::{abort, bulk_delete, delete, ids_of};
 pub(crate) use output::{output, output_node, output_node_step, output_step, Entry, Selection};
 pub(crate) use query::{query, running};
 pub(crate) use stream::stream;
-pub(crate) use views::execution_json;
 
 use crate::api::ApiVersion;
 use crate::error::ApiError;

@@ -5,7 +5,7 @@
 //! The handler has already read the body, within the server's body limit,
 //! so parsing here works on bytes in memory and cannot grow past it.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use axum::body::Bytes;
 use axum::http::header::{HeaderMap, CONTENT_TYPE};
 use std::convert::Infallible;
@@ -42,9 +42,8 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
 
 /// 400 with Rundeck's code for a missing parameter.
 pub(crate) fn required(name: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::BAD_REQUEST,
-        "api.error.parameter.required",
+    ApiError::of(
+        Code::ParameterRequired,
         format!("parameter \"{name}\" is required"),
     )
 }
