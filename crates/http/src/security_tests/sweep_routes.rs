@@ -1,5 +1,6 @@
 //! The sweep's route table ([`routes`]) and the check that it names every
-//! route `lib.rs` registers: a route added to [`router`](crate::router)
+//! route [`router`](crate::router) registers (in `lib.rs` and in the
+//! `routes()` functions of the area modules it merges): a route added
 //! without an entry here fails `the_sweep_covers_every_route`.
 
 use axum::http::Method;
@@ -183,10 +184,55 @@ pub(super) fn routes(t: &Target) -> Vec<Route> {
         .collect()
 }
 
-/// The routes `lib.rs` registers: (method, path) from its `.route(...)`
-/// calls, `ANY` for `any(...)`.
+/// The source of every module whose route functions `lib.rs` merges, by
+/// module name.
+const ROUTE_SOURCES: &[(&str, &str)] = &[
+    ("acl", include_str!("../acl.rs")),
+    ("adhoc", include_str!("../adhoc.rs")),
+    ("api", include_str!("../api.rs")),
+    ("audit", include_str!("../audit.rs")),
+    ("executions", include_str!("../executions/mod.rs")),
+    ("jobs", include_str!("../jobs.rs")),
+    ("metrics", include_str!("../metrics.rs")),
+    ("project_config", include_str!("../project_config.rs")),
+    ("projects", include_str!("../projects.rs")),
+    ("resources", include_str!("../resources.rs")),
+    ("session", include_str!("../session.rs")),
+    ("storage", include_str!("../storage.rs")),
+    ("system", include_str!("../system.rs")),
+    ("tokens", include_str!("../tokens.rs")),
+    ("users", include_str!("../users.rs")),
+    ("webhooks", include_str!("../webhooks.rs")),
+];
+
+/// The routes [`router`](crate::router) registers: those of `lib.rs` and
+/// of every `module::name()` route function it calls (each must be found
+/// in [`ROUTE_SOURCES`]).
 fn registered_routes() -> Vec<(String, String)> {
-    let src = include_str!("../lib.rs");
+    let lib = include_str!("../lib.rs");
+    let mut out = routes_in(lib);
+    let words = lib.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'));
+    for word in words.filter(|w| w.ends_with("routes") && w.contains("::")) {
+        let (module, function) = word.split_once("::").unwrap();
+        let src = ROUTE_SOURCES
+            .iter()
+            .find(|(m, _)| *m == module)
+            .map(|(_, s)| *s)
+            .unwrap_or_else(|| panic!("lib.rs merges {word}: add {module} to ROUTE_SOURCES"));
+        let head = format!("fn {function}() -> Router<ApiState> {{");
+        let start = src
+            .find(&head)
+            .unwrap_or_else(|| panic!("{module} has no `{head}`"));
+        let body = &src[start..];
+        let end = body.find("\n}\n").unwrap();
+        out.extend(routes_in(&body[..end]));
+    }
+    out
+}
+
+/// The (method, path) of the `.route(...)` calls in `src`, `ANY` for
+/// `any(...)`.
+fn routes_in(src: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for chunk in src.split(".route(").skip(1) {
         let mut depth = 1;
