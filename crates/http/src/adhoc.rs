@@ -1,6 +1,7 @@
 //! Ad-hoc executions (Rundeck's `run/command`, `run/script` and `run/url`):
 //! one command line, inline script or downloaded script on the nodes a
-//! filter selects.
+//! filter selects, or on the server's own node when no filter is given (as
+//! Rundeck runs it).
 //!
 //! Each takes a JSON body or Rundeck's form bodies: `run/command` and
 //! `run/url` form fields (`application/x-www-form-urlencoded`, or
@@ -299,13 +300,13 @@ async fn admit(
             &format!("ad-hoc commands in project {project}"),
         ));
     }
-    let filter = b
-        .filter
-        .clone()
-        .filter(|f| !f.trim().is_empty())
-        .ok_or_else(|| ApiError::invalid("filter: a node filter is required"))?;
-    let parsed =
-        NodeFilter::parse(&filter).map_err(|e| ApiError::invalid(format!("filter: {e}")))?;
+    // no filter: the server's own node, as Rundeck runs it
+    let given = b.filter.clone().filter(|f| !f.trim().is_empty());
+    let parsed = given
+        .as_deref()
+        .map(NodeFilter::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid(format!("filter: {e}")))?;
     let user = match b.as_user.clone().filter(|u| !u.trim().is_empty()) {
         Some(u) if u != subject.user => {
             if !state.may_adhoc(subject, "runAs", project) {
@@ -320,9 +321,14 @@ async fn admit(
     };
     // the nodes the filter selects and the caller may run on
     let all = state.runs.nodes(project).await?;
+    let server = std::slice::from_ref(state.nodes.server_node());
+    let selected = match &parsed {
+        Some(parsed) => parsed.select(&all, true),
+        None => server.iter().collect(),
+    };
+    let filter = given.unwrap_or_else(|| format!("name: {}", server[0].name));
     let ctx = AuthContext::Project(project.to_owned());
-    let nodes: Vec<_> = parsed
-        .select(&all, true)
+    let nodes: Vec<_> = selected
         .into_iter()
         .filter(|n| {
             state
