@@ -17,6 +17,12 @@ pub fn job_executions_enabled(job: &Job) -> bool {
     job.execution_enabled
 }
 
+/// Whether `job`'s schedule fires: its schedule and its executions are
+/// enabled (Rundeck's `scheduleEnabled` and `executionEnabled`).
+pub fn job_schedule_enabled(job: &Job) -> bool {
+    job.schedule_enabled && job_executions_enabled(job)
+}
+
 /// Whether `project` turns the boolean setting `key` on (the value `true`,
 /// surrounding blanks ignored, as Rundeck reads it).
 pub fn project_flag(project: &Project, key: &str) -> bool {
@@ -53,7 +59,15 @@ mod tests {
     fn job_flag() {
         let mut j = Job::new("j", Default::default());
         assert!(job_executions_enabled(&j));
+        assert!(job_schedule_enabled(&j));
+        j.schedule_enabled = false;
+        assert!(!job_schedule_enabled(&j) && job_executions_enabled(&j));
+        j.schedule_enabled = true;
         j.execution_enabled = false;
         assert!(!job_executions_enabled(&j));
+        assert!(
+            !job_schedule_enabled(&j),
+            "a schedule does not run a disabled job"
+        );
     }
 }

@@ -4,13 +4,14 @@ use super::launcher::{project_nodes, RunLauncher, SourcesSlot};
 use super::request::{StartError, StartRun, Started};
 use super::rules;
 use crate::authorizer::{AuthContext, Subject};
-use crate::engine::{job_resource, resolve_options, Engine, RunOptions};
+use crate::engine::{job_resource, resolve_options, Engine, LogListener, RunHandle, RunOptions};
 use crate::error::{Error, Result};
 use crate::filter::NodeFilter;
 use crate::model::{Execution, Job, LogLevel, Node};
 use crate::nodes::NodeSources;
 use crate::schedule::{DurableScheduler, Launcher, RunRequest, Scheduler};
 use crate::store::{FireOutcome, Store};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -78,6 +79,68 @@ impl RunService {
         job: &Job,
         request: StartRun,
     ) -> std::result::Result<Started, StartError> {
+        let mut opts = match self.check(project, job, request).await? {
+            Checked::Now(opts) => opts,
+            Checked::Later { at, run } => {
+                let user = run.user.clone();
+                self.scheduler.run_at(run, at).await?;
+                return Ok(Started::Scheduled { at, user });
+            }
+        };
+        opts.nodes = Some(self.nodes(project).await?);
+        let exec_id = self.launch(project, job, opts).await?.id;
+        let e = self
+            .engine
+            .store()
+            .get_execution(exec_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "execution",
+                id: exec_id.to_string(),
+            })?;
+        Ok(Started::Now(Box::new(e)))
+    }
+
+    /// Runs `job` of `project` now, by the rules of the [module](super),
+    /// and waits for its end: a run its caller follows (the CLI's local
+    /// run). It chooses from `nodes` instead of the project's nodes
+    /// (`None`: the project's, as [`start_run`](Self::start_run)'s), and
+    /// `listener` receives its log events as they happen. Returns its last
+    /// execution (retries included); a failing workflow is an execution
+    /// with status `failed`. A `runAtTime` is refused: such a run has no end
+    /// to wait for here.
+    pub async fn run(
+        &self,
+        project: &str,
+        job: &Job,
+        request: StartRun,
+        nodes: Option<Vec<Node>>,
+        listener: Option<LogListener>,
+    ) -> std::result::Result<Execution, StartError> {
+        let mut opts = match self.check(project, job, request).await? {
+            Checked::Now(opts) => opts,
+            Checked::Later { .. } => {
+                return Err(StartError::Invalid(
+                    "runAtTime: a run that is waited for starts now; leave runAtTime blank".into(),
+                ))
+            }
+        };
+        opts.nodes = Some(match nodes {
+            Some(n) => n,
+            None => self.nodes(project).await?,
+        });
+        opts.listener = listener;
+        Ok(self.launch(project, job, opts).await?.wait().await?)
+    }
+
+    /// Applies the rules of the [module](super) to `request`: the run to
+    /// start now (its nodes left to the caller), or the one to keep for later.
+    async fn check(
+        &self,
+        project: &str,
+        job: &Job,
+        request: StartRun,
+    ) -> std::result::Result<Checked, StartError> {
         let id = job.uuid.clone().unwrap_or_default();
         let subject = request.subject;
         if !self.may(&subject, "run", project, job) {
@@ -132,40 +195,28 @@ impl RunService {
                 project: project.to_owned(),
                 job_id: id,
                 options,
-                user: user.clone(),
+                user,
                 filter,
                 roles: Some(subject.groups.iter().cloned().collect()),
             };
-            self.scheduler.run_at(run, at).await?;
-            return Ok(Started::Scheduled { at, user });
+            return Ok(Checked::Later { at, run });
         }
-        let opts = RunOptions {
+        Ok(Checked::Now(RunOptions {
             options,
             user: Some(user),
             filter,
-            nodes: Some(self.nodes(project).await?),
+            nodes: None,
             loglevel,
             listener: None,
             // checked as the caller: `run` on every node the run reaches and
             // on every job it references
             subject: Some(subject),
-        };
-        let exec_id = self.launch(project, job, opts).await?;
-        let e = self
-            .engine
-            .store()
-            .get_execution(exec_id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                kind: "execution",
-                id: exec_id.to_string(),
-            })?;
-        Ok(Started::Now(Box::new(e)))
+        }))
     }
 
     /// Starts `job` in the background as an execution owned by this server
     /// (so that, should the server die, its scheduler or another server's
-    /// marks it incomplete); returns the execution id. A job that does not
+    /// marks it incomplete); returns its handle. A job that does not
     /// allow multiple executions starts only while none of it runs or waits
     /// (decided in the store's transaction). A run that cannot start (bad
     /// options, bad filter) leaves no record.
@@ -174,7 +225,7 @@ impl RunService {
         project: &str,
         job: &Job,
         opts: RunOptions,
-    ) -> std::result::Result<u64, StartError> {
+    ) -> std::result::Result<RunHandle, StartError> {
         let store = self.engine.store();
         let mut record = Execution::new(
             project,
@@ -210,7 +261,7 @@ impl RunService {
             .start_execution(project, job, &record, opts)
             .await
         {
-            Ok(handle) => Ok(handle.id),
+            Ok(handle) => Ok(handle),
             Err(e) => {
                 if let Err(d) = store.delete_execution(record.id).await {
                     tracing::error!(error = %d, id = record.id, "removing the record of a run that did not start");
@@ -232,6 +283,19 @@ impl RunService {
             )
         })
     }
+}
+
+/// A request that passed the rules.
+enum Checked {
+    /// A run to start now with these options (`nodes` still to choose).
+    Now(RunOptions),
+    /// A run the scheduler keeps for `at`.
+    Later {
+        /// When it runs.
+        at: DateTime<Utc>,
+        /// What the scheduler runs then.
+        run: RunRequest,
+    },
 }
 
 /// Rundeck's argString: `-name value` pairs, by the engine's parser.
@@ -256,19 +320,4 @@ fn parse_loglevel(s: &str) -> std::result::Result<LogLevel, StartError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arg_strings() {
-        let m = parse_arg_string(r#"-env prod -msg "hello world" -flag -n 'a b'"#).unwrap();
-        assert_eq!(m["env"], "prod");
-        assert_eq!(m["msg"], "hello world");
-        assert_eq!(m["flag"], "");
-        assert_eq!(m["n"], "a b");
-        assert!(parse_arg_string("-a \"open").is_err());
-        assert!(parse_arg_string("value").is_err());
-        assert!(parse_arg_string("").unwrap().is_empty());
-    }
-}
+mod tests;

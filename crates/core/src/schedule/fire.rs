@@ -5,11 +5,11 @@
 
 use super::durable::{to_chrono, DurableScheduler, TickReport};
 use super::spec::{Concurrency, MisfirePolicy, TriggerSpec};
-use super::{PROJECT_DISABLE_EXECUTIONS, PROJECT_DISABLE_SCHEDULE};
 use crate::cron::CronSchedule;
 use crate::error::Result;
 use crate::model::{Execution, ExecutionStatus, Job};
 use crate::notifier::NotificationTrigger;
+use crate::runs::rules;
 use crate::store::{FireOutcome, Trigger, TriggerFire};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -36,10 +36,10 @@ impl DurableScheduler {
         let mut out = HashMap::new();
         for name in names {
             let flags = match self.inner.store.get_project(name).await? {
-                Some(p) => {
-                    let on = |k: &str| p.config.get(k).is_some_and(|v| v.trim() == "true");
-                    (on(PROJECT_DISABLE_SCHEDULE), on(PROJECT_DISABLE_EXECUTIONS))
-                }
+                Some(p) => (
+                    rules::project_schedules_disabled(&p),
+                    rules::project_executions_disabled(&p),
+                ),
                 None => (false, false),
             };
             out.insert(name.to_owned(), flags);

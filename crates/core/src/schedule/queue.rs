@@ -6,6 +6,7 @@ use super::scheduler::RunRequest;
 use super::spec::TriggerSpec;
 use crate::error::{Error, Result};
 use crate::model::ExecutionStatus;
+use crate::runs::rules;
 use crate::store::{ExecutionClaim, ExecutionQuery, Trigger};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
@@ -114,7 +115,7 @@ impl DurableScheduler {
                 kind: "job",
                 id: request.job_id.clone(),
             })?;
-        if !job.execution_enabled {
+        if !rules::job_executions_enabled(&job) {
             return Err(Error::InvalidJob {
                 job: job.full_name(),
                 field: "executionEnabled".into(),

@@ -7,6 +7,7 @@ use super::spec::TriggerSpec;
 use crate::cron::CronSchedule;
 use crate::error::{Error, Result};
 use crate::model::Job;
+use crate::runs::rules;
 use crate::store::Trigger;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -79,7 +80,7 @@ impl DurableScheduler {
             .ok_or_else(|| invalid("uuid", "a scheduled job needs a uuid (store it first)"))?;
         let id = job_trigger_id(job_id);
         let schedule = match &job.schedule {
-            Some(s) if job.schedule_enabled && job.execution_enabled => s,
+            Some(s) if rules::job_schedule_enabled(job) => s,
             _ => {
                 match store.delete_trigger(&id).await {
                     Ok(()) | Err(Error::NotFound { .. }) => {}

@@ -1,0 +1,158 @@
+//! The run service's rules as a caller that waits for its run sees them.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::model::{Project, Step, Workflow};
+use crate::store::ExecutionQuery;
+use crate::testing::FakeExecutor;
+use crate::MemoryStore;
+use crate::{ExecutionStatus, LogEvent};
+use std::sync::Mutex;
+
+#[test]
+fn arg_strings() {
+    let m = parse_arg_string(r#"-env prod -msg "hello world" -flag -n 'a b'"#).unwrap();
+    assert_eq!(m["env"], "prod");
+    assert_eq!(m["msg"], "hello world");
+    assert_eq!(m["flag"], "");
+    assert_eq!(m["n"], "a b");
+    assert!(parse_arg_string("-a \"open").is_err());
+    assert!(parse_arg_string("value").is_err());
+    assert!(parse_arg_string("").unwrap().is_empty());
+}
+
+/// A service on a memory store with project `p`, whose nodes run on a fake
+/// executor that prints each node's name.
+async fn service() -> (RunService, Arc<dyn Store>) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    store.create_project(&Project::new("p")).await.unwrap();
+    let fake = FakeExecutor::new()
+        .when(Some("a"), None, crate::testing::FakeReply::print("on a"))
+        .when(Some("b"), None, crate::testing::FakeReply::print("on b"));
+    let engine = Engine::builder()
+        .shared_store(store.clone())
+        .executor("fake", fake)
+        .build();
+    let service = RunService::new(engine, |launcher| {
+        DurableScheduler::builder(store.clone(), launcher).build()
+    });
+    (service, store)
+}
+
+fn job() -> Job {
+    Job::new("j", Workflow::new(vec![Step::command("hostname")]))
+}
+
+fn nodes() -> Vec<Node> {
+    ["a", "b"]
+        .iter()
+        .map(|n| Node::new(*n).with("node-executor", "fake"))
+        .collect()
+}
+
+fn request() -> StartRun {
+    StartRun {
+        subject: Subject::new("alice", Vec::<String>::new()),
+        ..StartRun::default()
+    }
+}
+
+async fn records(store: &Arc<dyn Store>) -> usize {
+    store
+        .query_executions(&ExecutionQuery::default())
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+/// A waited run chooses from the nodes it is given only (not the server's
+/// own node), streams its log to the listener and returns its end.
+#[tokio::test]
+async fn a_waited_run_uses_the_given_nodes_and_streams_its_log() {
+    let (service, store) = service().await;
+    let seen: Arc<Mutex<Vec<LogEvent>>> = Arc::default();
+    let sink = seen.clone();
+    let listener = LogListener::new(move |e| sink.lock().unwrap().push(e.clone()));
+    let e = service
+        .run(
+            "p",
+            &job(),
+            StartRun {
+                filter: Some(".*".into()),
+                ..request()
+            },
+            Some(nodes()),
+            Some(listener),
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    assert_eq!(e.user, "alice");
+    let mut out: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.text.starts_with("on "))
+        .map(|e| format!("{}:{}", e.node.clone().unwrap_or_default(), e.text))
+        .collect();
+    out.sort();
+    assert_eq!(out, ["a:on a", "b:on b"], "the server's node is no choice");
+    assert_eq!(records(&store).await, 1);
+}
+
+/// The rules of a started run hold for a waited one: a job or project
+/// with executions disabled is refused before anything is recorded, and so
+/// is a run kept for later.
+#[tokio::test]
+async fn a_waited_run_is_refused_by_the_same_rules() {
+    let (service, store) = service().await;
+    let mut disabled = job();
+    disabled.uuid = Some("u-1".into());
+    disabled.execution_enabled = false;
+    let err = service
+        .run("p", &disabled, request(), Some(nodes()), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StartError::JobDisabled(id) if id == "u-1"),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), "Executions of job u-1 are disabled");
+
+    let err = service
+        .run(
+            "p",
+            &job(),
+            StartRun {
+                run_at_time: Some("2030-01-01T00:00:00Z".into()),
+                ..request()
+            },
+            Some(nodes()),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StartError::Invalid(m) if m.starts_with("runAtTime")),
+        "{err}"
+    );
+
+    let mut p = Project::new("p");
+    p.config
+        .insert(rules::PROJECT_DISABLE_EXECUTIONS.into(), "true".into());
+    store.update_project(&p).await.unwrap();
+    let err = service
+        .run("p", &job(), request(), Some(nodes()), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StartError::ProjectDisabled(p) if p == "p"),
+        "{err}"
+    );
+    assert_eq!(records(&store).await, 0);
+    assert!(
+        store.list_triggers(None).await.unwrap().is_empty(),
+        "nothing kept for later"
+    );
+}
