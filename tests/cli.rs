@@ -159,6 +159,34 @@ fn failing_job_exits_one_with_failed_nodes() {
     assert!(err.contains("failed") && err.contains("(beta)"), "{err}");
 }
 
+/// Rundeck refuses to run a job whose executions are disabled, whoever
+/// asks; a local run of a job file does too, naming the job and the field.
+#[test]
+fn a_job_with_executions_disabled_is_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let body = |enabled: bool| {
+        format!(
+            "- name: off\n  group: ops\n  executionEnabled: {enabled}\n  sequence:\n    commands:\n      - exec: touch {}\n",
+            marker.display()
+        )
+    };
+    let job = write(dir.path(), "off.yaml", &body(false));
+    let out = foredeck(&["run", "--file", &job]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("\"ops/off\"") && err.contains("executionEnabled"),
+        "{err}"
+    );
+    assert!(!marker.exists(), "the disabled job ran");
+
+    let job = write(dir.path(), "on.yaml", &body(true));
+    let out = foredeck(&["run", "--file", &job]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(marker.exists(), "the enabled job did not run");
+}
+
 #[test]
 fn keys_put_list_delete_in_a_data_dir_without_clear_text_at_rest() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,12 +1,15 @@
-//! `foredeck run --file`: run a job in this process with an in-memory store;
+//! `foredeck run --file`: run a job in this process with an in-memory store,
+//! through the run service (the run-start rules of a server hold here too);
 //! `foredeck run JOB`: run a job of a server and follow its output.
 
 use super::progress;
 use anyhow::{bail, Context};
 use clap::Args;
-use foredeck::engine::{Engine, RunOptions};
+use foredeck::engine::{Engine, LogListener};
+use foredeck::runs::{RunService, StartError, StartRun};
+use foredeck::schedule::DurableScheduler;
 use foredeck::store::prelude::*;
-use foredeck::{ExecutionStatus, LogLevel, MemoryStore, Project, Stream};
+use foredeck::{ExecutionStatus, LogLevel, MemoryStore, Project, Stream, Subject};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -108,7 +111,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         None => Vec::new(),
     };
 
-    let store = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let project = job.project.clone().unwrap_or_else(|| "cli".into());
     let mut p = Project::new(project.clone());
     p.config.insert(
@@ -123,30 +126,46 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         .shared_store(store.clone())
         .executor("ssh", a.ssh.executor().await?)
         .build();
+    // a scheduler the service needs but never ticks: a local run is now
+    let runs = RunService::new(engine, |launcher| {
+        DurableScheduler::builder(store.clone(), launcher).build()
+    });
     let several =
         job.nodefilters.as_ref().is_some_and(|n| n.filter.is_some()) || a.filter.is_some();
     let prefix = a.prefix.unwrap_or(several);
-    let opts = RunOptions {
+    let request = StartRun {
+        // the local CLI runs with the rights of whoever runs it: its engine
+        // has no authorizer
+        subject: Subject::new(
+            std::env::var("USER").unwrap_or_else(|_| "foredeck".into()),
+            Vec::<String>::new(),
+        ),
         options,
-        user: std::env::var("USER").ok(),
+        loglevel: loglevel.map(|l| l.as_str().to_owned()),
         filter: a.filter.clone(),
-        nodes: Some(nodes),
-        loglevel,
-        listener: None,
-        // the local CLI runs with the rights of whoever runs it
-        subject: None,
-    }
-    .on_log(move |ev| {
+        ..StartRun::default()
+    };
+    let listener = LogListener::new(move |ev| {
         let line = progress::output_line(ev, prefix);
         progress::print_line(&line, ev.stream == Stream::Stdout);
     });
 
     let started = std::time::Instant::now();
+    // only the file's nodes: the server's own node is no choice here
+    let run = runs.run(&project, &job, request, Some(nodes), Some(listener));
     let e = tokio::select! {
-        r = engine.run_job(&project, &job, opts) => r?,
+        r = run => match r {
+            Ok(e) => e,
+            // Rundeck refuses to run a disabled job, whoever asks
+            Err(StartError::JobDisabled(_)) => bail!(
+                "{name}: job {:?} is not run: executionEnabled is false (its executions are disabled)",
+                job.full_name()
+            ),
+            Err(e) => return Err(e.into()),
+        },
         _ = tokio::signal::ctrl_c() => {
-            for id in engine.running() {
-                engine.abort(id);
+            for id in runs.engine.running() {
+                runs.engine.abort(id);
             }
             bail!("interrupted");
         }

@@ -2,8 +2,9 @@
 //!
 //! Every front-end that starts a run of a job (the HTTP API and its
 //! webhooks, the CLI, later the web UI, Python, pipelines and node agents)
-//! asks [`RunService::start_run`] with a [`StartRun`]. The service owns the
-//! rules of starting a run, in this order:
+//! asks [`RunService::start_run`] with a [`StartRun`] (or, to wait for the
+//! end of the run as the CLI's local run does, [`RunService::run`]). The
+//! service owns the rules of starting a run, in this order:
 //!
 //! 1. the caller may `run` the job (through the engine's
 //!    [`Authorizer`](crate::Authorizer));
@@ -22,7 +23,11 @@
 //!    ([`Store::create_exclusive_execution`](crate::Store::create_exclusive_execution)).
 //!
 //! The scheduler's runs start through the same service's
-//! [`RunLauncher`], with the same nodes and rights.
+//! [`RunLauncher`], with the same nodes and rights. Whether a job or a
+//! project may run at all is decided by the functions of [`rules`], which
+//! the service, the scheduler (a schedule fires, a one-off run is kept, a
+//! fire is dropped) and the engine's job references share: a leaf module,
+//! so that the scheduler and the engine need not depend on the service.
 
 mod launcher;
 mod request;
