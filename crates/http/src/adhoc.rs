@@ -11,7 +11,9 @@
 //!
 //! Authorized as Rundeck does: `run` on the project's `adhoc` resource,
 //! then `run` on each `node`; nodes the caller may not run on are left out
-//! (as if the filter had not matched them). `run/url` checks all of that
+//! (as if the filter had not matched them). A project whose executions are
+//! disabled (`project.disable.executions`) runs no ad-hoc command either.
+//! `run/url` checks all of that
 //! before the server downloads anything (see [`crate::script_url`]). The
 //! run is audited.
 
@@ -30,6 +32,8 @@ use axum::Router;
 use foredeck_core::authorizer::AuthContext;
 use foredeck_core::engine::RunOptions;
 use foredeck_core::model::{Dispatch, NodeFilters, ScriptSpec, StepKind};
+use foredeck_core::runs::rules;
+use foredeck_core::StartError;
 use foredeck_core::{Job, Node, NodeFilter, Step, Workflow};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -284,11 +288,14 @@ async fn admit(
     b: &AdhocBody,
 ) -> Result<Target, ApiError> {
     let subject = &caller.subject;
-    if !state.may_read_project(subject, project)
-        || state.store.get_project(project).await?.is_none()
-    {
+    let Some(stored) = state
+        .store
+        .get_project(project)
+        .await?
+        .filter(|_| state.may_read_project(subject, project))
+    else {
         return Err(ApiError::not_found("Project", project));
-    }
+    };
     if b.project.as_deref().is_some_and(|bp| bp != project) {
         return Err(ApiError::invalid(
             "project in the body differs from the path",
@@ -299,6 +306,10 @@ async fn admit(
             "run",
             &format!("ad-hoc commands in project {project}"),
         ));
+    }
+    // the project's switch stops ad-hoc runs too, as in Rundeck
+    if rules::project_executions_disabled(&stored) {
+        return Err(StartError::ProjectDisabled(project.to_owned()).into());
     }
     // no filter: the server's own node, as Rundeck runs it
     let given = b.filter.clone().filter(|f| !f.trim().is_empty());

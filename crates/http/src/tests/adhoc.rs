@@ -180,6 +180,36 @@ async fn a_command_without_a_filter_runs_on_the_server_node() {
     assert_ne!(status, StatusCode::OK);
 }
 
+/// `project.disable.executions` stops ad-hoc runs as it stops job runs:
+/// Rundeck's `api.error.execution.disabled`, nothing started; re-enabled, they run again.
+#[tokio::test]
+async fn a_project_with_executions_disabled_runs_no_adhoc_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path()).await;
+    let mut p = s.store.get_project("ops").await.unwrap().unwrap();
+    p.config
+        .insert("project.disable.executions".into(), "true".into());
+    s.store.update_project(&p).await.unwrap();
+    let uri = "/api/59/project/ops/run/command";
+    let body = r#"{"exec": "true", "filter": "web1"}"#;
+    let (status, v) = post(&s, uri, ADMIN, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["errorCode"], "api.error.execution.disabled", "{v}");
+    assert!(
+        s.store
+            .query_executions(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing started"
+    );
+    p.config.remove("project.disable.executions");
+    s.store.update_project(&p).await.unwrap();
+    let (status, v) = post(&s, uri, ADMIN, body).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+}
+
 #[tokio::test]
 async fn bad_requests_and_callers_without_grants_are_refused() {
     let dir = tempfile::tempdir().unwrap();
