@@ -50,10 +50,11 @@ pub const LATENCY_BUCKETS: [f64; 13] = [
 ];
 
 /// The statuses counted in `foredeck_executions`.
-const STATUSES: [ExecutionStatus; 10] = [
+const STATUSES: [ExecutionStatus; 11] = [
     ExecutionStatus::Scheduled,
     ExecutionStatus::Queued,
     ExecutionStatus::Running,
+    ExecutionStatus::Waiting,
     ExecutionStatus::Succeeded,
     ExecutionStatus::Failed,
     ExecutionStatus::Aborted,
@@ -412,6 +413,7 @@ async fn query_counts(state: &ApiState) -> Result<StatusCounts, ApiError> {
             ExecutionStatus::Scheduled => "scheduled",
             ExecutionStatus::Queued => "queued",
             ExecutionStatus::Running => "running",
+            ExecutionStatus::Waiting => "waiting",
             ExecutionStatus::Succeeded => "succeeded",
             ExecutionStatus::Failed => "failed",
             ExecutionStatus::Aborted => "aborted",

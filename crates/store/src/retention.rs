@@ -1,7 +1,7 @@
 //! Retention: deletes old executions and their logs in small batches,
 //! keeping the newest executions of every job.
 
-use crate::entity::{executions, log_chunks};
+use crate::entity::{executions, log_chunks, run_states};
 use crate::error::db;
 use crate::sql::{begin_write, recount, CountKey, SqlStore, TOTAL_SHARDS};
 use crate::time;
@@ -124,6 +124,13 @@ impl SqlStore {
             .await?;
             let chunks = log_chunks::Entity::delete_many()
                 .filter(log_chunks::Column::ExecutionId.is_in(ids.clone()))
+                .exec(&txn)
+                .await
+                .map_err(db)?;
+            // left only by a server that stopped between a durable run's
+            // last record and its end
+            run_states::Entity::delete_many()
+                .filter(run_states::Column::ExecutionId.is_in(ids.clone()))
                 .exec(&txn)
                 .await
                 .map_err(db)?;

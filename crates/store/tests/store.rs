@@ -32,6 +32,7 @@ store_tests!(
     execution_queries_follow_jobs,
     logs,
     concurrent_appends,
+    run_states,
     keys,
 );
 

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::executor::{Executor, NodeOutcome, OutputSink};
 use crate::model::{Execution, Job, LogEvent, LogLevel, Node};
 use crate::notifier::Notifier;
-use crate::store::Store;
+use crate::store::{RunState, Store};
 use crate::vault::SecretSource;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -309,6 +309,35 @@ impl Engine {
         let existing = run::Existing {
             id: execution.id,
             owner: execution.server_uuid.clone(),
+            resume: None,
+        };
+        self.start(project, job, opts, Some(existing)).await
+    }
+
+    /// Continues, in the background, a durable run (a job with `durable:
+    /// true`) whose server stopped: `execution` is its record as that
+    /// server left it (now owned by this server: its `server_uuid` is kept,
+    /// as by [`start_execution`](Self::start_execution)), `state` what the
+    /// run recorded after its last step. The run goes on from
+    /// `state.next_step` with the data captured before, appending to the
+    /// execution's log; the steps before keep their recorded states. When
+    /// it cannot start (bad options, bad filter) the record is left as it
+    /// was and the error returned.
+    pub async fn continue_execution(
+        &self,
+        project: &str,
+        job: &Job,
+        execution: &Execution,
+        state: RunState,
+        opts: RunOptions,
+    ) -> Result<RunHandle> {
+        let existing = run::Existing {
+            id: execution.id,
+            owner: execution.server_uuid.clone(),
+            resume: Some(Box::new(run::Resumed {
+                execution: execution.clone(),
+                state,
+            })),
         };
         self.start(project, job, opts, Some(existing)).await
     }
@@ -516,3 +545,5 @@ impl EngineBuilder {
 mod tests;
 #[cfg(test)]
 mod tests_authz;
+#[cfg(test)]
+mod tests_durable;

@@ -1,7 +1,7 @@
 //! Semantic checks of a job definition, beyond what deserialization enforces.
 
 use crate::names;
-use crate::{Error, Job, NodeFilters, Result, Step, StepKind};
+use crate::{Error, Job, NodeFilters, Result, Step, StepKind, Strategy};
 use regex::Regex;
 use std::collections::HashSet;
 
@@ -10,7 +10,7 @@ use std::collections::HashSet;
 /// compile, defaults outside enforced values or not matching the regex,
 /// empty commands or scripts, job references without a target, a thread
 /// count of 0, and unparsable `timeout`, `retry`, `loglimit` or
-/// `notifyAvgDurationThreshold` values.
+/// `notifyAvgDurationThreshold` values, and a durable parallel workflow.
 ///
 /// The error is [`Error::InvalidJob`] naming the job and the field path.
 /// Option regexes are Rust [`regex`] syntax, so Java-only constructs such as
@@ -70,6 +70,12 @@ fn check(job: &Job) -> Check {
     }
     if let Some(nf) = &job.nodefilters {
         check_nodefilters(nf, "nodefilters")?;
+    }
+    if job.durable && job.sequence.strategy == Strategy::Parallel {
+        return fail(
+            "durable",
+            "a durable job needs the sequential or node-first strategy (a parallel workflow has no position between its steps)",
+        );
     }
     if let Some(t) = &job.timeout {
         if !is_duration(t) {

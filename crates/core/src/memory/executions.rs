@@ -58,6 +58,7 @@ impl ExecutionStore for MemoryStore {
     async fn delete_execution(&self, id: u64) -> Result<()> {
         let mut inner = self.write()?;
         inner.logs.remove(&id);
+        inner.run_states.remove(&id);
         inner
             .executions
             .remove(&id)

@@ -11,6 +11,7 @@ mod keys;
 mod known_hosts;
 mod logs;
 mod projects;
+mod run_state;
 mod triggers;
 mod users;
 mod webhooks;
@@ -18,7 +19,8 @@ mod webhooks;
 use crate::error::{Error, Result};
 use crate::model::{Execution, Job, LogEvent, Node, Project};
 use crate::store::{
-    AclPolicy, ApiToken, AuditEvent, Page, ServerHeartbeat, StoredKey, Trigger, User, Webhook,
+    AclPolicy, ApiToken, AuditEvent, Page, RunState, ServerHeartbeat, StoredKey, Trigger, User,
+    Webhook,
 };
 use std::collections::BTreeMap;
 use std::sync::RwLock;
@@ -32,6 +34,8 @@ struct Inner {
     jobs: BTreeMap<String, BTreeMap<String, Job>>,
     executions: BTreeMap<u64, Execution>,
     logs: BTreeMap<u64, Vec<LogEvent>>,
+    /// execution -> its durable run's state
+    run_states: BTreeMap<u64, RunState>,
     keys: BTreeMap<String, StoredKey>,
     next_execution: u64,
     known_hosts: BTreeMap<String, String>,
@@ -195,6 +199,7 @@ mod conformance {
         execution_queries_follow_jobs,
         logs,
         concurrent_appends,
+        run_states,
         keys,
         known_hosts,
         triggers,
@@ -221,6 +226,6 @@ mod conformance {
         })
         .await;
         assert_eq!(made.load(Ordering::SeqCst), conformance::ALL.len());
-        assert_eq!(conformance::ALL.len(), 25);
+        assert_eq!(conformance::ALL.len(), 26);
     }
 }

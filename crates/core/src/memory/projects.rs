@@ -66,6 +66,7 @@ impl ProjectStore for MemoryStore {
         for id in ids {
             inner.executions.remove(&id);
             inner.logs.remove(&id);
+            inner.run_states.remove(&id);
         }
         Ok(())
     }

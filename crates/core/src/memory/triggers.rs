@@ -129,14 +129,17 @@ impl TriggerStore for MemoryStore {
     }
 }
 
-/// The lowest-numbered running or queued execution of a job.
+/// The lowest-numbered running, queued or waiting execution of a job.
 fn busy_execution(inner: &Inner, job_id: &str) -> Option<u64> {
     inner
         .executions
         .values()
         .find(|e| {
             e.job_id.as_deref() == Some(job_id)
-                && matches!(e.status, ExecutionStatus::Running | ExecutionStatus::Queued)
+                && matches!(
+                    e.status,
+                    ExecutionStatus::Running | ExecutionStatus::Queued | ExecutionStatus::Waiting
+                )
         })
         .map(|e| e.id)
 }

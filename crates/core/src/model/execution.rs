@@ -16,6 +16,10 @@ pub enum ExecutionStatus {
     Queued,
     /// Running.
     Running,
+    /// A durable run between two steps with no server running it: its
+    /// server stopped, and a server continues it from its recorded state
+    /// (Foredeck's; Rundeck's API shows it as `running`).
+    Waiting,
     /// Every node and step succeeded.
     Succeeded,
     /// Something failed.
@@ -43,6 +47,7 @@ impl ExecutionStatus {
             ExecutionStatus::Scheduled => "scheduled",
             ExecutionStatus::Queued => "queued",
             ExecutionStatus::Running => "running",
+            ExecutionStatus::Waiting => "waiting",
             ExecutionStatus::Succeeded => "succeeded",
             ExecutionStatus::Failed => "failed",
             ExecutionStatus::Aborted => "aborted",
@@ -60,6 +65,7 @@ impl ExecutionStatus {
             "scheduled" => ExecutionStatus::Scheduled,
             "queued" => ExecutionStatus::Queued,
             "running" => ExecutionStatus::Running,
+            "waiting" => ExecutionStatus::Waiting,
             "succeeded" => ExecutionStatus::Succeeded,
             "failed" => ExecutionStatus::Failed,
             "aborted" => ExecutionStatus::Aborted,
@@ -75,7 +81,10 @@ impl ExecutionStatus {
     pub fn is_final(&self) -> bool {
         !matches!(
             self,
-            ExecutionStatus::Scheduled | ExecutionStatus::Queued | ExecutionStatus::Running
+            ExecutionStatus::Scheduled
+                | ExecutionStatus::Queued
+                | ExecutionStatus::Running
+                | ExecutionStatus::Waiting
         )
     }
 }

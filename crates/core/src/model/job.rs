@@ -181,6 +181,17 @@ pub struct Job {
         deserialize_with = "flex::bool"
     )]
     pub nagios: bool,
+    /// Foredeck extension: the run records what it carries between steps
+    /// (captured `${data.*}` values, step results, its position) in the
+    /// store after each step, so that when its server stops, a server
+    /// continues it from the next step instead of marking it `incomplete`.
+    /// Needs the sequential or node-first strategy.
+    #[serde(
+        default,
+        skip_serializing_if = "flex::is_false",
+        deserialize_with = "flex::bool"
+    )]
+    pub durable: bool,
     /// How `@option.x@` tokens reach this job's scripts: quoted for their
     /// context (the default), or pasted raw as in Rundeck (`scriptTokens:
     /// raw`: a value can then run as code; such runs are marked in their log

@@ -7,6 +7,7 @@
 //! | job definitions | [`JobStore`] |
 //! | executions | [`ExecutionStore`] |
 //! | execution logs | [`LogStore`] |
+//! | durable runs' states between steps | [`RunStateStore`] |
 //! | key storage (ciphertext) | [`KeyStore`] |
 //! | learned SSH host keys | [`KnownHostStore`] |
 //! | schedule triggers and their claims | [`TriggerStore`] |
@@ -32,6 +33,7 @@ mod known_hosts;
 mod logs;
 mod projects;
 mod records;
+mod run_state;
 mod triggers;
 mod users;
 mod webhooks;
@@ -49,6 +51,7 @@ pub use records::{
     AclPolicy, ApiToken, AuditEvent, AuditQuery, ExecutionClaim, FireOutcome, ServerHeartbeat,
     Trigger, TriggerFire, User, Webhook,
 };
+pub use run_state::{RunState, RunStateStore, StepOutcome};
 pub use triggers::TriggerStore;
 pub use users::UserStore;
 pub use webhooks::WebhookStore;
@@ -58,7 +61,7 @@ pub use webhooks::WebhookStore;
 pub mod prelude {
     pub use super::{
         AclStore, AuditStore, ClusterStore, ExecutionStore, JobStore, KeyStore, KnownHostStore,
-        LogStore, ProjectStore, Store, TriggerStore, UserStore, WebhookStore,
+        LogStore, ProjectStore, RunStateStore, Store, TriggerStore, UserStore, WebhookStore,
     };
 }
 
@@ -83,6 +86,7 @@ pub trait Store:
     + JobStore
     + ExecutionStore
     + LogStore
+    + RunStateStore
     + KeyStore
     + KnownHostStore
     + TriggerStore
@@ -100,6 +104,7 @@ impl<T> Store for T where
         + JobStore
         + ExecutionStore
         + LogStore
+        + RunStateStore
         + KeyStore
         + KnownHostStore
         + TriggerStore

@@ -94,7 +94,7 @@ pub enum FireOutcome {
     /// trigger's fire time is no longer the one handled, or it is gone.
     Lost,
     /// Nothing changed: the fire was `exclusive` and the trigger's job has
-    /// this `running` or `queued` execution.
+    /// this `running`, `queued` or `waiting` execution.
     Busy(u64),
 }
 

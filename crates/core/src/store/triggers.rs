@@ -39,9 +39,9 @@ pub trait TriggerStore: Send + Sync {
     /// nothing and says why ([`FireOutcome::Lost`]) when `server` no longer
     /// holds the claim or the trigger's fire time is no longer
     /// `fire.fire_time`, or ([`FireOutcome::Busy`]) when `fire.exclusive` is
-    /// set and the trigger's job has a running or queued execution.
+    /// set and the trigger's job has a running, queued or waiting execution.
     async fn fire_trigger(&self, fire: &TriggerFire) -> Result<FireOutcome>;
-    /// Creates `execution` only while its job has no running or queued
+    /// Creates `execution` only while its job has no running, queued or waiting
     /// execution (`multipleExecutions: false`), decided as an exclusive
     /// [`fire_trigger`](Self::fire_trigger) decides it: in one transaction,
     /// serialised per job with those fires and with other calls of this, so

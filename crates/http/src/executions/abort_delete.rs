@@ -47,7 +47,7 @@ pub(crate) async fn abort(
         "abort": abort,
         "execution": {
             "id": e.id.to_string(),
-            "status": e.status.as_str(),
+            "status": crate::views::executions::api_status(&e.status),
             "href": format!("/api/{}/execution/{}", caller.version.0, e.id),
             "permalink": format!("/project/{}/execution/show/{}", e.project, e.id),
         }

@@ -154,7 +154,7 @@ async fn head_of(
         "completed": completed,
         "execCompleted": completed_exec,
         "hasFailedNodes": !e.failed_nodes().is_empty(),
-        "execState": e.status.as_str(),
+        "execState": crate::views::executions::api_status(&e.status),
         "lastModified": last_modified.to_string(),
         "execDuration": duration,
         "percentLoaded": Value::Null,

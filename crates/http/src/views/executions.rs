@@ -2,7 +2,7 @@
 
 use crate::api::ApiVersion;
 use chrono::{DateTime, Utc};
-use foredeck_core::{Execution, JobSummary};
+use foredeck_core::{Execution, ExecutionStatus, JobSummary};
 use serde_json::{json, Value};
 
 /// Rundeck's date object.
@@ -13,13 +13,23 @@ pub(crate) fn date(t: DateTime<Utc>) -> Value {
     })
 }
 
+/// An execution's status as Rundeck's API names it: a durable run waiting
+/// for a server to continue it (Foredeck's `waiting`) has started and not
+/// ended, which Rundeck clients know as `running`.
+pub(crate) fn api_status(status: &ExecutionStatus) -> &str {
+    match status {
+        ExecutionStatus::Waiting => ExecutionStatus::Running.as_str(),
+        other => other.as_str(),
+    }
+}
+
 /// An execution in Rundeck's shape.
 pub(crate) fn execution_json(v: ApiVersion, e: &Execution, job: Option<&JobSummary>) -> Value {
     let mut out = json!({
         "id": e.id,
         "href": format!("/api/{}/execution/{}", v.0, e.id),
         "permalink": format!("/project/{}/execution/show/{}", e.project, e.id),
-        "status": e.status.as_str(),
+        "status": api_status(&e.status),
         "project": e.project,
         "executionType": if e.job_id.is_some() { "user" } else { "user-adhoc" },
         "user": e.user,

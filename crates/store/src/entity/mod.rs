@@ -17,6 +17,7 @@ pub(crate) mod known_hosts;
 pub(crate) mod log_chunks;
 pub(crate) mod nodes;
 pub(crate) mod projects;
+pub(crate) mod run_states;
 pub(crate) mod server_heartbeats;
 pub(crate) mod triggers;
 pub(crate) mod users;

@@ -2,7 +2,7 @@
 
 use super::counts::{counted_key, counted_total, recount, CountKey};
 use super::{begin_write, exec_id, group_condition, like, like_escape, to_json, SqlStore};
-use crate::entity::{executions, jobs, log_chunks};
+use crate::entity::{executions, jobs, log_chunks, run_states};
 use crate::error::{codec, db, no_execution};
 use crate::time;
 use async_trait::async_trait;
@@ -120,6 +120,10 @@ impl ExecutionStore for SqlStore {
         recount(&txn, vec![(old, -1)]).await?;
         log_chunks::Entity::delete_many()
             .filter(log_chunks::Column::ExecutionId.eq(eid))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        run_states::Entity::delete_by_id(eid)
             .exec(&txn)
             .await
             .map_err(db)?;

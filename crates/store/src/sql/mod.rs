@@ -12,6 +12,7 @@ mod keys;
 mod known_hosts;
 mod logs;
 mod projects;
+mod run_state;
 mod triggers;
 mod users;
 mod webhooks;

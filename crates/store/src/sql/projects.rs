@@ -4,7 +4,7 @@ use super::jobs::bump_job_revision;
 use super::{begin_write, to_json, SqlStore, INSERT_BATCH};
 use crate::entity::{
     acl_policies, execution_counts, execution_totals, executions, jobs, log_chunks, nodes,
-    projects, triggers, webhooks,
+    projects, run_states, triggers, webhooks,
 };
 use crate::error::{codec, db};
 use async_trait::async_trait;
@@ -104,6 +104,19 @@ impl ProjectStore for SqlStore {
         log_chunks::Entity::delete_many()
             .filter(
                 log_chunks::Column::ExecutionId.in_subquery(
+                    Query::select()
+                        .column(executions::Column::Id)
+                        .from(executions::Entity)
+                        .and_where(executions::Column::Project.eq(name))
+                        .to_owned(),
+                ),
+            )
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        run_states::Entity::delete_many()
+            .filter(
+                run_states::Column::ExecutionId.in_subquery(
                     Query::select()
                         .column(executions::Column::Id)
                         .from(executions::Entity)

@@ -173,7 +173,7 @@ async fn release_trigger(c: &DatabaseConnection, id: &str, server: &str) -> Resu
     Ok(())
 }
 
-/// The lowest-numbered running or queued execution of a job, read after
+/// The lowest-numbered running, queued or waiting execution of a job, read after
 /// taking the job row's lock: firings of the job's triggers that ask for
 /// exclusivity take that lock in turn, so each sees the runs the one before
 /// it committed. (Without a job row there is no lock, and nothing to run.)
@@ -191,6 +191,7 @@ async fn busy_execution(txn: &DatabaseTransaction, job_id: &str) -> Result<Optio
         .filter(E::Status.is_in([
             ExecutionStatus::Running.as_str(),
             ExecutionStatus::Queued.as_str(),
+            ExecutionStatus::Waiting.as_str(),
         ]))
         .order_by_asc(E::Id)
         .limit(1);

@@ -11,9 +11,12 @@
 //! - `action`: what a step does (command, script, plugin) and the
 //!   executor it goes to;
 //! - `job_ref`: job reference steps;
+//! - `durable`: a durable run's state recorded as it advances, and a run
+//!   continued from it;
 //! - `notify`: notifications, and the average-duration watch.
 
 mod action;
+mod durable;
 mod job_ref;
 mod notify;
 mod once;
@@ -28,6 +31,7 @@ use crate::context::{expand_text, DataContext};
 use crate::error::{Error, Result};
 use crate::model::{Execution, ExecutionStatus, Job};
 use crate::notifier::NotificationTrigger;
+pub(crate) use durable::Resumed;
 use notify::notify;
 use once::run_once;
 use std::sync::Arc;
@@ -51,6 +55,9 @@ fn invalid(job: &Job, field: &str, message: impl Into<String>) -> Error {
 pub(crate) struct Existing {
     pub id: u64,
     pub owner: Option<String>,
+    /// A durable run continued from its recorded state (the first attempt
+    /// only).
+    pub resume: Option<Box<Resumed>>,
 }
 
 /// Runs a job and its retries; returns the last execution.
@@ -65,8 +72,10 @@ pub(crate) async fn run_with_retries(
     mut id_tx: Option<oneshot::Sender<u64>>,
     existing: Option<Existing>,
 ) -> Result<Execution> {
-    let owner = existing.as_ref().and_then(|e| e.owner.clone());
-    let mut existing_id = existing.map(|e| e.id);
+    let (owner, mut existing_id, mut resume) = match existing {
+        Some(e) => (e.owner, Some(e.id), e.resume),
+        None => (None, None, None),
+    };
     let secrets = engine.inner.secrets.read().ok().and_then(|s| s.clone());
     let given = Box::pin(options::with_stored_defaults(
         &job,
@@ -97,8 +106,10 @@ pub(crate) async fn run_with_retries(
             (count, delay)
         }
     };
-    let mut attempt = 0;
-    let mut retry_of = None;
+    // a continued run goes on with the attempt it was
+    let (mut attempt, mut retry_of) = resume.as_ref().map_or((0, None), |r| {
+        (r.execution.retry_attempt, r.execution.retry_of)
+    });
     loop {
         let mut exec = run_once(
             &engine,
@@ -114,6 +125,7 @@ pub(crate) async fn run_with_retries(
             Existing {
                 id: existing_id.take().unwrap_or(0),
                 owner: owner.clone(),
+                resume: resume.take(),
             },
         )
         .await?;

@@ -4,6 +4,7 @@
 use super::super::log::LogLimits;
 use super::super::parse::{format_arg_string, parse_duration, LogLimit};
 use super::super::{state, Control, Engine, ResolvedOptions, RunOptions, StopReason};
+use super::durable::{carry_state, forget, Progress};
 use super::notify::{notify, watch_avg_duration};
 use super::runner::{Captured, Run, WorkflowOutcome};
 use super::{invalid, plain_context, Existing};
@@ -141,6 +142,17 @@ pub(super) async fn run_once(
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     state::init(&mut exec, &node_steps, &names, &engine.inner.server_node);
     exec.server_uuid = record.owner;
+    // a continued durable run: the steps that ran stay as they were, the
+    // rest start from the recorded state with the data captured before
+    let (progress, captured, resumed_at) = match record.resume {
+        Some(r) => {
+            exec.date_started = r.execution.date_started;
+            carry_state(&mut exec, &r.execution.state, r.state.next_step as usize);
+            let p = Progress::resumed(&r.state);
+            (p, Captured::resumed(&r.state), Some(r.state.next_step))
+        }
+        None => (Progress::default(), Captured::default(), None),
+    };
     // a record made before the run may hold events already (a misfire note)
     let (id, log_base) = if record.id == 0 {
         (store.create_execution(&exec).await?, 0)
@@ -193,7 +205,8 @@ pub(super) async fn run_once(
         depth,
         exec: Mutex::new(exec),
         base,
-        data: Mutex::new(Captured::default()),
+        data: Mutex::new(captured),
+        progress: Mutex::new(progress),
         masker: SecretMasker::new(secrets),
         log,
         control: control.clone(),
@@ -215,6 +228,18 @@ pub(super) async fn run_once(
             String::from("scriptTokens: raw: @option@ tokens are pasted into this job's scripts unquoted, so a value can run as code"),
         ));
     }
+    if let Some(next) = resumed_at {
+        // sent without waiting, as above
+        run.log.try_send(LogEvent::system(
+            LogLevel::Info,
+            None,
+            None,
+            format!(
+                "Durable run continued from step {} with the data recorded before its server stopped",
+                next + 1
+            ),
+        ));
+    }
     let dispatch_empty = run.nodes.is_empty();
     let outcome = if dispatch_empty {
         let ok = job
@@ -231,7 +256,9 @@ pub(super) async fn run_once(
             failure: (!ok).then_some(msg),
         }
     } else {
-        run.clone().workflow().await
+        // boxed: the workflow's future (strategies, steps, dispatch) is the
+        // largest part of this one, which every nested job reference keeps
+        Box::pin(run.clone().workflow()).await
     };
 
     if let Some(t) = timer {
@@ -289,6 +316,9 @@ pub(super) async fn run_once(
         l.remove(&id);
     }
     let saved = store.update_execution(&exec).await;
+    if job.durable && saved.is_ok() {
+        Box::pin(forget(store.as_ref(), id)).await;
+    }
     if let Ok(mut r) = engine.inner.running.lock() {
         r.remove(&id);
     }

@@ -4,6 +4,7 @@
 
 use super::super::log::LogTx;
 use super::super::{Control, Engine};
+use super::durable::Progress;
 use super::DATA_PREFIX;
 use crate::authorizer::Subject;
 use crate::context::{DataContext, SecretMasker};
@@ -79,6 +80,8 @@ pub(super) struct Run {
     pub(super) exec: Mutex<Execution>,
     pub(super) base: DataContext,
     pub(super) data: Mutex<Captured>,
+    /// Where the workflow starts, and how its steps ended.
+    pub(super) progress: Mutex<Progress>,
     pub(super) masker: SecretMasker,
     pub(super) log: LogTx,
     pub(super) control: Arc<Control>,

@@ -29,6 +29,7 @@ mod keys;
 mod known_hosts;
 mod logs;
 mod projects;
+mod run_states;
 mod support;
 mod triggers;
 
@@ -43,6 +44,7 @@ pub use keys::keys;
 pub use known_hosts::known_hosts;
 pub use logs::{concurrent_appends, logs};
 pub use projects::{delete_project_cascades, nodes, projects};
+pub use run_states::run_states;
 pub use triggers::{
     exclusive_fire_race, exclusive_fire_waits_for_the_job, exclusive_start_race,
     trigger_fire_is_compare_and_set, triggers,
@@ -77,6 +79,7 @@ pub const ALL: &[(&str, Test)] = &[
         Box::pin(execution_queries_follow_jobs(s))
     }),
     ("logs", |s| Box::pin(logs(s))),
+    ("run_states", |s| Box::pin(run_states(s))),
     ("concurrent_appends", |s| Box::pin(concurrent_appends(s))),
     ("keys", |s| Box::pin(keys(s))),
     ("known_hosts", |s| Box::pin(known_hosts(s))),

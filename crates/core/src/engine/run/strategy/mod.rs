@@ -18,6 +18,12 @@ use std::sync::Arc;
 impl Run {
     pub(in crate::engine::run) async fn workflow(self: Arc<Self>) -> WorkflowOutcome {
         let strategy = self.job.sequence.strategy;
+        // a parallel workflow has no position between its steps: a durable
+        // one records nothing, and is marked incomplete as any other when
+        // its server stops
+        if self.job.durable && strategy != Strategy::Parallel {
+            Box::pin(self.record_start()).await;
+        }
         match strategy {
             Strategy::Sequential => self.sequential().await,
             Strategy::Parallel => self.parallel().await,
