@@ -7,8 +7,9 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{Execution, Job, Node};
 use crate::nodes::NodeSources;
-use crate::schedule::launcher::run_recorded;
+use crate::schedule::launcher::{continue_recorded, run_recorded};
 use crate::schedule::Launcher;
+use crate::store::RunState;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -78,6 +79,35 @@ impl Launcher for RunLauncher {
             job,
             &execution,
             options,
+            Some(subject),
+            Some(nodes),
+        )
+        .await
+    }
+
+    fn continues_runs(&self) -> bool {
+        true
+    }
+
+    /// Continues as `subject`, or as the execution's user with no roles,
+    /// on the service's nodes, as [`run_as`](Launcher::run_as) runs.
+    async fn continue_run(
+        &self,
+        project: &str,
+        job: &Job,
+        execution: Execution,
+        state: RunState,
+        subject: Option<Subject>,
+    ) -> Result<Execution> {
+        let subject =
+            subject.unwrap_or_else(|| Subject::new(execution.user.clone(), Vec::<String>::new()));
+        let nodes = project_nodes(&self.engine, &self.sources, project).await?;
+        continue_recorded(
+            &self.engine,
+            project,
+            job,
+            &execution,
+            state,
             Some(subject),
             Some(nodes),
         )

@@ -47,6 +47,10 @@ pub struct TickReport {
     pub taken_over: usize,
     /// Dead servers' executions re-run (the job had retries left).
     pub rerun: usize,
+    /// Durable runs of stopped servers (this one's earlier process, or dead
+    /// servers) continued from their recorded state instead of marked
+    /// `incomplete`.
+    pub continued: usize,
     /// Triggers that failed to fire (store errors; retried after the lease).
     pub errors: usize,
     /// How late the latest of this tick's fires was: the time from a fire
@@ -66,6 +70,7 @@ impl TickReport {
         self.recovered += o.recovered;
         self.taken_over += o.taken_over;
         self.rerun += o.rerun;
+        self.continued += o.continued;
         self.errors += o.errors;
         self.lag = self.lag.max(o.lag);
     }

@@ -11,7 +11,10 @@
 //!    crashed or was killed) `incomplete` (`recover.rs`);
 //! 2. heartbeats, and takes over the running executions of servers that
 //!    stopped heartbeating (marks them `incomplete`, or re-runs them when the
-//!    job has retries left) (`recover.rs`);
+//!    job has retries left) (`recover.rs`); in both, a durable run (a job
+//!    with `durable: true` that recorded its state) is not marked
+//!    `incomplete` but `waiting`, and continued from its next step by the
+//!    server that claims it, with the data it captured (`resume.rs`);
 //! 3. claims due triggers ([`Store::claim_due_triggers`](crate::Store::claim_due_triggers),
 //!    exclusive across servers, with a lease), works out what each fire does
 //!    (misfire policy, concurrency policy, project switches) and fires it with
@@ -39,6 +42,7 @@ mod fire;
 pub(crate) mod launcher;
 mod queue;
 mod recover;
+mod resume;
 mod scheduler;
 mod spec;
 mod start;

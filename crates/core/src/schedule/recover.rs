@@ -1,7 +1,7 @@
 //! Cluster upkeep: recovery of this server's own unfinished executions
 //! after a restart, heartbeats, and takeover of the executions of servers
-//! that stopped heartbeating (marked `incomplete`, or re-run when their job
-//! has retries left).
+//! that stopped heartbeating (marked `incomplete`, re-run when their job
+//! has retries left, or, for durable runs, continued: `resume.rs`).
 
 use super::durable::{to_chrono, DurableScheduler, TickReport};
 use crate::error::{Error, Result};
@@ -89,12 +89,15 @@ impl DurableScheduler {
             }
             tracing::info!(dead = %server.server, incomplete, rerun, "took over a dead server's executions");
         }
-        Ok(())
+        // durable runs parked by this tick's recovery or takeover, or by a
+        // server that stopped before it continued them
+        self.continue_waiting(report).await
     }
 
     /// Claims the running executions of `owner` and marks them incomplete;
-    /// with `rerun`, re-runs those whose job has retries left. Queued
-    /// executions `owner` had claimed go back to the queue.
+    /// durable runs with a recorded state wait to be continued instead;
+    /// with `rerun`, re-runs those whose job has retries left. Queued and
+    /// waiting executions `owner` had claimed go back to be claimed again.
     async fn settle(&self, owner: &str, why: &str, rerun: bool) -> Result<(usize, usize)> {
         let store = &self.inner.store;
         let me = self.server();
@@ -111,6 +114,9 @@ impl DurableScheduler {
                 break;
             }
             for e in batch {
+                if self.park(&e).await? {
+                    continue;
+                }
                 let retry = if rerun {
                     self.retry_of(&e).await?
                 } else {
@@ -143,20 +149,22 @@ impl DurableScheduler {
                 }
             }
         }
-        loop {
-            let claim = ExecutionClaim {
-                status: ExecutionStatus::Queued,
-                owner: Some(owner.to_owned()),
-                due_by: None,
-                job_id: None,
-            };
-            let batch = store.claim_executions(me, &claim, CLAIM_CHUNK).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for mut e in batch {
-                e.server_uuid = None;
-                store.update_execution(&e).await?;
+        for status in [ExecutionStatus::Queued, ExecutionStatus::Waiting] {
+            loop {
+                let claim = ExecutionClaim {
+                    status: status.clone(),
+                    owner: Some(owner.to_owned()),
+                    due_by: None,
+                    job_id: None,
+                };
+                let batch = store.claim_executions(me, &claim, CLAIM_CHUNK).await?;
+                if batch.is_empty() {
+                    break;
+                }
+                for mut e in batch {
+                    e.server_uuid = None;
+                    store.update_execution(&e).await?;
+                }
             }
         }
         Ok((incomplete, reruns))
@@ -178,7 +186,7 @@ impl DurableScheduler {
         Ok((e.retry_attempt < retries).then_some(job))
     }
 
-    async fn mark_incomplete(&self, mut e: Execution, why: &str) -> Result<()> {
+    pub(super) async fn mark_incomplete(&self, mut e: Execution, why: &str) -> Result<()> {
         e.status = ExecutionStatus::Incomplete;
         e.date_ended = Some(self.inner.clock.now());
         e.failure = Some(why.to_owned());

@@ -5,6 +5,7 @@
 use super::durable::{job_trigger_id, DurableScheduler, TickReport};
 use super::spec::TriggerSpec;
 use crate::model::{Execution, ExecutionStatus, Job, LogEvent, LogLevel};
+use crate::store::RunState;
 use std::collections::BTreeMap;
 
 impl DurableScheduler {
@@ -71,6 +72,35 @@ impl DurableScheduler {
                         tracing::warn!(job = %job_id, error = %err, "starting a queued execution failed");
                     }
                 }
+            }
+        });
+        if let Ok(mut s) = self.inner.state.lock() {
+            s.tasks.push(task);
+        }
+    }
+
+    /// Continues a durable run in the background from its recorded
+    /// `state`, with the rights of `subject`, in one of the `max_running`
+    /// slots; records it as failed when it cannot start.
+    pub(super) fn launch_continued(
+        &self,
+        job: Job,
+        e: Execution,
+        state: RunState,
+        subject: Option<crate::authorizer::Subject>,
+    ) {
+        let this = self.clone();
+        let task = tokio::spawn(async move {
+            // the semaphore is never closed, so this waits for a slot
+            let _slot = this.inner.slots.clone().acquire_owned().await;
+            let project = e.project.clone();
+            if let Err(err) = this
+                .inner
+                .launcher
+                .continue_run(&project, &job, e.clone(), state, subject)
+                .await
+            {
+                this.fail(e, &format!("could not continue: {err}")).await;
             }
         });
         if let Ok(mut s) = self.inner.state.lock() {

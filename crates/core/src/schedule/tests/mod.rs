@@ -1,11 +1,12 @@
 #![allow(clippy::unwrap_used)]
 //! The scheduler's tests, by area: firing (`fire.rs`), recovery and
-//! takeover (`recover.rs`), queues and one-off runs (`queue.rs`), over the
+//! takeover (`recover.rs`), durable runs continued (`resume.rs`), queues and one-off runs (`queue.rs`), over the
 //! helpers here.
 
 mod fire;
 mod queue;
 mod recover;
+mod resume;
 
 use super::*;
 use crate::model::{Execution, ExecutionStatus, Job, Project, Retry, Schedule, Step, Workflow};
