@@ -185,7 +185,11 @@ pub struct Job {
     /// (captured `${data.*}` values, step results, its position) in the
     /// store after each step, so that when its server stops, a server
     /// continues it from the next step instead of marking it `incomplete`.
-    /// Needs the sequential or node-first strategy.
+    /// Needs the sequential or node-first strategy; node-first records after
+    /// each run of consecutive node steps (a node runs them in one go), so
+    /// such a run is continued from its first step. Captured data is kept
+    /// in the store until the run ends; secure option values never are (a
+    /// continued run takes them from their key-storage defaults).
     #[serde(
         default,
         skip_serializing_if = "flex::is_false",

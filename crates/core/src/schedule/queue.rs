@@ -35,7 +35,8 @@ impl DurableScheduler {
         Ok(())
     }
 
-    /// Starts the oldest queued execution of a job when none of it runs.
+    /// Starts the oldest queued execution of a job when none of it runs (or
+    /// waits to be continued: a durable run of a stopped server).
     pub(super) async fn drain_job(
         &self,
         project: &str,
@@ -43,7 +44,12 @@ impl DurableScheduler {
         report: &mut TickReport,
     ) -> Result<()> {
         let store = &self.inner.store;
-        if !self.running_ids(project, job_id).await?.is_empty() {
+        if !self.running_ids(project, job_id).await?.is_empty()
+            || !self
+                .ids_in(project, job_id, ExecutionStatus::Waiting)
+                .await?
+                .is_empty()
+        {
             return Ok(());
         }
         let claim = ExecutionClaim {
@@ -87,13 +93,22 @@ impl DurableScheduler {
     }
 
     async fn running_ids(&self, project: &str, job_id: &str) -> Result<Vec<u64>> {
+        self.ids_in(project, job_id, ExecutionStatus::Running).await
+    }
+
+    async fn ids_in(
+        &self,
+        project: &str,
+        job_id: &str,
+        status: ExecutionStatus,
+    ) -> Result<Vec<u64>> {
         Ok(self
             .inner
             .store
             .query_executions(&ExecutionQuery {
                 project: Some(project.to_owned()),
                 job_ids: vec![job_id.to_owned()],
-                status: Some(ExecutionStatus::Running),
+                status: Some(status),
                 max: 1000,
                 ..ExecutionQuery::default()
             })

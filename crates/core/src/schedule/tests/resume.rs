@@ -128,3 +128,30 @@ async fn without_a_launcher_that_continues_or_a_state_a_durable_run_is_incomplet
     let e = store.get_execution(unrecorded).await.unwrap().unwrap();
     assert_eq!(e.status, ExecutionStatus::Incomplete);
 }
+
+#[tokio::test]
+async fn a_queued_execution_waits_behind_a_waiting_durable_run() {
+    let store = memory().await;
+    let job = serial_job(&store, "serial", "queue").await;
+    let mut waiting = Execution::new("p", job.full_name(), "alice");
+    waiting.job_id = job.uuid.clone();
+    waiting.status = ExecutionStatus::Waiting;
+    waiting.date_started = t0();
+    waiting.id = store.create_execution(&waiting).await.unwrap();
+    let mut queued = waiting.clone();
+    queued.status = ExecutionStatus::Queued;
+    queued.id = store.create_execution(&queued).await.unwrap();
+    let clock = ManualClock::new(t0() + Duration::minutes(1));
+    // a launcher that does not continue runs: the waiting one stays waiting
+    let launcher = TestLauncher::new(&store);
+    let s = sched(&store, launcher.clone(), &clock, "srv");
+    assert_eq!(s.tick().await.unwrap().started, 0);
+    s.wait_idle().await;
+    assert!(launcher.ids().is_empty());
+
+    waiting.status = ExecutionStatus::Succeeded;
+    store.update_execution(&waiting).await.unwrap();
+    assert_eq!(s.tick().await.unwrap().started, 1);
+    s.wait_idle().await;
+    assert_eq!(launcher.ids(), [queued.id]);
+}
