@@ -17,11 +17,10 @@ use axum::routing;
 use axum::Json;
 use axum::Router;
 use chrono::{DateTime, Utc};
+use foredeck_core::jobs::{OnDuplicate, SaveError, Saved, Toggle};
 use foredeck_core::schedule::TriggerSpec;
 use foredeck_core::store::{ExecutionQuery, JobQuery};
-use foredeck_core::{
-    CronSchedule, ExecutionStatus, Job, JobSummary, Scheduler, ScriptTokens, StartRun, Started,
-};
+use foredeck_core::{ExecutionStatus, Job, JobSummary, Scheduler, ScriptTokens, StartRun, Started};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -296,28 +295,6 @@ pub(crate) async fn export(
     document(format, &jobs)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Dupe {
-    Create,
-    Update,
-    Skip,
-}
-
-/// Checks what storing a job would start: its schedule (pattern, zone, a
-/// future fire time) and scheduler policies.
-fn check_schedule(job: &Job) -> Result<(), String> {
-    TriggerSpec::for_job(job, "import").map_err(|e| e.to_string())?;
-    if let Some(s) = &job.schedule {
-        let zone = job
-            .time_zone
-            .as_deref()
-            .map(str::trim)
-            .filter(|z| !z.is_empty());
-        CronSchedule::from_schedule(s, zone).map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
 /// 415 with Rundeck's code for an import format that is not taken.
 fn unsupported_format(name: &str, format: &str) -> ApiError {
     ApiError::of(Code::ImportFormatUnsupported, format!(
@@ -377,9 +354,9 @@ pub(crate) async fn import(
         q.extend(f.fields().into_iter().filter(|(n, _)| n != "xmlBatch"));
     }
     let dupe = match param(&q, "dupeOption").unwrap_or("create") {
-        "create" => Dupe::Create,
-        "update" => Dupe::Update,
-        "skip" => Dupe::Skip,
+        "create" => OnDuplicate::Create,
+        "update" => OnDuplicate::Update,
+        "skip" => OnDuplicate::Skip,
         other => {
             return Err(ApiError::invalid(format!(
                 "parameter dupeOption: {other:?} is not create, update or skip"
@@ -428,8 +405,10 @@ pub(crate) async fn import(
             import_entry(caller.version, &project, index, job, error)
         };
         match import_one(&state, &caller, &project, job.clone(), dupe).await {
-            Ok(Imported::Stored(stored)) => succeeded.push(entry(&stored, None)),
-            Ok(Imported::Skipped(existing)) => skipped.push(entry(&existing, None)),
+            Ok(Saved::Created(stored) | Saved::Updated(stored)) => {
+                succeeded.push(entry(&stored, None))
+            }
+            Ok(Saved::Skipped(existing)) => skipped.push(entry(&existing, None)),
             Err(msg) => {
                 // a uuid the caller sent is theirs to see; nothing else leaks
                 failed.push(entry(&job, Some(msg)));
@@ -443,104 +422,28 @@ pub(crate) async fn import(
     })))
 }
 
-enum Imported {
-    Stored(Job),
-    Skipped(Job),
-}
-
+/// Saves one job of an import through core's job service and records it;
+/// a failure is the message of the import's `failed` entry.
 async fn import_one(
     state: &ApiState,
     caller: &Caller,
     project: &str,
-    mut job: Job,
-    dupe: Dupe,
-) -> Result<Imported, String> {
-    let store = &state.store;
-    let err = |e: foredeck_core::Error| ApiError::from(e).message;
-    let by_uuid = match job.uuid.as_deref() {
-        Some(u) if !u.is_empty() => match store.get_job(project, u).await.map_err(err)? {
-            // a uuid of a job the caller cannot see, here or in another
-            // project (uuids are global): one answer that names neither
-            Some(e) if !state.sees_job(&caller.subject, project, &e) => {
-                return Err(uuid_refused(u))
-            }
-            None if store.uuid_taken(u).await.map_err(err)? => return Err(uuid_refused(u)),
-            found => found,
-        },
-        _ => None,
-    };
-    let by_name = store
-        .find_job(project, job.group.as_deref(), &job.name)
+    job: Job,
+    dupe: OnDuplicate,
+) -> Result<Saved, String> {
+    let saved = state
+        .jobs()
+        .save(&caller.subject, project, job, dupe)
         .await
-        .map_err(err)?;
-    // a job the caller cannot see is treated as absent for reporting, but
-    // never overwritten
-    let existing = by_uuid.clone().or(by_name.clone());
-    if let Some(e) = &existing {
-        if !state.sees_job(&caller.subject, project, e) {
-            return Err(format!(
-                "Not authorized for action \"update\" for Job {}",
-                job.full_name()
-            ));
-        }
-    }
-    let existing = match (dupe, existing) {
-        (Dupe::Skip, Some(e)) => return Ok(Imported::Skipped(e)),
-        (Dupe::Create, _) if by_uuid.is_some() => {
-            return Err(format!(
-                "a job with uuid {} exists in this project (use dupeOption=update or uuidOption=remove)",
-                job.uuid.clone().unwrap_or_default()
-            ))
-        }
-        (Dupe::Create, _) => None,
-        (_, e) => e,
-    };
-    if let Some(e) = &existing {
-        job.uuid = e.uuid.clone();
-        if !state.may_job(&caller.subject, "update", project, e) {
-            return Err(format!(
-                "Not authorized for action \"update\" for Job {}",
-                job.full_name()
-            ));
-        }
-    } else if !state.may_job(&caller.subject, "create", project, &job) {
-        return Err(format!(
-            "Not authorized for action \"create\" for Job {}",
-            job.full_name()
-        ));
-    }
-    check_schedule(&job)?;
-    crate::outbound::check_notification_urls(&job)?;
-    // a secure option's default goes to key storage, never into the record
-    if let Some(keys) = &state.keys {
-        foredeck_core::vault::seal_secure_defaults(&mut job, keys.as_ref())
-            .await
-            .map_err(err)?;
-    }
-    let stored = store.put_job(project, &job).await.map_err(err)?;
-    if let Err(e) = state
-        .runs
-        .scheduler
-        .schedule_job_as(project, &stored, &caller.subject)
-        .await
-    {
-        // put back what was there: no job with a schedule that never runs
-        let undo = match &existing {
-            Some(prev) => store.put_job(project, prev).await.map(|_| ()),
-            None => match &stored.uuid {
-                Some(u) => store.delete_job(project, u).await,
-                None => Ok(()),
-            },
-        };
-        if let Err(u) = undo {
-            tracing::error!(error = %u, "import: undoing a job whose schedule failed");
-        }
-        return Err(err(e));
-    }
-    let action = if existing.is_some() {
-        "update"
-    } else {
-        "create"
+        .map_err(|e| match e {
+            // store messages are logged, not sent
+            SaveError::Other(e) => ApiError::from(e).message,
+            e => e.to_string(),
+        })?;
+    let (action, stored) = match &saved {
+        Saved::Created(j) => ("create", j),
+        Saved::Updated(j) => ("update", j),
+        Saved::Skipped(_) => return Ok(saved),
     };
     let id = stored.uuid.clone().unwrap_or_default();
     state
@@ -553,14 +456,7 @@ async fn import_one(
             json!({"name": stored.full_name(), "via": "import"}),
         )
         .await;
-    Ok(Imported::Stored(stored))
-}
-
-/// The import error for a uuid held by a job the caller cannot see (in
-/// this project or another): the same words whoever holds it, so the answer
-/// tells nothing about that job or its project.
-fn uuid_refused(uuid: &str) -> String {
-    format!("job uuid {uuid} is already in use (import with uuidOption=remove to create a new job)")
+    Ok(saved)
 }
 
 /// `GET /api/{v}/job/{id}?format=yaml|json`: the definition (a list of one).
@@ -580,14 +476,7 @@ pub(crate) async fn get(
 
 async fn delete_job(state: &ApiState, caller: &Caller, id: &str) -> Result<Job, ApiError> {
     let (project, job) = state.job_for(&caller.subject, id, "delete").await?;
-    state.runs.scheduler.unschedule_job(&project, id).await?;
-    state.store.delete_job(&project, id).await?;
-    if let Some(keys) = &state.keys {
-        // the secure option defaults it kept in key storage go with it
-        if let Err(e) = foredeck_core::vault::forget_secure_defaults(id, keys.as_ref()).await {
-            tracing::warn!(job = %id, error = %e, "deleting a job's secure option defaults");
-        }
-    }
+    state.jobs().delete(&caller.subject, &project, &job).await?;
     state
         .audit(
             caller,
@@ -733,27 +622,18 @@ async fn toggle(
     state: ApiState,
     caller: Caller,
     id: String,
-    schedule: bool,
+    what: Toggle,
     on: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let action = if schedule {
-        "toggle_schedule"
-    } else {
-        "toggle_execution"
-    };
-    let (project, mut job) = state.job_for(&caller.subject, &id, action).await?;
-    if schedule {
-        job.schedule_enabled = on;
-    } else {
-        job.execution_enabled = on;
-    }
-    let stored = state.store.put_job(&project, &job).await?;
+    let (project, job) = state.job_for(&caller.subject, &id, what.action()).await?;
     state
-        .runs
-        .scheduler
-        .schedule_job_as(&project, &stored, &caller.subject)
+        .jobs()
+        .set_enabled(&caller.subject, &project, job, what, on)
         .await?;
-    let what = if schedule { "schedule" } else { "execution" };
+    let what = match what {
+        Toggle::Schedule => "schedule",
+        Toggle::Execution => "execution",
+    };
     let verb = if on { "enable" } else { "disable" };
     state
         .audit(
@@ -774,7 +654,7 @@ pub(crate) async fn enable_execution(
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    toggle(state, caller, path(&p, "id"), false, true).await
+    toggle(state, caller, path(&p, "id"), Toggle::Execution, true).await
 }
 
 /// `POST /api/{v}/job/{id}/execution/disable`.
@@ -783,7 +663,7 @@ pub(crate) async fn disable_execution(
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    toggle(state, caller, path(&p, "id"), false, false).await
+    toggle(state, caller, path(&p, "id"), Toggle::Execution, false).await
 }
 
 /// `POST /api/{v}/job/{id}/schedule/enable`.
@@ -792,7 +672,7 @@ pub(crate) async fn enable_schedule(
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    toggle(state, caller, path(&p, "id"), true, true).await
+    toggle(state, caller, path(&p, "id"), Toggle::Schedule, true).await
 }
 
 /// `POST /api/{v}/job/{id}/schedule/disable`.
@@ -801,7 +681,7 @@ pub(crate) async fn disable_schedule(
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    toggle(state, caller, path(&p, "id"), true, false).await
+    toggle(state, caller, path(&p, "id"), Toggle::Schedule, false).await
 }
 
 /// The body of a run or retry request (all fields optional; query

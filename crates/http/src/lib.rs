@@ -59,6 +59,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::Router;
+use foredeck_core::jobs::JobService;
 use foredeck_core::nodes::NodeSources;
 use foredeck_core::runs::RunService;
 use foredeck_core::{Authorizer, KeyVault, Node, SecretSource, Store};
@@ -210,6 +211,16 @@ impl ApiState {
             self.projects.put(name.to_owned(), ());
         }
         Ok(found)
+    }
+
+    /// Core's job service over this state's run service and key storage:
+    /// saving, toggling and deleting jobs with their schedules.
+    pub(crate) fn jobs(&self) -> JobService {
+        let jobs = JobService::new(self.runs.clone());
+        match &self.keys {
+            Some(keys) => jobs.with_vault(keys.clone()),
+            None => jobs,
+        }
     }
 
     /// How long the server has been up.

@@ -82,54 +82,6 @@ pub fn client_builder(resolver: CheckedResolver) -> reqwest::ClientBuilder {
         .dns_resolver(Arc::new(resolver))
 }
 
-/// `u` with each `${...}` property token replaced by `x`: what can be
-/// judged of a URL before its tokens are known.
-fn without_tokens(u: &str) -> String {
-    let mut out = String::with_capacity(u.len());
-    let mut rest = u;
-    while let Some(start) = rest.find("${") {
-        let Some(len) = rest[start..].find('}') else {
-            break;
-        };
-        out.push_str(&rest[..start]);
-        out.push('x');
-        rest = &rest[start + len + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Checks a job's notification webhook URLs when the job is saved, where
-/// it is cheap: the scheme must be http(s) and a host that is an address
-/// literal must be allowed (property tokens count as plain text). Host
-/// names are judged when the notification is sent (they may resolve
-/// differently by then), and so is every URL again after its tokens are
-/// expanded.
-pub(crate) fn check_notification_urls(job: &foredeck_core::Job) -> Result<(), String> {
-    let Some(n) = &job.notification else {
-        return Ok(());
-    };
-    let triggers = [
-        ("onstart", &n.onstart),
-        ("onsuccess", &n.onsuccess),
-        ("onfailure", &n.onfailure),
-        ("onretryablefailure", &n.onretryablefailure),
-        ("onavgduration", &n.onavgduration),
-    ];
-    for (name, notification) in triggers {
-        let Some(urls) = notification.as_ref().and_then(|n| n.urls.as_deref()) else {
-            continue;
-        };
-        for u in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
-            // an unparsable URL is reported when sending, as before
-            if let Ok(url) = Url::parse(&without_tokens(u)) {
-                check(&url).map_err(|e| format!("notification.{name}: url {u:?}: {e}"))?;
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
