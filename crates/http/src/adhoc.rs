@@ -18,8 +18,7 @@
 //! run is audited.
 
 use crate::error::ApiError;
-use crate::extract::Caller;
-use crate::extract::{flag, number, param, path, Form, Params};
+use crate::extract::{flag, number, param, path, Caller, Form, Params};
 
 use crate::resources::node_resource;
 use crate::ApiState;

@@ -21,8 +21,7 @@
 
 use crate::auth::{hash_token, new_token_secret};
 use crate::error::{ApiError, Code};
-use crate::extract::path;
-use crate::extract::Caller;
+use crate::extract::{path, Caller};
 use crate::views::webhooks::hook_json;
 use crate::ApiState;
 use axum::body::Bytes;

@@ -1,8 +1,7 @@
 //! Abort, delete and bulk delete.
 
 use crate::error::{ApiError, Code};
-use crate::extract::Caller;
-use crate::extract::{optional_json, path, Params};
+use crate::extract::{optional_json, path, Caller, Params};
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

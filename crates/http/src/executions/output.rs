@@ -1,8 +1,7 @@
 //! `GET /api/{v}/execution/{id}/output` and its node and step variants.
 
 use crate::error::ApiError;
-use crate::extract::Caller;
-use crate::extract::{number, param, path, Params};
+use crate::extract::{number, param, path, Caller, Params};
 use crate::output::{Head, LogReader};
 use crate::ApiState;
 use axum::extract::{Path, Query, State};

@@ -1,8 +1,7 @@
 //! The project execution query and the running list.
 
 use crate::error::ApiError;
-use crate::extract::Caller;
-use crate::extract::{flag, number, param, path, Params};
+use crate::extract::{flag, number, param, path, Caller, Params};
 use crate::ApiState;
 use axum::extract::{Path, Query, State};
 use axum::Json;

@@ -2,8 +2,7 @@
 
 use super::output::Entry;
 use crate::error::ApiError;
-use crate::extract::Caller;
-use crate::extract::{number, path, Params};
+use crate::extract::{number, path, Caller, Params};
 use crate::ApiState;
 use axum::extract::{Path, Query, State};
 use axum::http::header::HeaderMap;

@@ -192,7 +192,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("api", include_str!("../api.rs")),
     ("audit", include_str!("../audit.rs")),
     ("executions", include_str!("../executions/mod.rs")),
-    ("jobs", include_str!("../jobs.rs")),
+    ("jobs", include_str!("../jobs/mod.rs")),
     ("metrics", include_str!("../metrics.rs")),
     ("project_config", include_str!("../project_config.rs")),
     ("projects", include_str!("../projects.rs")),

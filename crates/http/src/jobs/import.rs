@@ -1,0 +1,180 @@
+//! `POST /api/{v}/project/{project}/jobs/import`: job documents in, saved
+//! through core's job service.
+
+use super::project_of;
+use crate::error::{ApiError, Code};
+use crate::extract::{param, Caller, Params};
+use crate::views::jobs::import_entry;
+use crate::ApiState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header::HeaderMap;
+use axum::Json;
+use foredeck_core::jobs::{OnDuplicate, SaveError, Saved};
+use foredeck_core::Job;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// 415 with Rundeck's code for an import format that is not taken.
+fn unsupported_format(name: &str, format: &str) -> ApiError {
+    ApiError::of(Code::ImportFormatUnsupported, format!(
+            "The specified format is not supported: {format} (parameter {name}: yaml or json; xml is not supported)"
+        ),
+    )
+}
+
+/// Whether an import document is YAML (else JSON): the `fileformat` (or
+/// `format`) parameter, else the content type (of the body, or of a form's
+/// `xmlBatch` part), else, for a form, the document's first character.
+fn import_is_yaml(
+    q: &[(String, String)],
+    content_type: &str,
+    form_text: Option<&str>,
+) -> Result<bool, ApiError> {
+    let named = match param(q, "fileformat") {
+        Some(f) => Some(("fileformat", f)),
+        None => param(q, "format").map(|f| ("format", f)),
+    };
+    match named {
+        Some((_, "yaml")) => Ok(true),
+        Some((_, "json")) => Ok(false),
+        Some((name, other)) => Err(unsupported_format(name, other)),
+        None if content_type.contains("yaml") => Ok(true),
+        None if content_type.contains("json") => Ok(false),
+        None => match form_text.map(|t| t.trim_start().chars().next()) {
+            Some(Some('[' | '{')) => Ok(false),
+            Some(Some('<')) => Err(unsupported_format("fileformat", "xml")),
+            Some(_) => Ok(true),
+            None => Err(ApiError::invalid(
+                "send the jobs as application/yaml or application/json, or name the format with fileformat=yaml|json",
+            )),
+        },
+    }
+}
+
+/// `POST /api/{v}/project/{project}/jobs/import`: a job YAML or JSON
+/// document, as the body or (Rundeck's form uploads) as the `xmlBatch`
+/// field of an `application/x-www-form-urlencoded` body or part of a
+/// `multipart/form-data` one; the format from `fileformat`, else the
+/// `Content-Type`. Options (query parameters, or form fields): `dupeOption`
+/// (`create` (default, as Rundeck; a job whose group and name exist fails),
+/// `update`, `skip`) and `uuidOption` (`preserve`
+/// (default), `remove`). Answers which jobs succeeded, failed or were skipped.
+pub(crate) async fn import(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(p): Path<HashMap<String, String>>,
+    Query(mut q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_of(&state, &caller, &p, true).await?;
+    let form = crate::extract::Form::parse(&headers, body.clone()).await?;
+    if let Some(f) = &form {
+        q.extend(f.fields().into_iter().filter(|(n, _)| n != "xmlBatch"));
+    }
+    let dupe = match param(&q, "dupeOption").unwrap_or("create") {
+        "create" => OnDuplicate::Create,
+        "update" => OnDuplicate::Update,
+        "skip" => OnDuplicate::Skip,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "parameter dupeOption: {other:?} is not create, update or skip"
+            )))
+        }
+    };
+    let remove_uuids = match param(&q, "uuidOption").unwrap_or("preserve") {
+        "preserve" => false,
+        "remove" => true,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "parameter uuidOption: {other:?} is not preserve or remove"
+            )))
+        }
+    };
+    let (text, source, yaml) = match &form {
+        Some(f) => {
+            let part = f
+                .part("xmlBatch")
+                .ok_or_else(|| crate::extract::required("xmlBatch"))?;
+            let text = part.text()?;
+            let ctype = part.content_type.as_deref().unwrap_or("");
+            (text, "xmlBatch", import_is_yaml(&q, ctype, Some(text))?)
+        }
+        None => {
+            let ctype = crate::extract::media_type(&headers);
+            let yaml = import_is_yaml(&q, &ctype, None)?;
+            let text = std::str::from_utf8(&body)
+                .map_err(|e| ApiError::invalid(format!("request body is not UTF-8: {e}")))?;
+            (text, "request body", yaml)
+        }
+    };
+    let jobs = if yaml {
+        foredeck_core::format::parse_jobs_yaml(text, source)?
+    } else {
+        foredeck_core::format::parse_jobs_json(text, source)?
+    };
+    let (mut succeeded, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, mut job) in jobs.into_iter().enumerate() {
+        let index = i + 1;
+        job.project = Some(project.clone());
+        if remove_uuids {
+            job.uuid = None;
+        }
+        let entry = |job: &Job, error: Option<String>| {
+            import_entry(caller.version, &project, index, job, error)
+        };
+        match import_one(&state, &caller, &project, job.clone(), dupe).await {
+            Ok(Saved::Created(stored) | Saved::Updated(stored)) => {
+                succeeded.push(entry(&stored, None))
+            }
+            Ok(Saved::Skipped(existing)) => skipped.push(entry(&existing, None)),
+            Err(msg) => {
+                // a uuid the caller sent is theirs to see; nothing else leaks
+                failed.push(entry(&job, Some(msg)));
+            }
+        }
+    }
+    Ok(Json(json!({
+        "succeeded": succeeded,
+        "failed": failed,
+        "skipped": skipped,
+    })))
+}
+
+/// Saves one job of an import through core's job service and records it;
+/// a failure is the message of the import's `failed` entry.
+async fn import_one(
+    state: &ApiState,
+    caller: &Caller,
+    project: &str,
+    job: Job,
+    dupe: OnDuplicate,
+) -> Result<Saved, String> {
+    let saved = state
+        .jobs()
+        .save(&caller.subject, project, job, dupe)
+        .await
+        .map_err(|e| match e {
+            // store messages are logged, not sent
+            SaveError::Other(e) => ApiError::from(e).message,
+            e => e.to_string(),
+        })?;
+    let (action, stored) = match &saved {
+        Saved::Created(j) => ("create", j),
+        Saved::Updated(j) => ("update", j),
+        Saved::Skipped(_) => return Ok(saved),
+    };
+    let id = stored.uuid.clone().unwrap_or_default();
+    state
+        .audit(
+            caller,
+            action,
+            "job",
+            &id,
+            Some(project),
+            json!({"name": stored.full_name(), "via": "import"}),
+        )
+        .await;
+    Ok(saved)
+}

@@ -1,0 +1,230 @@
+//! Running a job: `run` (and `executions` by POST), `retry`, and runs for
+//! callers that are not at the API itself (webhooks), all started through
+//! core's run service.
+
+use crate::error::{ApiError, Code};
+use crate::extract::{flag, optional_json, param, path, Caller, Params};
+use crate::views::jobs::scheduled_json;
+use crate::ApiState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use foredeck_core::{Job, ScriptTokens, StartRun, Started};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// The body of a run or retry request (all fields optional; query
+/// parameters of the same names are read too).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RunBody {
+    #[serde(default)]
+    arg_string: Option<String>,
+    #[serde(default)]
+    loglevel: Option<String>,
+    #[serde(default)]
+    as_user: Option<String>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    run_at_time: Option<String>,
+    #[serde(default)]
+    options: Option<BTreeMap<String, OptionValue>>,
+    /// Retry only: run on the failed nodes only (default true).
+    #[serde(default)]
+    failed_nodes: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OptionValue {
+    One(String),
+    Number(serde_json::Number),
+    Bool(bool),
+    Many(Vec<String>),
+}
+
+impl OptionValue {
+    fn text(self) -> String {
+        match self {
+            OptionValue::One(s) => s,
+            OptionValue::Number(n) => n.to_string(),
+            OptionValue::Bool(b) => b.to_string(),
+            OptionValue::Many(v) => v.join(","),
+        }
+    }
+}
+
+/// The run request of a body and query parameters (`option.NAME=value`
+/// included); the body wins.
+fn run_body(body: &Bytes, q: &[(String, String)]) -> Result<RunBody, ApiError> {
+    let mut b: RunBody = optional_json(body)?.unwrap_or_default();
+    let text = |k: &str| param(q, k).map(str::to_owned);
+    b.arg_string = b.arg_string.or_else(|| text("argString"));
+    b.loglevel = b.loglevel.or_else(|| text("loglevel"));
+    b.as_user = b.as_user.or_else(|| text("asUser"));
+    b.filter = b.filter.or_else(|| text("filter"));
+    b.run_at_time = b.run_at_time.or_else(|| text("runAtTime"));
+    if b.failed_nodes.is_none() {
+        b.failed_nodes = flag(q, "failedNodes")?;
+    }
+    let from_query: BTreeMap<String, OptionValue> = q
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("option.")
+                .map(|n| (n.to_owned(), OptionValue::One(v.clone())))
+        })
+        .collect();
+    if b.options.is_none() && !from_query.is_empty() {
+        b.options = Some(from_query);
+    }
+    Ok(b)
+}
+
+/// Starts `job` (or schedules it with `runAtTime`) through the run
+/// service and answers with the execution.
+async fn start(
+    state: &ApiState,
+    caller: &Caller,
+    project: &str,
+    job: &Job,
+    b: RunBody,
+    kept_options: BTreeMap<String, String>,
+    retry_of: Option<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let id = job.uuid.clone().unwrap_or_default();
+    let request = StartRun {
+        subject: caller.subject.clone(),
+        kept_options,
+        arg_string: b.arg_string,
+        options: b
+            .options
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.text()))
+            .collect(),
+        loglevel: b.loglevel,
+        as_user: b.as_user,
+        filter: b.filter,
+        run_at_time: b.run_at_time,
+    };
+    let e = match state.runs.start_run(project, job, request).await? {
+        Started::Now(e) => e,
+        Started::Scheduled { at, user } => {
+            state
+                .audit(
+                    caller,
+                    "schedule_run",
+                    "job",
+                    &id,
+                    Some(project),
+                    json!({"runAtTime": at.to_rfc3339(), "as": user}),
+                )
+                .await;
+            return Ok(Json(scheduled_json(
+                caller.version,
+                project,
+                job,
+                at,
+                &user,
+            )));
+        }
+    };
+    let mut detail = json!({"execution": e.id, "as": e.user, "retryOf": retry_of});
+    if job.script_tokens == ScriptTokens::Raw {
+        // the job opted out of token quoting: its scripts take values raw
+        detail["scriptTokens"] = json!(ScriptTokens::Raw.as_str());
+    }
+    state
+        .audit(caller, "run", "job", &id, Some(project), detail)
+        .await;
+    Ok(Json(crate::views::executions::execution_json(
+        caller.version,
+        &e,
+        Some(&job.summary()),
+    )))
+}
+
+/// `POST /api/{v}/job/{id}/run` (and `/executions`): runs the job with
+/// `argString` or `options`, `loglevel`, `asUser`, `filter`, or at
+/// `runAtTime`; answers with the execution, which runs in the background.
+pub(crate) async fn run(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (project, job) = state
+        .job_for(&caller.subject, &path(&p, "id"), "run")
+        .await?;
+    let b = run_body(&body, &q)?;
+    start(&state, &caller, &project, &job, b, BTreeMap::new(), None).await
+}
+
+/// `POST /api/{v}/job/{id}/retry/{execid}`: runs the job again on the
+/// execution's failed nodes (unless `failedNodes=false`), with its options
+/// unless others are given. Secure option values are not kept in records,
+/// so they must be given again.
+pub(crate) async fn retry(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(&p, "id");
+    let (project, job) = state.job_for(&caller.subject, &id, "run").await?;
+    let e = state
+        .execution_for(&caller.subject, &path(&p, "execid"), "read")
+        .await?;
+    if e.job_id.as_deref() != Some(id.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "Execution ID {} is not an execution of job {id}",
+            e.id
+        )));
+    }
+    if !e.status.is_final() {
+        return Err(ApiError::of(
+            Code::ExecutionRunning,
+            format!("Execution ID {} is still running", e.id),
+        ));
+    }
+    let mut b = run_body(&body, &q)?;
+    if b.failed_nodes.unwrap_or(true) && b.filter.is_none() {
+        let failed = e.failed_nodes();
+        if !failed.is_empty() {
+            b.filter = Some(format!("name: {}", failed.join(",")));
+        }
+    }
+    let given = b.arg_string.is_some() || b.options.is_some();
+    let options = if given {
+        BTreeMap::new()
+    } else {
+        e.options
+            .iter()
+            .filter(|(k, _)| job.option(k).is_some_and(|o| !o.secure))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    start(&state, &caller, &project, &job, b, options, Some(e.id)).await
+}
+
+/// Runs `job` for a caller that is not at the API itself (a webhook, as its
+/// user and roles), as `POST /job/{id}/run` would with these options and
+/// node filter.
+pub(crate) async fn run_for(
+    state: &ApiState,
+    caller: &Caller,
+    project: &str,
+    job: &Job,
+    options: BTreeMap<String, String>,
+    filter: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    let b = RunBody {
+        filter,
+        ..RunBody::default()
+    };
+    start(state, caller, project, job, b, options, None).await
+}

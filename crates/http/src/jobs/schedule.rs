@@ -1,0 +1,170 @@
+//! A job's metadata and schedule: `info`, `forecast`, and the switches of
+//! its executions and schedule.
+
+use crate::error::ApiError;
+use crate::extract::{number, param, path, Caller, Params};
+use crate::views::jobs::job_json;
+use crate::ApiState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use foredeck_core::jobs::Toggle;
+use foredeck_core::schedule::TriggerSpec;
+use foredeck_core::store::ExecutionQuery;
+use foredeck_core::{ExecutionStatus, Scheduler};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// `GET /api/{v}/job/{id}/info`: metadata, with `nextScheduledExecution`
+/// for scheduled jobs.
+pub(crate) async fn info(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(&p, "id");
+    let (project, job) = state.visible_job(&caller.subject, &id).await?;
+    let next = state.runs.scheduler.next_fire_time(&project, &id).await?;
+    let mut out = job_json(caller.version, &project, &job.summary(), next);
+    let durations = state
+        .store
+        .query_executions(&ExecutionQuery {
+            project: Some(project.clone()),
+            job_ids: vec![id.clone()],
+            status: Some(ExecutionStatus::Succeeded),
+            max: 20,
+            ..ExecutionQuery::default()
+        })
+        .await?
+        .items
+        .iter()
+        .filter_map(|e| {
+            e.date_ended
+                .map(|d| (d - e.date_started).num_milliseconds())
+        })
+        .collect::<Vec<_>>();
+    if !durations.is_empty() {
+        let n = i64::try_from(durations.len()).unwrap_or(1);
+        out["averageDuration"] = json!(durations.iter().sum::<i64>() / n);
+    }
+    Ok(Json(out))
+}
+
+/// Largest `max` of a forecast.
+const MAX_FORECAST: u64 = 1000;
+
+/// `GET /api/{v}/job/{id}/forecast?time=1d&max=N` (Rundeck's forecast):
+/// the job with `futureScheduledExecutions`, its fire times within `time`
+/// (a `recentFilter` period, default a day), at most `max` (default 100),
+/// computed exactly as the scheduler will fire them (zone and DST rule).
+pub(crate) async fn forecast(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(&p, "id");
+    let (project, job) = state.visible_job(&caller.subject, &id).await?;
+    let period = match param(&q, "time").filter(|t| !t.trim().is_empty()) {
+        None => chrono::Duration::days(1),
+        Some(t) => foredeck_core::store::parse_recent(t)
+            .map_err(|e| ApiError::invalid(format!("parameter time: {e}")))?,
+    };
+    let max = number(&q, "max")?.unwrap_or(100).min(MAX_FORECAST);
+    let now = Utc::now();
+    let until = now + period;
+    let mut times: Vec<DateTime<Utc>> = Vec::new();
+    for t in state.store.list_triggers(Some(&project)).await? {
+        if !t.enabled || t.job_id.as_deref() != Some(id.as_str()) {
+            continue;
+        }
+        let spec: Option<TriggerSpec> = serde_json::from_value(t.spec.clone()).ok();
+        match spec.as_ref().and_then(|s| s.cron.as_deref()) {
+            Some(cron) => {
+                let zone = spec.as_ref().and_then(|s| s.zone.as_deref());
+                let sched = foredeck_core::cron::CronSchedule::parse_at(cron, zone, now)?;
+                times.push(t.next_fire);
+                times.extend(sched.upcoming(t.next_fire, usize::try_from(max).unwrap_or(100)));
+            }
+            None => times.push(t.next_fire),
+        }
+    }
+    times.sort();
+    times.dedup();
+    let future: Vec<Value> = times
+        .into_iter()
+        .filter(|t| *t <= until)
+        .take(usize::try_from(max).unwrap_or(100))
+        .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+        .collect();
+    let next = state.runs.scheduler.next_fire_time(&project, &id).await?;
+    let mut out = job_json(caller.version, &project, &job.summary(), next);
+    out["futureScheduledExecutions"] = Value::Array(future);
+    Ok(Json(out))
+}
+
+async fn toggle(
+    state: ApiState,
+    caller: Caller,
+    id: String,
+    what: Toggle,
+    on: bool,
+) -> Result<Json<Value>, ApiError> {
+    let (project, job) = state.job_for(&caller.subject, &id, what.action()).await?;
+    state
+        .jobs()
+        .set_enabled(&caller.subject, &project, job, what, on)
+        .await?;
+    let what = match what {
+        Toggle::Schedule => "schedule",
+        Toggle::Execution => "execution",
+    };
+    let verb = if on { "enable" } else { "disable" };
+    state
+        .audit(
+            &caller,
+            &format!("{verb}_{what}"),
+            "job",
+            &id,
+            Some(&project),
+            json!({}),
+        )
+        .await;
+    Ok(Json(json!({"success": true})))
+}
+
+/// `POST /api/{v}/job/{id}/execution/enable`.
+pub(crate) async fn enable_execution(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, caller, path(&p, "id"), Toggle::Execution, true).await
+}
+
+/// `POST /api/{v}/job/{id}/execution/disable`.
+pub(crate) async fn disable_execution(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, caller, path(&p, "id"), Toggle::Execution, false).await
+}
+
+/// `POST /api/{v}/job/{id}/schedule/enable`.
+pub(crate) async fn enable_schedule(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, caller, path(&p, "id"), Toggle::Schedule, true).await
+}
+
+/// `POST /api/{v}/job/{id}/schedule/disable`.
+pub(crate) async fn disable_schedule(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, caller, path(&p, "id"), Toggle::Schedule, false).await
+}
