@@ -4,6 +4,7 @@
 //! SHA-256 only, so the database never holds a usable token.
 
 use crate::error::{ApiError, Code};
+use crate::request_log::User;
 use crate::ApiState;
 use axum::extract::{Query, Request, State};
 use axum::middleware::Next;
@@ -31,7 +32,8 @@ pub fn new_token_secret() -> Result<String, getrandom::Error> {
 }
 
 /// Finds the request's credentials (an API token, else a session cookie),
-/// checks them, and puts the [`Subject`] into the request's extensions;
+/// checks them, and puts the [`Subject`] into the request's extensions
+/// (and its user name into the response's, for the access log);
 /// answers 403 without valid ones. A cookie-authenticated request that
 /// changes something must carry the session's CSRF token
 /// ([`CSRF_HEADER`](crate::session::CSRF_HEADER)).
@@ -89,8 +91,11 @@ pub(crate) async fn authenticate(
     {
         return denied();
     }
+    let user = User(token.subject.user.clone());
     req.extensions_mut().insert(token.subject);
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(user);
+    resp
 }
 
 /// Looks a token up in the store, unless its address sent too many unknown
@@ -173,8 +178,10 @@ async fn by_session(state: &ApiState, mut req: Request, next: Next) -> Response 
             .into_response();
         }
     }
+    let user = User(subject.user.clone());
     req.extensions_mut().insert(subject);
     let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(user);
     if let Ok(v) = axum::http::HeaderValue::from_str(&csrf) {
         resp.headers_mut().insert(CSRF_HEADER, v);
     }

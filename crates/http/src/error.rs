@@ -200,6 +200,12 @@ impl IntoResponse for ApiError {
             "errorCode": self.code,
             "message": self.message,
         });
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        // for the access log, which logs the reason (crate::request_log)
+        resp.extensions_mut().insert(crate::request_log::Refusal {
+            code: self.code,
+            message: self.message,
+        });
+        resp
     }
 }

@@ -41,6 +41,7 @@ mod output;
 mod project_config;
 mod projects;
 pub mod recent;
+pub mod request_log;
 mod resources;
 mod script_url;
 mod serve;
@@ -269,7 +270,8 @@ impl Default for Limits {
 /// The API router: every area's routes (each module's `routes()`), behind
 /// the version check, authentication and metrics; the webhook route (its
 /// token is the credential), Prometheus' `/metrics` and the form login
-/// beside them; the whole bounded in body size and in requests at once.
+/// beside them; the whole bounded in body size and in requests at once,
+/// and logged ([`request_log`]).
 pub fn router(mut state: ApiState) -> Router {
     let limits = state.limits;
     state.unauthenticated = Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated));
@@ -322,6 +324,8 @@ pub fn router(mut state: ApiState) -> Router {
                         .saturating_add(limits.max_unauthenticated),
                 ),
         )
+        // outermost, so that it sees every answer (503s and 413s too)
+        .layer(from_fn(request_log::log))
 }
 
 #[cfg(test)]

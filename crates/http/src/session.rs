@@ -314,6 +314,8 @@ pub(crate) async fn login(
         resp.headers_mut().insert(header::SET_COOKIE, c);
         resp.headers_mut().insert(CSRF_HEADER, t);
     }
+    resp.extensions_mut()
+        .insert(crate::request_log::User(user.login));
     resp
 }
 
