@@ -30,14 +30,8 @@ fn main() -> std::process::ExitCode {
     // from its configuration file
     let matches = cli::Cli::command().get_matches();
     let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FOREDECK_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    raise_open_files_limit();
+    // the log and the open-files limit are set up by `cli::dispatch`:
+    // `serve` reads its log format from its configuration file first
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

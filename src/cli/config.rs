@@ -42,6 +42,7 @@ struct FileConfig {
     smtp_from: Option<String>,
     max_connections: Option<Spanned<u32>>,
     max_connections_per_address: Option<Spanned<u32>>,
+    log_format: Option<super::logging::LogFormat>,
 }
 
 /// Fills the settings given neither on the command line nor in the
@@ -104,7 +105,7 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
 }
 
 /// The keys [`FileConfig`] reads, in the order of `--help`.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
     "database-url",
     "bind",
     "port",
@@ -123,6 +124,7 @@ const KEYS: [&str; 18] = [
     "smtp-from",
     "max-connections",
     "max-connections-per-address",
+    "log-format",
 ];
 
 /// Whether the value of argument `id` may come from the file: it was given
@@ -217,6 +219,7 @@ fn merge(
             Some(v)
         );
     }
+    take!("log_format", a.log_format, f.log_format);
     Ok(())
 }
 
@@ -268,6 +271,7 @@ smtp-user = "robot"
 smtp-from = "Ops <ops@example.com>"
 max-connections = 900
 max-connections-per-address = 30
+log-format = "json"
 "#;
         let a = merged(&[], toml).unwrap();
         assert_eq!(a.database_url.as_deref(), Some("postgres://fd@db/fd"));
@@ -297,6 +301,7 @@ max-connections-per-address = 30
         assert_eq!(a.notify.smtp_from, "Ops <ops@example.com>");
         assert_eq!(a.max_connections, Some(900));
         assert_eq!(a.max_connections_per_address, 30);
+        assert_eq!(a.log_format, super::super::logging::LogFormat::Json);
         assert_eq!(toml.matches(" = ").count(), KEYS.len(), "a case per key");
 
         let a = merged(
@@ -366,6 +371,10 @@ max-connections-per-address = 30
             (
                 "max-connections = 0\n",
                 "/etc/foredeck/serve.toml:1:19: key `max-connections`: must be at least 1",
+            ),
+            (
+                "log-format = \"xml\"\n",
+                "/etc/foredeck/serve.toml:1:14: key `log-format`: unknown variant `xml`",
             ),
             (
                 "port = = 3\n",

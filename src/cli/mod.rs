@@ -5,6 +5,7 @@ mod config;
 mod exec;
 mod keys;
 mod known_hosts;
+mod logging;
 mod nodes;
 mod notify_args;
 mod progress;
@@ -51,6 +52,11 @@ enum Command {
 /// Runs a command; returns the process exit code. `matches` are what `cli`
 /// was parsed from (`serve` asks them where each setting came from).
 pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
+    // `serve` starts its log once its configuration file is read
+    if !matches!(cli.command, Command::Serve(_)) {
+        logging::init(logging::LogFormat::Text);
+        crate::raise_open_files_limit();
+    }
     match cli.command {
         Command::Nodes(a) => nodes::run(a).await,
         Command::Run(a) => run::run(a).await,

@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// Notification settings (links, SMTP).
     #[command(flatten)]
     pub(super) notify: super::notify_args::NotifyArgs,
+    /// Log lines on standard error as text or as JSON objects, one a line;
+    /// `FOREDECK_LOG` filters them (default `warn`; the access log is
+    /// `foredeck::access` at `info`).
+    #[arg(long, env = "FOREDECK_LOG_FORMAT", value_enum, default_value_t = super::logging::LogFormat::Text)]
+    pub(super) log_format: super::logging::LogFormat,
 }
 
 /// Runs the server; `m` are the matches of the `serve` subcommand (they
@@ -47,6 +52,8 @@ pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
     if let Some(file) = super::config::apply(&mut a, m)? {
         println!("Settings from {}", file.display());
     }
+    super::logging::init(a.log_format);
+    crate::raise_open_files_limit();
     let limits = serve_limits(&a)?;
     let data_dir = a.ssh.data_dir().to_owned();
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(a.bind, a.port))
