@@ -83,3 +83,34 @@ fn log_format_json_prints_the_access_log_as_json_lines() {
     assert_eq!(refused["code"], "api.error.item.doesnotexist", "{refused}");
     assert!(!text.contains(TOKEN), "the token is in the log: {text}");
 }
+
+#[test]
+fn text_logs_to_a_pipe_are_plain_text_without_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = common::serve_command(dir.path(), TOKEN);
+    cmd.env("FOREDECK_LOG", "warn,foredeck::access=info")
+        .env_remove("FOREDECK_LOG_FORMAT")
+        .env_remove("FOREDECK_CONFIG")
+        .stderr(Stdio::piped());
+    let mut server = common::start(cmd, TOKEN);
+    let mut stderr = server.child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    let ok = get(&server.addr, "/api/59/system/info", "e2e-text-1");
+    assert!(ok.starts_with("HTTP/1.0 200"), "{ok}");
+    let (stopped, _) = server.terminate();
+    assert!(stopped);
+    let text = reader.join().unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("request_id=\"e2e-text-1\""))
+        .unwrap_or_else(|| panic!("no access line: {text}"));
+    assert!(line.contains(" INFO foredeck::access: request "), "{line}");
+    assert!(line.contains("route=\"/api/{v}/system/info\""), "{line}");
+    assert!(line.contains("user=\"admin\""), "{line}");
+    assert!(!text.contains('\u{1b}'), "colour codes in a pipe: {text:?}");
+    assert!(!text.contains(TOKEN), "the token is in the log: {text}");
+}

@@ -29,8 +29,11 @@ pub fn init(format: LogFormat) {
             EnvFilter::new("warn")
         }),
     };
+    use std::io::IsTerminal;
+    // colours for a terminal only: a log file or journal gets plain text
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
