@@ -105,6 +105,7 @@ async fn crash_and_recover(test_name: &str, url: &str) {
                 owner: Some(SERVER.into()),
                 due_by: None,
                 job_id: None,
+                id: None,
             },
             100,
         )

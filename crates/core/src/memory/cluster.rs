@@ -45,6 +45,7 @@ impl ClusterStore for MemoryStore {
                         .job_id
                         .as_ref()
                         .is_none_or(|j| e.job_id.as_ref() == Some(j))
+                    && claim.id.is_none_or(|id| e.id == id)
             })
             .take(limit)
             .map(|e| {

@@ -85,7 +85,8 @@ fn execution_matches(inner: &Inner, e: &Execution, q: &ExecutionQuery) -> bool {
     if q.user.as_ref().is_some_and(|u| u != &e.user) {
         return false;
     }
-    if q.status.as_ref().is_some_and(|s| s != &e.status) {
+    let statuses = q.statuses();
+    if !statuses.is_empty() && !statuses.contains(&e.status) {
         return false;
     }
     if q.begin.is_some_and(|b| e.date_started < b) || q.end.is_some_and(|x| e.date_started >= x) {

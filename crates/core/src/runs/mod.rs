@@ -28,12 +28,18 @@
 //! the service, the scheduler (a schedule fires, a one-off run is kept, a
 //! fire is dropped) and the engine's job references share: a leaf module,
 //! so that the scheduler and the engine need not depend on the service.
+//!
+//! Aborting an execution goes through the service too
+//! ([`RunService::abort`]): a durable run waiting for a server to continue
+//! it runs nowhere, and is ended by whoever aborts it.
 
+mod abort;
 mod launcher;
 mod request;
 pub mod rules;
 mod service;
 
+pub use abort::Aborted;
 pub use launcher::RunLauncher;
 pub use request::{parse_run_at_time, StartError, StartRun, Started};
 pub use service::RunService;

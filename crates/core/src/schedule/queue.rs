@@ -57,6 +57,7 @@ impl DurableScheduler {
             owner: None,
             due_by: None,
             job_id: Some(job_id.to_owned()),
+            id: None,
         };
         let Some(mut e) = store
             .claim_executions(self.server(), &claim, 1)

@@ -108,6 +108,7 @@ impl DurableScheduler {
                 owner: Some(owner.to_owned()),
                 due_by: None,
                 job_id: None,
+                id: None,
             };
             let batch = store.claim_executions(me, &claim, CLAIM_CHUNK).await?;
             if batch.is_empty() {
@@ -156,6 +157,7 @@ impl DurableScheduler {
                     owner: Some(owner.to_owned()),
                     due_by: None,
                     job_id: None,
+                    id: None,
                 };
                 let batch = store.claim_executions(me, &claim, CLAIM_CHUNK).await?;
                 if batch.is_empty() {

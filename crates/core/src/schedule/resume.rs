@@ -52,6 +52,7 @@ impl DurableScheduler {
             owner: None,
             due_by: None,
             job_id: None,
+            id: None,
         };
         loop {
             let batch = store

@@ -54,6 +54,10 @@ pub struct ExecutionQuery {
     pub user: Option<String>,
     /// In this status.
     pub status: Option<ExecutionStatus>,
+    /// With `status` `running`: the `waiting` executions too (durable runs
+    /// waiting for a server to continue them, which Rundeck's clients see
+    /// as running).
+    pub with_waiting: bool,
     /// Started at or after.
     pub begin: Option<DateTime<Utc>>,
     /// Started before.
@@ -67,6 +71,17 @@ pub struct ExecutionQuery {
 }
 
 impl ExecutionQuery {
+    /// The statuses the query matches, any of them; empty for any status.
+    pub fn statuses(&self) -> Vec<ExecutionStatus> {
+        match &self.status {
+            None => Vec::new(),
+            Some(ExecutionStatus::Running) if self.with_waiting => {
+                vec![ExecutionStatus::Running, ExecutionStatus::Waiting]
+            }
+            Some(s) => vec![s.clone()],
+        }
+    }
+
     /// Rundeck's `recentFilter`: executions started within a period before
     /// `now`, written as a number and a unit: `h` hours, `d` days, `w` weeks,
     /// `m` months (30 days), `y` years (365 days); `30n` for minutes and

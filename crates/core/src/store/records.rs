@@ -125,6 +125,8 @@ pub struct ExecutionClaim {
     pub due_by: Option<DateTime<Utc>>,
     /// Of this job only.
     pub job_id: Option<String>,
+    /// This execution only.
+    pub id: Option<u64>,
 }
 
 /// A user of the server.

@@ -7,26 +7,30 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use foredeck_core::runs::Aborted;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-/// `POST /api/{v}/execution/{id}/abort`: stops it when it runs on this server.
+/// `POST /api/{v}/execution/{id}/abort`: stops it when it runs on this
+/// server, ends it when it waits for a server to continue it.
 pub(crate) async fn abort(
     State(state): State<ApiState>,
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let id = path(&p, "id");
-    let e = state.execution_for(&caller.subject, &id, "kill").await?;
-    let (status, reason) = if e.status.is_final() {
-        ("failed", Some("Job is not running"))
-    } else if state.runs.engine.abort(e.id) {
-        ("pending", None)
-    } else {
-        (
+    let mut e = state.execution_for(&caller.subject, &id, "kill").await?;
+    let (status, reason) = match state.runs.abort(&e).await? {
+        Aborted::Finished => ("failed", Some("Job is not running")),
+        Aborted::Ended(ended) => {
+            e = *ended;
+            ("aborted", None)
+        }
+        Aborted::Pending => ("pending", None),
+        Aborted::NotHere => (
             "failed",
             Some("The execution is not running on this server"),
-        )
+        ),
     };
     state
         .audit(

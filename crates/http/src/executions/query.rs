@@ -146,6 +146,8 @@ pub(crate) async fn query(
                 "parameter statusFilter: {s:?} is not one of running, succeeded, failed, aborted, timedout, failed-with-retry, scheduled, queued, incomplete, missed"
             )));
         }
+        // waiting durable runs show as running: listed with them
+        query.with_waiting = status == ExecutionStatus::Running;
         query.status = Some(status);
     }
     query.user = param(&q, "userFilter")
@@ -205,6 +207,7 @@ pub(crate) async fn running(
         let mut query = ExecutionQuery {
             project: Some(p.clone()),
             status: Some(ExecutionStatus::Running),
+            with_waiting: true,
             max: 1_000,
             ..ExecutionQuery::default()
         };

@@ -343,4 +343,5 @@ mod jobs;
 mod nodes_config;
 mod run_url;
 mod stream;
+mod waiting;
 mod webhooks;

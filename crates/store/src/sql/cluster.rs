@@ -2,7 +2,7 @@
 //! (claims lock as triggers' do, see [`triggers`](super::triggers)).
 
 use super::executions::execution_from;
-use super::{begin_write, skip_locked, to_json, SqlStore};
+use super::{begin_write, exec_id, skip_locked, to_json, SqlStore};
 use crate::entity::{executions, server_heartbeats};
 use crate::error::{codec, db, not_found};
 use crate::time;
@@ -72,9 +72,11 @@ async fn claim_executions(
     limit: usize,
 ) -> Result<Vec<Execution>> {
     use executions::Column as E;
-    if limit == 0 {
+    let only = claim.id.map(exec_id);
+    if limit == 0 || only == Some(None) {
         return Ok(Vec::new());
     }
+    let only = only.flatten();
     let txn = begin_write(c).await?;
     let mut q = executions::Entity::find().filter(E::Status.eq(claim.status.as_str()));
     q = match &claim.owner {
@@ -86,6 +88,9 @@ async fn claim_executions(
     }
     if let Some(j) = &claim.job_id {
         q = q.filter(E::JobId.eq(j));
+    }
+    if let Some(id) = only {
+        q = q.filter(E::Id.eq(id));
     }
     let q = q.order_by_asc(E::Id).limit(limit as u64);
     let rows = skip_locked(q, txn.get_database_backend())

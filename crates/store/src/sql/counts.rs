@@ -173,7 +173,7 @@ pub(super) async fn counted_total<C: ConnectionTrait>(
         // one row per project and status rather than one per job and
         // status (the scheduler counts the queued runs of every project
         // each second)
-        let all = project_total(c, q.project.as_deref(), q.status.as_ref()).await?;
+        let all = project_total(c, q.project.as_deref(), &q.statuses()).await?;
         let total = if q.adhoc == Some(false) {
             let adhoc = ExecutionQuery {
                 adhoc: Some(true),
@@ -201,15 +201,15 @@ fn sum_expr(c: &impl ConnectionTrait) -> &'static str {
 async fn project_total<C: ConnectionTrait>(
     c: &C,
     project: Option<&str>,
-    status: Option<&foredeck_core::ExecutionStatus>,
+    statuses: &[foredeck_core::ExecutionStatus],
 ) -> Result<u64> {
     use execution_totals::Column as T;
     let mut find = execution_totals::Entity::find();
     if let Some(p) = project {
         find = find.filter(T::Project.eq(p));
     }
-    if let Some(s) = status {
-        find = find.filter(T::Status.eq(s.as_str()));
+    if !statuses.is_empty() {
+        find = find.filter(T::Status.is_in(statuses.iter().map(|s| s.as_str())));
     }
     let n: Option<i64> = find
         .select_only()
@@ -237,8 +237,9 @@ async fn per_job_total<C: ConnectionTrait>(c: &C, q: &ExecutionQuery) -> Result<
         Some(false) => cond = cond.add(K::JobKey.ne("")),
         None => {}
     }
-    if let Some(s) = &q.status {
-        cond = cond.add(K::Status.eq(s.as_str()));
+    let statuses = q.statuses();
+    if !statuses.is_empty() {
+        cond = cond.add(K::Status.is_in(statuses.iter().map(|s| s.as_str())));
     }
     let n: Option<i64> = execution_counts::Entity::find()
         .filter(cond)

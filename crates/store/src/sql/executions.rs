@@ -166,8 +166,9 @@ impl SqlStore {
         if let Some(u) = &query.user {
             cond = cond.add(C::User.eq(u));
         }
-        if let Some(s) = &query.status {
-            cond = cond.add(C::Status.eq(s.as_str()));
+        let statuses = query.statuses();
+        if !statuses.is_empty() {
+            cond = cond.add(C::Status.is_in(statuses.iter().map(|s| s.as_str())));
         }
         if let Some(b) = query.begin {
             cond = cond.add(C::DateStarted.gte(time::bound(b)));

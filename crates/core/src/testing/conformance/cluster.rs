@@ -52,6 +52,7 @@ pub async fn servers_and_execution_claims(s: S) {
         owner: None,
         due_by: due,
         job_id: job.map(str::to_owned),
+        id: None,
     };
     let got = s
         .claim_executions("me", &queued(Some("j"), None), 2)
@@ -83,6 +84,7 @@ pub async fn servers_and_execution_claims(s: S) {
         owner: Some("dead".into()),
         due_by: None,
         job_id: None,
+        id: None,
     };
     let got = s.claim_executions("me", &takeover, 10).await.unwrap();
     assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), [orphan]);
@@ -251,6 +253,7 @@ pub async fn claim_race(s: S, n: usize) {
                 owner: None,
                 due_by: None,
                 job_id: None,
+                id: None,
             };
             loop {
                 let got = s.claim_executions(&server, &claim, 7).await.unwrap();

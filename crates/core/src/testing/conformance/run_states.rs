@@ -74,6 +74,46 @@ pub async fn run_states(s: S) {
         .await
         .unwrap();
     assert_eq!(waiting.items, vec![e.clone()]);
+    // listed with the running ones when asked (Rundeck's clients see a
+    // waiting run as running), in the page and in the total, also with
+    // filters the totals are counted for; not otherwise
+    let ids = |page: crate::store::Page<crate::model::Execution>| {
+        (
+            page.items.iter().map(|e| e.id).collect::<Vec<_>>(),
+            page.total,
+        )
+    };
+    for project in [None, Some("ops".to_owned())] {
+        for job_ids in [Vec::new(), vec![j.uuid.clone().unwrap()]] {
+            let running = |with_waiting| ExecutionQuery {
+                project: project.clone(),
+                job_ids: job_ids.clone(),
+                status: Some(ExecutionStatus::Running),
+                with_waiting,
+                ..ExecutionQuery::default()
+            };
+            let both = s.query_executions(&running(true)).await.unwrap();
+            let only = s.query_executions(&running(false)).await.unwrap();
+            if job_ids.is_empty() {
+                // same start: the higher id first
+                assert_eq!(ids(both), (vec![other, id], 2), "{project:?}");
+                assert_eq!(ids(only), (vec![other], 1), "{project:?}");
+            } else {
+                assert_eq!(ids(both), (vec![id], 1), "{project:?}");
+                assert_eq!(ids(only), (Vec::new(), 0), "{project:?}");
+            }
+        }
+    }
+    let by_user = ExecutionQuery {
+        user: Some("alice".into()),
+        status: Some(ExecutionStatus::Running),
+        with_waiting: true,
+        ..ExecutionQuery::default()
+    };
+    assert_eq!(
+        ids(s.query_executions(&by_user).await.unwrap()),
+        (vec![id], 1)
+    );
     assert!(!e.status.is_final());
     let again = execution("ops", Some(&j), "carol", t0() + Duration::seconds(2));
     assert_eq!(
@@ -85,7 +125,20 @@ pub async fn run_states(s: S) {
         owner: None,
         due_by: None,
         job_id: None,
+        id: None,
     };
+    // one execution by id: only when it matches the rest of the claim
+    let just = |id| ExecutionClaim {
+        id: Some(id),
+        ..claim.clone()
+    };
+    for no in [other, id + other + 1_000, u64::MAX] {
+        assert!(s
+            .claim_executions("server-b", &just(no), 10)
+            .await
+            .unwrap()
+            .is_empty());
+    }
     let claimed = s.claim_executions("server-b", &claim, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, id);
@@ -96,6 +149,12 @@ pub async fn run_states(s: S) {
         .await
         .unwrap()
         .is_empty());
+    let mine = ExecutionClaim {
+        owner: Some("server-b".into()),
+        ..just(id)
+    };
+    let again = s.claim_executions("server-b", &mine, 10).await.unwrap();
+    assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
 
     // deleting a run state: once gone, deleting it again is no error
     s.delete_run_state(other).await.unwrap();
