@@ -66,8 +66,13 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8
         Command::KnownHosts(a) => known_hosts::run(a).await,
         Command::Exec(a) => exec::run(a).await,
         Command::Schedule(a) => schedule::run(a).await,
-        Command::Serve(a) => match matches.subcommand_matches("serve") {
-            Some(m) => serve::run(a, m).await,
+        Command::Serve(mut a) => match matches.subcommand_matches("serve") {
+            // the configuration file fills what the command line and the
+            // environment left unset (`m` tells which those are)
+            Some(m) => {
+                let file = config::apply(&mut a, m)?;
+                serve::run(a, file.as_deref()).await
+            }
             None => anyhow::bail!("the arguments of `serve` were not parsed"),
         },
     }

@@ -46,10 +46,10 @@ pub struct ServeArgs {
     pub(super) log_format: super::logging::LogFormat,
 }
 
-/// Runs the server; `m` are the matches of the `serve` subcommand (they
-/// tell which settings the configuration file may fill).
-pub async fn run(mut a: ServeArgs, m: &clap::ArgMatches) -> anyhow::Result<u8> {
-    if let Some(file) = super::config::apply(&mut a, m)? {
+/// Runs the server with `a`, whose unset settings came from the
+/// configuration file `settings_from`, if any.
+pub async fn run(a: ServeArgs, settings_from: Option<&std::path::Path>) -> anyhow::Result<u8> {
+    if let Some(file) = settings_from {
         println!("Settings from {}", file.display());
     }
     super::logging::init(a.log_format);

@@ -13,14 +13,7 @@ pub(crate) fn routes() -> Router<ApiState> {
     Router::new().route("/api/{v}/{*rest}", routing::any(not_found))
 }
 
-/// The newest API version served (Rundeck 5's).
-pub const CURRENT_API: u32 = 59;
-/// The oldest API version accepted.
-pub const MIN_API: u32 = 14;
-
-/// The version a request asked for, set by the version check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApiVersion(pub u32);
+pub use crate::version::{ApiVersion, CURRENT_API, MIN_API};
 
 /// Answers Rundeck's 400 body for versions outside 14..=59 (and for a
 /// version that is not a number) before anything else runs.

@@ -11,25 +11,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use foredeck_core::authorizer::{AuthContext, Decision, Resource, Subject};
 use foredeck_core::Authorizer;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 
 /// The header Rundeck clients send their token in.
 pub const TOKEN_HEADER: &str = "X-Rundeck-Auth-Token";
 
-/// The hash a token is stored and looked up by (hex SHA-256). Tokens are
-/// long random strings, so a fast hash is enough.
-pub fn hash_token(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// A new random token secret: 32 bytes from the operating system, as 64 hex
-/// characters.
-pub fn new_token_secret() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes)?;
-    Ok(hex::encode(bytes))
-}
+pub use crate::secret::{hash_token, new_token_secret};
 
 /// Finds the request's credentials (an API token, else a session cookie),
 /// checks them, and puts the [`Subject`] into the request's extensions

@@ -1,6 +1,6 @@
 //! Rundeck's error body.
 
-use crate::api::CURRENT_API;
+use crate::version::CURRENT_API;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -44,6 +44,7 @@ pub mod recent;
 pub mod request_log;
 mod resources;
 mod script_url;
+mod secret;
 mod serve;
 pub mod session;
 mod storage;
@@ -52,6 +53,7 @@ pub mod throttle;
 mod token_guard;
 mod tokens;
 mod users;
+mod version;
 mod views;
 mod webhooks;
 

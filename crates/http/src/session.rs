@@ -14,8 +14,8 @@
 //! ([`LoginThrottle`](crate::throttle::LoginThrottle)).
 
 use crate::audit::{self, Change};
-use crate::auth::{hash_token, new_token_secret};
 use crate::extract::ClientAddr;
+use crate::secret::{hash_token, new_token_secret};
 use crate::throttle::Verdict;
 use crate::ApiState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};

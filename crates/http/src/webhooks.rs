@@ -19,9 +19,9 @@
 //! after the argString is split, so a payload can never add or change other
 //! options, and options never reach a shell unquoted.
 
-use crate::auth::{hash_token, new_token_secret};
 use crate::error::{ApiError, Code};
 use crate::extract::{path, Caller};
+use crate::secret::{hash_token, new_token_secret};
 use crate::views::webhooks::hook_json;
 use crate::ApiState;
 use axum::body::Bytes;

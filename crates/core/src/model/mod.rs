@@ -1,5 +1,6 @@
 //! The domain model, serialized with Rundeck's field names.
 
+mod dispatch;
 mod execution;
 pub(crate) mod flex;
 mod job;
@@ -9,14 +10,14 @@ mod option;
 mod project;
 mod step;
 
+pub use dispatch::{Dispatch, NodeFilters, RankOrder};
 pub use execution::{
     ExecState, Execution, ExecutionStatus, NagiosStatus, NodeStepState, NodeSummary, StepState,
     WorkflowState,
 };
 pub use job::{
-    Dispatch, EmailNotification, Job, JobSummary, LogLevel, LogLimitAction, NodeFilters,
-    Notification, Notifications, RankOrder, Retry, Schedule, ScheduleDay, ScheduleTime,
-    ScriptTokens, StructuredSchedule,
+    EmailNotification, Job, JobSummary, LogLevel, LogLimitAction, Notification, Notifications,
+    Retry, Schedule, ScheduleDay, ScheduleTime, ScriptTokens, StructuredSchedule,
 };
 pub use log::{decode_line, LogEvent, Stream};
 pub use node::{canonical_attribute, parse_tags, Node};

@@ -1,7 +1,7 @@
 //! Workflow steps and the workflow that sequences them.
 
+use super::dispatch::NodeFilters;
 use super::flex;
-use super::job::NodeFilters;
 use super::Extra;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -16,29 +16,6 @@ pub(crate) struct Resumed {
     pub(crate) state: RunState,
 }
 
-/// Where a run's workflow starts and what it carried there, and how its
-/// steps ended.
-#[derive(Debug, Default)]
-pub(super) struct Progress {
-    /// The first step to run.
-    start: usize,
-    /// The workflow's failure before `start`.
-    failure: Option<String>,
-    /// How the steps that ran ended, in order.
-    results: Vec<StepOutcome>,
-}
-
-impl Progress {
-    /// The progress of a run continued from `state`.
-    pub(super) fn resumed(state: &RunState) -> Progress {
-        Progress {
-            start: usize::try_from(state.next_step).unwrap_or(usize::MAX),
-            failure: state.failure.clone(),
-            results: state.results.clone(),
-        }
-    }
-}
-
 impl Captured {
     /// The data a run continued from `state` starts with.
     pub(super) fn resumed(state: &RunState) -> Captured {

@@ -20,6 +20,7 @@ mod durable;
 mod job_ref;
 mod notify;
 mod once;
+mod progress;
 mod runner;
 mod step;
 mod strategy;

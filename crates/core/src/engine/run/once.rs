@@ -4,8 +4,9 @@
 use super::super::log::LogLimits;
 use super::super::parse::{format_arg_string, parse_duration, LogLimit};
 use super::super::{state, Control, Engine, ResolvedOptions, RunOptions, StopReason};
-use super::durable::{carry_state, forget, Progress};
+use super::durable::{carry_state, forget};
 use super::notify::{notify, watch_avg_duration};
+use super::progress::Progress;
 use super::runner::{Captured, Run, WorkflowOutcome};
 use super::{invalid, plain_context, Existing};
 use crate::context::{expand_text, DataContext, SecretMasker};

@@ -4,7 +4,7 @@
 
 use super::super::log::LogTx;
 use super::super::{Control, Engine};
-use super::durable::Progress;
+use super::progress::Progress;
 use super::DATA_PREFIX;
 use crate::authorizer::Subject;
 use crate::context::{DataContext, SecretMasker};
