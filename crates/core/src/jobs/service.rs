@@ -3,12 +3,15 @@
 
 use super::check::{check_notification_urls, check_schedule};
 use crate::authorizer::{AuthContext, Resource, Subject};
+use crate::cron::CronSchedule;
 use crate::engine::job_resource;
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::model::Job;
 use crate::runs::RunService;
+use crate::schedule::TriggerSpec;
 use crate::scheduler::Scheduler;
 use crate::vault::{forget_secure_defaults, seal_secure_defaults, KeyVault};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 /// What saving a job does when one with its uuid, or its group and name,
@@ -263,6 +266,47 @@ impl JobService {
             }
         }
         Ok(())
+    }
+
+    /// The fire times of job `job_id` of `project` from now until `until`,
+    /// at most `max`, in order: each active trigger's next fire and, for a
+    /// schedule, the times after it, computed exactly as the scheduler
+    /// fires them (zone and DST rule).
+    pub async fn forecast(
+        &self,
+        project: &str,
+        job_id: &str,
+        until: DateTime<Utc>,
+        max: usize,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let now = Utc::now();
+        let mut times: Vec<DateTime<Utc>> = Vec::new();
+        for t in self
+            .runs
+            .engine
+            .store()
+            .list_triggers(Some(project))
+            .await?
+        {
+            if !t.enabled || t.job_id.as_deref() != Some(job_id) {
+                continue;
+            }
+            let spec: Option<TriggerSpec> = serde_json::from_value(t.spec.clone()).ok();
+            match spec.as_ref().and_then(|s| s.cron.as_deref()) {
+                Some(cron) => {
+                    let zone = spec.as_ref().and_then(|s| s.zone.as_deref());
+                    let sched = CronSchedule::parse_at(cron, zone, now)?;
+                    times.push(t.next_fire);
+                    times.extend(sched.upcoming(t.next_fire, max));
+                }
+                None => times.push(t.next_fire),
+            }
+        }
+        times.sort();
+        times.dedup();
+        times.retain(|t| *t <= until);
+        times.truncate(max);
+        Ok(times)
     }
 
     /// Whether `subject` may do `action` on `job` of `project`; always,

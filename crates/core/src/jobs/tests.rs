@@ -164,7 +164,7 @@ async fn a_saved_job_is_scheduled_as_its_saver_and_deleted_with_everything_it_ke
 }
 
 #[tokio::test]
-async fn toggles_reschedule_the_job() {
+async fn toggles_reschedule_the_job_and_the_forecast_follows_its_schedule() {
     let f = fixture(None).await;
     let Saved::Created(stored) = f
         .jobs
@@ -188,13 +188,27 @@ async fn toggles_reschedule_the_job() {
         .set_enabled(&alice(), "p", off, Toggle::Schedule, true)
         .await
         .unwrap();
+    let next = f.runs.scheduler.next_fire_time("p", "u-1").await.unwrap();
+    assert!(next.is_some());
+    // a daily job: its next fire first, then a day apart (give or take a
+    // DST hour), within the period and the count asked
+    let until = chrono::Utc::now() + chrono::Duration::days(3);
+    let times = f.jobs.forecast("p", "u-1", until, 100).await.unwrap();
+    assert_eq!(times.first().copied(), next);
+    assert!((2..=4).contains(&times.len()), "{times:?}");
+    assert!(times
+        .windows(2)
+        .all(|w| w[1] - w[0] >= chrono::Duration::hours(23)));
+    assert_eq!(
+        f.jobs.forecast("p", "u-1", until, 1).await.unwrap().len(),
+        1
+    );
     assert!(f
-        .runs
-        .scheduler
-        .next_fire_time("p", "u-1")
+        .jobs
+        .forecast("p", "u-2", until, 100)
         .await
         .unwrap()
-        .is_some());
+        .is_empty());
 }
 
 #[tokio::test]

@@ -7,9 +7,8 @@ use crate::views::jobs::job_json;
 use crate::ApiState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use foredeck_core::jobs::Toggle;
-use foredeck_core::schedule::TriggerSpec;
 use foredeck_core::store::ExecutionQuery;
 use foredeck_core::{ExecutionStatus, Scheduler};
 use serde_json::{json, Value};
@@ -71,30 +70,13 @@ pub(crate) async fn forecast(
             .map_err(|e| ApiError::invalid(format!("parameter time: {e}")))?,
     };
     let max = number(&q, "max")?.unwrap_or(100).min(MAX_FORECAST);
-    let now = Utc::now();
-    let until = now + period;
-    let mut times: Vec<DateTime<Utc>> = Vec::new();
-    for t in state.store.list_triggers(Some(&project)).await? {
-        if !t.enabled || t.job_id.as_deref() != Some(id.as_str()) {
-            continue;
-        }
-        let spec: Option<TriggerSpec> = serde_json::from_value(t.spec.clone()).ok();
-        match spec.as_ref().and_then(|s| s.cron.as_deref()) {
-            Some(cron) => {
-                let zone = spec.as_ref().and_then(|s| s.zone.as_deref());
-                let sched = foredeck_core::cron::CronSchedule::parse_at(cron, zone, now)?;
-                times.push(t.next_fire);
-                times.extend(sched.upcoming(t.next_fire, usize::try_from(max).unwrap_or(100)));
-            }
-            None => times.push(t.next_fire),
-        }
-    }
-    times.sort();
-    times.dedup();
-    let future: Vec<Value> = times
+    let max = usize::try_from(max).unwrap_or(100);
+    let until = Utc::now() + period;
+    let future: Vec<Value> = state
+        .jobs()
+        .forecast(&project, &id, until, max)
+        .await?
         .into_iter()
-        .filter(|t| *t <= until)
-        .take(usize::try_from(max).unwrap_or(100))
         .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
         .collect();
     let next = state.runs.scheduler.next_fire_time(&project, &id).await?;
