@@ -1,7 +1,7 @@
 //! Abort, delete and bulk delete.
 
 use crate::error::{ApiError, Code};
-use crate::extract::{optional_json, path, Caller, Params};
+use crate::extract::{ids_of, path, Caller, Params};
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -102,52 +102,6 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     delete_one(&state, &caller, &path(&p, "id")).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Ids from a JSON body (`{"ids": [...]}` or a bare array, numbers or
-/// strings) or from `ids` query parameters (comma-separated or repeated).
-pub(crate) fn ids_of(body: &Bytes, q: &[(String, String)]) -> Result<Vec<String>, ApiError> {
-    let mut ids = Vec::new();
-    for (k, v) in q {
-        if k == "ids" || k == "idlist" {
-            ids.extend(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            );
-        }
-    }
-    if let Some(v) = optional_json::<Value>(body)? {
-        let list = match &v {
-            Value::Array(a) => a,
-            Value::Object(o) => match o.get("ids") {
-                Some(Value::Array(a)) => a,
-                _ => return Err(ApiError::invalid("request body: expected {\"ids\": [...]}")),
-            },
-            _ => return Err(ApiError::invalid("request body: expected {\"ids\": [...]}")),
-        };
-        for item in list {
-            match item {
-                Value::String(s) => ids.push(s.clone()),
-                Value::Number(n) => ids.push(n.to_string()),
-                other => {
-                    return Err(ApiError::invalid(format!(
-                        "request body: ids: {other} is not an id"
-                    )))
-                }
-            }
-        }
-    }
-    if ids.is_empty() {
-        return Err(ApiError::invalid(
-            "no ids given (body {\"ids\": [...]} or ids=...)",
-        ));
-    }
-    if ids.len() > 1_000 {
-        return Err(ApiError::invalid("at most 1000 ids per request"));
-    }
-    Ok(ids)
 }
 
 /// `POST /api/{v}/executions/delete` with `{"ids": [...]}`.

@@ -12,7 +12,7 @@ mod query;
 mod stream;
 
 use crate::views::executions::execution_json;
-pub(crate) use abort_delete::{abort, bulk_delete, delete, ids_of};
+pub(crate) use abort_delete::{abort, bulk_delete, delete};
 pub(crate) use output::{output, output_node, output_node_step, output_step, Entry, Selection};
 pub(crate) use query::{query, running};
 pub(crate) use stream::stream;

@@ -14,8 +14,7 @@ use schedule::{
 };
 
 use crate::error::{ApiError, Code};
-use crate::executions::ids_of;
-use crate::extract::{flag, number, param, path, Caller, Params};
+use crate::extract::{flag, ids_of, number, param, path, Caller, Params};
 use crate::job_lists::{self, accepts_gzip, ListKey};
 use crate::views::jobs::JobItem;
 use crate::ApiState;
