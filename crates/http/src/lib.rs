@@ -68,6 +68,7 @@ use foredeck_core::runs::RunService;
 use foredeck_core::{Authorizer, KeyVault, Node, SecretSource, Store};
 use std::sync::Arc;
 use std::time::Instant;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 
 pub use api::{ApiVersion, CURRENT_API, MIN_API};
@@ -319,12 +320,15 @@ pub fn router(mut state: ApiState) -> Router {
                     .into_response()
                 }))
                 .load_shed()
-                // token lookups have their own budget inside it
-                .concurrency_limit(
+                // one budget for the whole server: `Router::layer` wraps
+                // every route (and method) apart, so a plain concurrency
+                // limit would give each its own; token lookups have their
+                // own budget inside it
+                .layer(GlobalConcurrencyLimitLayer::new(
                     limits
                         .max_in_flight
                         .saturating_add(limits.max_unauthenticated),
-                ),
+                )),
         )
         // outermost, so that it sees every answer (503s and 413s too)
         .layer(from_fn(request_log::log))

@@ -264,3 +264,68 @@ async fn callers_without_grants_make_the_server_fetch_nothing() {
         .items
         .is_empty());
 }
+
+/// The in-flight budget is the server's, not each route's: a `run/url`
+/// request held by a tarpit takes the only slot, and a request to another
+/// route is shed with 503 until it ends.
+#[tokio::test]
+async fn the_in_flight_limit_holds_across_routes() {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = state(dir.path()).await;
+    s.limits.script_url_timeout = Duration::from_secs(30);
+    // one slot in all (the budget is in-flight plus token lookups)
+    s.limits.max_in_flight = 0;
+    s.limits.max_unauthenticated = 1;
+    // a tarpit that says when it has the download's connection
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow = listener.local_addr().unwrap();
+    let (accepted, held) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let _ = accepted.send(());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(sock);
+    });
+    let app = crate::router(s.clone());
+    let request = |method: Method, uri: &str, body: String| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(crate::auth::TOKEN_HEADER, ADMIN)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let body = json!({"url": format!("http://{slow}/s.sh"), "filter": "web1"}).to_string();
+    let download = tokio::spawn(app.clone().oneshot(request(
+        Method::POST,
+        "/api/59/project/ops/run/url",
+        body,
+    )));
+    if tokio::time::timeout(Duration::from_secs(10), held)
+        .await
+        .is_err()
+    {
+        let resp = download.await.unwrap().unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        panic!("the download never reached the tarpit: {status} {body:?}");
+    }
+    let resp = app
+        .clone()
+        .oneshot(request(Method::GET, "/api/59/system/info", String::new()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("handling too many requests"), "{text}");
+    download.abort();
+}
