@@ -13,7 +13,7 @@ mod stream;
 
 use crate::views::executions::execution_json;
 pub(crate) use abort_delete::{abort, bulk_delete, delete};
-pub(crate) use output::{output, output_node, output_node_step, output_step, Entry, Selection};
+pub(crate) use output::{output, Entry, Selection};
 pub(crate) use query::{query, running};
 pub(crate) use stream::stream;
 
@@ -38,15 +38,15 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/{v}/execution/{id}/output", routing::get(output))
         .route(
             "/api/{v}/execution/{id}/output/node/{node}",
-            routing::get(output_node),
+            routing::get(output),
         )
         .route(
             "/api/{v}/execution/{id}/output/node/{node}/step/{stepctx}",
-            routing::get(output_node_step),
+            routing::get(output),
         )
         .route(
             "/api/{v}/execution/{id}/output/step/{stepctx}",
-            routing::get(output_step),
+            routing::get(output),
         )
         .route(
             "/api/{v}/execution/{id}/output/stream",

@@ -171,8 +171,10 @@ async fn head_of(
     Ok(out)
 }
 
-/// `GET /api/{v}/execution/{id}/output`: the log from `offset`, or its last
-/// `lastlines` lines; at most `maxlines` entries; `format=text|json`.
+/// `GET /api/{v}/execution/{id}/output` (and its `/node/{node}`,
+/// `/node/{node}/step/{stepctx}` and `/step/{stepctx}` forms): the log from
+/// `offset`, or its last `lastlines` lines; at most `maxlines` entries;
+/// `format=text|json`.
 pub(crate) async fn output(
     State(state): State<ApiState>,
     caller: Caller,
@@ -180,58 +182,9 @@ pub(crate) async fn output(
     Path(p): Path<HashMap<String, String>>,
     Query(q): Params,
 ) -> Result<Response, ApiError> {
-    output_of(
-        state,
-        caller,
-        headers,
-        q,
-        path(&p, "id"),
-        Selection::default(),
-    )
-    .await
-}
-
-/// `GET /api/{v}/execution/{id}/output/node/{node}`.
-pub(crate) async fn output_node(
-    State(state): State<ApiState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(p): Path<HashMap<String, String>>,
-    Query(q): Params,
-) -> Result<Response, ApiError> {
     let sel = Selection {
-        node: Some(path(&p, "node")),
-        stepctx: None,
-    };
-    output_of(state, caller, headers, q, path(&p, "id"), sel).await
-}
-
-/// `GET /api/{v}/execution/{id}/output/node/{node}/step/{stepctx}`.
-pub(crate) async fn output_node_step(
-    State(state): State<ApiState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(p): Path<HashMap<String, String>>,
-    Query(q): Params,
-) -> Result<Response, ApiError> {
-    let sel = Selection {
-        node: Some(path(&p, "node")),
-        stepctx: Some(path(&p, "stepctx")),
-    };
-    output_of(state, caller, headers, q, path(&p, "id"), sel).await
-}
-
-/// `GET /api/{v}/execution/{id}/output/step/{stepctx}`.
-pub(crate) async fn output_step(
-    State(state): State<ApiState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(p): Path<HashMap<String, String>>,
-    Query(q): Params,
-) -> Result<Response, ApiError> {
-    let sel = Selection {
-        node: None,
-        stepctx: Some(path(&p, "stepctx")),
+        node: p.get("node").cloned(),
+        stepctx: p.get("stepctx").cloned(),
     };
     output_of(state, caller, headers, q, path(&p, "id"), sel).await
 }
