@@ -22,7 +22,7 @@ use foredeck_core::acl::{Policy, PolicyScope};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::AclPolicy;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// The ACL policy routes, system and project.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -150,8 +150,8 @@ fn policy_response(status: StatusCode, headers: &HeaderMap, content: String) -> 
     }
 }
 
+/// `{"contents": "..."}`; other keys are ignored, as Rundeck does.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Contents {
     contents: String,
 }
@@ -166,8 +166,9 @@ fn request_text(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
     let text =
         std::str::from_utf8(body).map_err(|_| ApiError::invalid("The policy is not UTF-8 text"))?;
     if ctype.starts_with("application/json") {
-        let c: Contents = serde_json::from_str(text)
-            .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| ApiError::invalid(format!("request body: not valid JSON: {e}")))?;
+        let c: Contents = crate::extract::lenient(v)?;
         Ok(c.contents)
     } else if ctype.contains("yaml") || ctype.starts_with("text/plain") {
         Ok(text.to_owned())

@@ -55,8 +55,10 @@ pub(crate) fn routes() -> Router<ApiState> {
 /// Longest command line or script taken.
 const MAX_COMMAND: usize = 1 << 20;
 
+/// Rundeck's keys; others are ignored and `null` is absent, as Rundeck
+/// reads the body.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct AdhocBody {
     #[serde(default)]
     project: Option<String>,
@@ -112,19 +114,16 @@ async fn parse(
         if body.is_empty() {
             return Err(ApiError::invalid("an ad-hoc run needs a JSON or form body"));
         }
-        return serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")));
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+        return crate::extract::lenient(v);
     };
-    let fields = form.fields();
-    if let Some((name, _)) = fields
-        .iter()
-        .find(|(n, _)| !FORM_FIELDS.contains(&n.as_str()))
-    {
-        return Err(ApiError::invalid(format!(
-            "form field {name:?} is not one of {}",
-            FORM_FIELDS.join(", ")
-        )));
-    }
+    // fields Rundeck does not read are ignored, as it does
+    let fields: Vec<(String, String)> = form
+        .fields()
+        .into_iter()
+        .filter(|(n, _)| FORM_FIELDS.contains(&n.as_str()))
+        .collect();
     // the body's fields win over the query's
     let mut all: Vec<(String, String)> = q.to_vec();
     all.extend(fields);

@@ -203,11 +203,13 @@ pub(crate) async fn put_all(
 ) -> Result<Json<BTreeMap<String, String>>, ApiError> {
     let p = configurable(&state, &subject, &param(&params, "project")).await?;
     let body = body.map_err(body_error)?;
-    let config: BTreeMap<String, String> = serde_json::from_slice(&body).map_err(|e| {
+    let v: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid(format!(
             "request body: expected a JSON object of configuration key to string value: {e}"
         ))
     })?;
+    // a key set to `null` is a key not set
+    let config: BTreeMap<String, String> = crate::extract::lenient(v)?;
     for (k, v) in &config {
         check_key(k)?;
         check_value(k, v)?;
@@ -250,18 +252,17 @@ pub(crate) async fn put_key(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let value = if is_json {
+        /// `{"value": "..."}`; other keys are ignored, as Rundeck does.
         #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
         struct Body {
             value: String,
         }
-        serde_json::from_slice::<Body>(&body)
-            .map_err(|e| {
-                ApiError::invalid(format!(
-                    "request body: expected {{\"value\": \"...\"}}: {e}"
-                ))
-            })?
-            .value
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid(format!(
+                "request body: expected {{\"value\": \"...\"}}: {e}"
+            ))
+        })?;
+        crate::extract::lenient::<Body>(v)?.value
     } else {
         String::from_utf8(body.to_vec())
             .map_err(|_| ApiError::invalid("request body: the value is not UTF-8 text"))?

@@ -59,8 +59,8 @@ pub(crate) async fn list(
     )))
 }
 
+/// Rundeck's keys; others are ignored, `null` is absent.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct NewProject {
     name: String,
     #[serde(default)]
@@ -75,7 +75,7 @@ pub(crate) async fn create(
     Extension(v): Extension<ApiVersion>,
     Extension(subject): Extension<Subject>,
     ext: Extensions,
-    body: Result<Json<NewProject>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let create = Resource::new("resource").with("kind", "project");
     if !state
@@ -85,6 +85,7 @@ pub(crate) async fn create(
         return Err(ApiError::unauthorized("create", "Project"));
     }
     let Json(body) = body?;
+    let body: NewProject = crate::extract::lenient(body)?;
     foredeck_core::names::check_length(
         "project name",
         &body.name,

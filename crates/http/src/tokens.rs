@@ -100,8 +100,8 @@ enum Roles {
     Text(String),
 }
 
+/// Rundeck's keys; others are ignored, `null` is absent.
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct CreateToken {
     user: Option<String>,
     roles: Option<Roles>,
@@ -151,7 +151,7 @@ pub(crate) async fn create(
     subject: Extension<Subject>,
     v: Extension<ApiVersion>,
     from: ClientAddr,
-    body: Result<Json<CreateToken>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     make(state, subject, v, from, None, body).await
 }
@@ -163,7 +163,7 @@ pub(crate) async fn create_for(
     v: Extension<ApiVersion>,
     from: ClientAddr,
     Path((_, user)): Path<(String, String)>,
-    body: Result<Json<CreateToken>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     make(state, subject, v, from, Some(user), body).await
 }
@@ -174,7 +174,7 @@ async fn make(
     Extension(v): Extension<ApiVersion>,
     from: ClientAddr,
     url_user: Option<String>,
-    body: Result<Json<CreateToken>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let app = AuthContext::Application;
     // Before anything else: may this subject make tokens at all?
@@ -188,7 +188,7 @@ async fn make(
         return Err(ApiError::unauthorized("generate_user_token", "API tokens"));
     }
     let req = match body {
-        Ok(Json(b)) => b,
+        Ok(Json(b)) => crate::extract::lenient::<CreateToken>(b)?,
         // Before v19 a token for a user in the URL needs no body.
         Err(_) if v.0 < 19 && url_user.is_some() => CreateToken::default(),
         Err(e) => return Err(e.into()),

@@ -126,9 +126,11 @@ pub(crate) async fn get(
     Ok(Json(hook_json(&h, None)))
 }
 
-/// A create or update request; absent fields keep their value on update.
+/// A create or update request; absent (or `null`) fields keep their value
+/// on update. Other keys (`id`, `uuid`, `authToken`, `creator` of a
+/// webhook sent back as it was read) are ignored, as Rundeck does.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct HookBody {
     #[serde(default)]
     name: Option<String>,
@@ -148,15 +150,6 @@ pub(crate) struct HookBody {
     /// Update only: make a new token (the old one stops working).
     #[serde(default)]
     regen_auth_token: Option<bool>,
-    /// Ignored: the id is the path's, the token the server's.
-    #[serde(default, rename = "id")]
-    _id: Option<Value>,
-    #[serde(default, rename = "uuid")]
-    _uuid: Option<Value>,
-    #[serde(default, rename = "authToken")]
-    _auth_token: Option<Value>,
-    #[serde(default, rename = "creator")]
-    _creator: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,8 +177,9 @@ fn parse_body(body: &Bytes) -> Result<HookBody, ApiError> {
     if body.is_empty() {
         return Err(ApiError::invalid("a webhook request needs a JSON body"));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("webhook: invalid JSON: {e}")))
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("webhook: invalid JSON: {e}")))?;
+    crate::extract::lenient(v)
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
@@ -208,11 +202,9 @@ async fn check_config(
 ) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
     for (k, v) in config {
+        // the plugin reads only its own properties, as Rundeck's does
         if !CONFIG_KEYS.contains(&k.as_str()) {
-            return Err(ApiError::invalid(format!(
-                "webhook config: unknown key {k:?} (known: {})",
-                CONFIG_KEYS.join(", ")
-            )));
+            continue;
         }
         let text = match v {
             Value::String(s) => s.clone(),

@@ -1,21 +1,52 @@
-//! JSON bodies as Rundeck's clients send them to routes whose body is
-//! optional: nothing (or only white space) means no body; and the ids of
-//! the bulk deletes, from such a body or from query parameters.
+//! JSON bodies as Rundeck reads them: only the keys it knows, a `null`
+//! the same as an absent key, anything else ignored; a wrong type for a
+//! known key is a 400 naming it. Nothing (or only white space) means no
+//! body for routes whose body is optional. And the ids of the bulk
+//! deletes, from such a body or from query parameters.
 
 use crate::error::ApiError;
 use axum::body::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// The JSON document in `body`, `None` for a blank body; a malformed one is
-/// a 400 saying what is wrong.
+/// The JSON document in `body`, `None` for a blank body; malformed JSON or
+/// a known key of the wrong type is a 400 saying what is wrong and where.
 pub(crate) fn optional_json<T: DeserializeOwned>(body: &Bytes) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|e| ApiError::invalid(format!("request body: {e}")))
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("request body: not valid JSON: {e}")))?;
+    lenient(v).map(Some)
+}
+
+/// `v` read as `T` the way Rundeck reads a request body: keys whose value
+/// is `null` count as absent (at any depth of objects), keys `T` does not
+/// name are ignored (so `T` must not deny unknown fields), and a wrong type
+/// is a 400 naming the field (`options.env`, `roles[1]`).
+pub(crate) fn lenient<T: DeserializeOwned>(mut v: Value) -> Result<T, ApiError> {
+    drop_nulls(&mut v);
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::invalid(format!("request body: {inner}"))
+        } else {
+            ApiError::invalid(format!("request body: field {path}: {inner}"))
+        }
+    })
+}
+
+/// Removes the object entries whose value is `null`, at every depth.
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|_, x| !x.is_null());
+            o.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// Ids from a JSON body (`{"ids": [...]}` or a bare array, numbers or
@@ -33,11 +64,18 @@ pub(crate) fn ids_of(body: &Bytes, q: &[(String, String)]) -> Result<Vec<String>
         }
     }
     if let Some(v) = optional_json::<Value>(body)? {
+        let none = Vec::new();
         let list = match &v {
             Value::Array(a) => a,
+            // `{"ids": null}` reads as `{}`: no ids (the query may name them)
             Value::Object(o) => match o.get("ids") {
+                None => &none,
                 Some(Value::Array(a)) => a,
-                _ => return Err(ApiError::invalid("request body: expected {\"ids\": [...]}")),
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        "request body: field ids: expected a list of ids",
+                    ))
+                }
             },
             _ => return Err(ApiError::invalid("request body: expected {\"ids\": [...]}")),
         };

@@ -8,7 +8,7 @@ mod caller;
 pub(crate) mod form;
 mod params;
 
-pub(crate) use body::{ids_of, optional_json};
+pub(crate) use body::{ids_of, lenient, optional_json};
 pub(crate) use caller::{client_addr, Caller, ClientAddr};
 pub(crate) use form::{media_type, required, Form};
 pub(crate) use params::{flag, number, param, path, Params};

@@ -3,21 +3,24 @@
 //! core's run service.
 
 use crate::error::{ApiError, Code};
-use crate::extract::{flag, optional_json, param, path, Caller, Params};
+use crate::extract::{flag, optional_json, param, path, Caller, Form, Params};
 use crate::views::jobs::scheduled_json;
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::Json;
 use foredeck_core::{Job, ScriptTokens, StartRun, Started};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
-/// The body of a run or retry request (all fields optional; query
-/// parameters of the same names are read too).
+/// The JSON body of a run or retry request (all fields optional; query
+/// parameters of the same names are read too). As Rundeck reads it: other
+/// keys (pyrundeck's `logLevel`, async-rundeck's `arg_string`) are ignored
+/// and `null` is the same as absent.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct RunBody {
     #[serde(default)]
     arg_string: Option<String>,
@@ -36,13 +39,35 @@ struct RunBody {
     failed_nodes: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// An option's value: text, a number or true/false (as text), or a list
+/// of text for a multi-valued option.
+#[derive(Debug)]
 enum OptionValue {
     One(String),
     Number(serde_json::Number),
     Bool(bool),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for OptionValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let wrong = || D::Error::custom("expected text, a number, true/false or a list of text");
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(OptionValue::One(s)),
+            Value::Number(n) => Ok(OptionValue::Number(n)),
+            Value::Bool(b) => Ok(OptionValue::Bool(b)),
+            Value::Array(a) => a
+                .into_iter()
+                .map(|x| match x {
+                    Value::String(s) => Ok(s),
+                    _ => Err(wrong()),
+                })
+                .collect::<Result<_, _>>()
+                .map(OptionValue::Many),
+            _ => Err(wrong()),
+        }
+    }
 }
 
 impl OptionValue {
@@ -57,9 +82,22 @@ impl OptionValue {
 }
 
 /// The run request of a body and query parameters (`option.NAME=value`
-/// included); the body wins.
-fn run_body(body: &Bytes, q: &[(String, String)]) -> Result<RunBody, ApiError> {
-    let mut b: RunBody = optional_json(body)?.unwrap_or_default();
+/// included); the body wins. A form body (urlencoded or multipart) is read
+/// as Rundeck reads it: its fields are parameters like the query's, and
+/// its file parts are ignored.
+async fn run_body(
+    headers: &HeaderMap,
+    body: Bytes,
+    query: &[(String, String)],
+) -> Result<RunBody, ApiError> {
+    let (mut b, fields) = match Form::parse(headers, body.clone()).await? {
+        Some(form) => (RunBody::default(), form.fields()),
+        None => (optional_json(&body)?.unwrap_or_default(), Vec::new()),
+    };
+    // the form's fields after the query's: the last value is read
+    let mut all = query.to_vec();
+    all.extend(fields.iter().cloned());
+    let q = &all[..];
     let text = |k: &str| param(q, k).map(str::to_owned);
     b.arg_string = b.arg_string.or_else(|| text("argString"));
     b.loglevel = b.loglevel.or_else(|| text("loglevel"));
@@ -69,17 +107,37 @@ fn run_body(body: &Bytes, q: &[(String, String)]) -> Result<RunBody, ApiError> {
     if b.failed_nodes.is_none() {
         b.failed_nodes = flag(q, "failedNodes")?;
     }
-    let from_query: BTreeMap<String, OptionValue> = q
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("option.")
-                .map(|n| (n.to_owned(), OptionValue::One(v.clone())))
-        })
-        .collect();
-    if b.options.is_none() && !from_query.is_empty() {
-        b.options = Some(from_query);
+    if b.options.is_none() {
+        // an option the form names takes the form's values only
+        let mut options = options_of(query);
+        options.extend(options_of(&fields));
+        if !options.is_empty() {
+            b.options = Some(options);
+        }
     }
     Ok(b)
+}
+
+/// The `option.NAME=value` parameters; `option.NAME=a&option.NAME=b` gives
+/// a multi-valued option both values.
+fn options_of(params: &[(String, String)]) -> BTreeMap<String, OptionValue> {
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in params {
+        if let Some(n) = k.strip_prefix("option.") {
+            by_name.entry(n.to_owned()).or_default().push(v.clone());
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(n, mut v)| {
+            let value = if v.len() == 1 {
+                OptionValue::One(v.remove(0))
+            } else {
+                OptionValue::Many(v)
+            };
+            (n, value)
+        })
+        .collect()
 }
 
 /// Starts `job` (or schedules it with `runAtTime`) through the run
@@ -154,12 +212,13 @@ pub(crate) async fn run(
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
     Query(q): Params,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let (project, job) = state
         .job_for(&caller.subject, &path(&p, "id"), "run")
         .await?;
-    let b = run_body(&body, &q)?;
+    let b = run_body(&headers, body, &q).await?;
     start(&state, &caller, &project, &job, b, BTreeMap::new(), None).await
 }
 
@@ -172,6 +231,7 @@ pub(crate) async fn retry(
     caller: Caller,
     Path(p): Path<HashMap<String, String>>,
     Query(q): Params,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let id = path(&p, "id");
@@ -191,7 +251,7 @@ pub(crate) async fn retry(
             format!("Execution ID {} is still running", e.id),
         ));
     }
-    let mut b = run_body(&body, &q)?;
+    let mut b = run_body(&headers, body, &q).await?;
     if b.failed_nodes.unwrap_or(true) && b.filter.is_none() {
         let failed = e.failed_nodes();
         if !failed.is_empty() {

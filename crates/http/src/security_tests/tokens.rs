@@ -107,7 +107,7 @@ async fn bad_token_requests_are_refused() {
             "/api/59/tokens/alice",
             r#"{"roles":["a"],"duration":"99999999999999999999y"}"#,
         ),
-        ("/api/59/tokens/alice", r#"{"roles":["a"],"unknown":1}"#),
+        ("/api/59/tokens/alice", r#"{"roles":["a"],"name":5}"#),
         ("/api/59/tokens/alice", r#"{"roles":["a"]"#),
         ("/api/59/tokens/alice", r#"{"roles":[""]}"#),
         ("/api/59/tokens/alice", r#"{"roles":"a","name":"x\u0000y"}"#),

@@ -750,7 +750,7 @@ async fn run_follow_output_and_query_executions() {
         ("{\"options\": {\"nope\": \"x\"}}", "nope"),
         ("{\"argString\": \"-who \\\"open\"}", "argString"),
         ("{\"runAtTime\": \"tomorrow\"}", "runAtTime"),
-        ("{\"colour\": 1}", "colour"),
+        ("{\"argString\": 1}", "field argString"),
     ] {
         let (status, resp) = post_json(&s, &format!("/api/59/job/{HELLO}/run"), ADMIN, body).await;
         assert_error(

@@ -301,8 +301,8 @@ async fn bad_webhook_definitions_and_callers_without_grants_are_refused() {
         (json!({"name": "x", "config": {}}), "jobId is required"),
         (json!({"name": "x", "config": {"jobId": "nope"}}), "no job"),
         (
-            json!({"name": "x", "config": {"jobId": "job-deploy", "shell": "rm"}}),
-            "unknown key",
+            json!({"name": "x", "enabled": "yes", "config": {"jobId": "job-deploy"}}),
+            "field enabled",
         ),
         (
             json!({"name": "x", "eventPlugin": "log-events", "config": {"jobId": "job-deploy"}}),
@@ -321,8 +321,8 @@ async fn bad_webhook_definitions_and_callers_without_grants_are_refused() {
             "argString",
         ),
         (
-            json!({"name": "x", "bogus": 1, "config": {"jobId": "job-deploy"}}),
-            "bogus",
+            json!({"name": 5, "config": {"jobId": "job-deploy"}}),
+            "field name",
         ),
     ] {
         let (status, err) = create(&s, body.clone()).await;
