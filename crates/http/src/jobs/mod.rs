@@ -166,13 +166,36 @@ impl ListFilter {
     }
 }
 
+/// A page of a job list, as Rundeck pages it: skip `offset` jobs, then at
+/// most `max` (`max` absent or 0: no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Page {
+    offset: usize,
+    max: Option<usize>,
+}
+
+impl Page {
+    /// The page the request asks for; `None` when it asks for none (no
+    /// `max` or `offset` above 0). A value that is not a whole number of 0
+    /// or more is a 400 naming its parameter.
+    fn parse(q: &[(String, String)]) -> Result<Option<Page>, ApiError> {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let max = number(q, "max")?.filter(|&n| n > 0).map(size);
+        let offset = number(q, "offset")?.map_or(0, size);
+        Ok((max.is_some() || offset > 0).then_some(Page { offset, max }))
+    }
+}
+
 /// `GET /api/{v}/project/{project}/jobs` with `jobFilter`, `jobExactFilter`,
 /// `groupPath` (`*` all, `-` top level), `groupPathExact`, `idlist`,
-/// `scheduledFilter`, `scheduleEnabledFilter`, `executionEnabledFilter`.
+/// `scheduledFilter`, `scheduleEnabledFilter`, `executionEnabledFilter`,
+/// and Rundeck's paging: `offset` and `max`, over the jobs the caller may
+/// see, in the list's order (group, then name).
 ///
-/// For a caller who sees every job of the project the body is rendered
-/// once per job revision and next fire times, and sent gzip-compressed to
-/// clients that take it ([`job_lists`](crate::job_lists)).
+/// For a caller who sees every job of the project and asks for no page,
+/// the body is rendered once per job revision and next fire times, and
+/// sent gzip-compressed to clients that take it
+/// ([`job_lists`](crate::job_lists)).
 pub(crate) async fn list(
     State(state): State<ApiState>,
     caller: Caller,
@@ -182,10 +205,11 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     let project = project_of(&state, &caller, &p, false).await?;
     let filter = ListFilter::parse(&q)?;
+    let page = Page::parse(&q)?;
     let all = state.sees_every_job(&caller.subject, &project);
     // read before the jobs: a change after it makes the next list new;
-    // only a list that every such caller gets alike is kept
-    let kept_as = match all {
+    // only a whole list that every such caller gets alike is kept
+    let kept_as = match all && page.is_none() {
         true => state.store.job_revision(&project).await?,
         false => None,
     }
@@ -213,10 +237,13 @@ pub(crate) async fn list(
         .store
         .list_job_summaries(&project, &filter.query)
         .await?;
+    let (skip, take) = page.map_or((0, usize::MAX), |p| (p.offset, p.max.unwrap_or(usize::MAX)));
     let items: Vec<JobItem> = jobs
         .iter()
         .filter(|j| filter.flags_match(j))
         .filter(|j| all || state.sees_job_in(&caller.subject, &project, *j))
+        .skip(skip)
+        .take(take)
         .map(|j| JobItem::new(caller.version, &project, j, next.get(&j.uuid).copied()))
         .collect();
     // serialized here, while the items borrow the summaries
