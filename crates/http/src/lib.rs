@@ -303,10 +303,13 @@ pub fn router(mut state: ApiState) -> Router {
     let prometheus = metrics::prometheus_routes()
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(from_fn(metrics::bearer_token));
+    let servlet =
+        metrics::servlet_routes().layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(api)
         .merge(hooks)
         .merge(prometheus)
+        .merge(servlet)
         .merge(session::routes())
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body))

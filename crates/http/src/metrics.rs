@@ -39,6 +39,20 @@ pub(crate) fn routes() -> Router<ApiState> {
     Router::new().route("/api/{v}/metrics/metrics", routing::get(rundeck_json))
 }
 
+/// Rundeck's metrics servlet at the root, as clients logged in with a
+/// session (rundeck-exporter) ask for it: `/metrics/metrics`,
+/// `/metrics/ping` and `/metrics/healthcheck`, the same answers and
+/// authorization as under `/api/{v}/`.
+pub(crate) fn servlet_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/metrics/metrics", routing::get(rundeck_json))
+        .route("/metrics/ping", routing::get(crate::system::ping))
+        .route(
+            "/metrics/healthcheck",
+            routing::get(crate::system::healthcheck),
+        )
+}
+
 /// Prometheus' `GET /metrics`.
 pub(crate) fn prometheus_routes() -> Router<ApiState> {
     Router::new().route("/metrics", routing::get(prometheus))

@@ -2,7 +2,8 @@
 //!
 //! A login checks the password against the user's argon2 hash and answers
 //! like Rundeck: a redirect, with a `JSESSIONID` cookie (HttpOnly,
-//! SameSite=Lax) on success and to `/user/error` on failure. The server keeps
+//! SameSite=Lax) on success (to `home()`, an answer for the session) and
+//! to `/user/error` on failure. The server keeps
 //! sessions in memory under the SHA-256 of their id, with an idle timeout and
 //! a maximum age. Each session has a CSRF token, sent in the `X-CSRF-Token`
 //! response header of the login and of every cookie-authenticated API
@@ -192,6 +193,14 @@ pub(crate) struct LoginForm {
     j_password: String,
 }
 
+/// Where a login lands. Rundeck sends the browser to `/menu/home`, a page
+/// of its web UI, which Foredeck does not serve; the logged-in user's own
+/// profile is a real answer for the session, so clients that follow the
+/// redirect and check it (python-rundeck) see the login succeed.
+pub(crate) fn home() -> String {
+    format!("/api/{}/user/info", crate::CURRENT_API)
+}
+
 fn redirect(to: &str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, to.to_owned())]).into_response()
 }
@@ -308,7 +317,7 @@ pub(crate) async fn login(
         },
     )
     .await;
-    let mut resp = redirect("/");
+    let mut resp = redirect(&home());
     let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
     if let (Ok(c), Ok(t)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(&csrf)) {
         resp.headers_mut().insert(header::SET_COOKIE, c);

@@ -21,7 +21,7 @@ async fn login(env: &Env, user: &str, password: &str) -> Answer {
 /// The session cookie (`JSESSIONID=...`) and the CSRF token of a login.
 fn session(a: &Answer) -> (String, String) {
     assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
-    assert_eq!(a.headers["location"], "/");
+    assert_eq!(a.headers["location"], crate::session::home().as_str());
     let set = a.headers["set-cookie"].to_str().unwrap();
     let parts: Vec<&str> = set.split("; ").collect();
     assert!(

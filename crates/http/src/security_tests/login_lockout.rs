@@ -37,7 +37,7 @@ async fn login_from(env: &Env, ip: &str, user: &str, password: &str) -> Answer {
 
 fn logged_in(a: &Answer) -> bool {
     a.status == StatusCode::FOUND
-        && a.headers["location"] == "/"
+        && a.headers["location"] == crate::session::home().as_str()
         && a.headers.get("set-cookie").is_some()
 }
 

@@ -16,6 +16,7 @@ mod runs;
 mod script_source;
 mod script_tokens;
 mod secure_options;
+mod session_landing;
 mod storage;
 mod sweep;
 mod sweep_routes;

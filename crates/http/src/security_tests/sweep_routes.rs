@@ -154,6 +154,10 @@ const TABLE: &[Entry] = &[
     ("GET /api/59/user/list", Denied, None),
     ("GET /api/59/user/list/", Denied, None),
     ("GET /api/59/no/such/route", Denied, None),
+    // issue 19 item 8: Rundeck's metrics servlet at the root
+    ("GET /metrics/metrics", Denied, None),
+    ("GET /metrics/ping", Denied, None),
+    ("GET /metrics/healthcheck", Denied, None),
     // form login with a wrong password, logout
     ("POST /j_security_check", Redirect("/user/error"),
         Some(("application/x-www-form-urlencoded", "j_username=root&j_password=wrong"))),
