@@ -14,6 +14,12 @@ pub struct Project {
     /// Project configuration (Rundeck `project.*` / `resources.source.*` keys).
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// `readme.md`: Markdown shown with the project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readme: Option<String>,
+    /// `motd.md`: the project's message of the day (Markdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motd: Option<String>,
 }
 
 impl Project {

@@ -192,6 +192,23 @@ impl NodeSources {
         Ok(report)
     }
 
+    /// Reads source `index` of `project` now, storing nothing: `None` when
+    /// the project has no such source, else its nodes or why it did not
+    /// load.
+    pub async fn read_source(
+        &self,
+        project: &Project,
+        index: u32,
+    ) -> Option<std::result::Result<Vec<Node>, String>> {
+        let spec = sources_from_config(&project.config)
+            .into_iter()
+            .find(|s| s.index == index)?;
+        Some(match &spec.kind {
+            Ok(kind) => load(kind, self.limits).await,
+            Err(e) => Err(e.clone()),
+        })
+    }
+
     /// The project's nodes, refreshing the sources first when the cache is
     /// older than `project.nodeCache.delay` (or always, with the cache
     /// disabled). Between refreshes the merged list is kept in memory, so

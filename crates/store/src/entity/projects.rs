@@ -10,6 +10,10 @@ pub struct Model {
     pub description: Option<String>,
     /// JSON object of the project configuration.
     pub config: String,
+    /// The project's `readme.md`.
+    pub readme: Option<String>,
+    /// The project's `motd.md`.
+    pub motd: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

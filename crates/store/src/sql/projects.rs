@@ -22,6 +22,8 @@ impl ProjectStore for SqlStore {
             name: Set(project.name.clone()),
             description: Set(project.description.clone()),
             config: Set(to_json("project config", &project.config)?),
+            readme: Set(project.readme.clone()),
+            motd: Set(project.motd.clone()),
         };
         let exists = projects::Entity::find_by_id(project.name.clone())
             .one(&self.db)
@@ -53,6 +55,11 @@ impl ProjectStore for SqlStore {
                 projects::Column::Config,
                 Expr::value(to_json("project config", &project.config)?),
             )
+            .col_expr(
+                projects::Column::Readme,
+                Expr::value(project.readme.clone()),
+            )
+            .col_expr(projects::Column::Motd, Expr::value(project.motd.clone()))
             .filter(projects::Column::Name.eq(&project.name))
             .exec(&self.db)
             .await
@@ -231,5 +238,7 @@ fn project_from(m: projects::Model) -> Result<Project> {
         config: serde_json::from_str(&m.config).map_err(|e| codec("project config", e))?,
         name: m.name,
         description: m.description,
+        readme: m.readme,
+        motd: m.motd,
     })
 }

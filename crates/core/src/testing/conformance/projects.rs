@@ -14,6 +14,7 @@ pub async fn projects(s: S) {
         .insert("project.label".into(), "Öps 日本 'x'".into());
     p.config
         .insert("resources.source.1.type".into(), "file".into());
+    p.readme = Some("# Ops ✓\n\nRead *me*.".into());
     s.create_project(&p).await.unwrap();
     assert!(is_conflict(s.create_project(&p).await));
     assert!(is_conflict(s.create_project(&Project::new("ops")).await));
@@ -40,6 +41,9 @@ pub async fn projects(s: S) {
     p.description = None;
     p.config.clear();
     p.config.insert("a".into(), "b".into());
+    // the project files change with the rest
+    p.readme = None;
+    p.motd = Some("today: 日本 'x'".into());
     s.update_project(&p).await.unwrap();
     s.update_project(&p).await.unwrap(); // unchanged values are fine too
     assert_eq!(s.get_project("ops").await.unwrap(), Some(p));
