@@ -39,6 +39,8 @@ pub mod notify;
 pub mod outbound;
 mod output;
 mod project_config;
+mod project_files;
+mod project_meta;
 mod projects;
 pub mod recent;
 pub mod request_log;
@@ -286,6 +288,7 @@ pub fn router(mut state: ApiState) -> Router {
         .merge(adhoc::routes())
         .merge(webhooks::routes())
         .merge(project_config::routes())
+        .merge(project_files::routes())
         .merge(resources::routes())
         .merge(metrics::routes())
         .merge(audit::routes())

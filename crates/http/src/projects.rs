@@ -25,6 +25,10 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/api/{v}/project/{project}",
             routing::get(get).delete(delete),
         )
+        .route(
+            "/api/{v}/project/{project}/meta",
+            routing::get(crate::project_meta::meta),
+        )
 }
 
 /// Rundeck's rule for project names.
@@ -111,6 +115,7 @@ pub(crate) async fn create(
         name: body.name,
         description,
         config: body.config,
+        ..Project::default()
     };
     state.store.create_project(&project).await.map_err(|e| {
         let mut e = ApiError::from(e);

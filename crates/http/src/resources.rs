@@ -5,7 +5,10 @@
 //!   (`resourcejson`), or `resourceyaml` with `format=yaml` or an `Accept`
 //!   of `application/yaml` / `text/yaml`;
 //! - `GET /api/{v}/project/{p}/resource/{name}`: one node, in the same
-//!   shapes.
+//!   shapes;
+//! - `GET /api/{v}/project/{p}/sources`, `.../source/{index}` and
+//!   `.../source/{index}/resources`: the node sources, one source, and the
+//!   nodes of one source (these need `configure` on the project).
 //!
 //! Reading a project's nodes needs `read` on the project (application
 //! context); each node is then shown only if the subject has `read` on it
@@ -13,17 +16,20 @@
 //! attributes, `nodename` and `tags` included). A node the subject may not
 //! read is absent: not listed, and 404 when asked for by name.
 
+use crate::api::ApiVersion;
 use crate::error::ApiError;
+use crate::extract::Caller;
 use crate::ApiState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing;
-use axum::Extension;
 use axum::Router;
+use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
 use foredeck_core::format::nodes_to_yaml;
-use foredeck_core::{Node, NodeFilter};
+use foredeck_core::{Node, NodeFilter, Project};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,6 +38,14 @@ pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/{v}/project/{project}/resources", routing::get(list))
         .route("/api/{v}/project/{project}/sources", routing::get(sources))
+        .route(
+            "/api/{v}/project/{project}/source/{index}",
+            routing::get(source),
+        )
+        .route(
+            "/api/{v}/project/{project}/source/{index}/resources",
+            routing::get(source_resources),
+        )
         .route(
             "/api/{v}/project/{project}/resource/{name}",
             routing::get(get),
@@ -193,46 +207,131 @@ pub(crate) async fn get(
     render(&shown, yaml)
 }
 
+/// One node source as Rundeck lists it: `index`, `type`, `resources`
+/// (`href` of its node list; not writeable), `errors` when its last read
+/// failed.
+fn source_json(
+    headers: &HeaderMap,
+    v: ApiVersion,
+    p: &Project,
+    errors: &[foredeck_core::nodes::SourceError],
+    index: u32,
+) -> Value {
+    let kind = p
+        .config
+        .get(&format!(
+            "{}{index}.type",
+            foredeck_core::nodes::SOURCE_PREFIX
+        ))
+        .cloned()
+        .unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("http://{h}"))
+        .unwrap_or_default();
+    let mut out = json!({
+        "index": index,
+        "type": kind,
+        "resources": {
+            "href": format!("{host}/api/{}/project/{}/source/{index}/resources", v.0, p.name),
+            "editable": false,
+            "writeable": false,
+        },
+    });
+    if let Some(e) = errors.iter().find(|e| e.index == index) {
+        out["errors"] = Value::String(e.message.clone());
+    }
+    out
+}
+
 /// `GET /api/{v}/project/{p}/sources`: the project's node sources as
-/// Rundeck lists them (`index`, `type`, `resources` flags, and `errors`
-/// when the last read failed; no `href`: per-source node lists are not
-/// served). Needs `configure` on the project: a source's
+/// Rundeck lists them (`index`, `type`, `resources`, and `errors` when the
+/// last read failed). Needs `configure` on the project: a source's
 /// settings and errors name files and commands.
 pub(crate) async fn sources(
     State(state): State<ApiState>,
-    Extension(subject): Extension<Subject>,
+    caller: Caller,
+    headers: HeaderMap,
     Path(params): Path<HashMap<String, String>>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let name = params.get("project").cloned().unwrap_or_default();
-    let p = crate::project_config::configurable(&state, &subject, &name).await?;
+    let p = crate::project_config::configurable(&state, &caller.subject, &name).await?;
     // Reads the sources if the cache is stale, so the errors are current.
     state.nodes.nodes(&name).await?;
     let errors = state.nodes.errors(&name);
-    let list: Vec<serde_json::Value> = foredeck_core::nodes::sources_from_config(&p.config)
+    let list: Vec<Value> = foredeck_core::nodes::sources_from_config(&p.config)
         .iter()
-        .map(|s| {
-            let kind = p
-                .config
-                .get(&format!(
-                    "{}{}.type",
-                    foredeck_core::nodes::SOURCE_PREFIX,
-                    s.index
-                ))
-                .cloned()
-                .unwrap_or_default();
-            let mut out = serde_json::json!({
-                "index": s.index,
-                "type": kind,
-                "resources": {
-                    "editable": false,
-                    "writeable": false,
-                },
-            });
-            if let Some(e) = errors.iter().find(|e| e.index == s.index) {
-                out["errors"] = serde_json::Value::String(e.message.clone());
-            }
-            out
-        })
+        .map(|s| source_json(&headers, caller.version, &p, &errors, s.index))
         .collect();
-    Ok(axum::Json(serde_json::Value::Array(list)))
+    Ok(Json(Value::Array(list)))
+}
+
+/// The project (with `configure`) and the index of the source the path
+/// names; 404 for an index the project has no source for.
+async fn source_of(
+    state: &ApiState,
+    subject: &Subject,
+    params: &HashMap<String, String>,
+) -> Result<(Project, u32), ApiError> {
+    let name = params.get("project").cloned().unwrap_or_default();
+    let p = crate::project_config::configurable(state, subject, &name).await?;
+    let raw = params.get("index").cloned().unwrap_or_default();
+    let missing = || ApiError::not_found("source index", &raw);
+    let index: u32 = raw.parse().map_err(|_| missing())?;
+    let exists = foredeck_core::nodes::sources_from_config(&p.config)
+        .iter()
+        .any(|s| s.index == index);
+    if !exists {
+        return Err(missing());
+    }
+    Ok((p, index))
+}
+
+/// `GET /api/{v}/project/{p}/source/{index}`: one source, as in `sources`
+/// (`configure` on the project).
+pub(crate) async fn source(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let (p, index) = source_of(&state, &caller.subject, &params).await?;
+    state.nodes.nodes(&p.name).await?;
+    let errors = state.nodes.errors(&p.name);
+    Ok(Json(source_json(
+        &headers,
+        caller.version,
+        &p,
+        &errors,
+        index,
+    )))
+}
+
+/// `GET /api/{v}/project/{p}/source/{index}/resources`: the nodes of that
+/// one source, read now, in the shapes of `resources` (`configure` on the
+/// project, as Rundeck asks, and each node shown only to a caller who may
+/// `read` it). A source that fails to read is a 500 with its reason.
+/// Foredeck's sources (files, scripts) are read-only: there is no `POST`.
+pub(crate) async fn source_resources(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let yaml = wants_yaml(&query, &headers)?;
+    let (p, index) = source_of(&state, &caller.subject, &params).await?;
+    match state.nodes.read_source(&p, index).await {
+        None => Err(ApiError::not_found("source index", &index.to_string())),
+        Some(Err(reason)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api.error.unknown",
+            format!("Source {index} could not be read: {reason}"),
+        )),
+        Some(Ok(nodes)) => render(
+            &visible(&state, &caller.subject, &p.name, &nodes, None),
+            yaml,
+        ),
+    }
 }

@@ -59,7 +59,11 @@ pub(crate) async fn abort(
 
 /// Deletes one execution the caller may see, with Rundeck's
 /// `delete_execution` project permission; running ones are refused.
-async fn delete_one(state: &ApiState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete_one(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(), ApiError> {
     let e = state.execution_for(&caller.subject, id, "read").await?;
     let project = foredeck_core::Resource::new("project").with("name", e.project.clone());
     if !state.authorizer.allowed(

@@ -8,12 +8,14 @@
 
 mod abort_delete;
 mod output;
+mod output_state;
 mod query;
 mod stream;
 
 use crate::views::executions::execution_json;
-pub(crate) use abort_delete::{abort, bulk_delete, delete};
+pub(crate) use abort_delete::{abort, bulk_delete, delete, delete_one};
 pub(crate) use output::{output, Entry, Selection};
+use output_state::output_state;
 pub(crate) use query::{query, running};
 pub(crate) use stream::stream;
 
@@ -47,6 +49,10 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route(
             "/api/{v}/execution/{id}/output/step/{stepctx}",
             routing::get(output),
+        )
+        .route(
+            "/api/{v}/execution/{id}/output/state",
+            routing::get(output_state),
         )
         .route(
             "/api/{v}/execution/{id}/output/stream",

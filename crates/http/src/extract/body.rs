@@ -49,8 +49,9 @@ fn drop_nulls(v: &mut Value) {
     }
 }
 
-/// Ids from a JSON body (`{"ids": [...]}` or a bare array, numbers or
-/// strings) or from `ids` query parameters (comma-separated or repeated).
+/// Ids from a JSON body (`{"ids": [...]}` and/or `{"idlist": "a,b"}`, or a
+/// bare array; numbers or strings) and from `ids`/`idlist` query parameters
+/// (comma-separated or repeated).
 pub(crate) fn ids_of(body: &Bytes, q: &[(String, String)]) -> Result<Vec<String>, ApiError> {
     let mut ids = Vec::new();
     for (k, v) in q {
@@ -68,15 +69,31 @@ pub(crate) fn ids_of(body: &Bytes, q: &[(String, String)]) -> Result<Vec<String>
         let list = match &v {
             Value::Array(a) => a,
             // `{"ids": null}` reads as `{}`: no ids (the query may name them)
-            Value::Object(o) => match o.get("ids") {
-                None => &none,
-                Some(Value::Array(a)) => a,
-                Some(_) => {
-                    return Err(ApiError::invalid(
-                        "request body: field ids: expected a list of ids",
-                    ))
+            Value::Object(o) => {
+                match o.get("idlist") {
+                    None => {}
+                    Some(Value::String(s)) => ids.extend(
+                        s.split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned),
+                    ),
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "request body: field idlist: expected ids separated by commas",
+                        ))
+                    }
                 }
-            },
+                match o.get("ids") {
+                    None => &none,
+                    Some(Value::Array(a)) => a,
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "request body: field ids: expected a list of ids",
+                        ))
+                    }
+                }
+            }
             _ => return Err(ApiError::invalid("request body: expected {\"ids\": [...]}")),
         };
         for item in list {

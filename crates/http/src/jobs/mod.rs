@@ -1,17 +1,26 @@
 //! Jobs: list, export, import, get, delete (one or many), info, run, retry,
 //! enable/disable execution and schedule, and a job's executions.
 
+mod bulk;
 mod import;
+mod meta;
 mod run;
 mod schedule;
+mod workflow;
 
+pub(crate) use meta::since;
 pub(crate) use run::run_for;
 
+use bulk::{
+    delete_executions, disable_executions, disable_schedules, enable_executions, enable_schedules,
+};
 use import::import;
+use meta::{browse, job_meta};
 use run::{retry, run};
 use schedule::{
     disable_execution, disable_schedule, enable_execution, enable_schedule, forecast, info,
 };
+use workflow::workflow;
 
 use crate::error::{ApiError, Code};
 use crate::extract::{flag, ids_of, number, param, path, Caller, Params};
@@ -51,10 +60,32 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/{v}/job/{id}", routing::get(get).delete(delete))
         .route("/api/{v}/job/{id}/info", routing::get(info))
         .route("/api/{v}/job/{id}/forecast", routing::get(forecast))
+        .route("/api/{v}/job/{id}/workflow", routing::get(workflow))
+        .route("/api/{v}/job/{id}/meta", routing::get(job_meta))
+        .route(
+            "/api/{v}/project/{project}/jobs/browse",
+            routing::get(browse),
+        )
         .route("/api/{v}/job/{id}/run", routing::post(run))
         .route(
             "/api/{v}/job/{id}/executions",
-            routing::get(executions).post(run),
+            routing::get(executions).post(run).delete(delete_executions),
+        )
+        .route(
+            "/api/{v}/jobs/execution/enable",
+            routing::post(enable_executions),
+        )
+        .route(
+            "/api/{v}/jobs/execution/disable",
+            routing::post(disable_executions),
+        )
+        .route(
+            "/api/{v}/jobs/schedule/enable",
+            routing::post(enable_schedules),
+        )
+        .route(
+            "/api/{v}/jobs/schedule/disable",
+            routing::post(disable_schedules),
         )
         .route("/api/{v}/job/{id}/retry/{execid}", routing::post(retry))
         .route(

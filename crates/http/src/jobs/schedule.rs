@@ -10,7 +10,7 @@ use axum::Json;
 use chrono::Utc;
 use foredeck_core::jobs::Toggle;
 use foredeck_core::store::ExecutionQuery;
-use foredeck_core::{ExecutionStatus, Scheduler};
+use foredeck_core::{ExecutionStatus, Job, Scheduler};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -85,15 +85,17 @@ pub(crate) async fn forecast(
     Ok(Json(out))
 }
 
-async fn toggle(
-    state: ApiState,
-    caller: Caller,
-    id: String,
+/// Switches `what` of one job on or off for the caller (404 unless the job
+/// is visible, 403 without `toggle_execution`/`toggle_schedule`), audited.
+pub(super) async fn set_enabled(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
     what: Toggle,
     on: bool,
-) -> Result<Json<Value>, ApiError> {
-    let (project, job) = state.job_for(&caller.subject, &id, what.action()).await?;
-    state
+) -> Result<Job, ApiError> {
+    let (project, job) = state.job_for(&caller.subject, id, what.action()).await?;
+    let job = state
         .jobs()
         .set_enabled(&caller.subject, &project, job, what, on)
         .await?;
@@ -104,14 +106,25 @@ async fn toggle(
     let verb = if on { "enable" } else { "disable" };
     state
         .audit(
-            &caller,
+            caller,
             &format!("{verb}_{what}"),
             "job",
-            &id,
+            id,
             Some(&project),
             json!({}),
         )
         .await;
+    Ok(job)
+}
+
+async fn toggle(
+    state: ApiState,
+    caller: Caller,
+    id: String,
+    what: Toggle,
+    on: bool,
+) -> Result<Json<Value>, ApiError> {
+    set_enabled(&state, &caller, &id, what, on).await?;
     Ok(Json(json!({"success": true})))
 }
 
