@@ -17,7 +17,10 @@
 //! whole and by key), nodes (`project/{p}/resources`,
 //! `project/{p}/resource/{name}`, `project/{p}/sources`), the audit log
 //! (`system/audit`, admins only), `metrics/metrics` and Prometheus'
-//! `GET /metrics` (see [`metrics`]), system and project ACL policies, API
+//! `GET /metrics` (see [`metrics`]), job workflow trees and UI metadata,
+//! the job group browser and project metadata, bulk job toggles, deleting
+//! a job's executions, output with state changes, per-source node lists,
+//! project `readme.md`/`motd.md`, system and project ACL policies, API
 //! tokens, key storage, users, and form login with sessions
 //! (`/j_security_check`, `/user/logout`; cookie-authenticated changes need
 //! the session's CSRF token).
