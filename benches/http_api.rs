@@ -116,6 +116,7 @@ async fn seed(store: &SqlStore) -> u64 {
                 next_fire: Some(fire_at),
                 executions,
                 exclusive: false,
+                scheduled: None,
             })
             .await
             .expect("fire");

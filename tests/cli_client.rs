@@ -204,6 +204,23 @@ fn jobs_runs_and_executions_through_a_real_server() {
         text(&out.stdout)
     );
 
+    // a run for later: its scheduled execution's id, abortable before then
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let out = cli(
+        &server,
+        &["run", "hello", "--option", "who=later", "--at", &at],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let later = text(&out.stdout).trim().to_owned();
+    assert!(later.parse::<u64>().is_ok(), "{later}");
+    assert!(
+        text(&out.stderr).contains(&format!("Execution #{later} scheduled for")),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = cli(&server, &["executions", "abort", &later]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
     let out = cli(&server, &["executions", "list"]);
     let list = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -329,24 +329,40 @@ pub fn option_pairs(options: &[String]) -> anyhow::Result<BTreeMap<String, Strin
     Ok(out)
 }
 
+/// What `foredeck run JOB` asks of the server.
+#[derive(Debug)]
+pub struct RemoteRun<'a> {
+    /// The job (uuid, or group/name in the project).
+    pub job: &'a str,
+    /// `NAME=VALUE` option values.
+    pub options: &'a [String],
+    /// A node filter replacing the job's.
+    pub filter: Option<&'a str>,
+    /// A log level replacing the job's.
+    pub loglevel: Option<&'a str>,
+    /// Run at this time (`runAtTime`) instead of now.
+    pub at: Option<&'a str>,
+}
+
 /// `foredeck run JOB` against the server: starts it, follows its output
-/// unless told not to, and exits 0 only when it succeeded.
+/// unless told not to, and exits 0 only when it succeeded. With a time
+/// (`--at`), it schedules the run and prints its execution's id.
 pub async fn run_remote(
     server: &ServerArgs,
-    job: &str,
-    options: &[String],
-    filter: Option<&str>,
-    loglevel: Option<&str>,
+    run: RemoteRun<'_>,
     follow: bool,
 ) -> anyhow::Result<u8> {
     let c = server.client()?;
-    let id = c.job_id(job).await?;
-    let mut body = serde_json::json!({ "options": option_pairs(options)? });
-    if let Some(f) = filter {
+    let id = c.job_id(run.job).await?;
+    let mut body = serde_json::json!({ "options": option_pairs(run.options)? });
+    if let Some(f) = run.filter {
         body["filter"] = f.into();
     }
-    if let Some(l) = loglevel {
+    if let Some(l) = run.loglevel {
         body["loglevel"] = l.to_uppercase().into();
+    }
+    if let Some(at) = run.at {
+        body["runAtTime"] = at.into();
     }
     let e = c
         .json(
@@ -359,7 +375,16 @@ pub async fn run_remote(
     let eid = e
         .get("id")
         .and_then(Value::as_u64)
-        .context("the server did not say which execution started")?;
+        .context("the server did not say which execution it recorded")?;
+    if run.at.is_some() {
+        let when = e
+            .pointer("/date-started/date")
+            .and_then(Value::as_str)
+            .unwrap_or("its time");
+        eprintln!("Execution #{eid} scheduled for {when} (abort it with `foredeck executions abort {eid}`)");
+        println!("{eid}");
+        return Ok(0);
+    }
     eprintln!("Execution #{eid} started");
     if !follow {
         println!("{eid}");

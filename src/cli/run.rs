@@ -30,6 +30,11 @@ pub struct RunArgs {
     /// With JOB: print the execution id and return instead of following its output.
     #[arg(long)]
     no_follow: bool,
+    /// With JOB: run it at this time instead of now (ISO-8601 with a zone
+    /// offset, `2026-12-24T18:00:00+01:00`); prints the id of its
+    /// `scheduled` execution and returns.
+    #[arg(long, value_name = "TIME", requires = "remote")]
+    at: Option<String>,
     /// Resource-model file with the nodes the job may target.
     #[arg(long, value_name = "NODES.yaml")]
     nodes: Option<PathBuf>,
@@ -61,15 +66,14 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     let file = match (&a.file, &a.remote) {
         (Some(f), _) => f.clone(),
         (None, Some(job)) => {
-            return super::client::run_remote(
-                &a.server,
+            let run = super::client::RemoteRun {
                 job,
-                &a.options,
-                a.filter.as_deref(),
-                a.loglevel.as_deref(),
-                !a.no_follow,
-            )
-            .await
+                options: &a.options,
+                filter: a.filter.as_deref(),
+                loglevel: a.loglevel.as_deref(),
+                at: a.at.as_deref(),
+            };
+            return super::client::run_remote(&a.server, run, !a.no_follow).await;
         }
         (None, None) => bail!("name a JOB of the server or a job --file"),
     };

@@ -16,6 +16,7 @@ store_tests!(
     exclusive_fire_waits_for_the_job,
     exclusive_fire_race,
     exclusive_start_race,
+    fire_starts_a_scheduled_execution,
     servers_and_execution_claims,
     users_and_tokens,
     acl_policies,

@@ -207,6 +207,7 @@ mod conformance {
         exclusive_fire_waits_for_the_job,
         exclusive_fire_race,
         exclusive_start_race,
+        fire_starts_a_scheduled_execution,
         servers_and_execution_claims,
         totals_follow_changes,
         claim_race_1000,
@@ -226,6 +227,6 @@ mod conformance {
         })
         .await;
         assert_eq!(made.load(Ordering::SeqCst), conformance::ALL.len());
-        assert_eq!(conformance::ALL.len(), 26);
+        assert_eq!(conformance::ALL.len(), 27);
     }
 }

@@ -97,11 +97,25 @@ impl TriggerStore for MemoryStore {
                 }
             }
         }
-        let ids = fire
-            .executions
-            .iter()
-            .map(|e| inner.insert_execution(e))
-            .collect();
+        let mut plans = fire.executions.iter();
+        let mut ids = Vec::with_capacity(fire.executions.len());
+        if let Some(id) = fire.scheduled {
+            let waiting = inner
+                .executions
+                .get(&id)
+                .is_some_and(|e| e.status == ExecutionStatus::Scheduled && e.server_uuid.is_none());
+            match plans.next() {
+                Some(first) if waiting => {
+                    let mut e = first.clone();
+                    e.id = id;
+                    inner.executions.insert(id, e);
+                    ids.push(id);
+                }
+                // taken (aborted) before its time: nothing to run
+                _ => plans = [].iter(),
+            }
+        }
+        ids.extend(plans.map(|e| inner.insert_execution(e)));
         match fire.next_fire {
             Some(next) => {
                 if let Some(t) = inner.triggers.get_mut(&fire.trigger_id) {

@@ -1,6 +1,6 @@
 //! Aborting an execution, for every front-end: a run of this server is
-//! stopped; a durable run waiting for a server to continue it (no task
-//! anywhere) is ended here.
+//! stopped; a durable run waiting for a server to continue it, or a run
+//! scheduled for later (no task anywhere), is ended here.
 
 use super::service::RunService;
 use crate::error::Result;
@@ -13,8 +13,9 @@ use chrono::Utc;
 pub enum Aborted {
     /// It had ended already: nothing to abort.
     Finished,
-    /// It was waiting for a server to continue it and is now `aborted`
-    /// (the execution as stored), its durable run state gone.
+    /// It ran nowhere and is now `aborted` (the execution as stored): it
+    /// was waiting for a server to continue it (its durable run state is
+    /// gone), or scheduled for later (its trigger is gone: it never runs).
     Ended(Box<Execution>),
     /// It runs on this server and was told to stop; it ends as `aborted`
     /// when its steps return.
@@ -25,13 +26,20 @@ pub enum Aborted {
 
 impl RunService {
     /// Aborts `e`: stops it when it runs on this server, ends it when it
-    /// waits for a server to continue it. A waiting run is first claimed
-    /// the way a server continuing it claims it, so that of an abort and a
-    /// continue exactly one takes it; when the continue took it, it is
-    /// stopped as a run of this server, if it is one.
+    /// waits for a server to continue it or for its scheduled time. A
+    /// waiting run is first claimed the way a server continuing it claims
+    /// it, so that of an abort and a continue exactly one takes it; a
+    /// scheduled one the same way against its trigger's fire. When the
+    /// other took it, it is stopped as a run of this server, if it is one.
     pub async fn abort(&self, e: &Execution) -> Result<Aborted> {
         if e.status.is_final() {
             return Ok(Aborted::Finished);
+        }
+        if e.status == ExecutionStatus::Scheduled {
+            let why = "aborted before its time: it never ran";
+            if let Some(ended) = self.scheduler.cancel_scheduled(e.id, why).await? {
+                return Ok(Aborted::Ended(Box::new(ended)));
+            }
         }
         if e.status == ExecutionStatus::Waiting {
             if let Some(ended) = self.end_waiting(e.id).await? {

@@ -14,7 +14,9 @@
 //! 4. option values: those kept (a retry's), then the `argString`'s, then
 //!    the ones given by name; validated against the job's options;
 //! 5. a log level and a node filter that replace the job's, checked;
-//! 6. `runAtTime`: the run is left to the scheduler's one-off trigger;
+//! 6. `runAtTime` (a time to come): the run is recorded at once as a
+//!    `scheduled` execution, which the scheduler's one-off trigger starts
+//!    at that time;
 //! 7. otherwise the run is recorded and started now, on the project's nodes,
 //!    authorized as the caller on every node it reaches (by the engine);
 //!    with `multipleExecutions: false` only while the job has no running or
@@ -31,7 +33,8 @@
 //!
 //! Aborting an execution goes through the service too
 //! ([`RunService::abort`]): a durable run waiting for a server to continue
-//! it runs nowhere, and is ended by whoever aborts it.
+//! it, or a scheduled run before its time, runs nowhere, and is ended by
+//! whoever aborts it.
 
 mod abort;
 mod launcher;

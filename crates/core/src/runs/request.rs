@@ -54,13 +54,10 @@ pub fn parse_run_at_time(text: &str) -> Option<DateTime<Utc>> {
 pub enum Started {
     /// The run started: its execution as recorded when it started.
     Now(Box<Execution>),
-    /// The scheduler keeps the run for `at`, when its execution is recorded.
-    Scheduled {
-        /// When it runs.
-        at: DateTime<Utc>,
-        /// Who it runs as.
-        user: String,
-    },
+    /// The run waits for its `runAtTime`: its execution as recorded, with
+    /// status `scheduled` and that time as its start. The scheduler starts
+    /// it then (same id), unless it was aborted before.
+    Scheduled(Box<Execution>),
 }
 
 /// Why a run was not started. The messages are the ones Rundeck's API

@@ -72,7 +72,9 @@ impl RunService {
     }
 
     /// Starts (or, with `runAtTime`, schedules) a run of `job` of `project`
-    /// for `request.subject`, by the rules of the [module](super).
+    /// for `request.subject`, by the rules of the [module](super). A
+    /// scheduled run is recorded at once, with status `scheduled`; at its
+    /// time that execution starts.
     pub async fn start_run(
         &self,
         project: &str,
@@ -82,9 +84,8 @@ impl RunService {
         let mut opts = match self.check(project, job, request).await? {
             Checked::Now(opts) => opts,
             Checked::Later { at, run } => {
-                let user = run.user.clone();
-                self.scheduler.run_at(run, at).await?;
-                return Ok(Started::Scheduled { at, user });
+                let e = self.scheduler.run_at(run, at).await?;
+                return Ok(Started::Scheduled(Box::new(e)));
             }
         };
         opts.nodes = Some(self.nodes(project).await?);
@@ -191,6 +192,13 @@ impl RunService {
             let at = super::request::parse_run_at_time(&at).ok_or_else(|| {
                 StartError::Invalid(format!("runAtTime: {at:?} is not an ISO-8601 time"))
             })?;
+            if at <= self.scheduler.now() {
+                // Rundeck's rule and words
+                return Err(StartError::Invalid(format!(
+                    "runAtTime: A job cannot be scheduled for a time in the past ({})",
+                    at.to_rfc3339()
+                )));
+            }
             let run = RunRequest {
                 project: project.to_owned(),
                 job_id: id,

@@ -212,6 +212,11 @@ impl DurableScheduler {
         &self.inner.config.server
     }
 
+    /// The time on this scheduler's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
     /// Ticks until `shutdown` completes, waking at each whole second of the
     /// clock (cron's finest unit). Tick errors are logged, not fatal.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {

@@ -98,6 +98,7 @@ impl DurableScheduler {
                     next_fire: None,
                     executions: Vec::new(),
                     exclusive: false,
+                    scheduled: None,
                 };
                 self.inner.store.fire_trigger(&fire).await?;
                 return Ok(report);
@@ -117,10 +118,33 @@ impl DurableScheduler {
         let next_after = |after: DateTime<Utc>| pattern.as_ref().and_then(|p| p.next_after(after));
         let late = now - fire_time > to_chrono(cfg.misfire_threshold);
         let (sched_off, exec_off) = flags.get(&t.project).copied().unwrap_or((false, false));
+        // a one-off run was checked when it was asked for, and is checked
+        // again at its time: what changed since keeps it from running, and
+        // its record says why
+        let mut job: Option<Job> = None;
+        let mut refused = None;
+        if spec.cron.is_none() {
+            job = self.inner.store.get_job(&t.project, &job_id).await?;
+            refused = match &job {
+                _ if exec_off => Some(format!("executions of project {} are disabled", t.project)),
+                None => Some("the job no longer exists".to_owned()),
+                Some(j) if !rules::job_executions_enabled(j) => {
+                    Some("executions of the job are disabled (executionEnabled: false)".to_owned())
+                }
+                Some(_) => None,
+            };
+        }
 
         let mut plans: Vec<Planned> = Vec::new();
         let next_fire;
-        if exec_off || (sched_off && spec.cron.is_some()) {
+        if let Some(why) = refused {
+            next_fire = None;
+            report.disabled += 1;
+            let why = format!("not run at its time: {why}");
+            let mut p = self.plan_missed(&t, &spec, &job_id, fire_time, now, why);
+            p.execution.status = ExecutionStatus::Failed;
+            plans.push(p);
+        } else if exec_off || (sched_off && spec.cron.is_some()) {
             next_fire = next_after(if late { now } else { fire_time });
             report.disabled += 1;
         } else if !late {
@@ -200,6 +224,7 @@ impl DurableScheduler {
             next_fire,
             executions: Vec::new(),
             exclusive: exclusive && !first_run,
+            scheduled: spec.execution,
         };
         fire.executions = plans.iter().map(|p| p.execution.clone()).collect();
         let ids = match self.inner.store.fire_trigger(&fire).await? {
@@ -229,13 +254,15 @@ impl DurableScheduler {
             }
         };
         report.fired += 1;
+        if let (Some(id), true) = (spec.execution, ids.is_empty()) {
+            tracing::info!(trigger = %t.id, execution = id, "a one-off run was aborted before its time: nothing to run");
+        }
         // a clock behind the fire time (another server's) is no lag
         report.lag = Some(
             (self.inner.clock.now() - fire_time)
                 .to_std()
                 .unwrap_or_default(),
         );
-        let mut job: Option<Job> = None;
         for (id, p) in ids.into_iter().zip(plans) {
             let mut e = p.execution;
             e.id = id;
@@ -266,7 +293,10 @@ impl DurableScheduler {
                 }
                 ExecutionStatus::Queued => report.queued += 1,
                 _ => {
-                    report.missed += 1;
+                    // refused one-off runs were counted as such
+                    if e.status == ExecutionStatus::Missed {
+                        report.missed += 1;
+                    }
                     if let Some(n) = &self.inner.notifier {
                         if let Some(j) = self.inner.store.get_job(&t.project, &job_id).await? {
                             if let Err(err) = n.notify(NotificationTrigger::Failure, &j, &e).await {
@@ -280,7 +310,8 @@ impl DurableScheduler {
         Ok(report)
     }
 
-    fn record(
+    /// The record of a fire of `t` at `at`: running, owned by this server.
+    pub(super) fn record(
         &self,
         t: &Trigger,
         spec: &TriggerSpec,

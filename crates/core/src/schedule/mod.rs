@@ -4,7 +4,9 @@
 //! restarts and servers.
 //!
 //! Each job schedule is one trigger (`job:<uuid>`), each one-off run another
-//! (`once:<uuid>:<random>`). A [`tick`](DurableScheduler::tick)
+//! (`once:<uuid>:<execution id>`), which starts the execution recorded
+//! `scheduled` when the run was asked for (`once.rs`). A
+//! [`tick`](DurableScheduler::tick)
 //! (`durable.rs`):
 //!
 //! 1. the first time, marks executions this server left unfinished (it
@@ -23,8 +25,7 @@
 //!    guarded by the claim and the fire time, so a crash can neither lose nor
 //!    double a fire (`fire.rs`);
 //! 4. starts the created executions through a [`Launcher`] (`start.rs`), and
-//!    starts queued executions whose job is no longer running (`queue.rs`,
-//!    beside one-off runs).
+//!    starts queued executions whose job is no longer running (`queue.rs`).
 //!
 //! The [`Scheduler`] methods that save and remove a job's schedule are in
 //! `triggers.rs`; what a trigger records, in `spec.rs`.
@@ -40,6 +41,7 @@ mod clock;
 mod durable;
 mod fire;
 pub(crate) mod launcher;
+mod once;
 mod queue;
 mod recover;
 mod resume;

@@ -1,14 +1,9 @@
-//! Runs that wait: one-off runs at a later time (a `once:` trigger each),
-//! and queued executions, started one at a time when their job is idle.
+//! Queued executions, started one at a time when their job is idle.
 
 use super::durable::{DurableScheduler, TickReport};
-use super::scheduler::RunRequest;
-use super::spec::TriggerSpec;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::ExecutionStatus;
-use crate::runs::rules;
-use crate::store::{ExecutionClaim, ExecutionQuery, Trigger};
-use chrono::{DateTime, Utc};
+use crate::store::{ExecutionClaim, ExecutionQuery};
 use std::collections::BTreeSet;
 
 impl DurableScheduler {
@@ -118,54 +113,5 @@ impl DurableScheduler {
             .into_iter()
             .map(|e| e.id)
             .collect())
-    }
-
-    /// [`Scheduler::run_at`](super::Scheduler::run_at): a `once:` trigger
-    /// that runs the job at `at` with the request's options, filter and user.
-    pub(super) async fn run_at_impl(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()> {
-        let store = &self.inner.store;
-        let job = store
-            .get_job(&request.project, &request.job_id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                kind: "job",
-                id: request.job_id.clone(),
-            })?;
-        if !rules::job_executions_enabled(&job) {
-            return Err(Error::InvalidJob {
-                job: job.full_name(),
-                field: "executionEnabled".into(),
-                message: "executions of this job are disabled".into(),
-            });
-        }
-        let user = if request.user.is_empty() {
-            self.inner.config.user.clone()
-        } else {
-            request.user.clone()
-        };
-        let mut spec = TriggerSpec::for_job(&job, &user)?;
-        // The trigger waits in the store (and may fire on another cluster
-        // member): a secure value given now would be kept there in clear.
-        if let Some(name) = spec
-            .secure
-            .iter()
-            .find(|s| request.options.contains_key(*s))
-        {
-            return Err(Error::InvalidJob {
-                job: job.full_name(),
-                field: format!("options.{name}"),
-                message: "a secure option value is not kept for a run at a later time; \
-                          run now, or give the option a key storage default (storagePath)"
-                    .into(),
-            });
-        }
-        spec.options = request.options;
-        spec.filter = request.filter;
-        spec.roles = request.roles;
-        let id = format!("once:{}:{}", request.job_id, uuid::Uuid::new_v4().simple());
-        let mut t = Trigger::new(id, request.project, Some(request.job_id), at);
-        t.spec = serde_json::to_value(&spec)
-            .map_err(|e| Error::Store(format!("trigger spec of {}: {e}", job.full_name())))?;
-        store.put_trigger(&t).await
     }
 }

@@ -89,6 +89,13 @@ impl DurableScheduler {
             }
             tracing::info!(dead = %server.server, incomplete, rerun, "took over a dead server's executions");
         }
+        let lost = self.end_lost_runs().await?;
+        if lost > 0 {
+            tracing::warn!(
+                lost,
+                "scheduled runs whose trigger was lost are recorded as failed"
+            );
+        }
         // durable runs parked by this tick's recovery or takeover, or by a
         // server that stopped before it continued them
         self.continue_waiting(report).await
@@ -97,7 +104,8 @@ impl DurableScheduler {
     /// Claims the running executions of `owner` and marks them incomplete;
     /// durable runs with a recorded state wait to be continued instead;
     /// with `rerun`, re-runs those whose job has retries left. Queued and
-    /// waiting executions `owner` had claimed go back to be claimed again.
+    /// waiting executions `owner` had claimed go back to be claimed again;
+    /// the aborts of scheduled ones it began are finished.
     async fn settle(&self, owner: &str, why: &str, rerun: bool) -> Result<(usize, usize)> {
         let store = &self.inner.store;
         let me = self.server();
@@ -168,6 +176,11 @@ impl DurableScheduler {
                     store.update_execution(&e).await?;
                 }
             }
+        }
+        // scheduled executions `owner` claimed were being aborted
+        let aborted = self.finish_cancels(owner).await?;
+        if aborted > 0 {
+            tracing::info!(server = %owner, aborted, "finished aborts of scheduled runs a stopped server began");
         }
         Ok((incomplete, reruns))
     }

@@ -1,7 +1,7 @@
 //! The `Scheduler` trait: turns schedules and run-at times into executions.
 
 use crate::error::Result;
-use crate::model::Job;
+use crate::model::{Execution, Job};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -34,8 +34,10 @@ pub trait Scheduler: Send + Sync + std::fmt::Debug {
     async fn schedule_job(&self, project: &str, job: &Job) -> Result<Option<DateTime<Utc>>>;
     /// Removes a job's schedule and pending one-off runs.
     async fn unschedule_job(&self, project: &str, job_id: &str) -> Result<()>;
-    /// Runs a job once at a given time.
-    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()>;
+    /// Runs a job once at a given time: records its execution at once, with
+    /// status `scheduled` and `at` as its start, and returns it; at `at` that
+    /// execution starts (same id), unless it was aborted before.
+    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<Execution>;
     /// The next fire time of a job, if it is scheduled.
     async fn next_fire_time(&self, project: &str, job_id: &str) -> Result<Option<DateTime<Utc>>>;
 }
@@ -48,7 +50,7 @@ impl<T: Scheduler + ?Sized> Scheduler for Arc<T> {
     async fn unschedule_job(&self, project: &str, job_id: &str) -> Result<()> {
         (**self).unschedule_job(project, job_id).await
     }
-    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()> {
+    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<Execution> {
         (**self).run_at(request, at).await
     }
     async fn next_fire_time(&self, project: &str, job_id: &str) -> Result<Option<DateTime<Utc>>> {

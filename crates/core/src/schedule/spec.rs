@@ -100,6 +100,12 @@ pub struct TriggerSpec {
     /// `multipleExecutions: true`.
     #[serde(default)]
     pub concurrency: Concurrency,
+    /// A one-off run's execution, recorded `scheduled` when the run was
+    /// asked for: the fire starts it (same id) instead of creating one.
+    /// `None` for schedules, and for one-off triggers stored before runs
+    /// at a later time were recorded at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<u64>,
 }
 
 fn default_fire_all_limit() -> u32 {
@@ -178,7 +184,16 @@ impl TriggerSpec {
             misfire,
             fire_all_limit,
             concurrency,
+            execution: None,
         })
+    }
+
+    /// The one-off run's `scheduled` execution a trigger starts, if it
+    /// names one.
+    pub fn execution_of(t: &crate::store::Trigger) -> Option<u64> {
+        serde_json::from_value::<TriggerSpec>(t.spec.clone())
+            .ok()
+            .and_then(|s| s.execution)
     }
 
     /// Whose rights the runs have: the user with the recorded roles, when

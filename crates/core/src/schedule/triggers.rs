@@ -6,7 +6,7 @@ use super::scheduler::{RunRequest, Scheduler};
 use super::spec::TriggerSpec;
 use crate::cron::CronSchedule;
 use crate::error::{Error, Result};
-use crate::model::Job;
+use crate::model::{Execution, Job};
 use crate::runs::rules;
 use crate::store::Trigger;
 use async_trait::async_trait;
@@ -22,6 +22,11 @@ impl Scheduler for DurableScheduler {
         let store = &self.inner.store;
         for t in store.list_triggers(Some(project)).await? {
             if t.job_id.as_deref() == Some(job_id) {
+                // a one-off run's scheduled execution ends with its trigger
+                if let Some(id) = TriggerSpec::execution_of(&t) {
+                    self.cancel_scheduled(id, "its job was deleted before its time")
+                        .await?;
+                }
                 match store.delete_trigger(&t.id).await {
                     Ok(()) | Err(Error::NotFound { .. }) => {}
                     Err(e) => return Err(e),
@@ -31,7 +36,7 @@ impl Scheduler for DurableScheduler {
         Ok(())
     }
 
-    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()> {
+    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<Execution> {
         self.run_at_impl(request, at).await
     }
 

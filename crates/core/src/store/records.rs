@@ -75,6 +75,13 @@ pub struct TriggerFire {
     /// Executions to create (none, one, several for `fire-all`, or `missed`
     /// records).
     pub executions: Vec<Execution>,
+    /// A one-off run's execution, recorded as `scheduled` when the run was
+    /// asked for: the first of [`executions`](Self::executions) is written
+    /// over it (keeping its id) instead of being created, while it is still
+    /// `scheduled` and claimed by no server. When it is not (an abort took
+    /// it first), the fire changes no execution, creates none, and still
+    /// advances or deletes the trigger: [`FireOutcome::Fired`] with no ids.
+    pub scheduled: Option<u64>,
     /// Fire only while the trigger's job has no `running` or `queued`
     /// execution (`multipleExecutions: false`). The store checks this in the
     /// fire's transaction, serialised per job, so two servers firing
@@ -87,8 +94,9 @@ pub struct TriggerFire {
 /// What [`Store::fire_trigger`](super::TriggerStore::fire_trigger) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FireOutcome {
-    /// The executions were created (their ids, in the order given) and the
-    /// trigger advanced or deleted.
+    /// The executions were created (their ids, in the order given; a
+    /// [`scheduled`](TriggerFire::scheduled) one first, with its own id) and
+    /// the trigger advanced or deleted.
     Fired(Vec<u64>),
     /// Nothing changed: the server no longer holds the claim, or the
     /// trigger's fire time is no longer the one handled, or it is gone.

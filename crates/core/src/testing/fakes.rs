@@ -254,12 +254,20 @@ impl Scheduler for RecordingScheduler {
         Ok(())
     }
 
-    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<()> {
-        self.run_at
+    /// Records the request; answers with a `scheduled` execution (stored
+    /// nowhere) numbered by the requests so far.
+    async fn run_at(&self, request: RunRequest, at: DateTime<Utc>) -> Result<Execution> {
+        let mut runs = self
+            .run_at
             .lock()
-            .map_err(|_| Error::Store("scheduler lock poisoned".into()))?
-            .push((request, at));
-        Ok(())
+            .map_err(|_| Error::Store("scheduler lock poisoned".into()))?;
+        let mut e = Execution::new(request.project.clone(), "", request.user.clone());
+        e.job_id = Some(request.job_id.clone());
+        e.status = crate::model::ExecutionStatus::Scheduled;
+        e.date_started = at;
+        runs.push((request, at));
+        e.id = u64::try_from(runs.len()).unwrap_or(u64::MAX);
+        Ok(e)
     }
 
     async fn next_fire_time(&self, project: &str, job_id: &str) -> Result<Option<DateTime<Utc>>> {

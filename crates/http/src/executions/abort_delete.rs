@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 /// `POST /api/{v}/execution/{id}/abort`: stops it when it runs on this
-/// server, ends it when it waits for a server to continue it.
+/// server, ends it when it waits for a server to continue it or for its
+/// scheduled time (`runAtTime`: it then never runs).
 pub(crate) async fn abort(
     State(state): State<ApiState>,
     caller: Caller,

@@ -178,7 +178,8 @@ pub(crate) async fn query(
 }
 
 /// `GET /api/{v}/project/{project}/executions/running` (`*` for every
-/// project the caller may read).
+/// project the caller may read); with `includePostponed=true`, the
+/// scheduled and queued executions too.
 pub(crate) async fn running(
     State(state): State<ApiState>,
     caller: Caller,
@@ -201,20 +202,27 @@ pub(crate) async fn running(
     };
     let max = number(&q, "max")?.unwrap_or(20).clamp(1, 1_000);
     let offset = number(&q, "offset")?.unwrap_or(0);
+    // Rundeck's `includePostponed` (v32): scheduled and queued runs too
+    let mut statuses = vec![ExecutionStatus::Running];
+    if flag(&q, "includePostponed")?.unwrap_or(false) {
+        statuses.extend([ExecutionStatus::Scheduled, ExecutionStatus::Queued]);
+    }
     let mut items = Vec::new();
     let mut total = 0;
     for p in projects {
-        let mut query = ExecutionQuery {
-            project: Some(p.clone()),
-            status: Some(ExecutionStatus::Running),
-            with_waiting: true,
-            max: 1_000,
-            ..ExecutionQuery::default()
-        };
-        if restrict(&state, &caller, &p, &mut query).await? {
-            let page = state.store.query_executions(&query).await?;
-            total += page.total;
-            items.extend(page.items);
+        for status in &statuses {
+            let mut query = ExecutionQuery {
+                project: Some(p.clone()),
+                status: Some(status.clone()),
+                with_waiting: true,
+                max: 1_000,
+                ..ExecutionQuery::default()
+            };
+            if restrict(&state, &caller, &p, &mut query).await? {
+                let page = state.store.query_executions(&query).await?;
+                total += page.total;
+                items.extend(page.items);
+            }
         }
     }
     items.sort_by(|a, b| b.date_started.cmp(&a.date_started).then(b.id.cmp(&a.id)));

@@ -4,7 +4,6 @@
 
 use crate::error::{ApiError, Code};
 use crate::extract::{flag, optional_json, param, path, Caller, Form, Params};
-use crate::views::jobs::scheduled_json;
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -140,8 +139,9 @@ fn options_of(params: &[(String, String)]) -> BTreeMap<String, OptionValue> {
         .collect()
 }
 
-/// Starts `job` (or schedules it with `runAtTime`) through the run
-/// service and answers with the execution.
+/// Starts `job` (or schedules it with `runAtTime`: its execution is then
+/// `scheduled`, and starts at that time) through the run service and
+/// answers with the execution.
 async fn start(
     state: &ApiState,
     caller: &Caller,
@@ -167,35 +167,20 @@ async fn start(
         filter: b.filter,
         run_at_time: b.run_at_time,
     };
-    let e = match state.runs.start_run(project, job, request).await? {
-        Started::Now(e) => e,
-        Started::Scheduled { at, user } => {
-            state
-                .audit(
-                    caller,
-                    "schedule_run",
-                    "job",
-                    &id,
-                    Some(project),
-                    json!({"runAtTime": at.to_rfc3339(), "as": user}),
-                )
-                .await;
-            return Ok(Json(scheduled_json(
-                caller.version,
-                project,
-                job,
-                at,
-                &user,
-            )));
-        }
+    let (e, action) = match state.runs.start_run(project, job, request).await? {
+        Started::Now(e) => (e, "run"),
+        Started::Scheduled(e) => (e, "schedule_run"),
     };
     let mut detail = json!({"execution": e.id, "as": e.user, "retryOf": retry_of});
+    if action == "schedule_run" {
+        detail["runAtTime"] = json!(e.date_started.to_rfc3339());
+    }
     if job.script_tokens == ScriptTokens::Raw {
         // the job opted out of token quoting: its scripts take values raw
         detail["scriptTokens"] = json!(ScriptTokens::Raw.as_str());
     }
     state
-        .audit(caller, "run", "job", &id, Some(project), detail)
+        .audit(caller, action, "job", &id, Some(project), detail)
         .await;
     Ok(Json(crate::views::executions::execution_json(
         caller.version,

@@ -337,14 +337,23 @@ async fn scheduled_runs_run_as_who_scheduled_them() {
 
     // a run at a time: when it comes, it runs as olga and is refused
     let a = r
-        .run(OPS, &id, r#"{"runAtTime":"2020-01-01T00:00:00Z"}"#)
+        .run(OPS, &id, r#"{"runAtTime":"2099-01-01T00:00:00Z"}"#)
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    // its time comes (the scheduler's clock is the system's: the trigger
+    // is moved to now instead)
+    let store = &r.env.store;
+    let mut t = store.list_triggers(Some("mine")).await.unwrap();
+    t.retain(|t| t.id.starts_with("once:"));
+    assert_eq!(t.len(), 1, "{t:?}");
+    t[0].next_fire = chrono::Utc::now() - chrono::Duration::seconds(1);
+    store.put_trigger(&t[0]).await.unwrap();
     let scheduler = &r.env.state.runs.scheduler;
     scheduler.tick().await.unwrap();
     scheduler.wait_idle().await;
     let runs = r.executions("mine").await;
     assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(a.json()["id"].as_u64(), Some(runs[0].id), "{runs:?}");
     assert_eq!(runs[0].status, ExecutionStatus::Failed);
     let why = runs[0].failure.clone().unwrap_or_default();
     assert!(

@@ -1548,6 +1548,7 @@ async fn run_at_time_in_rundecks_documented_forms() {
         assert_eq!(status, StatusCode::OK, "{at}: {resp}");
         let v: Value = serde_json::from_str(&resp).unwrap();
         assert_eq!(v["status"], "scheduled", "{at}: {resp}");
-        assert_eq!(v["dateScheduled"], utc, "{at}: {resp}");
+        assert_eq!(v["date-started"]["date"], utc, "{at}: {resp}");
+        assert!(v["id"].as_u64().is_some(), "{at}: {resp}");
     }
 }

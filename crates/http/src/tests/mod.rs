@@ -345,6 +345,7 @@ mod jobs;
 mod lenient;
 mod nodes_config;
 mod run_url;
+mod scheduled;
 mod stream;
 mod waiting;
 mod webhooks;

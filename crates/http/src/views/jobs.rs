@@ -85,22 +85,3 @@ pub(crate) fn import_entry(
     }
     e
 }
-
-/// The answer to a run left for later (`runAtTime`): Rundeck answers with
-/// an execution in state `scheduled`; here the execution record is made
-/// when the time comes.
-pub(crate) fn scheduled_json(
-    v: ApiVersion,
-    project: &str,
-    job: &Job,
-    at: DateTime<Utc>,
-    user: &str,
-) -> Value {
-    json!({
-        "status": "scheduled",
-        "project": project,
-        "user": user,
-        "dateScheduled": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "job": job_json(v, project, &job.summary(), None),
-    })
-}

@@ -6,7 +6,7 @@ use crate::entity::{executions, jobs, log_chunks, run_states};
 use crate::error::{codec, db, no_execution};
 use crate::time;
 use async_trait::async_trait;
-use foredeck_core::model::Execution;
+use foredeck_core::model::{Execution, ExecutionStatus};
 use foredeck_core::store::{ExecutionQuery, ExecutionStore, JobQuery, JobStore, Page};
 use foredeck_core::{Error, Result};
 use sea_orm::sea_query::Expr;
@@ -32,19 +32,7 @@ impl ExecutionStore for SqlStore {
         let old = counted_key(&txn, id, true)
             .await?
             .ok_or_else(|| no_execution(execution.id))?;
-        let names = job_names(&txn, &execution.project, execution.job_id.as_deref()).await?;
-        let mut row = execution_model(execution, names)?;
-        row.id = sea_orm::ActiveValue::Unchanged(id);
-        executions::Entity::update_many()
-            .set(row)
-            .filter(executions::Column::Id.eq(id))
-            .exec(&txn)
-            .await
-            .map_err(db)?;
-        let new = CountKey::of(execution, id);
-        if new != old {
-            recount(&txn, vec![(old, -1), (new, 1)]).await?;
-        }
+        rewrite_execution(&txn, id, old, execution).await?;
         txn.commit().await.map_err(db)
     }
 
@@ -305,6 +293,72 @@ const FEW_JOBS: usize = 50;
 
 /// Job ids a translated group or name filter sends at most in one statement.
 const MAX_ID_FILTER: usize = 10_000;
+
+/// Writes `execution` over stored row `id`, counted under `old` until now,
+/// inside the caller's transaction (which holds the row's lock).
+async fn rewrite_execution<C: ConnectionTrait>(
+    c: &C,
+    id: i64,
+    old: CountKey,
+    execution: &Execution,
+) -> Result<()> {
+    let names = job_names(c, &execution.project, execution.job_id.as_deref()).await?;
+    let mut row = execution_model(execution, names)?;
+    row.id = sea_orm::ActiveValue::Unchanged(id);
+    executions::Entity::update_many()
+        .set(row)
+        .filter(executions::Column::Id.eq(id))
+        .exec(c)
+        .await
+        .map_err(db)?;
+    let new = CountKey::of(execution, id);
+    if new != old {
+        recount(c, vec![(old, -1), (new, 1)]).await?;
+    }
+    Ok(())
+}
+
+/// Writes `execution` over stored execution `id` inside the caller's
+/// transaction, only while that one is `scheduled` and claimed by no
+/// server (a one-off run's, started at its time); `false`, changing
+/// nothing, when it is not (an abort claimed it first). The row is locked
+/// (PostgreSQL, MariaDB) before it is read, so an abort's claim and this
+/// take it one after the other.
+pub(crate) async fn start_scheduled<C: ConnectionTrait>(
+    c: &C,
+    id: u64,
+    execution: &Execution,
+) -> Result<bool> {
+    use executions::Column as E;
+    let Some(id) = exec_id(id) else {
+        return Ok(false);
+    };
+    let mut q = executions::Entity::find_by_id(id)
+        .select_only()
+        .column(E::Project)
+        .column(E::JobId)
+        .column(E::Status)
+        .column(E::ServerUuid);
+    if c.get_database_backend() != DatabaseBackend::Sqlite {
+        q = q.lock_exclusive();
+    }
+    type Row = (String, Option<String>, String, Option<String>);
+    let row: Option<Row> = q.into_tuple().one(c).await.map_err(db)?;
+    let Some((project, job, status, None)) = row else {
+        return Ok(false);
+    };
+    if status != ExecutionStatus::Scheduled.as_str() {
+        return Ok(false);
+    }
+    let old = CountKey {
+        project,
+        job_key: job.unwrap_or_default(),
+        status,
+        shard: id.rem_euclid(super::counts::TOTAL_SHARDS),
+    };
+    rewrite_execution(c, id, old, execution).await?;
+    Ok(true)
+}
 
 /// Stores a new execution (its `id` ignored) and counts it, inside the
 /// caller's transaction; returns its id.

@@ -6,7 +6,7 @@
 //! transaction takes the database's write lock before it reads, so claimers
 //! run one after another.
 
-use super::executions::insert_execution;
+use super::executions::{insert_execution, start_scheduled};
 use super::{begin_write, for_update, skip_locked, to_json, SqlStore};
 use crate::entity::{executions, jobs, triggers};
 use crate::error::{codec, db, not_found};
@@ -235,7 +235,20 @@ async fn fire_trigger(c: &DatabaseConnection, fire: &TriggerFire) -> Result<Fire
         }
     }
     let mut ids = Vec::with_capacity(fire.executions.len());
-    for e in &fire.executions {
+    let mut plans = fire.executions.iter();
+    if let Some(id) = fire.scheduled {
+        let started = match plans.next() {
+            Some(first) => start_scheduled(&txn, id, first).await?,
+            None => false,
+        };
+        if started {
+            ids.push(id);
+        } else {
+            // taken (aborted) before its time: nothing to run
+            plans = [].iter();
+        }
+    }
+    for e in plans {
         ids.push(insert_execution(&txn, e).await?);
     }
     match next {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::model::{Project, Step, Workflow};
+use crate::runs::Aborted;
 use crate::store::ExecutionQuery;
 use crate::testing::FakeExecutor;
 use crate::MemoryStore;
@@ -154,5 +155,84 @@ async fn a_waited_run_is_refused_by_the_same_rules() {
     assert!(
         store.list_triggers(None).await.unwrap().is_empty(),
         "nothing kept for later"
+    );
+}
+
+/// A run at a later time is recorded at once as a `scheduled` execution
+/// (a time past is refused, as Rundeck refuses it); aborted, it never
+/// runs; at its time, the same execution starts.
+#[tokio::test]
+async fn a_run_for_later_is_recorded_at_once_and_starts_under_its_id() {
+    use crate::schedule::ManualClock;
+    use chrono::TimeZone;
+    let t0 = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    store.create_project(&Project::new("p")).await.unwrap();
+    let engine = Engine::builder().shared_store(store.clone()).build();
+    let service = RunService::new(engine, |launcher| {
+        DurableScheduler::builder(store.clone(), launcher)
+            .clock(Arc::new(clock.clone()))
+            .build()
+    });
+    let mut j = job();
+    j.uuid = Some("u-later".into());
+    j.options = vec![crate::model::JobOption::new("who")];
+    let j = store.put_job("p", &j).await.unwrap();
+    let later = |at: &str| StartRun {
+        run_at_time: Some(at.into()),
+        arg_string: Some("-who later".into()),
+        ..request()
+    };
+
+    let err = service
+        .start_run("p", &j, later("2030-01-01T11:59:59Z"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StartError::Invalid(m) if m.contains("in the past")),
+        "{err}"
+    );
+    assert_eq!(records(&store).await, 0);
+
+    let Started::Scheduled(e) = service
+        .start_run("p", &j, later("2030-01-01T13:01:00+01:00"))
+        .await
+        .unwrap()
+    else {
+        panic!("a run for later is scheduled")
+    };
+    assert_eq!(e.status, ExecutionStatus::Scheduled);
+    assert_eq!(e.date_started, t0 + chrono::Duration::minutes(1));
+    assert_eq!(e.user, "alice");
+    assert_eq!(e.arg_string, "-who later");
+    assert_eq!(e.job_id.as_deref(), Some("u-later"));
+    assert_eq!(store.get_execution(e.id).await.unwrap(), Some((*e).clone()));
+    let Aborted::Ended(ended) = service.abort(&e).await.unwrap() else {
+        panic!("a scheduled run is ended by its abort")
+    };
+    assert_eq!(ended.status, ExecutionStatus::Aborted);
+    assert!(store.list_triggers(None).await.unwrap().is_empty());
+    assert_eq!(service.abort(&e).await.unwrap(), Aborted::Finished);
+
+    let Started::Scheduled(next) = service
+        .start_run("p", &j, later("2030-01-01T12:00:30Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("a run for later is scheduled")
+    };
+    clock.set(t0 + chrono::Duration::seconds(30));
+    let r = service.scheduler.tick().await.unwrap();
+    assert_eq!(r.started, 1, "{r:?}");
+    service.scheduler.wait_idle().await;
+    let ran = store.get_execution(next.id).await.unwrap().unwrap();
+    assert!(ran.status.is_final(), "{ran:?}");
+    assert_ne!(ran.status, ExecutionStatus::Aborted);
+    assert_eq!(ran.options["who"], "later");
+    assert_eq!(
+        records(&store).await,
+        2,
+        "one aborted, one run: no other record"
     );
 }

@@ -263,14 +263,25 @@ async fn job_and_project_switches() {
         job_id: id.clone(),
         ..RunRequest::default()
     };
-    s.run_at(request, t0() + Duration::minutes(3))
+    let later = s
+        .run_at(request, t0() + Duration::minutes(3))
         .await
         .unwrap();
     clock.set(t0() + Duration::minutes(3));
     let r = s.tick().await.unwrap();
     assert_eq!((r.fired, r.started, r.disabled), (2, 0, 2));
     s.wait_idle().await;
-    assert_eq!(executions(&store, &job).await.len(), 1);
+    // the schedule's fire leaves no record; the one-off run's says why it
+    // did not run
+    let all = executions(&store, &job).await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].id, later.id);
+    assert_eq!(all[1].status, ExecutionStatus::Failed);
+    let why = all[1].failure.as_deref().unwrap_or("");
+    assert!(
+        why.contains("executions of project p are disabled"),
+        "{why}"
+    );
 
     // a job with executions disabled refuses one-off runs
     job.execution_enabled = false;

@@ -1,9 +1,10 @@
 #![allow(clippy::unwrap_used)]
 //! The scheduler's tests, by area: firing (`fire.rs`), recovery and
-//! takeover (`recover.rs`), durable runs continued (`resume.rs`), queues and one-off runs (`queue.rs`), over the
-//! helpers here.
+//! takeover (`recover.rs`), durable runs continued (`resume.rs`), queues
+//! (`queue.rs`), one-off runs (`once.rs`), over the helpers here.
 
 mod fire;
+mod once;
 mod queue;
 mod recover;
 mod resume;

@@ -74,13 +74,26 @@ async fn run_at_fires_once_with_its_options() {
         filter: Some("tags: web".into()),
         roles: None,
     };
-    s.run_at(request, at).await.unwrap();
+    let scheduled = s.run_at(request, at).await.unwrap();
+    // recorded at once, owned by no server, at its time
+    let stored = store.get_execution(scheduled.id).await.unwrap().unwrap();
+    assert_eq!(stored, scheduled);
+    assert_eq!(stored.status, ExecutionStatus::Scheduled);
+    assert_eq!(stored.date_started, at);
+    assert_eq!(stored.server_uuid, None);
+    assert_eq!(
+        (stored.user.as_str(), stored.arg_string.as_str()),
+        ("alice", "-env prod")
+    );
     assert_eq!(
         s.next_fire_time("p", job.uuid.as_deref().unwrap())
             .await
             .unwrap(),
         Some(at)
     );
+    // not before its time
+    clock.set(at - Duration::seconds(1));
+    assert_eq!(s.tick().await.unwrap().started, 0);
     clock.set(at);
     assert_eq!(s.tick().await.unwrap().started, 1);
     clock.advance(Duration::hours(1));
@@ -88,6 +101,9 @@ async fn run_at_fires_once_with_its_options() {
     s.wait_idle().await;
     let all = executions(&store, &job).await;
     assert_eq!(all.len(), 1);
+    // the scheduled execution ran, under its id
+    assert_eq!(all[0].id, scheduled.id);
+    assert_eq!(all[0].status, ExecutionStatus::Succeeded);
     assert_eq!(all[0].user, "alice");
     assert_eq!(all[0].filter.as_deref(), Some("tags: web"));
     assert_eq!(all[0].date_started, at);
@@ -133,6 +149,7 @@ async fn run_at_refuses_secure_option_values() {
     assert!(e.to_string().contains("options.pw"), "{e}");
     assert!(!e.to_string().contains("hunter2"), "{e}");
     assert!(store.list_triggers(None).await.unwrap().is_empty());
+    assert!(executions(&store, &job).await.is_empty());
     // without the secure value it is scheduled
     s.run_at(request(&[("env", "prod")]), at).await.unwrap();
     assert_eq!(store.list_triggers(None).await.unwrap().len(), 1);

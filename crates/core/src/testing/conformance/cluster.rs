@@ -235,6 +235,7 @@ pub async fn claim_race(s: S, n: usize) {
                             next_fire: Some(t0() + Duration::days(1)),
                             executions: Vec::new(),
                             exclusive: false,
+                            scheduled: None,
                         })
                         .await
                         .unwrap();

@@ -47,7 +47,7 @@ pub use projects::{delete_project_cascades, nodes, projects};
 pub use run_states::run_states;
 pub use triggers::{
     exclusive_fire_race, exclusive_fire_waits_for_the_job, exclusive_start_race,
-    trigger_fire_is_compare_and_set, triggers,
+    fire_starts_a_scheduled_execution, trigger_fire_is_compare_and_set, triggers,
 };
 
 use crate::store::Store;
@@ -93,6 +93,9 @@ pub const ALL: &[(&str, Test)] = &[
     ("exclusive_fire_race", |s| Box::pin(exclusive_fire_race(s))),
     ("exclusive_start_race", |s| {
         Box::pin(exclusive_start_race(s))
+    }),
+    ("fire_starts_a_scheduled_execution", |s| {
+        Box::pin(fire_starts_a_scheduled_execution(s))
     }),
     ("servers_and_execution_claims", |s| {
         Box::pin(servers_and_execution_claims(s))

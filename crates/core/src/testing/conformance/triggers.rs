@@ -5,7 +5,7 @@ use super::support::cluster_t0 as t0;
 use super::support::{is_not_found, scheduled, LEASE, S};
 use crate::model::{Execution, ExecutionStatus, Job, Project, Step, Workflow};
 use crate::store::prelude::*;
-use crate::store::{ExecutionQuery, FireOutcome, Trigger, TriggerFire};
+use crate::store::{ExecutionClaim, ExecutionQuery, FireOutcome, Trigger, TriggerFire};
 use crate::Error;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -97,6 +97,7 @@ pub async fn trigger_fire_is_compare_and_set(s: S) {
             next_fire: next,
             executions: (0..n).map(|_| scheduled("a", at)).collect(),
             exclusive: false,
+            scheduled: None,
         };
     // Not claimed: nothing happens.
     assert_eq!(
@@ -212,6 +213,7 @@ pub async fn exclusive_fire_waits_for_the_job(s: S) {
         next_fire: Some(next),
         executions: vec![with_status(scheduled("x", t0()), status)],
         exclusive,
+        scheduled: None,
     };
     let FireOutcome::Fired(first) = s
         .fire_trigger(&fire("job:x", ExecutionStatus::Running, true))
@@ -276,6 +278,84 @@ pub async fn exclusive_fire_waits_for_the_job(s: S) {
     ));
 }
 
+/// A one-off run's execution recorded `scheduled` when it was asked for:
+/// its fire writes the run over it (same id) while it is still scheduled
+/// and claimed by no server, and a scheduled execution keeps no job busy;
+/// once an abort has claimed it, the fire consumes the trigger and changes
+/// and creates nothing.
+pub async fn fire_starts_a_scheduled_execution(s: S) {
+    stored_job(&s, "x").await;
+    let waiting = || with_status(scheduled("x", t0()), ExecutionStatus::Scheduled);
+    let first = s.create_execution(&waiting()).await.unwrap();
+    let second = s.create_execution(&waiting()).await.unwrap();
+    assert_eq!(count(&s, Some(ExecutionStatus::Scheduled)).await, 2);
+    let stored = s.get_execution(first).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.server_uuid),
+        (ExecutionStatus::Scheduled, None)
+    );
+    for id in ["once:x:1", "once:x:2"] {
+        s.put_trigger(&Trigger::new(id, "ops", Some("x".into()), t0()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.claim_due_triggers("s1", t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let fire = |trigger: &str, id: u64, exclusive: bool| {
+        let mut run = scheduled("x", t0() + Duration::seconds(1));
+        run.server_uuid = Some("s1".into());
+        TriggerFire {
+            trigger_id: trigger.into(),
+            server: "s1".into(),
+            fire_time: t0(),
+            next_fire: None,
+            executions: vec![run],
+            exclusive,
+            scheduled: Some(id),
+        }
+    };
+    // Started under its own id; the other scheduled one does not make the
+    // job busy.
+    assert_eq!(
+        s.fire_trigger(&fire("once:x:1", first, true))
+            .await
+            .unwrap(),
+        FireOutcome::Fired(vec![first])
+    );
+    let started = s.get_execution(first).await.unwrap().unwrap();
+    assert_eq!(started.status, ExecutionStatus::Running);
+    assert_eq!(started.server_uuid.as_deref(), Some("s1"));
+    assert_eq!(started.date_started, t0() + Duration::seconds(1));
+    assert_eq!(s.get_trigger("once:x:1").await.unwrap(), None);
+    assert_eq!(count(&s, Some(ExecutionStatus::Scheduled)).await, 1);
+    assert_eq!(count(&s, Some(ExecutionStatus::Running)).await, 1);
+    // An abort claims the second before its time: its fire runs nothing.
+    let claim = ExecutionClaim {
+        status: ExecutionStatus::Scheduled,
+        owner: None,
+        due_by: None,
+        job_id: None,
+        id: Some(second),
+    };
+    assert_eq!(s.claim_executions("s2", &claim, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        s.fire_trigger(&fire("once:x:2", second, false))
+            .await
+            .unwrap(),
+        FireOutcome::Fired(Vec::new())
+    );
+    assert_eq!(s.get_trigger("once:x:2").await.unwrap(), None);
+    let kept = s.get_execution(second).await.unwrap().unwrap();
+    assert_eq!(kept.status, ExecutionStatus::Scheduled);
+    assert_eq!(kept.server_uuid.as_deref(), Some("s2"));
+    assert_eq!(count(&s, None).await, 2);
+}
+
 async fn count(s: &S, status: Option<ExecutionStatus>) -> u64 {
     s.query_executions(&ExecutionQuery {
         status,
@@ -317,6 +397,7 @@ pub async fn exclusive_fire_race(s: S) {
                     next_fire: Some(t0() + Duration::minutes(1)),
                     executions: vec![scheduled(&job, t0())],
                     exclusive: true,
+                    scheduled: None,
                 };
                 // all four fire this job's triggers at the same instant
                 barrier.wait().await;
@@ -396,6 +477,7 @@ pub async fn exclusive_start_race(s: S) {
                         next_fire: Some(t0() + Duration::minutes(1)),
                         executions: vec![scheduled(&job, t0())],
                         exclusive: true,
+                        scheduled: None,
                     })
                     .await
                     .unwrap()
