@@ -14,6 +14,8 @@ command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 [ -x /usr/bin/sudo ] || need_apt+=(sudo)
 # the fan-out benchmark compares with parallel-ssh
 command -v parallel-ssh >/dev/null || need_apt+=(pssh)
+# the Rundeck client tests build a virtual environment (scripts/client-venv.sh)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # the email notification test sends to a real SMTP server (aiosmtpd)
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
@@ -32,6 +34,11 @@ for svc in "postgresql:5432" "mariadb:3306"; do
     ${SUDO:-} service "$name" start || true
   fi
 done
+
+# tests/rundeck_clients.rs drives the server with Rundeck's own clients
+# (python-rundeck, Ansible's community.general modules), pinned in a venv
+FOREDECK_CLIENT_VENV="$(./scripts/client-venv.sh)"
+export FOREDECK_CLIENT_VENV
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

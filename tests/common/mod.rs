@@ -17,6 +17,8 @@ pub struct Serve {
     pub addr: String,
     /// The bootstrap admin token it was started with.
     pub token: String,
+    /// What it printed before it was ready (the first start's password).
+    pub banner: Vec<String>,
 }
 
 /// `foredeck serve` on a free port and `data`, with `token` as the admin's
@@ -38,18 +40,21 @@ pub fn serve_command(data: &Path, token: &str) -> Command {
 pub fn start(mut cmd: Command, token: &str) -> Serve {
     let mut child = cmd.spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = Vec::new();
     let addr = loop {
         let mut l = String::new();
         assert!(out.read_line(&mut l).unwrap() > 0, "the server exited");
         if let Some(a) = l.trim().split("listening on http://").nth(1) {
             break a.to_owned();
         }
+        banner.push(l.trim_end().to_owned());
     };
     Serve {
         child,
         out,
         addr,
         token: token.to_owned(),
+        banner,
     }
 }
 

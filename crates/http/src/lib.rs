@@ -39,6 +39,7 @@ mod job_lists;
 mod jobs;
 pub mod metrics;
 pub mod notify;
+mod openapi;
 pub mod outbound;
 mod output;
 mod project_config;
@@ -299,6 +300,7 @@ pub fn router(mut state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(storage::routes())
         .merge(users::routes())
+        .merge(openapi::routes())
         .merge(api::routes())
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(from_fn(api::check_version))

@@ -19,7 +19,7 @@ mod secure_options;
 mod session_landing;
 mod storage;
 mod sweep;
-mod sweep_routes;
+pub(crate) mod sweep_routes;
 mod token_flood;
 mod tokens;
 mod uuid_import;

@@ -177,6 +177,8 @@ const TABLE: &[Entry] = &[
     ("GET /api/59/project/{p}/motd.md", Denied, None),
     ("PUT /api/59/project/{p}/motd.md", Denied, Some((JSON, r#"{"contents":"mine"}"#))),
     ("DELETE /api/59/project/{p}/motd.md", Denied, None),
+    // the OpenAPI document: what exists, to any authenticated caller
+    ("GET /api/59/openapi.json", Open, None),
     // form login with a wrong password, logout
     ("POST /j_security_check", Redirect("/user/error"),
         Some(("application/x-www-form-urlencoded", "j_username=root&j_password=wrong"))),
@@ -217,6 +219,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("executions", include_str!("../executions/mod.rs")),
     ("jobs", include_str!("../jobs/mod.rs")),
     ("metrics", include_str!("../metrics.rs")),
+    ("openapi", include_str!("../openapi/mod.rs")),
     ("project_config", include_str!("../project_config.rs")),
     ("project_files", include_str!("../project_files.rs")),
     ("projects", include_str!("../projects.rs")),
@@ -232,7 +235,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
 /// The routes [`router`](crate::router) registers: those of `lib.rs` and
 /// of every `module::name()` route function it calls (each must be found
 /// in [`ROUTE_SOURCES`]).
-fn registered_routes() -> Vec<(String, String)> {
+pub(crate) fn registered_routes() -> Vec<(String, String)> {
     let lib = include_str!("../lib.rs");
     let mut out = routes_in(lib);
     let words = lib.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'));
