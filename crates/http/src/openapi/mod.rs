@@ -76,7 +76,7 @@ fn operation(op: &Op) -> Value {
             })
         })
         .collect();
-    params.extend(op.query.iter().map(|q| query_param(q)));
+    params.extend(op.query.iter().map(query_param));
     let mut o = json!({
         "operationId": format!("{} {}", op.method, op.path),
         "summary": op.summary,
