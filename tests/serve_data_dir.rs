@@ -55,6 +55,7 @@ fn start_with_banner(data: &Path) -> (common::Serve, Vec<String>) {
                 out,
                 addr,
                 token: TOKEN.into(),
+                banner: banner.clone(),
             };
             return (serve, banner);
         }
