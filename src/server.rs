@@ -248,6 +248,8 @@ impl Builder {
                 .on_lag(move |d| lag.set(d.as_secs_f64()))
                 .build()
         });
+        // passive stays passive across a restart
+        runs.load_execution_mode().await?;
         let scheduler = runs.scheduler.clone();
         let state = state
             .with_run_service(runs)

@@ -309,6 +309,10 @@ async fn admit(
     if rules::project_executions_disabled(&stored) {
         return Err(StartError::ProjectDisabled(project.to_owned()).into());
     }
+    // and a passive server starts none (system/executions/disable)
+    if !state.runs.engine.execution_mode().is_active() {
+        return Err(StartError::Passive.into());
+    }
     // no filter: the server's own node, as Rundeck runs it
     let given = b.filter.clone().filter(|f| !f.trim().is_empty());
     let parsed = given

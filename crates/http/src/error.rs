@@ -182,7 +182,7 @@ impl From<StartError> for ApiError {
             StartError::Unauthorized { action, job } => {
                 ApiError::unauthorized(action, &format!("Job ID {job}"))
             }
-            StartError::JobDisabled(_) | StartError::ProjectDisabled(_) => {
+            StartError::JobDisabled(_) | StartError::ProjectDisabled(_) | StartError::Passive => {
                 ApiError::of(Code::ExecutionDisabled, message)
             }
             StartError::AlreadyRunning { .. } => ApiError::of(Code::ExecutionConflict, message),

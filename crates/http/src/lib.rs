@@ -42,6 +42,8 @@ pub mod notify;
 mod openapi;
 pub mod outbound;
 mod output;
+mod plugins;
+mod process;
 mod project_config;
 mod project_files;
 mod project_meta;
@@ -49,12 +51,14 @@ mod projects;
 pub mod recent;
 pub mod request_log;
 mod resources;
+mod scheduler_jobs;
 mod script_url;
 mod secret;
 mod serve;
 pub mod session;
 mod storage;
 mod system;
+mod system_mode;
 pub mod throttle;
 mod token_guard;
 mod tokens;
@@ -286,6 +290,9 @@ pub fn router(mut state: ApiState) -> Router {
     state.unauthenticated = Arc::new(tokio::sync::Semaphore::new(limits.max_unauthenticated));
     let api = Router::new()
         .merge(system::routes())
+        .merge(system_mode::routes())
+        .merge(plugins::routes())
+        .merge(scheduler_jobs::routes())
         .merge(projects::routes())
         .merge(jobs::routes())
         .merge(executions::routes())

@@ -1,5 +1,7 @@
-//! API tokens: `/api/{v}/tokens[/{user}]` (list, create) and
-//! `/api/{v}/token/{id}` (get, delete).
+//! API tokens: `/api/{v}/tokens[/{user}]` (list, create),
+//! `/api/{v}/token/{id}` (get, delete) and
+//! `/api/{v}/tokens/{user}/removeExpired` (one's own expired tokens, or, with
+//! `admin`, another user's or everyone's with `*`).
 //!
 //! A token's secret is in the creation response only; the store keeps its
 //! SHA-256. Authorization follows Rundeck: a "user token" (for oneself, with
@@ -35,6 +37,10 @@ pub(crate) fn routes() -> Router<ApiState> {
             routing::get(list_user).post(create_for),
         )
         .route("/api/{v}/token/{id}", routing::get(get).delete(delete))
+        .route(
+            "/api/{v}/tokens/{user}/removeExpired",
+            routing::post(remove_expired),
+        )
 }
 
 const MAX_TEXT: usize = 200;
@@ -337,4 +343,58 @@ pub(crate) async fn delete(
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/{v}/tokens/{user}/removeExpired`: deletes the user's expired
+/// tokens (`*`: every user's); one's own need nothing more, others'
+/// `admin` on `resource {kind: apitoken}`. Answers Rundeck's
+/// `{count, message}`.
+pub(crate) async fn remove_expired(
+    State(state): State<ApiState>,
+    Extension(subject): Extension<Subject>,
+    from: ClientAddr,
+    Path((_, user)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    if user != subject.user && !is_admin(&state, &subject) {
+        return Err(ApiError::unauthorized(
+            "admin",
+            &format!("the API tokens of {user}"),
+        ));
+    }
+    let whose = (user != "*").then_some(user.as_str());
+    let now = chrono::Utc::now();
+    let expired: Vec<ApiToken> = state
+        .store
+        .list_tokens(whose)
+        .await?
+        .into_iter()
+        .filter(|t| t.expiration.is_some_and(|e| e <= now))
+        .collect();
+    let mut count = 0usize;
+    for t in &expired {
+        match state.store.delete_token(&t.id).await {
+            Ok(()) => count += 1,
+            // deleted meanwhile by someone else: not ours to count
+            Err(foredeck_core::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        state.tokens.forget(&t.token_hash);
+    }
+    audit::by(
+        &state,
+        &subject,
+        &from,
+        Change {
+            action: "delete",
+            resource_type: "token",
+            resource: "expired",
+            project: None,
+            detail: json!({ "user": user, "count": count }),
+        },
+    )
+    .await;
+    Ok(Json(json!({
+        "count": count,
+        "message": format!("Removed {count} expired tokens"),
+    })))
 }

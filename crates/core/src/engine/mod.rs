@@ -182,6 +182,8 @@ pub(crate) struct Inner {
     pub authorizer: RwLock<Option<Arc<dyn Authorizer>>>,
     /// Reads secure option defaults kept in key storage.
     pub secrets: RwLock<Option<Arc<dyn SecretSource>>>,
+    /// Whether this server starts executions (Rundeck's execution mode).
+    pub mode: crate::runs::mode::ExecutionMode,
 }
 
 impl fmt::Debug for Inner {
@@ -253,6 +255,31 @@ impl Engine {
     /// The authorizer that checks runs carrying a subject, if any.
     pub fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {
         self.inner.authorizer.read().ok().and_then(|a| a.clone())
+    }
+
+    /// This server's execution mode, shared by the run service and the
+    /// scheduler's launcher: while `passive`, no execution starts.
+    pub fn execution_mode(&self) -> &crate::runs::mode::ExecutionMode {
+        &self.inner.mode
+    }
+
+    /// Names of the node executors registered (`local`, `ssh`, ...), sorted.
+    pub fn executor_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.executors.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Whether a notifier receives the executions' notifications.
+    pub fn has_notifier(&self) -> bool {
+        self.inner.notifier.is_some()
+    }
+
+    /// Names of the step plugins registered, sorted.
+    pub fn step_plugin_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.plugins.keys().cloned().collect();
+        v.sort();
+        v
     }
 
     /// The store executions are recorded in.
@@ -537,6 +564,7 @@ impl EngineBuilder {
                 slots: slots::StepSlots::new(self.max_running_steps, self.max_steps_per_node),
                 authorizer: RwLock::new(self.authorizer),
                 secrets: RwLock::new(self.secrets),
+                mode: crate::runs::mode::ExecutionMode::default(),
             }),
         }
     }

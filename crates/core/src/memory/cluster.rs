@@ -54,4 +54,19 @@ impl ClusterStore for MemoryStore {
             })
             .collect())
     }
+
+    async fn put_server_setting(&self, server: &str, key: &str, value: &str) -> Result<()> {
+        self.write()?
+            .server_settings
+            .insert((server.to_owned(), key.to_owned()), value.to_owned());
+        Ok(())
+    }
+
+    async fn get_server_setting(&self, server: &str, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .read()?
+            .server_settings
+            .get(&(server.to_owned(), key.to_owned()))
+            .cloned())
+    }
 }

@@ -41,6 +41,8 @@ struct Inner {
     known_hosts: BTreeMap<String, String>,
     triggers: BTreeMap<String, Trigger>,
     servers: BTreeMap<String, ServerHeartbeat>,
+    /// (server, key) -> value
+    server_settings: BTreeMap<(String, String), String>,
     users: BTreeMap<String, User>,
     /// id -> token
     tokens: BTreeMap<String, ApiToken>,

@@ -49,6 +49,10 @@ pub struct RunLauncher {
 
 #[async_trait]
 impl Launcher for RunLauncher {
+    fn accepts_runs(&self) -> bool {
+        self.engine.execution_mode().is_active()
+    }
+
     async fn run(
         &self,
         project: &str,

@@ -6,6 +6,8 @@
 //! end of the run as the CLI's local run does, [`RunService::run`]). The
 //! service owns the rules of starting a run, in this order:
 //!
+//! 0. this server is in `active` execution mode ([`ExecutionMode`]; a
+//!    `passive` server starts no run, scheduled or not);
 //! 1. the caller may `run` the job (through the engine's
 //!    [`Authorizer`](crate::Authorizer));
 //! 2. the job's executions are enabled, and the project's
@@ -38,11 +40,13 @@
 
 mod abort;
 mod launcher;
+pub mod mode;
 mod request;
 pub mod rules;
 mod service;
 
 pub use abort::Aborted;
 pub use launcher::RunLauncher;
+pub use mode::{ExecutionMode, EXECUTION_MODE_SETTING};
 pub use request::{parse_run_at_time, StartError, StartRun, Started};
 pub use service::RunService;

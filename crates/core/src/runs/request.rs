@@ -78,6 +78,9 @@ pub enum StartError {
     /// The project's executions are disabled (`project.disable.executions`).
     #[error("Executions of project {0} are disabled")]
     ProjectDisabled(String),
+    /// This server is in passive execution mode: it starts no execution.
+    #[error("Executions are disabled: this server is in passive execution mode")]
+    Passive,
     /// The job does not allow multiple executions and one runs or waits.
     #[error("Job ID {job} is already running and does not allow multiple executions")]
     AlreadyRunning {
@@ -98,7 +101,9 @@ impl ErrorCode for StartError {
     fn code(&self) -> &'static str {
         match self {
             StartError::Unauthorized { .. } => "forbidden",
-            StartError::JobDisabled(_) | StartError::ProjectDisabled(_) => "execution.disabled",
+            StartError::JobDisabled(_) | StartError::ProjectDisabled(_) | StartError::Passive => {
+                "execution.disabled"
+            }
             StartError::AlreadyRunning { .. } => "execution.conflict",
             StartError::Invalid(_) => "run.invalid",
             StartError::Other(e) => e.code(),
@@ -110,6 +115,7 @@ impl ErrorCode for StartError {
             StartError::Unauthorized { .. } => ErrorKind::Forbidden,
             StartError::JobDisabled(_)
             | StartError::ProjectDisabled(_)
+            | StartError::Passive
             | StartError::Invalid(_) => ErrorKind::InvalidInput,
             StartError::AlreadyRunning { .. } => ErrorKind::Conflict,
             StartError::Other(e) => e.kind(),

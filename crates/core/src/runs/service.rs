@@ -1,6 +1,7 @@
 //! [`RunService`]: the rules of starting a run, applied in one place.
 
 use super::launcher::{project_nodes, RunLauncher, SourcesSlot};
+use super::mode::{mode_name, parse_mode, EXECUTION_MODE_SETTING};
 use super::request::{StartError, StartRun, Started};
 use super::rules;
 use crate::authorizer::{AuthContext, Subject};
@@ -62,6 +63,46 @@ impl RunService {
         if let Ok(mut slot) = self.sources.write() {
             *slot = Some(sources);
         }
+    }
+
+    /// Reads this server's execution mode from the store (kept by
+    /// [`set_execution_mode`](Self::set_execution_mode)); a server that
+    /// never set one is active. A server calls it once when it starts.
+    pub async fn load_execution_mode(&self) -> Result<()> {
+        let stored = self
+            .engine
+            .store()
+            .get_server_setting(self.scheduler.server(), EXECUTION_MODE_SETTING)
+            .await?;
+        let active = match stored.as_deref() {
+            None => true,
+            Some(name) => parse_mode(name).ok_or_else(|| {
+                Error::Store(format!(
+                    "server {} has execution mode {name:?}, neither active nor passive",
+                    self.scheduler.server()
+                ))
+            })?,
+        };
+        self.engine.execution_mode().set_active(active);
+        Ok(())
+    }
+
+    /// Sets this server's execution mode: `active` starts runs, `passive`
+    /// starts none (runs under way go on). Kept in the store first, so the
+    /// mode survives a restart; then in force at once for the run service,
+    /// the ad-hoc runs and the scheduler (which tells the other servers
+    /// through its next heartbeat).
+    pub async fn set_execution_mode(&self, active: bool) -> Result<()> {
+        self.engine
+            .store()
+            .put_server_setting(
+                self.scheduler.server(),
+                EXECUTION_MODE_SETTING,
+                mode_name(active),
+            )
+            .await?;
+        self.engine.execution_mode().set_active(active);
+        Ok(())
     }
 
     /// The nodes a project's runs choose from: the project's nodes (from
@@ -144,6 +185,9 @@ impl RunService {
     ) -> std::result::Result<Checked, StartError> {
         let id = job.uuid.clone().unwrap_or_default();
         let subject = request.subject;
+        if !self.engine.execution_mode().is_active() {
+            return Err(StartError::Passive);
+        }
         if !self.may(&subject, "run", project, job) {
             return Err(StartError::Unauthorized {
                 action: "run",

@@ -39,7 +39,9 @@ pub struct TickReport {
     pub missed: usize,
     /// Executions queued behind a running one.
     pub queued: usize,
-    /// Fires dropped because the project disables schedules or executions.
+    /// Fires dropped because the project disables schedules or executions,
+    /// or because this server is passive and no active server is left to
+    /// fire them.
     pub disabled: usize,
     /// This server's own unfinished executions marked `incomplete` at start.
     pub recovered: usize,
@@ -81,6 +83,8 @@ impl TickReport {
 pub(super) struct State {
     pub(super) recovered: bool,
     pub(super) last_beat: Option<DateTime<Utc>>,
+    /// The execution mode the last heartbeat told (`true`: active).
+    pub(super) beat_active: Option<bool>,
     pub(super) tasks: Vec<JoinHandle<()>>,
 }
 
@@ -217,6 +221,17 @@ impl DurableScheduler {
         self.inner.clock.now()
     }
 
+    /// The most executions this scheduler runs at once (its `max_running`).
+    pub fn max_running(&self) -> usize {
+        self.inner.config.max_running.max(1)
+    }
+
+    /// Whether executions may start here now (the launcher's word: `false`
+    /// while the server is in passive execution mode).
+    pub fn accepts_runs(&self) -> bool {
+        self.inner.launcher.accepts_runs()
+    }
+
     /// Ticks until `shutdown` completes, waking at each whole second of the
     /// clock (cron's finest unit). Tick errors are logged, not fatal.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
@@ -244,6 +259,13 @@ impl DurableScheduler {
         self.upkeep(&mut report).await?;
         let now = self.inner.clock.now();
         let cfg = &self.inner.config;
+        // passive: no run starts here; due fires are left to an active
+        // server, or, with none left, dropped as Rundeck's passive server
+        // skips them
+        let passive = !self.inner.launcher.accepts_runs();
+        if passive && self.active_peer(now).await? {
+            return Ok(report);
+        }
         loop {
             let claimed = self
                 .inner
@@ -255,7 +277,12 @@ impl DurableScheduler {
                 break;
             }
             report.claimed += n;
-            let flags = self.project_flags(&claimed).await?;
+            let mut flags = self.project_flags(&claimed).await?;
+            if passive {
+                for f in flags.values_mut() {
+                    f.1 = true;
+                }
+            }
             let results: Vec<(String, Result<TickReport>)> = stream::iter(claimed)
                 .map(|t| {
                     let flags = &flags;
@@ -283,7 +310,9 @@ impl DurableScheduler {
         if let (Some(lag), Some(observe)) = (report.lag, &self.inner.on_lag) {
             observe(lag);
         }
-        self.drain_queues(&mut report).await?;
+        if !passive {
+            self.drain_queues(&mut report).await?;
+        }
         if let Ok(mut s) = self.inner.state.lock() {
             s.tasks.retain(|t| !t.is_finished());
         }

@@ -39,6 +39,14 @@ pub trait Launcher: Send + Sync + std::fmt::Debug {
         self.run(project, job, execution, options).await
     }
 
+    /// Whether executions may start now: `false` while the server is in
+    /// passive execution mode, when the scheduler claims no trigger (or,
+    /// with no active server left to fire them, drops their fires) and
+    /// starts no queued execution. The provided method: always.
+    fn accepts_runs(&self) -> bool {
+        true
+    }
+
     /// Whether this launcher [continues](Self::continue_run) durable runs.
     /// When it does not (the provided method), the durable runs of stopped
     /// servers are marked `incomplete` like any other.
@@ -96,6 +104,10 @@ impl Launcher for EngineLauncher {
         subject: Option<Subject>,
     ) -> Result<Execution> {
         run_recorded(&self.0, project, job, &execution, options, subject, None).await
+    }
+
+    fn accepts_runs(&self) -> bool {
+        self.0.execution_mode().is_active()
     }
 
     fn continues_runs(&self) -> bool {

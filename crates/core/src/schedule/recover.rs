@@ -6,6 +6,7 @@
 use super::durable::{to_chrono, DurableScheduler, TickReport};
 use crate::error::{Error, Result};
 use crate::model::{Execution, ExecutionStatus, Job};
+use crate::runs::mode::mode_name;
 use crate::store::{ExecutionClaim, ServerHeartbeat};
 
 /// Executions claimed at once when recovering or taking over.
@@ -55,8 +56,15 @@ impl DurableScheduler {
         let now = self.inner.clock.now();
         let cfg = &self.inner.config;
         let interval = to_chrono(cfg.heartbeat_interval);
-        let last = self.inner.state.lock().ok().and_then(|s| s.last_beat);
-        if last.is_some_and(|l| now - l < interval) {
+        let active = self.inner.launcher.accepts_runs();
+        let (last, beat_active) = self
+            .inner
+            .state
+            .lock()
+            .map(|s| (s.last_beat, s.beat_active))
+            .unwrap_or_default();
+        // a changed execution mode is told the other servers at once
+        if last.is_some_and(|l| now - l < interval) && beat_active == Some(active) {
             return Ok(());
         }
         self.inner
@@ -65,11 +73,15 @@ impl DurableScheduler {
                 server: cfg.server.clone(),
                 started: self.inner.started,
                 last_seen: now,
-                info: serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
+                info: serde_json::json!({
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "executionMode": mode_name(active),
+                }),
             })
             .await?;
         if let Ok(mut s) = self.inner.state.lock() {
             s.last_beat = Some(now);
+            s.beat_active = Some(active);
         }
         let dead_after = to_chrono(cfg.dead_after);
         for server in self.inner.store.list_servers().await? {
@@ -97,8 +109,25 @@ impl DurableScheduler {
             );
         }
         // durable runs parked by this tick's recovery or takeover, or by a
-        // server that stopped before it continued them
+        // server that stopped before it continued them; a passive server
+        // leaves them to an active one
+        if !active {
+            return Ok(());
+        }
         self.continue_waiting(report).await
+    }
+
+    /// Whether another live server (heard from within `dead_after`) is in
+    /// active execution mode, as its heartbeat tells (a heartbeat that
+    /// names no mode is an active server's: older versions had no other).
+    pub(super) async fn active_peer(&self, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+        let cfg = &self.inner.config;
+        let dead_after = to_chrono(cfg.dead_after);
+        Ok(self.inner.store.list_servers().await?.iter().any(|s| {
+            s.server != cfg.server
+                && now - s.last_seen <= dead_after
+                && s.info.get("executionMode").and_then(|m| m.as_str()) != Some(mode_name(false))
+        }))
     }
 
     /// Claims the running executions of `owner` and marks them incomplete;

@@ -25,6 +25,12 @@ pub trait ClusterStore: Send + Sync {
         claim: &ExecutionClaim,
         limit: usize,
     ) -> Result<Vec<Execution>>;
+    /// Sets a setting of one server (its execution mode, for one), kept
+    /// until changed: unlike its heartbeat, it outlives the server's
+    /// absence.
+    async fn put_server_setting(&self, server: &str, key: &str, value: &str) -> Result<()>;
+    /// A setting of one server, if set.
+    async fn get_server_setting(&self, server: &str, key: &str) -> Result<Option<String>>;
 }
 
 macro_rules! forward {
@@ -35,6 +41,8 @@ macro_rules! forward {
             async fn list_servers(&self) -> Result<Vec<ServerHeartbeat>> { (**self).list_servers().await }
             async fn delete_server(&self, s: &str) -> Result<()> { (**self).delete_server(s).await }
             async fn claim_executions(&self, s: &str, c: &ExecutionClaim, l: usize) -> Result<Vec<Execution>> { (**self).claim_executions(s, c, l).await }
+            async fn put_server_setting(&self, s: &str, k: &str, v: &str) -> Result<()> { (**self).put_server_setting(s, k, v).await }
+            async fn get_server_setting(&self, s: &str, k: &str) -> Result<Option<String>> { (**self).get_server_setting(s, k).await }
         }
     };
 }

@@ -347,5 +347,6 @@ mod nodes_config;
 mod run_url;
 mod scheduled;
 mod stream;
+mod system;
 mod waiting;
 mod webhooks;

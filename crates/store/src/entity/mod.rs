@@ -19,6 +19,7 @@ pub(crate) mod nodes;
 pub(crate) mod projects;
 pub(crate) mod run_states;
 pub(crate) mod server_heartbeats;
+pub(crate) mod server_settings;
 pub(crate) mod triggers;
 pub(crate) mod users;
 pub(crate) mod webhooks;

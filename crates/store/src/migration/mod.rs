@@ -14,6 +14,7 @@ mod m20261202_000006_job_revisions;
 mod m20261202_000007_execution_totals;
 mod m20261204_000008_run_states;
 mod m20261204_000009_project_files;
+mod m20261204_000010_server_settings;
 mod types;
 
 /// Every migration of the Foredeck schema, in order.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_execution_totals::Migration),
             Box::new(m20261204_000008_run_states::Migration),
             Box::new(m20261204_000009_project_files::Migration),
+            Box::new(m20261204_000010_server_settings::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 
 use super::executions::execution_from;
 use super::{begin_write, exec_id, skip_locked, to_json, SqlStore};
-use crate::entity::{executions, server_heartbeats};
+use crate::entity::{executions, server_heartbeats, server_settings};
 use crate::error::{codec, db, not_found};
 use crate::time;
 use async_trait::async_trait;
@@ -135,5 +135,31 @@ impl ClusterStore for SqlStore {
         limit: usize,
     ) -> Result<Vec<Execution>> {
         claim_executions(&self.db, server, claim, limit).await
+    }
+    async fn put_server_setting(&self, server: &str, key: &str, value: &str) -> Result<()> {
+        use server_settings::Column as S;
+        server_settings::Entity::insert(server_settings::ActiveModel {
+            server: Set(server.to_owned()),
+            key: Set(key.to_owned()),
+            value: Set(value.to_owned()),
+        })
+        .on_conflict(
+            OnConflict::columns([S::Server, S::Key])
+                .update_column(S::Value)
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+    async fn get_server_setting(&self, server: &str, key: &str) -> Result<Option<String>> {
+        Ok(
+            server_settings::Entity::find_by_id((server.to_owned(), key.to_owned()))
+                .one(&self.db)
+                .await
+                .map_err(db)?
+                .map(|m| m.value),
+        )
     }
 }

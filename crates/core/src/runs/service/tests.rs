@@ -235,4 +235,47 @@ async fn a_run_for_later_is_recorded_at_once_and_starts_under_its_id() {
         2,
         "one aborted, one run: no other record"
     );
+#[tokio::test]
+async fn a_passive_server_starts_nothing_and_stays_passive_after_a_restart() {
+    let (service, store) = service().await;
+    let server = service.scheduler.server().to_owned();
+    service.set_execution_mode(false).await.unwrap();
+    let err = service
+        .run("p", &job(), request(), Some(nodes()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StartError::Passive), "{err}");
+    let later = StartRun {
+        run_at_time: Some("2099-01-01T00:00:00Z".into()),
+        ..request()
+    };
+    let err = service.start_run("p", &job(), later).await.unwrap_err();
+    assert!(matches!(err, StartError::Passive), "{err}");
+    assert_eq!(records(&store).await, 0);
+    assert!(store.list_triggers(None).await.unwrap().is_empty());
+
+    // the same server started again (same uuid, same store): still passive
+    let engine = Engine::builder().shared_store(store.clone()).build();
+    let again = RunService::new(engine, |launcher| {
+        DurableScheduler::builder(store.clone(), launcher)
+            .config(crate::SchedulerConfig::new(server.clone()))
+            .build()
+    });
+    assert!(again.engine.execution_mode().is_active(), "until loaded");
+    again.load_execution_mode().await.unwrap();
+    assert!(!again.engine.execution_mode().is_active());
+    assert!(!again.scheduler.accepts_runs(), "its scheduler sees it too");
+    again.set_execution_mode(true).await.unwrap();
+    service.load_execution_mode().await.unwrap();
+    service
+        .run("p", &job(), request(), Some(nodes()), None)
+        .await
+        .unwrap();
+    // a stored value that is no mode is refused, not read as one
+    store
+        .put_server_setting(&server, crate::runs::EXECUTION_MODE_SETTING, "sleepy")
+        .await
+        .unwrap();
+    let err = service.load_execution_mode().await.unwrap_err();
+    assert!(err.to_string().contains("sleepy"), "{err}");
 }

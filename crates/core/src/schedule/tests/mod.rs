@@ -5,6 +5,7 @@
 
 mod fire;
 mod once;
+mod passive;
 mod queue;
 mod recover;
 mod resume;

@@ -34,6 +34,45 @@ pub async fn servers_and_execution_claims(s: S) {
     assert!(is_not_found(s.delete_server("b").await));
     assert_eq!(s.list_servers().await.unwrap().len(), 1);
 
+    // a server's settings: per server and key, replaced, kept after its
+    // heartbeat row is gone
+    assert_eq!(
+        s.get_server_setting("b", "executionMode").await.unwrap(),
+        None
+    );
+    s.put_server_setting("b", "executionMode", "passive")
+        .await
+        .unwrap();
+    s.put_server_setting("a", "executionMode", "active")
+        .await
+        .unwrap();
+    s.put_server_setting("b", "other", "x").await.unwrap();
+    assert_eq!(
+        s.get_server_setting("b", "executionMode")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("passive")
+    );
+    s.put_server_setting("b", "executionMode", "active")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_server_setting("b", "executionMode")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("active")
+    );
+    assert_eq!(
+        s.get_server_setting("b", "other").await.unwrap().as_deref(),
+        Some("x")
+    );
+    assert_eq!(
+        s.get_server_setting("c", "executionMode").await.unwrap(),
+        None
+    );
+
     let mut ids = Vec::new();
     for i in 0..3 {
         let mut e = scheduled("j", t0() + Duration::minutes(i));
