@@ -112,8 +112,9 @@ pub(crate) async fn roles(Extension(subject): Extension<Subject>) -> Json<Value>
 const MAX_FIELD: usize = 255;
 
 /// The profile fields a `POST user/info` body sets: `Some(None)` clears
-/// (`null` or an empty string), absent keys change nothing, other keys are
-/// ignored as Rundeck ignores them.
+/// (an empty string); absent keys (and `null`, read as absent like every
+/// body here) change nothing; other keys are ignored as Rundeck ignores
+/// them.
 #[derive(Debug, Default, PartialEq)]
 struct ProfileChange {
     first_name: Option<Option<String>>,
@@ -133,7 +134,6 @@ fn profile_change(body: &Bytes) -> Result<ProfileChange, ApiError> {
     let field = |name: &str| -> Result<Option<Option<String>>, ApiError> {
         match o.get(name) {
             None => Ok(None),
-            Some(Value::Null) => Ok(Some(None)),
             Some(Value::String(s)) => {
                 let s = s.trim();
                 if s.chars().count() > MAX_FIELD || s.chars().any(char::is_control) {
@@ -268,7 +268,7 @@ mod tests {
     fn profile_changes() {
         let c = |s: &str| profile_change(&Bytes::from(s.to_owned()));
         assert_eq!(
-            c(r#"{"firstName":" Ann ","email":null,"other":1}"#).unwrap(),
+            c(r#"{"firstName":" Ann ","email":"","lastName":null,"other":1}"#).unwrap(),
             ProfileChange {
                 first_name: Some(Some("Ann".into())),
                 last_name: None,

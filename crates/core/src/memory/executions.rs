@@ -4,7 +4,7 @@ use super::Inner;
 use super::MemoryStore;
 use crate::error::{Error, Result};
 use crate::model::Execution;
-use crate::store::{ExecutionQuery, ExecutionStore, JobQuery, Page};
+use crate::store::{ExecutionMetrics, ExecutionQuery, ExecutionStore, JobQuery, Page};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -53,6 +53,19 @@ impl ExecutionStore for MemoryStore {
             offset: query.offset,
             max,
         })
+    }
+
+    async fn execution_metrics(&self, query: &ExecutionQuery) -> Result<ExecutionMetrics> {
+        let inner = self.read()?;
+        let mut m = ExecutionMetrics::default();
+        for e in inner
+            .executions
+            .values()
+            .filter(|e| execution_matches(&inner, e, query))
+        {
+            m.add(e);
+        }
+        Ok(m)
     }
 
     async fn delete_execution(&self, id: u64) -> Result<()> {

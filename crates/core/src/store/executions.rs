@@ -21,6 +21,57 @@ pub trait ExecutionStore: Send + Sync {
     async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>>;
     /// Deletes an execution and its log.
     async fn delete_execution(&self, id: u64) -> Result<()>;
+    /// Counts and durations over every execution matching `query` (its
+    /// `offset` and `max` ignored), computed where the executions are
+    /// (SQL aggregates), not by reading them.
+    async fn execution_metrics(&self, query: &ExecutionQuery) -> Result<ExecutionMetrics>;
+}
+
+/// What [`ExecutionStore::execution_metrics`] finds over a query's
+/// executions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionMetrics {
+    /// Executions matching.
+    pub total: u64,
+    /// Of them, by status name (`succeeded`, `failed`, ...); statuses with
+    /// none are absent.
+    pub by_status: std::collections::BTreeMap<String, u64>,
+    /// Executions that ended after a duration of at least a millisecond:
+    /// the ones the duration figures are of.
+    pub timed: u64,
+    /// Their durations added up, in milliseconds.
+    pub duration_sum_ms: u64,
+    /// The shortest, in milliseconds (`None` when `timed` is 0).
+    pub duration_min_ms: Option<u64>,
+    /// The longest, in milliseconds (`None` when `timed` is 0).
+    pub duration_max_ms: Option<u64>,
+}
+
+impl ExecutionMetrics {
+    /// The mean duration in milliseconds (`None` when nothing was timed).
+    pub fn duration_avg_ms(&self) -> Option<u64> {
+        self.duration_sum_ms.checked_div(self.timed)
+    }
+
+    /// Counts one execution (the memory store's way; SQL stores aggregate).
+    pub fn add(&mut self, e: &Execution) {
+        self.total += 1;
+        *self
+            .by_status
+            .entry(e.status.as_str().to_owned())
+            .or_default() += 1;
+        let ms = e
+            .date_ended
+            .map(|end| (end - e.date_started).num_milliseconds())
+            .and_then(|ms| u64::try_from(ms).ok())
+            .filter(|ms| *ms > 0);
+        if let Some(ms) = ms {
+            self.timed += 1;
+            self.duration_sum_ms = self.duration_sum_ms.saturating_add(ms);
+            self.duration_min_ms = Some(self.duration_min_ms.map_or(ms, |m| m.min(ms)));
+            self.duration_max_ms = Some(self.duration_max_ms.map_or(ms, |m| m.max(ms)));
+        }
+    }
 }
 
 macro_rules! forward {
@@ -32,6 +83,7 @@ macro_rules! forward {
             async fn get_execution(&self, id: u64) -> Result<Option<Execution>> { (**self).get_execution(id).await }
             async fn query_executions(&self, q: &ExecutionQuery) -> Result<Page<Execution>> { (**self).query_executions(q).await }
             async fn delete_execution(&self, id: u64) -> Result<()> { (**self).delete_execution(id).await }
+            async fn execution_metrics(&self, q: &ExecutionQuery) -> Result<ExecutionMetrics> { (**self).execution_metrics(q).await }
         }
     };
 }

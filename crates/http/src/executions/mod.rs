@@ -7,6 +7,7 @@
 //! given, which works with either.
 
 mod abort_delete;
+mod metrics;
 mod output;
 mod output_state;
 mod query;
@@ -14,6 +15,7 @@ mod stream;
 
 use crate::views::executions::execution_json;
 pub(crate) use abort_delete::{abort, bulk_delete, delete, delete_one};
+pub(crate) use metrics::{metrics, project_metrics};
 pub(crate) use output::{output, Entry, Selection};
 use output_state::output_state;
 pub(crate) use query::{query, running};
@@ -67,6 +69,11 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route(
             "/api/{v}/project/{project}/executions/running",
             routing::get(running),
+        )
+        .route("/api/{v}/executions/metrics", routing::get(metrics))
+        .route(
+            "/api/{v}/project/{project}/executions/metrics",
+            routing::get(project_metrics),
         )
 }
 

@@ -88,7 +88,11 @@ pub(crate) async fn restrict(
     Ok(!query.job_ids.is_empty())
 }
 
-async fn project_for(state: &ApiState, caller: &Caller, name: &str) -> Result<(), ApiError> {
+pub(crate) async fn project_for(
+    state: &ApiState,
+    caller: &Caller,
+    name: &str,
+) -> Result<(), ApiError> {
     if !state.may_read_project(&caller.subject, name) {
         return Err(ApiError::unauthorized("read", &format!("Project {name}")));
     }
@@ -107,29 +111,16 @@ fn empty_page(q: &ExecutionQuery) -> foredeck_core::Page<Execution> {
     }
 }
 
-/// `GET /api/{v}/project/{project}/executions` with Rundeck's filters
-/// (`statusFilter`, `userFilter`, `recentFilter`, `begin`, `end`, `adhoc`,
-/// `jobIdListFilter`, `groupPath`, `jobFilter`) and paging (`max`, `offset`).
-pub(crate) async fn query(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(p): Path<HashMap<String, String>>,
-    Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
-    let project = path(&p, "project");
-    project_for(&state, &caller, &project).await?;
+/// Reads Rundeck's execution query filters from `q` into `query` (the
+/// project query's and the metrics'); a filter this server does not have
+/// is refused rather than ignored.
+pub(crate) fn filters(q: &[(String, String)], query: &mut ExecutionQuery) -> Result<(), ApiError> {
     if let Some((k, _)) = q.iter().find(|(k, _)| UNSUPPORTED.contains(&k.as_str())) {
         return Err(ApiError::invalid(format!(
             "parameter {k}: this filter is not supported by this server"
         )));
     }
-    let mut query = ExecutionQuery {
-        project: Some(project.clone()),
-        offset: number(&q, "offset")?.unwrap_or(0),
-        max: number(&q, "max")?.unwrap_or(20).clamp(1, 1_000),
-        ..ExecutionQuery::default()
-    };
-    for (k, v) in &q {
+    for (k, v) in q {
         if k == "jobIdListFilter" {
             query.job_ids.extend(
                 v.split(',')
@@ -167,8 +158,29 @@ pub(crate) async fn query(
         query.end = Some(parse_time("end", e)?);
     }
     if let Some(r) = param(&q, "recentFilter").filter(|s| !s.is_empty()) {
-        query = query.recent(r, Utc::now())?;
+        *query = std::mem::take(query).recent(r, Utc::now())?;
     }
+    Ok(())
+}
+
+/// `GET /api/{v}/project/{project}/executions` with Rundeck's filters
+/// (`statusFilter`, `userFilter`, `recentFilter`, `begin`, `end`, `adhoc`,
+/// `jobIdListFilter`, `groupPath`, `jobFilter`) and paging (`max`, `offset`).
+pub(crate) async fn query(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let project = path(&p, "project");
+    project_for(&state, &caller, &project).await?;
+    let mut query = ExecutionQuery {
+        project: Some(project.clone()),
+        offset: number(&q, "offset")?.unwrap_or(0),
+        max: number(&q, "max")?.unwrap_or(20).clamp(1, 1_000),
+        ..ExecutionQuery::default()
+    };
+    filters(&q, &mut query)?;
     let page = if restrict(&state, &caller, &project, &mut query).await? {
         state.store.query_executions(&query).await?
     } else {

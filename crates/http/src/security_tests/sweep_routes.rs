@@ -198,6 +198,8 @@ const TABLE: &[Entry] = &[
     ("POST /api/59/user/info/", Open, Some((JSON, r#"{"lastName":"Mine"}"#))),
     ("POST /api/59/user/info/root", Denied, Some((JSON, r#"{"firstName":"Mine"}"#))),
     ("POST /api/59/tokens/secret-user/removeExpired", Denied, None),
+    ("GET /api/59/executions/metrics", Open, None),
+    ("GET /api/59/project/{p}/executions/metrics", Denied, None),
     // form login with a wrong password, logout
     ("POST /j_security_check", Redirect("/user/error"),
         Some(("application/x-www-form-urlencoded", "j_username=root&j_password=wrong"))),

@@ -395,18 +395,19 @@ async fn user_roles_and_profile_changes() {
     let stored = s.store.get_user("user-t2").await.unwrap().unwrap();
     assert_eq!(stored.password_hash, None);
     assert!(stored.roles.is_empty(), "a profile grants nothing");
-    // absent keys are kept, null clears
+    // absent (or null) keys are kept, an empty string clears
     let (status, body) = call(
         &s,
         Method::POST,
         "/api/59/user/info/user-t2",
         Some(NOBODY),
-        Some(r#"{"lastName":null}"#),
+        Some(r#"{"lastName":"","email":null}"#),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["firstName"], "Ann");
     assert_eq!(json(&body)["lastName"], Value::Null);
+    assert_eq!(json(&body)["email"], "ann@example.com");
     for bad in [
         r#"{"email":"not-an-address"}"#,
         r#"{"firstName":7}"#,
@@ -514,4 +515,101 @@ async fn remove_expired_tokens() {
     )
     .await;
     assert_eq!(json(&body)["count"], 0);
+}
+
+#[tokio::test]
+async fn execution_metrics_count_and_time_what_the_caller_may_see() {
+    let s = state().await;
+    with_job(&s).await;
+    let t0 = chrono::Utc::now() - chrono::Duration::hours(1);
+    for (status, took_ms) in [
+        (foredeck_core::ExecutionStatus::Succeeded, 3_000),
+        (foredeck_core::ExecutionStatus::Failed, 125_000),
+    ] {
+        let mut e = foredeck_core::Execution::new("p", "tick", "user-t1");
+        e.job_id = Some(JOB_ID.into());
+        e.status = status;
+        e.date_started = t0;
+        e.date_ended = Some(t0 + chrono::Duration::milliseconds(took_ms));
+        s.store.create_execution(&e).await.unwrap();
+    }
+    let want = serde_json::json!({
+        "total": 2,
+        "status": {"failed": 1, "succeeded": 1},
+        "duration": {"average": "1m", "min": "3s", "max": "2m"},
+    });
+    for uri in [
+        "/api/59/project/p/executions/metrics",
+        "/api/59/executions/metrics",
+        "/api/29/executions/metrics?project=p&max=1&offset=1",
+    ] {
+        let (status, body) = call(&s, Method::GET, uri, Some(ADMIN), None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        assert_eq!(json(&body), want, "{uri}");
+    }
+    let (_, body) = call(
+        &s,
+        Method::GET,
+        "/api/59/executions/metrics?statusFilter=failed",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(json(&body)["total"], 1);
+    assert_eq!(json(&body)["duration"]["min"], "2m");
+    let (_, body) = call(
+        &s,
+        Method::GET,
+        "/api/59/project/p/executions/metrics?recentFilter=1m&userFilter=someone-else",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"total": 0, "status": {}, "duration": {}})
+    );
+    // no grants: the project is refused, the whole-server figures are empty
+    let (status, body) = call(
+        &s,
+        Method::GET,
+        "/api/59/project/p/executions/metrics",
+        Some(NOBODY),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_error(&body, "api.error.item.unauthorized");
+    let (status, body) = call(
+        &s,
+        Method::GET,
+        "/api/59/executions/metrics",
+        Some(NOBODY),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["total"], 0);
+    for (uri, code) in [
+        (
+            "/api/59/executions/metrics?statusFilter=bogus",
+            "api.error.invalid.request",
+        ),
+        (
+            "/api/59/executions/metrics?recentFilter=soon",
+            "api.error.invalid.request",
+        ),
+        (
+            "/api/59/project/nope/executions/metrics",
+            "api.error.item.doesnotexist",
+        ),
+        (
+            "/api/28/executions/metrics",
+            "api.error.api-version.unsupported",
+        ),
+    ] {
+        let (status, body) = call(&s, Method::GET, uri, Some(ADMIN), None).await;
+        assert!(status.is_client_error(), "{uri}: {status}");
+        assert_error(&body, code);
+    }
 }

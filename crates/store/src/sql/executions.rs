@@ -7,7 +7,9 @@ use crate::error::{codec, db, no_execution};
 use crate::time;
 use async_trait::async_trait;
 use foredeck_core::model::{Execution, ExecutionStatus};
-use foredeck_core::store::{ExecutionQuery, ExecutionStore, JobQuery, JobStore, Page};
+use foredeck_core::store::{
+    ExecutionMetrics, ExecutionQuery, ExecutionStore, JobQuery, JobStore, Page,
+};
 use foredeck_core::{Error, Result};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -94,6 +96,10 @@ impl ExecutionStore for SqlStore {
         self.query_executions_by_columns(query, max).await
     }
 
+    async fn execution_metrics(&self, query: &ExecutionQuery) -> Result<ExecutionMetrics> {
+        super::metrics::execution_metrics(self, query).await
+    }
+
     async fn delete_execution(&self, id: u64) -> Result<()> {
         let eid = exec_id(id).ok_or_else(|| no_execution(id))?;
         let txn = begin_write(&self.db).await?;
@@ -127,50 +133,7 @@ impl SqlStore {
         max: u64,
     ) -> Result<Page<Execution>> {
         use executions::Column as C;
-        let mut cond = Condition::all();
-        if let Some(p) = &query.project {
-            let few_jobs = !query.job_ids.is_empty() && query.job_ids.len() <= FEW_JOBS;
-            if few_jobs && self.backend() == DatabaseBackend::Sqlite {
-                // Without fresh statistics SQLite walks the project's index
-                // newest first until it has a page of these jobs' runs,
-                // which for a few of 10,000 jobs reads most of the table;
-                // a unary `+` keeps it on the job index.
-                cond = cond.add(Expr::cust_with_values(
-                    r#"+"executions"."project" = ?"#,
-                    [p.clone()],
-                ));
-            } else {
-                cond = cond.add(C::Project.eq(p));
-            }
-        }
-        if !query.job_ids.is_empty() {
-            cond = cond.add(C::JobId.is_in(query.job_ids.iter().cloned()));
-        }
-        match query.adhoc {
-            Some(true) => cond = cond.add(C::JobId.is_null()),
-            Some(false) => cond = cond.add(C::JobId.is_not_null()),
-            None => {}
-        }
-        if let Some(u) = &query.user {
-            cond = cond.add(C::User.eq(u));
-        }
-        let statuses = query.statuses();
-        if !statuses.is_empty() {
-            cond = cond.add(C::Status.is_in(statuses.iter().map(|s| s.as_str())));
-        }
-        if let Some(b) = query.begin {
-            cond = cond.add(C::DateStarted.gte(time::bound(b)));
-        }
-        if let Some(e) = query.end {
-            cond = cond.add(C::DateStarted.lt(time::bound(e)));
-        }
-        if let Some(p) = &query.group_path {
-            cond = cond.add(group_condition(C::JobGroup, p));
-        }
-        if let Some(n) = &query.job_name_contains {
-            let pattern = format!("%{}%", like_escape(&n.to_lowercase()));
-            cond = cond.add(Expr::col(C::JobNameLower).like(like(pattern)));
-        }
+        let cond = self.column_condition(query);
         let total = match counted_total(&self.db, query).await? {
             Some(n) => n,
             None => executions::Entity::find()
@@ -223,6 +186,58 @@ impl SqlStore {
             offset: query.offset,
             max,
         })
+    }
+
+    /// The condition on the executions table's own columns that a query
+    /// asks for (its group and name filters too, by the denormalized
+    /// columns); shared by the query and the metrics.
+    pub(super) fn column_condition(&self, query: &ExecutionQuery) -> Condition {
+        use executions::Column as C;
+        let mut cond = Condition::all();
+        if let Some(p) = &query.project {
+            let few_jobs = !query.job_ids.is_empty() && query.job_ids.len() <= FEW_JOBS;
+            if few_jobs && self.backend() == DatabaseBackend::Sqlite {
+                // Without fresh statistics SQLite walks the project's index
+                // newest first until it has a page of these jobs' runs,
+                // which for a few of 10,000 jobs reads most of the table;
+                // a unary `+` keeps it on the job index.
+                cond = cond.add(Expr::cust_with_values(
+                    r#"+"executions"."project" = ?"#,
+                    [p.clone()],
+                ));
+            } else {
+                cond = cond.add(C::Project.eq(p));
+            }
+        }
+        if !query.job_ids.is_empty() {
+            cond = cond.add(C::JobId.is_in(query.job_ids.iter().cloned()));
+        }
+        match query.adhoc {
+            Some(true) => cond = cond.add(C::JobId.is_null()),
+            Some(false) => cond = cond.add(C::JobId.is_not_null()),
+            None => {}
+        }
+        if let Some(u) = &query.user {
+            cond = cond.add(C::User.eq(u));
+        }
+        let statuses = query.statuses();
+        if !statuses.is_empty() {
+            cond = cond.add(C::Status.is_in(statuses.iter().map(|s| s.as_str())));
+        }
+        if let Some(b) = query.begin {
+            cond = cond.add(C::DateStarted.gte(time::bound(b)));
+        }
+        if let Some(e) = query.end {
+            cond = cond.add(C::DateStarted.lt(time::bound(e)));
+        }
+        if let Some(p) = &query.group_path {
+            cond = cond.add(group_condition(C::JobGroup, p));
+        }
+        if let Some(n) = &query.job_name_contains {
+            let pattern = format!("%{}%", like_escape(&n.to_lowercase()));
+            cond = cond.add(Expr::col(C::JobNameLower).like(like(pattern)));
+        }
+        cond
     }
 }
 

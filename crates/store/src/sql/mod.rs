@@ -11,6 +11,7 @@ mod jobs;
 mod keys;
 mod known_hosts;
 mod logs;
+mod metrics;
 mod projects;
 mod run_state;
 mod triggers;

@@ -454,3 +454,77 @@ pub async fn execution_queries_follow_jobs(s: S) {
         .unwrap();
     assert_eq!(page.items[0].id, id);
 }
+
+/// Execution metrics: counts by status and durations over a query's
+/// executions, paging ignored; running ones and sub-millisecond ones
+/// counted but not timed.
+pub async fn execution_metrics(s: S) {
+    use crate::store::ExecutionMetrics;
+    let j = s.put_job("ops", &job("deploy", Some("web"))).await.unwrap();
+    let m = s
+        .execution_metrics(&ExecutionQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(m, ExecutionMetrics::default());
+    for (job, user, status, took_ms) in [
+        (Some(&j), "alice", ExecutionStatus::Succeeded, Some(2_000)),
+        (Some(&j), "alice", ExecutionStatus::Succeeded, Some(4_500)),
+        (Some(&j), "bob", ExecutionStatus::Failed, Some(61_000)),
+        (None, "bob", ExecutionStatus::Succeeded, Some(0)),
+        (None, "carol", ExecutionStatus::Running, None),
+    ] {
+        let mut e = execution("ops", job, user, t0());
+        e.status = status;
+        e.date_ended = took_ms.map(|ms| t0() + Duration::milliseconds(ms));
+        s.create_execution(&e).await.unwrap();
+    }
+    s.create_execution(&execution("other", None, "alice", t0()))
+        .await
+        .unwrap();
+    let q = |f: fn(&mut ExecutionQuery)| {
+        let mut q = ExecutionQuery {
+            project: Some("ops".into()),
+            max: 1,
+            offset: 3,
+            ..ExecutionQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let m = s.execution_metrics(&q(|_| {})).await.unwrap();
+    assert_eq!(m.total, 5);
+    assert_eq!(m.by_status["succeeded"], 3);
+    assert_eq!(m.by_status["failed"], 1);
+    assert_eq!(m.by_status["running"], 1);
+    assert_eq!(m.timed, 3);
+    assert_eq!(m.duration_sum_ms, 67_500);
+    assert_eq!(
+        (m.duration_min_ms, m.duration_max_ms, m.duration_avg_ms()),
+        (Some(2_000), Some(61_000), Some(22_500))
+    );
+    let m = s
+        .execution_metrics(&q(|q| q.user = Some("alice".into())))
+        .await
+        .unwrap();
+    assert_eq!((m.total, m.duration_max_ms), (2, Some(4_500)));
+    let m = s
+        .execution_metrics(&q(|q| q.adhoc = Some(true)))
+        .await
+        .unwrap();
+    assert_eq!((m.total, m.timed), (2, 0));
+    let m = s
+        .execution_metrics(&q(|q| q.status = Some(ExecutionStatus::Failed)))
+        .await
+        .unwrap();
+    assert_eq!((m.total, m.duration_min_ms), (1, Some(61_000)));
+    let m = s
+        .execution_metrics(&q(|q| q.job_name_contains = Some("DEPLOY".into())))
+        .await
+        .unwrap();
+    assert_eq!(m.total, 3);
+    let m = s
+        .execution_metrics(&ExecutionQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(m.total, 6, "every project");
+}

@@ -38,7 +38,9 @@ pub use cluster::{
     claim_race, claim_race_1000, concurrent_writers, servers_and_execution_claims,
     totals_follow_changes,
 };
-pub use executions::{execution_queries, execution_queries_follow_jobs, executions};
+pub use executions::{
+    execution_metrics, execution_queries, execution_queries_follow_jobs, executions,
+};
 pub use jobs::{job_queries, jobs};
 pub use keys::keys;
 pub use known_hosts::known_hosts;
@@ -78,6 +80,7 @@ pub const ALL: &[(&str, Test)] = &[
     ("execution_queries_follow_jobs", |s| {
         Box::pin(execution_queries_follow_jobs(s))
     }),
+    ("execution_metrics", |s| Box::pin(execution_metrics(s))),
     ("logs", |s| Box::pin(logs(s))),
     ("run_states", |s| Box::pin(run_states(s))),
     ("concurrent_appends", |s| Box::pin(concurrent_appends(s))),
