@@ -130,7 +130,7 @@ pub(crate) fn filters(q: &[(String, String)], query: &mut ExecutionQuery) -> Res
             );
         }
     }
-    if let Some(s) = param(&q, "statusFilter").filter(|s| !s.is_empty()) {
+    if let Some(s) = param(q, "statusFilter").filter(|s| !s.is_empty()) {
         let status = ExecutionStatus::parse(s);
         if let ExecutionStatus::Other(_) = status {
             return Err(ApiError::invalid(format!(
@@ -141,23 +141,23 @@ pub(crate) fn filters(q: &[(String, String)], query: &mut ExecutionQuery) -> Res
         query.with_waiting = status == ExecutionStatus::Running;
         query.status = Some(status);
     }
-    query.user = param(&q, "userFilter")
+    query.user = param(q, "userFilter")
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    query.group_path = param(&q, "groupPath")
+    query.group_path = param(q, "groupPath")
         .filter(|s| !s.is_empty() && *s != "*")
         .map(str::to_owned);
-    query.job_name_contains = param(&q, "jobFilter")
+    query.job_name_contains = param(q, "jobFilter")
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    query.adhoc = flag(&q, "adhoc")?;
-    if let Some(b) = param(&q, "begin").filter(|s| !s.is_empty()) {
+    query.adhoc = flag(q, "adhoc")?;
+    if let Some(b) = param(q, "begin").filter(|s| !s.is_empty()) {
         query.begin = Some(parse_time("begin", b)?);
     }
-    if let Some(e) = param(&q, "end").filter(|s| !s.is_empty()) {
+    if let Some(e) = param(q, "end").filter(|s| !s.is_empty()) {
         query.end = Some(parse_time("end", e)?);
     }
-    if let Some(r) = param(&q, "recentFilter").filter(|s| !s.is_empty()) {
+    if let Some(r) = param(q, "recentFilter").filter(|s| !s.is_empty()) {
         *query = std::mem::take(query).recent(r, Utc::now())?;
     }
     Ok(())

@@ -10,6 +10,10 @@ use foredeck_core::Result;
 use sea_orm::sea_query::Expr;
 use sea_orm::{DatabaseBackend, EntityTrait, QueryFilter, QuerySelect};
 
+/// One status's row: status, executions, timed ones, their summed, least
+/// and greatest milliseconds.
+type StatusRow = (String, i64, i64, i64, Option<i64>, Option<i64>);
+
 /// [`ExecutionStore::execution_metrics`](foredeck_core::store::ExecutionStore::execution_metrics)
 /// for `store`: the query's conditions (those of its page query), grouped
 /// by status; the duration, in whole milliseconds, of executions that
@@ -30,7 +34,7 @@ pub(super) async fn execution_metrics(
         "CASE WHEN {q}date_ended{q} IS NOT NULL AND {span} >= 1000000 \
          THEN ({span}) {div} 1000000 END"
     );
-    let rows: Vec<(String, i64, i64, i64, Option<i64>, Option<i64>)> = executions::Entity::find()
+    let rows: Vec<StatusRow> = executions::Entity::find()
         .filter(store.column_condition(query))
         .select_only()
         .column(C::Status)
