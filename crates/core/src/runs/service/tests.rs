@@ -235,6 +235,8 @@ async fn a_run_for_later_is_recorded_at_once_and_starts_under_its_id() {
         2,
         "one aborted, one run: no other record"
     );
+}
+
 #[tokio::test]
 async fn a_passive_server_starts_nothing_and_stays_passive_after_a_restart() {
     let (service, store) = service().await;
