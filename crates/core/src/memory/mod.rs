@@ -229,6 +229,6 @@ mod conformance {
         })
         .await;
         assert_eq!(made.load(Ordering::SeqCst), conformance::ALL.len());
-        assert_eq!(conformance::ALL.len(), 27);
+        assert_eq!(conformance::ALL.len(), 28);
     }
 }
