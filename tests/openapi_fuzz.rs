@@ -16,27 +16,12 @@
 mod common;
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 const TOKEN: &str = "9c0e1d2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f";
 
 /// Operations schemathesis must not call (see the module comment).
 const EXCLUDED: &str = r"^POST .*(/run|/run/command|/run/script|/run/url|/executions|/retry/\{execid\}|/webhook/\{token\}|/jobs/import)$|/output/stream$|^DELETE /api/\{v\}/token/\{id\}$";
-
-fn venv() -> Option<PathBuf> {
-    match std::env::var_os("FOREDECK_CLIENT_VENV") {
-        Some(v) => Some(PathBuf::from(v)),
-        None if std::env::var_os("CI").is_some() => panic!(
-            "FOREDECK_CLIENT_VENV is not set: run ./scripts/test.sh, which builds the \
-             clients' virtual environment (scripts/client-venv.sh)"
-        ),
-        None => {
-            eprintln!("skipped: FOREDECK_CLIENT_VENV is not set (see scripts/client-venv.sh)");
-            None
-        }
-    }
-}
 
 /// Runs schemathesis with `token` for at most `budget` seconds of
 /// generation (and a hard kill well after it); its exit status and output.
@@ -94,7 +79,9 @@ fn schemathesis(
 
 #[test]
 fn schemathesis_finds_no_server_error_nor_schema_break() {
-    let Some(venv) = venv() else { return };
+    let Some(venv) = common::client_venv() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let cmd = common::serve_command(&dir.path().join("data"), TOKEN);
     let mut server = common::start(cmd, TOKEN);

@@ -9,27 +9,11 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 
 const TOKEN: &str = "3a1f0c9e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7";
-
-/// The clients' virtual environment; `None` (the test is skipped) only
-/// outside CI.
-fn venv() -> Option<PathBuf> {
-    match std::env::var_os("FOREDECK_CLIENT_VENV") {
-        Some(v) => Some(PathBuf::from(v)),
-        None if std::env::var_os("CI").is_some() => panic!(
-            "FOREDECK_CLIENT_VENV is not set: run ./scripts/test.sh, which builds the \
-             clients' virtual environment (scripts/client-venv.sh)"
-        ),
-        None => {
-            eprintln!("skipped: FOREDECK_CLIENT_VENV is not set (see scripts/client-venv.sh)");
-            None
-        }
-    }
-}
 
 /// A server with its access log (JSON lines, 4xx reasons included) read
 /// from standard error into a string until it stops.
@@ -106,7 +90,9 @@ fn assert_log_clean(mut server: common::Serve, log: JoinHandle<String>, secrets:
 
 #[test]
 fn python_rundeck_drives_the_server() {
-    let Some(venv) = venv() else { return };
+    let Some(venv) = common::client_venv() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (server, log) = serve(&dir.path().join("data"));
     let password = password(&server);
@@ -137,7 +123,9 @@ fn python_rundeck_drives_the_server() {
 
 #[test]
 fn ansible_rundeck_modules_drive_the_server() {
-    let Some(venv) = venv() else { return };
+    let Some(venv) = common::client_venv() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (server, log) = serve(&dir.path().join("data"));
     let (status, _) = server.http(
@@ -224,7 +212,9 @@ impl Drop for Exporter {
 
 #[test]
 fn rundeck_exporter_scrapes_for_a_minute_without_api_errors() {
-    let Some(venv) = venv() else { return };
+    let Some(venv) = common::client_venv() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (server, log) = serve(&dir.path().join("data"));
     let password = password(&server);

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// A running server.
@@ -127,5 +127,22 @@ impl Serve {
         let mut rest = String::new();
         self.out.read_to_string(&mut rest).unwrap();
         (self.child.wait().unwrap().success(), rest)
+    }
+}
+
+/// The virtual environment of Rundeck's clients and schemathesis
+/// (`scripts/client-venv.sh`, passed by `./scripts/test.sh` as
+/// `FOREDECK_CLIENT_VENV`); `None` (the test is skipped) only outside CI.
+pub fn client_venv() -> Option<PathBuf> {
+    match std::env::var_os("FOREDECK_CLIENT_VENV") {
+        Some(v) => Some(PathBuf::from(v)),
+        None if std::env::var_os("CI").is_some() => panic!(
+            "FOREDECK_CLIENT_VENV is not set: run ./scripts/test.sh, which builds the \
+             clients' virtual environment (scripts/client-venv.sh)"
+        ),
+        None => {
+            eprintln!("skipped: FOREDECK_CLIENT_VENV is not set (see scripts/client-venv.sh)");
+            None
+        }
     }
 }

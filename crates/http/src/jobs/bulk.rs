@@ -15,6 +15,23 @@ use foredeck_core::{AuthContext, Resource};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+/// Rundeck's lists of a bulk answer: each id as `succeeded` (with
+/// `message: "{done}: {job's full name}"`) or `failed` (its error code and
+/// message), in the order given.
+pub(super) fn outcomes<'a>(
+    results: impl IntoIterator<Item = (&'a str, Result<String, ApiError>)>,
+    done: &str,
+) -> (Vec<Value>, Vec<Value>) {
+    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+    for (id, result) in results {
+        match result {
+            Ok(name) => succeeded.push(json!({ "id": id, "message": format!("{done}: {name}") })),
+            Err(e) => failed.push(json!({ "id": id, "errorCode": e.code, "message": e.message })),
+        }
+    }
+    (succeeded, failed)
+}
+
 /// Toggles `what` of every job named by `ids`/`idlist` (query or JSON
 /// body), each authorized apart (`toggle_execution` / `toggle_schedule`):
 /// `{requestCount, enabled, allsuccessful, succeeded, failed}`.
@@ -27,26 +44,18 @@ async fn bulk(
     on: bool,
 ) -> Result<Json<Value>, ApiError> {
     let ids = ids_of(&body, &q)?;
-    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
     let message = match (what, on) {
         (Toggle::Execution, true) => "Job Execution was enabled for",
         (Toggle::Execution, false) => "Job Execution was disabled for",
         (Toggle::Schedule, true) => "Job Schedule was enabled for",
         (Toggle::Schedule, false) => "Job Schedule was disabled for",
     };
+    let mut results = Vec::with_capacity(ids.len());
     for id in &ids {
-        match set_enabled(&state, &caller, id, what, on).await {
-            Ok(job) => succeeded.push(json!({
-                "id": id,
-                "message": format!("{message}: {}", job.full_name()),
-            })),
-            Err(e) => failed.push(json!({
-                "id": id,
-                "errorCode": e.code,
-                "message": e.message,
-            })),
-        }
+        let done = set_enabled(&state, &caller, id, what, on).await;
+        results.push((id.as_str(), done.map(|job| job.full_name())));
     }
+    let (succeeded, failed) = outcomes(results, message);
     Ok(Json(json!({
         "requestCount": ids.len(),
         "enabled": on,

@@ -409,20 +409,12 @@ pub(crate) async fn bulk_delete(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let ids = ids_of(&body, &q)?;
-    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+    let mut results = Vec::with_capacity(ids.len());
     for id in &ids {
-        match delete_job(&state, &caller, id).await {
-            Ok(job) => succeeded.push(json!({
-                "id": id,
-                "message": format!("Job was successfully deleted: {}", job.full_name()),
-            })),
-            Err(e) => failed.push(json!({
-                "id": id,
-                "errorCode": e.code,
-                "message": e.message,
-            })),
-        }
+        let done = delete_job(&state, &caller, id).await;
+        results.push((id.as_str(), done.map(|job| job.full_name())));
     }
+    let (succeeded, failed) = bulk::outcomes(results, "Job was successfully deleted");
     Ok(Json(json!({
         "requestCount": ids.len(),
         "allsuccessful": failed.is_empty(),
