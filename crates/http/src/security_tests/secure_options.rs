@@ -192,6 +192,16 @@ async fn a_default_in_the_record_from_before_moves_to_key_storage() {
     let job = env.store.get_job("p", JOB).await.unwrap().unwrap();
     assert_eq!(job.option("pw").unwrap().default, None);
     assert!(job.option("pw").unwrap().storage_path.is_some());
+    // the complete pass is recorded, so later starts read no job
+    let marker = env
+        .store
+        .get_server_setting(
+            foredeck_core::vault::STORE_WIDE,
+            foredeck_core::vault::SEALED_MARKER,
+        )
+        .await
+        .unwrap();
+    assert_eq!(marker.as_deref(), Some("1"));
     // nothing left to move the second time
     let n = foredeck_core::vault::seal_stored_defaults(env.store.as_ref(), keys.as_ref())
         .await
