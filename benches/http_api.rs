@@ -102,9 +102,18 @@ async fn seed(store: &SqlStore) -> u64 {
             e.date_ended = Some(e.date_started + CDuration::seconds(3));
             e.status = if k % 7 == 0 {
                 ExecutionStatus::Failed
+            } else if k % 97 == 0 {
+                e.aborted_by = Some(format!("user{}", k % 13));
+                ExecutionStatus::Aborted
             } else {
                 ExecutionStatus::Succeeded
             };
+            // one job run in four by its schedule, one in 50 at a later time
+            if e.job_id.is_some() && k % 4 == 1 {
+                e.execution_type = foredeck::ExecutionType::Scheduled;
+            } else if e.job_id.is_some() && k % 50 == 3 {
+                e.execution_type = foredeck::ExecutionType::UserScheduled;
+            }
             executions.push(e);
         }
         let made = executions.len() as u64;
@@ -392,6 +401,9 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
         ready.as_secs_f64() * 1e3,
         idle as f64 / 1024.0
     );
+    // a day of the seeded 60, by end time (Rundeck's begin and end)
+    let day_begin = (Utc::now() - CDuration::days(20)).timestamp_millis();
+    let day_end = day_begin + 86_400_000;
     let routes = [
         (
             "job list, one group (500 of 10,000 jobs)",
@@ -424,6 +436,71 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
             None,
         ),
         (
+            "execution query, excludeJobFilter=job-0004 (all but 10 jobs)",
+            format!("/api/59/project/{PROJECT}/executions?max=20&excludeJobFilter=job-0004"),
+            None,
+        ),
+        (
+            "execution query, jobExactFilter=job-00042",
+            format!("/api/59/project/{PROJECT}/executions?max=20&jobExactFilter=job-00042"),
+            None,
+        ),
+        (
+            "execution query, jobListFilter=team-2/svc-42/job-00042",
+            format!("/api/59/project/{PROJECT}/executions?max=20&jobListFilter=team-2%2Fsvc-42%2Fjob-00042"),
+            None,
+        ),
+        (
+            "execution query, groupPathExact=team-1/svc-21 (50 jobs)",
+            format!("/api/59/project/{PROJECT}/executions?max=20&groupPathExact=team-1%2Fsvc-21"),
+            None,
+        ),
+        (
+            "execution query, excludeGroupPath=team-1 (all but 500 jobs)",
+            format!("/api/59/project/{PROJECT}/executions?max=20&excludeGroupPath=team-1"),
+            None,
+        ),
+        (
+            "execution query, excludeJobIdListFilter (one job)",
+            format!("/api/59/project/{PROJECT}/executions?max=20&excludeJobIdListFilter={job_id}"),
+            None,
+        ),
+        (
+            "execution query, executionTypeFilter=scheduled",
+            format!("/api/59/project/{PROJECT}/executions?max=20&executionTypeFilter=scheduled"),
+            None,
+        ),
+        (
+            "execution query, userFilter=user7",
+            format!("/api/59/project/{PROJECT}/executions?max=20&userFilter=user7"),
+            None,
+        ),
+        (
+            "execution query, abortedbyFilter=user7",
+            format!("/api/59/project/{PROJECT}/executions?max=20&abortedbyFilter=user7"),
+            None,
+        ),
+        (
+            "execution query, recentFilter=7d",
+            format!("/api/59/project/{PROJECT}/executions?max=20&recentFilter=7d"),
+            None,
+        ),
+        (
+            "execution query, olderFilter=30d",
+            format!("/api/59/project/{PROJECT}/executions?max=20&olderFilter=30d"),
+            None,
+        ),
+        (
+            "execution query, begin and end (one day)",
+            format!("/api/59/project/{PROJECT}/executions?max=20&begin={day_begin}&end={day_end}"),
+            None,
+        ),
+        (
+            "execution query, adhoc=true",
+            format!("/api/59/project/{PROJECT}/executions?max=20&adhoc=true"),
+            None,
+        ),
+        (
             "execution output tail (lastlines=100 of 10,000)",
             format!("/api/59/execution/{exec_id}/output?lastlines=100"),
             None,
@@ -441,7 +518,11 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
         ("metrics (Prometheus)", "/metrics".to_owned(), None),
         ("system/info", "/api/59/system/info".to_owned(), None),
     ];
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for (name, path, header) in routes {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         // a server that does not compress is measured all the same, and
         // said to be
         let plain = header.is_some() && !answers_gzip(port, &path, header);

@@ -30,6 +30,7 @@ store_tests!(
     executions,
     execution_queries,
     execution_queries_follow_jobs,
+    execution_query_filters,
     logs,
     concurrent_appends,
     run_states,

@@ -138,6 +138,8 @@ pub(crate) enum StopReason {
 pub(crate) struct Control {
     pub cancel: CancellationToken,
     reason: Mutex<Option<StopReason>>,
+    /// The user who aborted it, when one did.
+    aborted_by: Mutex<Option<String>>,
 }
 
 impl Control {
@@ -145,6 +147,7 @@ impl Control {
         Control {
             cancel: parent.child_token(),
             reason: Mutex::new(None),
+            aborted_by: Mutex::new(None),
         }
     }
 
@@ -154,6 +157,19 @@ impl Control {
             r.get_or_insert(reason);
         }
         self.cancel.cancel();
+    }
+
+    /// Records who aborts the run (the first one wins), then stops it.
+    pub(crate) fn abort_by(&self, user: Option<&str>) {
+        if let (Some(u), Ok(mut by)) = (user, self.aborted_by.lock()) {
+            by.get_or_insert_with(|| u.to_owned());
+        }
+        self.stop(StopReason::Abort);
+    }
+
+    /// Who aborted the run, when a user did.
+    pub(crate) fn aborted_by(&self) -> Option<String> {
+        self.aborted_by.lock().ok().and_then(|b| b.clone())
     }
 
     pub(crate) fn reason(&self) -> Option<StopReason> {
@@ -337,6 +353,7 @@ impl Engine {
             id: execution.id,
             owner: execution.server_uuid.clone(),
             resume: None,
+            execution_type: execution.execution_type,
         };
         self.start(project, job, opts, Some(existing)).await
     }
@@ -365,6 +382,7 @@ impl Engine {
                 execution: execution.clone(),
                 state,
             })),
+            execution_type: execution.execution_type,
         };
         self.start(project, job, opts, Some(existing)).await
     }
@@ -413,6 +431,12 @@ impl Engine {
     /// Aborts a running execution (and its retries and referenced jobs).
     /// Returns false when it is not running here.
     pub fn abort(&self, execution_id: u64) -> bool {
+        self.abort_by(execution_id, None)
+    }
+
+    /// [`abort`](Self::abort), recording `user` as who aborted it (Rundeck's
+    /// `abortedby`).
+    pub fn abort_by(&self, execution_id: u64, user: Option<&str>) -> bool {
         let control = self
             .inner
             .running
@@ -421,7 +445,7 @@ impl Engine {
             .and_then(|r| r.get(&execution_id).cloned());
         match control {
             Some(c) => {
-                c.stop(StopReason::Abort);
+                c.abort_by(user);
                 true
             }
             None => false,

@@ -4,7 +4,7 @@ use super::Inner;
 use super::MemoryStore;
 use crate::error::{Error, Result};
 use crate::model::Execution;
-use crate::store::{ExecutionMetrics, ExecutionQuery, ExecutionStore, JobQuery, Page};
+use crate::store::{ExecutionMetrics, ExecutionQuery, ExecutionStore, Page};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -84,47 +84,17 @@ impl ExecutionStore for MemoryStore {
 }
 
 fn execution_matches(inner: &Inner, e: &Execution, q: &ExecutionQuery) -> bool {
-    if q.project.as_ref().is_some_and(|p| p != &e.project) {
+    if !q.execution_matches(e) {
         return false;
     }
-    if !q.job_ids.is_empty() && !e.job_id.as_ref().is_some_and(|j| q.job_ids.contains(j)) {
-        return false;
-    }
-    if let Some(adhoc) = q.adhoc {
-        if adhoc != e.job_id.is_none() {
-            return false;
-        }
-    }
-    if q.user.as_ref().is_some_and(|u| u != &e.user) {
-        return false;
-    }
-    let statuses = q.statuses();
-    if !statuses.is_empty() && !statuses.contains(&e.status) {
-        return false;
-    }
-    if q.begin.is_some_and(|b| e.date_started < b) || q.end.is_some_and(|x| e.date_started >= x) {
-        return false;
-    }
-    if q.group_path.is_some() || q.job_name_contains.is_some() {
+    if q.has_job_filter() {
+        // the job as it is now: executions of deleted jobs match no name
         let job = e
             .job_id
             .as_ref()
             .and_then(|id| inner.jobs.get(&e.project).and_then(|js| js.get(id)));
         let Some(job) = job else { return false };
-        if let Some(p) = &q.group_path {
-            let q = JobQuery {
-                group_path: Some(p.clone()),
-                ..JobQuery::default()
-            };
-            if !q.matches("", job.group.as_deref(), &job.name) {
-                return false;
-            }
-        }
-        if let Some(n) = &q.job_name_contains {
-            if !job.name.to_lowercase().contains(&n.to_lowercase()) {
-                return false;
-            }
-        }
+        return q.job_matches(job.group.as_deref(), &job.name);
     }
     true
 }

@@ -199,6 +199,7 @@ mod conformance {
         executions,
         execution_queries,
         execution_queries_follow_jobs,
+        execution_query_filters,
         logs,
         concurrent_appends,
         run_states,
@@ -229,6 +230,6 @@ mod conformance {
         })
         .await;
         assert_eq!(made.load(Ordering::SeqCst), conformance::ALL.len());
-        assert_eq!(conformance::ALL.len(), 28);
+        assert_eq!(conformance::ALL.len(), 29);
     }
 }

@@ -95,6 +95,50 @@ impl fmt::Display for ExecutionStatus {
     }
 }
 
+/// How an execution was started, with Rundeck's names (its `executionType`,
+/// which the execution query's `executionTypeFilter` matches).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ExecutionType {
+    /// Started by a user (API, UI, CLI, webhook, ad hoc): Rundeck's `user`.
+    #[default]
+    #[serde(rename = "user")]
+    User,
+    /// Fired by the job's schedule: `scheduled`.
+    #[serde(rename = "scheduled")]
+    Scheduled,
+    /// Asked by a user for a later time (`runAtTime`): `user-scheduled`.
+    #[serde(rename = "user-scheduled")]
+    UserScheduled,
+}
+
+impl ExecutionType {
+    /// Rundeck's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionType::User => "user",
+            ExecutionType::Scheduled => "scheduled",
+            ExecutionType::UserScheduled => "user-scheduled",
+        }
+    }
+
+    /// The type of Rundeck's name; `None` for another name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ExecutionType::User,
+            ExecutionType::Scheduled,
+            ExecutionType::UserScheduled,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for ExecutionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// State of a step, a node, or a step on a node (Rundeck's `ExecutionState`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -265,6 +309,13 @@ pub struct Execution {
     pub description: String,
     /// Who ran it.
     pub user: String,
+    /// How it was started (records from before it was kept read as
+    /// `user`).
+    #[serde(default)]
+    pub execution_type: ExecutionType,
+    /// Who aborted it, when a user did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<String>,
     /// Status.
     pub status: ExecutionStatus,
     /// Options as given (secure values replaced by `[SECURE]`).
@@ -320,6 +371,8 @@ impl Execution {
             job_id: None,
             description: description.into(),
             user: user.into(),
+            execution_type: ExecutionType::User,
+            aborted_by: None,
             status: ExecutionStatus::Running,
             options: BTreeMap::new(),
             arg_string: String::new(),

@@ -12,8 +12,8 @@ mod step;
 
 pub use dispatch::{Dispatch, NodeFilters, RankOrder};
 pub use execution::{
-    ExecState, Execution, ExecutionStatus, NagiosStatus, NodeStepState, NodeSummary, StepState,
-    WorkflowState,
+    ExecState, Execution, ExecutionStatus, ExecutionType, NagiosStatus, NodeStepState, NodeSummary,
+    StepState, WorkflowState,
 };
 pub use job::{
     EmailNotification, Job, JobSummary, LogLevel, LogLimitAction, Notification, Notifications,

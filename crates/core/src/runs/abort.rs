@@ -32,21 +32,31 @@ impl RunService {
     /// scheduled one the same way against its trigger's fire. When the
     /// other took it, it is stopped as a run of this server, if it is one.
     pub async fn abort(&self, e: &Execution) -> Result<Aborted> {
+        self.abort_by(e, None).await
+    }
+
+    /// [`abort`](Self::abort), recording `user` as who aborted it (Rundeck's
+    /// `abortedby`, which `abortedbyFilter` matches).
+    pub async fn abort_by(&self, e: &Execution, user: Option<&str>) -> Result<Aborted> {
         if e.status.is_final() {
             return Ok(Aborted::Finished);
         }
+        let mut ended = None;
         if e.status == ExecutionStatus::Scheduled {
             let why = "aborted before its time: it never ran";
-            if let Some(ended) = self.scheduler.cancel_scheduled(e.id, why).await? {
-                return Ok(Aborted::Ended(Box::new(ended)));
-            }
+            ended = self.scheduler.cancel_scheduled(e.id, why).await?;
         }
-        if e.status == ExecutionStatus::Waiting {
-            if let Some(ended) = self.end_waiting(e.id).await? {
-                return Ok(Aborted::Ended(Box::new(ended)));
-            }
+        if ended.is_none() && e.status == ExecutionStatus::Waiting {
+            ended = self.end_waiting(e.id).await?;
         }
-        if self.engine.abort(e.id) {
+        if let Some(mut ended) = ended {
+            if let Some(u) = user {
+                ended.aborted_by = Some(u.to_owned());
+                self.engine.store().update_execution(&ended).await?;
+            }
+            return Ok(Aborted::Ended(Box::new(ended)));
+        }
+        if self.engine.abort_by(e.id, user) {
             return Ok(Aborted::Pending);
         }
         let now = self.engine.store().get_execution(e.id).await?;

@@ -324,6 +324,12 @@ impl DurableScheduler {
             spec.user.clone(),
         );
         e.job_id = Some(job_id.to_owned());
+        // a run a user asked for at a later time carries its execution
+        e.execution_type = if spec.execution.is_some() {
+            crate::model::ExecutionType::UserScheduled
+        } else {
+            crate::model::ExecutionType::Scheduled
+        };
         e.options = spec.masked_options();
         e.arg_string = crate::engine::parse::format_arg_string(
             e.options.iter().map(|(k, v)| (k.as_str(), v.as_str())),

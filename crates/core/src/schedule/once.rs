@@ -92,6 +92,7 @@ impl DurableScheduler {
             at,
         );
         let mut e = self.record(&t, &spec, &request.job_id, at);
+        e.execution_type = crate::model::ExecutionType::UserScheduled;
         e.status = ExecutionStatus::Scheduled;
         // no server's until it starts (or an abort claims it)
         e.server_uuid = None;

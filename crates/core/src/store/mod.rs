@@ -41,7 +41,9 @@ mod webhooks;
 pub use acl::AclStore;
 pub use audit::AuditStore;
 pub use cluster::ClusterStore;
-pub use executions::{parse_recent, ExecutionMetrics, ExecutionQuery, ExecutionStore};
+pub use executions::{
+    parse_recent, split_full_name, ExecutionMetrics, ExecutionQuery, ExecutionStore,
+};
 pub use jobs::{JobMatcher, JobQuery, JobStore};
 pub use keys::{KeyStore, KeyType, StoredKey};
 pub use known_hosts::KnownHostStore;

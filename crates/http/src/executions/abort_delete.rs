@@ -21,7 +21,8 @@ pub(crate) async fn abort(
 ) -> Result<Json<Value>, ApiError> {
     let id = path(&p, "id");
     let mut e = state.execution_for(&caller.subject, &id, "kill").await?;
-    let (status, reason) = match state.runs.abort(&e).await? {
+    let by = caller.subject.user.clone();
+    let (status, reason) = match state.runs.abort_by(&e, Some(&by)).await? {
         Aborted::Finished => ("failed", Some("Job is not running")),
         Aborted::Ended(ended) => {
             e = *ended;

@@ -82,9 +82,9 @@ async fn of_projects(
         ));
     }
     let mut base = ExecutionQuery::default();
-    filters(q, &mut base)?;
+    let possible = filters(q, caller.version.0, &mut base)?;
     let mut total = ExecutionMetrics::default();
-    for p in projects {
+    for p in projects.into_iter().filter(|_| possible) {
         let mut query = ExecutionQuery {
             project: Some(p.clone()),
             ..base.clone()

@@ -7,26 +7,41 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use foredeck_core::store::ExecutionQuery;
-use foredeck_core::{Execution, ExecutionStatus};
+use foredeck_core::{Execution, ExecutionStatus, ExecutionType};
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// The parameters of the project execution query Rundeck has and this
-/// server does not filter by: refused rather than ignored.
-const UNSUPPORTED: &[&str] = &[
-    "abortedbyFilter",
+/// The filters of Rundeck's execution query on the executions' jobs: with
+/// any of them, only job executions match (`adhoc=true` is refused).
+const JOB_FILTERS: &[&str] = &[
+    "jobIdListFilter",
     "excludeJobIdListFilter",
     "jobListFilter",
     "excludeJobListFilter",
+    "groupPath",
     "groupPathExact",
     "excludeGroupPath",
     "excludeGroupPathExact",
+    "jobFilter",
     "excludeJobFilter",
     "jobExactFilter",
     "excludeJobExactFilter",
-    "executionTypeFilter",
-    "olderFilter",
 ];
+
+/// Every value of a list parameter (given once per value), blanks left out.
+fn all<'a>(q: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    q.iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// A text parameter, unless blank.
+fn text(q: &[(String, String)], name: &str) -> Option<String> {
+    param(q, name)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+}
 
 fn parse_time(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(ms) = s.parse::<i64>() {
@@ -112,24 +127,39 @@ fn empty_page(q: &ExecutionQuery) -> foredeck_core::Page<Execution> {
 }
 
 /// Reads Rundeck's execution query filters from `q` into `query` (the
-/// project query's and the metrics'); a filter this server does not have
-/// is refused rather than ignored.
-pub(crate) fn filters(q: &[(String, String)], query: &mut ExecutionQuery) -> Result<(), ApiError> {
-    if let Some((k, _)) = q.iter().find(|(k, _)| UNSUPPORTED.contains(&k.as_str())) {
-        return Err(ApiError::invalid(format!(
-            "parameter {k}: this filter is not supported by this server"
-        )));
+/// project query's and the metrics'), as Rundeck reads them for API
+/// version `version`: `begin`, `end`, `recentFilter` and `olderFilter` are
+/// of the time an execution ended (`olderFilter` before `end`, `begin`
+/// before `recentFilter`); `executionTypeFilter` is ignored before version
+/// 20; a job filter limits the answer to job executions. `false` when
+/// nothing can match.
+pub(crate) fn filters(
+    q: &[(String, String)],
+    version: u32,
+    query: &mut ExecutionQuery,
+) -> Result<bool, ApiError> {
+    for v in all(q, "jobIdListFilter") {
+        query.job_ids.extend(
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
     }
-    for (k, v) in q {
-        if k == "jobIdListFilter" {
-            query.job_ids.extend(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            );
-        }
+    for v in all(q, "excludeJobIdListFilter") {
+        query.exclude_job_ids.extend(
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
     }
+    query
+        .job_full_names
+        .extend(all(q, "jobListFilter").map(str::to_owned));
+    query
+        .exclude_job_full_names
+        .extend(all(q, "excludeJobListFilter").map(str::to_owned));
     if let Some(s) = param(q, "statusFilter").filter(|s| !s.is_empty()) {
         let status = ExecutionStatus::parse(s);
         if let ExecutionStatus::Other(_) = status {
@@ -141,31 +171,64 @@ pub(crate) fn filters(q: &[(String, String)], query: &mut ExecutionQuery) -> Res
         query.with_waiting = status == ExecutionStatus::Running;
         query.status = Some(status);
     }
-    query.user = param(q, "userFilter")
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
-    query.group_path = param(q, "groupPath")
-        .filter(|s| !s.is_empty() && *s != "*")
-        .map(str::to_owned);
-    query.job_name_contains = param(q, "jobFilter")
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
+    query.user = text(q, "userFilter");
+    query.aborted_by = text(q, "abortedbyFilter");
+    // "-": the top-level jobs
+    let top = |s: String| if s == "-" { String::new() } else { s };
+    let mut possible = true;
+    match text(q, "groupPath").as_deref() {
+        None | Some("*") => {}
+        Some("-") => match text(q, "groupPathExact").map(top) {
+            Some(g) if !g.is_empty() => possible = false,
+            _ => query.group_path_exact = Some(String::new()),
+        },
+        Some(g) => query.group_path = Some(g.to_owned()),
+    }
+    if query.group_path_exact.is_none() {
+        query.group_path_exact = text(q, "groupPathExact").map(top);
+    }
+    query.exclude_group_path = text(q, "excludeGroupPath").map(top);
+    query.exclude_group_path_exact = text(q, "excludeGroupPathExact").map(top);
+    query.job_name_contains = text(q, "jobFilter");
+    query.exclude_job_name_contains = text(q, "excludeJobFilter");
+    query.job_name_exact = text(q, "jobExactFilter");
+    query.exclude_job_name_exact = text(q, "excludeJobExactFilter");
     query.adhoc = flag(q, "adhoc")?;
-    if let Some(b) = param(q, "begin").filter(|s| !s.is_empty()) {
-        query.begin = Some(parse_time("begin", b)?);
+    if JOB_FILTERS.iter().any(|f| all(q, f).next().is_some()) {
+        if query.adhoc == Some(true) {
+            return Err(ApiError::invalid(
+                "parameter adhoc: true asks for ad hoc executions, which no job filter matches \
+                 (jobIdListFilter, jobListFilter, groupPath, jobFilter and their exclusions)",
+            ));
+        }
+        query.adhoc = Some(false);
     }
-    if let Some(e) = param(q, "end").filter(|s| !s.is_empty()) {
-        query.end = Some(parse_time("end", e)?);
+    if version >= 20 {
+        if let Some(t) = text(q, "executionTypeFilter") {
+            query.execution_type = Some(ExecutionType::parse(&t).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "parameter executionTypeFilter: {t:?} is not one of scheduled, user, user-scheduled"
+                ))
+            })?);
+        }
     }
-    if let Some(r) = param(q, "recentFilter").filter(|s| !s.is_empty()) {
-        *query = std::mem::take(query).recent(r, Utc::now())?;
+    let now = Utc::now();
+    if let Some(r) = text(q, "recentFilter") {
+        *query = std::mem::take(query).recent(&r, now)?;
     }
-    Ok(())
+    if let Some(b) = text(q, "begin") {
+        query.ended_after = Some(parse_time("begin", &b)?);
+    }
+    if let Some(o) = text(q, "olderFilter") {
+        *query = std::mem::take(query).older(&o, now)?;
+    } else if let Some(e) = text(q, "end") {
+        query.ended_before = Some(parse_time("end", &e)?);
+    }
+    Ok(possible)
 }
 
-/// `GET /api/{v}/project/{project}/executions` with Rundeck's filters
-/// (`statusFilter`, `userFilter`, `recentFilter`, `begin`, `end`, `adhoc`,
-/// `jobIdListFilter`, `groupPath`, `jobFilter`) and paging (`max`, `offset`).
+/// `GET /api/{v}/project/{project}/executions` with every filter Rundeck
+/// documents for it (see [`filters`]) and paging (`max`, `offset`).
 pub(crate) async fn query(
     State(state): State<ApiState>,
     caller: Caller,
@@ -180,8 +243,8 @@ pub(crate) async fn query(
         max: number(&q, "max")?.unwrap_or(20).clamp(1, 1_000),
         ..ExecutionQuery::default()
     };
-    filters(&q, &mut query)?;
-    let page = if restrict(&state, &caller, &project, &mut query).await? {
+    let possible = filters(&q, caller.version.0, &mut query)?;
+    let page = if possible && restrict(&state, &caller, &project, &mut query).await? {
         state.store.query_executions(&query).await?
     } else {
         empty_page(&query)

@@ -975,7 +975,9 @@ async fn run_follow_output_and_query_executions() {
         "begin=yesterday",
         "max=lots",
         "adhoc=perhaps",
-        "excludeJobFilter=x",
+        "olderFilter=x",
+        "executionTypeFilter=cron",
+        "adhoc=true&jobFilter=x",
     ] {
         let (status, body) = get(&s, &format!("/api/59/project/p/executions?{bad}"), ADMIN).await;
         assert_error(

@@ -339,6 +339,7 @@ async fn overload_and_oversized_bodies_are_refused() {
 }
 
 mod adhoc;
+mod exec_filters;
 mod item9;
 mod job_pages;
 mod jobs;

@@ -70,6 +70,7 @@ async fn aborting_a_waiting_run_ends_it() {
     assert_eq!(v["execution"]["status"], "aborted", "{body}");
     let e = s.store.get_execution(id).await.unwrap().unwrap();
     assert_eq!(e.status, ExecutionStatus::Aborted);
+    assert_eq!(e.aborted_by.as_deref(), Some("user-t1"));
     assert!(e.date_ended.is_some());
     assert_eq!(s.store.get_run_state(id).await.unwrap(), None);
     let (ids, total) = listed(&s, "/api/59/project/p/executions/running").await;

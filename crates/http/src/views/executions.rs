@@ -31,7 +31,7 @@ pub(crate) fn execution_json(v: ApiVersion, e: &Execution, job: Option<&JobSumma
         "permalink": format!("/project/{}/execution/show/{}", e.project, e.id),
         "status": api_status(&e.status),
         "project": e.project,
-        "executionType": if e.job_id.is_some() { "user" } else { "user-adhoc" },
+        "executionType": e.execution_type.as_str(),
         "user": e.user,
         "date-started": date(e.date_started),
         "description": e.description,
@@ -42,6 +42,10 @@ pub(crate) fn execution_json(v: ApiVersion, e: &Execution, job: Option<&JobSumma
     });
     if let Some(end) = e.date_ended {
         out["date-ended"] = date(end);
+    }
+    if e.status == ExecutionStatus::Aborted {
+        // Rundeck names the starting user when no one else aborted it
+        out["abortedby"] = json!(e.aborted_by.as_deref().unwrap_or(&e.user));
     }
     if let Some(f) = &e.filter {
         out["filter"] = json!(f);

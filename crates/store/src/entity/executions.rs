@@ -18,6 +18,10 @@ pub struct Model {
     /// same on every backend.
     pub job_name_lower: Option<String>,
     pub user: String,
+    /// How it was started: `user`, `scheduled`, `user-scheduled`.
+    pub execution_type: String,
+    /// Who aborted it, when a user did.
+    pub aborted_by: Option<String>,
     pub status: String,
     pub date_started: i64,
     pub date_ended: Option<i64>,

@@ -161,13 +161,50 @@ pub(super) async fn counted_total<C: ConnectionTrait>(
     c: &C,
     q: &ExecutionQuery,
 ) -> Result<Option<u64>> {
-    if q.group_path.is_some()
-        || q.job_name_contains.is_some()
+    if q.has_job_filter()
         || q.user.is_some()
         || q.begin.is_some()
         || q.end.is_some()
+        || q.ended_after.is_some()
+        || q.ended_before.is_some()
+        || q.execution_type.is_some()
+        || q.aborted_by.is_some()
     {
         return Ok(None);
+    }
+    if !q.exclude_job_ids.is_empty() {
+        // the runs of jobs, less those of the excluded jobs
+        if !q.job_ids.is_empty() {
+            let kept = ExecutionQuery {
+                job_ids: q
+                    .job_ids
+                    .iter()
+                    .filter(|j| !q.exclude_job_ids.contains(j))
+                    .cloned()
+                    .collect(),
+                exclude_job_ids: Vec::new(),
+                ..q.clone()
+            };
+            if kept.job_ids.is_empty() || q.adhoc == Some(true) {
+                return Ok(Some(0));
+            }
+            return per_job_total(c, &kept).await.map(Some);
+        }
+        if q.adhoc == Some(true) {
+            return Ok(Some(0));
+        }
+        let jobs = ExecutionQuery {
+            adhoc: Some(false),
+            exclude_job_ids: Vec::new(),
+            ..q.clone()
+        };
+        let excluded = ExecutionQuery {
+            job_ids: q.exclude_job_ids.clone(),
+            exclude_job_ids: Vec::new(),
+            ..q.clone()
+        };
+        let all = Box::pin(counted_total(c, &jobs)).await?.unwrap_or(0);
+        return Ok(Some(all.saturating_sub(per_job_total(c, &excluded).await?)));
     }
     if q.job_ids.is_empty() && q.adhoc != Some(true) {
         // one row per project and status rather than one per job and

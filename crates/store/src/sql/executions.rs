@@ -8,7 +8,7 @@ use crate::time;
 use async_trait::async_trait;
 use foredeck_core::model::{Execution, ExecutionStatus};
 use foredeck_core::store::{
-    ExecutionMetrics, ExecutionQuery, ExecutionStore, JobQuery, JobStore, Page,
+    split_full_name, ExecutionMetrics, ExecutionQuery, ExecutionStore, JobQuery, JobStore, Page,
 };
 use foredeck_core::{Error, Result};
 use sea_orm::sea_query::Expr;
@@ -52,48 +52,53 @@ impl ExecutionStore for SqlStore {
 
     async fn query_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>> {
         let max = if query.max == 0 { 20 } else { query.max };
-        // Group and name filters mean the project's jobs of that group or
-        // name (executions of deleted jobs match neither): found among the
-        // job summaries, then by job id through the index, instead of a
-        // scan of every execution for a substring.
-        let by_ids;
-        let query = match (&query.project, &query.group_path, &query.job_name_contains) {
-            (Some(project), g, n) if g.is_some() || n.is_some() => {
-                let jobs = JobQuery {
-                    group_path: g.clone(),
-                    name_contains: n.clone(),
-                    ..JobQuery::default()
-                };
-                let ids: Vec<String> = self
-                    .list_job_summaries(project, &jobs)
-                    .await?
-                    .into_iter()
-                    .map(|j| j.uuid)
-                    .filter(|id| query.job_ids.is_empty() || query.job_ids.contains(id))
-                    .collect();
-                if ids.is_empty() || query.adhoc == Some(true) {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        total: 0,
-                        offset: query.offset,
-                        max,
-                    });
-                }
-                if ids.len() > MAX_ID_FILTER {
-                    // more than a statement takes: the column filters then
-                    return self.query_executions_by_columns(query, max).await;
-                }
-                by_ids = ExecutionQuery {
-                    job_ids: ids,
-                    group_path: None,
-                    job_name_contains: None,
-                    ..query.clone()
-                };
-                &by_ids
-            }
-            _ => query,
+        let empty = || Page {
+            items: Vec::new(),
+            total: 0,
+            offset: query.offset,
+            max,
         };
-        self.query_executions_by_columns(query, max).await
+        let Some(project) = query.project.as_deref().filter(|_| query.has_job_filter()) else {
+            return self.query_executions_by_columns(query, max, None).await;
+        };
+        // Job name and group filters mean the project's jobs of those names
+        // and groups (executions of deleted jobs match none): found among
+        // the job summaries. A few jobs are then read by job id through
+        // the job index instead of a scan of every execution; many (an
+        // exclusion) by the denormalized name and group columns, newest
+        // first through the project's index, with the total still counted
+        // by job id in `execution_counts`.
+        if query.adhoc == Some(true) {
+            return Ok(empty());
+        }
+        let summaries = self
+            .list_job_summaries(project, &JobQuery::default())
+            .await?;
+        let all = summaries.len();
+        let ids: Vec<String> = summaries
+            .into_iter()
+            .filter(|j| query.job_matches(j.group.as_deref(), &j.name))
+            .map(|j| j.uuid)
+            .filter(|id| query.job_ids.is_empty() || query.job_ids.contains(id))
+            .filter(|id| !query.exclude_job_ids.contains(id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(empty());
+        }
+        if ids.len() > MAX_ID_FILTER {
+            // more than a statement takes: the columns alone
+            return self.query_executions_by_columns(query, max, None).await;
+        }
+        let by_ids = ExecutionQuery {
+            job_ids: ids,
+            exclude_job_ids: Vec::new(),
+            ..query.without_job_filters()
+        };
+        if by_ids.job_ids.len() <= FEW_JOBS || by_ids.job_ids.len() * 2 <= all {
+            return self.query_executions_by_columns(&by_ids, max, None).await;
+        }
+        let total = counted_total(&self.db, &by_ids).await?;
+        self.query_executions_by_columns(query, max, total).await
     }
 
     async fn execution_metrics(&self, query: &ExecutionQuery) -> Result<ExecutionMetrics> {
@@ -127,14 +132,21 @@ impl ExecutionStore for SqlStore {
 
 impl SqlStore {
     /// The execution query on the executions table's own columns.
+    /// `total`: the number of executions matching, when the caller
+    /// counted it.
     async fn query_executions_by_columns(
         &self,
         query: &ExecutionQuery,
         max: u64,
+        total: Option<u64>,
     ) -> Result<Page<Execution>> {
         use executions::Column as C;
         let cond = self.column_condition(query);
-        let total = match counted_total(&self.db, query).await? {
+        let counted = match total {
+            Some(n) => Some(n),
+            None => counted_total(&self.db, query).await?,
+        };
+        let total = match counted {
             Some(n) => n,
             None => executions::Entity::find()
                 .filter(cond.clone())
@@ -212,6 +224,10 @@ impl SqlStore {
         if !query.job_ids.is_empty() {
             cond = cond.add(C::JobId.is_in(query.job_ids.iter().cloned()));
         }
+        if !query.exclude_job_ids.is_empty() {
+            // NOT IN is never true of a NULL job id: ad hoc runs are out too
+            cond = cond.add(C::JobId.is_not_in(query.exclude_job_ids.iter().cloned()));
+        }
         match query.adhoc {
             Some(true) => cond = cond.add(C::JobId.is_null()),
             Some(false) => cond = cond.add(C::JobId.is_not_null()),
@@ -230,15 +246,75 @@ impl SqlStore {
         if let Some(e) = query.end {
             cond = cond.add(C::DateStarted.lt(time::bound(e)));
         }
-        if let Some(p) = &query.group_path {
-            cond = cond.add(group_condition(C::JobGroup, p));
+        if let Some(b) = query.ended_after {
+            cond = cond.add(C::DateEnded.gte(time::bound(b)));
         }
-        if let Some(n) = &query.job_name_contains {
-            let pattern = format!("%{}%", like_escape(&n.to_lowercase()));
-            cond = cond.add(Expr::col(C::JobNameLower).like(like(pattern)));
+        if let Some(e) = query.ended_before {
+            cond = cond.add(C::DateEnded.lte(time::bound(e)));
+        }
+        if let Some(t) = query.execution_type {
+            cond = cond.add(C::ExecutionType.eq(t.as_str()));
+        }
+        if let Some(a) = &query.aborted_by {
+            cond = cond.add(C::AbortedBy.eq(a));
+        }
+        if query.has_job_filter() {
+            cond = cond.add(job_condition(query));
         }
         cond
     }
+}
+
+/// The job name and group filters of a query on the denormalized columns
+/// (`NULL` for ad hoc runs and runs of deleted jobs, which match none).
+fn job_condition(query: &ExecutionQuery) -> Condition {
+    use executions::Column as C;
+    let name_like = |n: &str| like(format!("%{}%", like_escape(&n.to_lowercase())));
+    let full = |f: &String| {
+        let (g, n) = split_full_name(f);
+        Condition::all()
+            .add(C::JobGroup.eq(g))
+            .add(C::JobName.eq(n))
+    };
+    let mut cond = Condition::all().add(C::JobName.is_not_null());
+    if let Some(p) = &query.group_path {
+        cond = cond.add(group_condition(C::JobGroup, p));
+    }
+    if let Some(g) = &query.group_path_exact {
+        cond = cond.add(C::JobGroup.eq(g));
+    }
+    match query.exclude_group_path.as_deref() {
+        Some("") => cond = cond.add(C::JobGroup.ne("")),
+        Some(p) => cond = cond.add(group_condition(C::JobGroup, p).not()),
+        None => {}
+    }
+    if let Some(g) = &query.exclude_group_path_exact {
+        cond = cond.add(C::JobGroup.ne(g));
+    }
+    if let Some(n) = &query.job_name_contains {
+        cond = cond.add(Expr::col(C::JobNameLower).like(name_like(n)));
+    }
+    if let Some(n) = &query.exclude_job_name_contains {
+        cond = cond.add(Expr::col(C::JobNameLower).not_like(name_like(n)));
+    }
+    if let Some(n) = &query.job_name_exact {
+        cond = cond.add(C::JobName.eq(n));
+    }
+    if let Some(n) = &query.exclude_job_name_exact {
+        cond = cond.add(C::JobName.ne(n));
+    }
+    if !query.job_full_names.is_empty() {
+        cond = cond.add(
+            query
+                .job_full_names
+                .iter()
+                .fold(Condition::any(), |any, f| any.add(full(f))),
+        );
+    }
+    for f in &query.exclude_job_full_names {
+        cond = cond.add(full(f).not());
+    }
+    cond
 }
 
 pub(crate) fn execution_from(m: executions::Model) -> Result<Execution> {
@@ -291,6 +367,8 @@ fn execution_model(e: &Execution, names: JobNames) -> Result<executions::ActiveM
         job_name: Set(job_name),
         job_name_lower: Set(job_name_lower),
         user: Set(e.user.clone()),
+        execution_type: Set(e.execution_type.as_str().to_owned()),
+        aborted_by: Set(e.aborted_by.clone()),
         status: Set(e.status.as_str().to_owned()),
         date_started: Set(time::to_db(e.date_started)?),
         date_ended: Set(e.date_ended.map(time::to_db).transpose()?),

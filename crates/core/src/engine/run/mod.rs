@@ -59,6 +59,8 @@ pub(crate) struct Existing {
     /// A durable run continued from its recorded state (the first attempt
     /// only).
     pub resume: Option<Box<Resumed>>,
+    /// How the run was started (its retries keep it).
+    pub execution_type: crate::model::ExecutionType,
 }
 
 /// Runs a job and its retries; returns the last execution.
@@ -73,9 +75,9 @@ pub(crate) async fn run_with_retries(
     mut id_tx: Option<oneshot::Sender<u64>>,
     existing: Option<Existing>,
 ) -> Result<Execution> {
-    let (owner, mut existing_id, mut resume) = match existing {
-        Some(e) => (e.owner, Some(e.id), e.resume),
-        None => (None, None, None),
+    let (owner, mut existing_id, mut resume, execution_type) = match existing {
+        Some(e) => (e.owner, Some(e.id), e.resume, e.execution_type),
+        None => (None, None, None, crate::model::ExecutionType::User),
     };
     let secrets = engine.inner.secrets.read().ok().and_then(|s| s.clone());
     let given = Box::pin(options::with_stored_defaults(
@@ -127,6 +129,7 @@ pub(crate) async fn run_with_retries(
                 id: existing_id.take().unwrap_or(0),
                 owner: owner.clone(),
                 resume: resume.take(),
+                execution_type,
             },
         )
         .await?;

@@ -127,6 +127,7 @@ pub(super) async fn run_once(
 
     let mut exec = Execution::new(project, job.full_name(), user.clone());
     exec.job_id = job.uuid.clone();
+    exec.execution_type = record.execution_type;
     let masked = resolved.masked();
     exec.arg_string = format_arg_string(masked.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     exec.options = masked;
@@ -304,6 +305,11 @@ pub(super) async fn run_once(
     let mut exec = run.snapshot();
     state::finalize(&mut exec, overall);
     exec.status = status;
+    if reason == Some(StopReason::Abort) {
+        // aborted by id (this run's control) or through the run it is an
+        // attempt or a job reference of
+        exec.aborted_by = control.aborted_by().or_else(|| parent.aborted_by());
+    }
     exec.failure = failure;
     exec.date_ended = Some(Utc::now());
     drop(run);

@@ -24,6 +24,7 @@
 mod access;
 mod cluster;
 mod executions;
+mod filters;
 mod jobs;
 mod keys;
 mod known_hosts;
@@ -41,6 +42,7 @@ pub use cluster::{
 pub use executions::{
     execution_metrics, execution_queries, execution_queries_follow_jobs, executions,
 };
+pub use filters::execution_query_filters;
 pub use jobs::{job_queries, jobs};
 pub use keys::keys;
 pub use known_hosts::known_hosts;
@@ -81,6 +83,9 @@ pub const ALL: &[(&str, Test)] = &[
         Box::pin(execution_queries_follow_jobs(s))
     }),
     ("execution_metrics", |s| Box::pin(execution_metrics(s))),
+    ("execution_query_filters", |s| {
+        Box::pin(execution_query_filters(s))
+    }),
     ("logs", |s| Box::pin(logs(s))),
     ("run_states", |s| Box::pin(run_states(s))),
     ("concurrent_appends", |s| Box::pin(concurrent_appends(s))),
