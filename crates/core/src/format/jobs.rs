@@ -73,7 +73,7 @@ pub fn jobs_to_json(jobs: &[Job]) -> Result<String> {
 }
 
 /// Post-processing common to both formats: `id`/`uuid`, then validation.
-fn finish(mut jobs: Vec<Job>) -> Result<Vec<Job>> {
+pub(super) fn finish(mut jobs: Vec<Job>) -> Result<Vec<Job>> {
     for (i, job) in jobs.iter_mut().enumerate() {
         settle_id(job);
         validate_job_at(job, Some(i + 1))?;
@@ -148,7 +148,7 @@ fn job_error(
 
 /// Replaces serde's message for an untagged enum that matched no form with
 /// one saying which forms are accepted.
-fn explain(message: String) -> String {
+pub(super) fn explain(message: String) -> String {
     const SCHEDULE: &str = "data did not match any variant of untagged enum Schedule";
     match message.strip_prefix(SCHEDULE) {
         Some(rest) => format!(

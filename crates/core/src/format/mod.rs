@@ -1,5 +1,5 @@
-//! Import and export of Rundeck documents: job definitions (YAML and JSON)
-//! and resource-model node files (YAML and JSON).
+//! Import and export of Rundeck documents: job definitions (YAML, JSON and
+//! XML) and resource-model node files (YAML and JSON).
 //!
 //! # Jobs
 //!
@@ -16,6 +16,18 @@
 //! A Rundeck job carries its identifier as `uuid` and often also as `id`. On
 //! import, `id` fills `uuid` when `uuid` is absent and is dropped when it
 //! equals `uuid`; a differing `id` is kept as an unknown field.
+//!
+//! # Job XML
+//!
+//! [`parse_jobs_xml`] reads Rundeck's `<joblist>` documents the way Rundeck
+//! does (its `job-v20` format reference: `context/options`, `dispatch`,
+//! `logging`, `schedule` attributes, `<command>` steps with `scriptargs`,
+//! `scriptinterpreter`, `jobref`, `node-step-plugin`/`step-plugin`,
+//! notifications, job plugins as generic data), and [`jobs_to_xml`]
+//! writes them as Rundeck does. As in Rundeck, text is trimmed, and a job
+//! needs a `name`, a `description` (it may be empty) and a `sequence`.
+//! Elements this version does not model are kept like unknown YAML fields.
+//! A DTD or an entity other than XML's predefined ones is refused.
 //!
 //! # Nodes
 //!
@@ -36,10 +48,17 @@ pub(crate) mod guard;
 mod jobs;
 mod nodes;
 mod validate;
+mod xml_map;
+mod xml_notify;
+mod xml_read;
+mod xml_tree;
+mod xml_write;
 
 pub use jobs::{jobs_to_json, jobs_to_yaml, parse_jobs_json, parse_jobs_yaml};
 pub use nodes::{nodes_to_json, nodes_to_yaml, parse_nodes, parse_nodes_json, parse_nodes_yaml};
 pub use validate::validate_job;
+pub use xml_read::parse_jobs_xml;
+pub use xml_write::jobs_to_xml;
 
 use std::path::Path;
 
