@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod acl;
+pub mod archive;
 pub mod authorizer;
 pub mod context;
 pub mod cron;
