@@ -247,3 +247,127 @@ fn jobs_runs_and_executions_through_a_real_server() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("token"), "{}", text(&out.stderr));
 }
+
+/// `foredeck` with these arguments against `server`, for project `project`.
+fn cli_in(server: &Serve, project: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_foredeck"))
+        .args(args)
+        .args(["--url", &server.url(), "--project", project])
+        .env("FOREDECK_TOKEN", TOKEN)
+        .env("FOREDECK_CONFIG", "/nonexistent/client.yaml")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_project_archive_copies_a_project_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    for (name, config) in [
+        ("ops", serde_json::json!({"project.label": "Operations"})),
+        ("copy", serde_json::json!({})),
+    ] {
+        let body = serde_json::json!({"name": name, "config": config});
+        let (status, answer) = server.http(
+            "POST",
+            "/api/59/projects",
+            "application/json",
+            &body.to_string(),
+        );
+        assert_eq!(status, 201, "{answer}");
+    }
+    let file = dir.path().join("jobs.yaml");
+    std::fs::write(
+        &file,
+        "- name: greet\n  sequence:\n    commands:\n      - exec: echo greetings from the archive\n",
+    )
+    .unwrap();
+    let out = cli_in(
+        &server,
+        "ops",
+        &["jobs", "load", "--file", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli_in(&server, "ops", &["run", "greet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let archive = dir.path().join("ops.rdproject.jar");
+    let out = cli_in(
+        &server,
+        "ops",
+        &["project", "export", "-o", archive.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("bytes written to"),
+        "{}",
+        text(&out.stdout)
+    );
+    let zip = std::fs::read(&archive).unwrap();
+    assert!(zip.starts_with(b"PK"));
+
+    let args = [
+        "project",
+        "import",
+        archive.to_str().unwrap(),
+        "--remove-uuids",
+        "--import-config",
+    ];
+    let out = cli_in(&server, "copy", &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 job(s), 1 execution(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let (_, config) = server.http("GET", "/api/59/project/copy/config", "application/json", "");
+    assert!(config.contains("Operations"), "{config}");
+    let (_, runs) = server.http(
+        "GET",
+        "/api/59/project/copy/executions",
+        "application/json",
+        "",
+    );
+    let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
+    assert_eq!(runs["paging"]["total"], 1, "{runs}");
+    let id = runs["executions"][0]["id"].as_u64().unwrap();
+    let (_, output) = server.http(
+        "GET",
+        &format!("/api/59/execution/{id}/output"),
+        "application/json",
+        "",
+    );
+    assert!(output.contains("greetings from the archive"), "{output}");
+
+    // the same jobs again keep their uuids: refused, nothing more stored
+    let out = cli_in(
+        &server,
+        "copy",
+        &["project", "import", archive.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("could not be imported"),
+        "{}",
+        text(&out.stderr)
+    );
+    let (_, runs) = server.http(
+        "GET",
+        "/api/59/project/copy/executions",
+        "application/json",
+        "",
+    );
+    assert!(runs.contains("\"total\":1"), "{runs}");
+    // not an archive: a clear error
+    let out = cli_in(
+        &server,
+        "copy",
+        &["project", "import", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("not a readable zip"),
+        "{}",
+        text(&out.stderr)
+    );
+}

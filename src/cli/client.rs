@@ -112,7 +112,7 @@ impl ServerArgs {
 }
 
 /// Percent-encodes a path segment.
-fn seg(s: &str) -> String {
+pub fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -182,6 +182,26 @@ impl Client {
     pub async fn text(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<String> {
         let req = self.http.get(self.url(path)).query(query);
         Ok(self.send(req).await?.text().await?)
+    }
+
+    /// A request with raw bytes both ways (project archives), allowed to
+    /// take up to an hour: a large project's archive takes a while.
+    pub async fn bytes(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Vec<u8>> {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .query(query)
+            .timeout(Duration::from_secs(3600));
+        if let Some((ctype, b)) = body {
+            req = req.header(reqwest::header::CONTENT_TYPE, ctype).body(b);
+        }
+        Ok(self.send(req).await?.bytes().await?.to_vec())
     }
 
     /// Posts a document (job import).

@@ -9,6 +9,7 @@ mod logging;
 mod nodes;
 mod notify_args;
 mod progress;
+mod project;
 mod run;
 mod schedule;
 mod serve;
@@ -37,6 +38,8 @@ enum Command {
     Jobs(client::JobsArgs),
     /// Executions of a server: list, follow, abort.
     Executions(client::ExecutionsArgs),
+    /// A server's project as Rundeck's archive: export, import.
+    Project(project::ProjectArgs),
     /// Manage the encrypted key store of the data directory.
     Keys(keys::KeysArgs),
     /// Show or forget host keys the server has learned (`known-hosts forget HOST`).
@@ -62,6 +65,7 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8
         Command::Run(a) => run::run(a).await,
         Command::Jobs(a) => client::jobs(a).await,
         Command::Executions(a) => client::executions(a).await,
+        Command::Project(a) => project::run(a).await,
         Command::Keys(a) => keys::run(a).await,
         Command::KnownHosts(a) => known_hosts::run(a).await,
         Command::Exec(a) => exec::run(a).await,

@@ -111,7 +111,7 @@ impl Target {
 
 /// A policy file name: `NAME.aclpolicy` with letters, digits, `.`, `_`, `-`,
 /// not starting with a dot.
-fn check_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = name.len() <= 200
         && name.strip_suffix(".aclpolicy").is_some_and(|stem| {
             !stem.is_empty()
@@ -193,7 +193,7 @@ fn validate(name: &str, text: &str, scope: &PolicyScope) -> Result<(), Response>
     })
 }
 
-async fn refresh(state: &ApiState) {
+pub(crate) async fn refresh(state: &ApiState) {
     if let Err(e) = state.authorizer.refresh().await {
         tracing::error!(error = %e, "reloading ACL policies after a change failed");
     }

@@ -20,7 +20,8 @@
 //! `GET /metrics` (see [`metrics`]), job workflow trees and UI metadata,
 //! the job group browser and project metadata, bulk job toggles, deleting
 //! a job's executions, output with state changes, per-source node lists,
-//! project `readme.md`/`motd.md`, system and project ACL policies, API
+//! project `readme.md`/`motd.md`, project archives (export and import),
+//! system and project ACL policies, API
 //! tokens, key storage, users, and form login with sessions
 //! (`/j_security_check`, `/user/logout`; cookie-authenticated changes need
 //! the session's CSRF token).
@@ -44,6 +45,7 @@ pub mod outbound;
 mod output;
 mod plugins;
 mod process;
+mod project_archive;
 mod project_config;
 mod project_files;
 mod project_meta;
@@ -141,6 +143,8 @@ pub struct ApiState {
     /// Slots for requests whose credentials must be looked up in the store
     /// ([`Limits::max_unauthenticated`]); [`router`] sizes it.
     pub(crate) unauthenticated: Arc<tokio::sync::Semaphore>,
+    /// Project archives built by `export/async`, until downloaded.
+    pub(crate) exports: Arc<project_archive::Exports>,
     started_instant: Instant,
 }
 
@@ -180,6 +184,7 @@ impl ApiState {
             unauthenticated: Arc::new(tokio::sync::Semaphore::new(
                 Limits::default().max_unauthenticated,
             )),
+            exports: Arc::default(),
             started_instant: Instant::now(),
         }
     }
@@ -299,6 +304,7 @@ pub fn router(mut state: ApiState) -> Router {
         .merge(adhoc::routes())
         .merge(webhooks::routes())
         .merge(project_config::routes())
+        .merge(project_archive::routes())
         .merge(project_files::routes())
         .merge(resources::routes())
         .merge(metrics::routes())

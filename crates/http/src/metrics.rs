@@ -41,7 +41,8 @@ pub(crate) fn routes() -> Router<ApiState> {
 
 /// Rundeck's metrics servlet at the root, as clients logged in with a
 /// session (rundeck-exporter) ask for it: `/metrics/metrics`,
-/// `/metrics/ping` and `/metrics/healthcheck`, the same answers and
+/// `/metrics/ping`, `/metrics/healthcheck` and `/metrics/threads`, the
+/// same answers and
 /// authorization as under `/api/{v}/`.
 pub(crate) fn servlet_routes() -> Router<ApiState> {
     Router::new()
@@ -51,6 +52,7 @@ pub(crate) fn servlet_routes() -> Router<ApiState> {
             "/metrics/healthcheck",
             routing::get(crate::system::healthcheck),
         )
+        .route("/metrics/threads", routing::get(crate::system::threads))
 }
 
 /// Prometheus' `GET /metrics`.

@@ -77,7 +77,7 @@ fn body_error(e: BytesRejection) -> ApiError {
     ApiError::invalid(format!("request body: {}", e.body_text()))
 }
 
-fn check_key(key: &str) -> Result<(), ApiError> {
+pub(crate) fn check_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > MAX_KEY {
         return Err(ApiError::invalid(format!(
             "configuration key must be 1 to {MAX_KEY} characters"
@@ -94,7 +94,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_value(key: &str, value: &str) -> Result<(), ApiError> {
+pub(crate) fn check_value(key: &str, value: &str) -> Result<(), ApiError> {
     if value.contains('\0') {
         return Err(ApiError::invalid(format!(
             "configuration value of {key:?} contains a NUL character"
@@ -135,7 +135,7 @@ pub(crate) fn may_change_script_sources(
 
 /// Stores the new configuration, audits which keys changed, and hands the
 /// change to the node sources.
-async fn apply(
+pub(crate) async fn apply(
     state: &ApiState,
     subject: &Subject,
     ext: &Extensions,

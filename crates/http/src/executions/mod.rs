@@ -1,5 +1,5 @@
 //! Executions: get, state, output (polling with offsets and as Server-Sent
-//! Events), abort, delete, bulk delete, the project query and the running
+//! Events), input files, abort, delete, bulk delete, the project query and the running
 //! list, with Rundeck's JSON shapes.
 //!
 //! Output offsets are event indexes in the execution's log (Rundeck's are
@@ -64,6 +64,10 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/api/{v}/execution/{id}/abort",
             routing::post(abort).get(abort),
         )
+        .route(
+            "/api/{v}/execution/{id}/input/files",
+            routing::get(input_files),
+        )
         .route("/api/{v}/executions/delete", routing::post(bulk_delete))
         .route("/api/{v}/project/{project}/executions", routing::get(query))
         .route(
@@ -122,6 +126,23 @@ pub(crate) async fn get(
         .execution_for(&caller.subject, &path(&p, "id"), "read")
         .await?;
     Ok(Json(state.execution_out(caller.version, &e).await?))
+}
+
+/// `GET /api/{v}/execution/{id}/input/files`: the files uploaded for the
+/// execution's file options, in Rundeck's shape (`{"files": [...]}`, no
+/// paging). Foredeck has no file-type job options, so no execution has
+/// input files: the list is empty, as Rundeck answers for an execution of a
+/// job without file options. Who may not read the execution gets 404.
+pub(crate) async fn input_files(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(p): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    crate::jobs::since(caller.version, 19)?;
+    state
+        .execution_for(&caller.subject, &path(&p, "id"), "read")
+        .await?;
+    Ok(Json(json!({ "files": [] })))
 }
 
 fn rfc(t: Option<DateTime<Utc>>) -> Value {

@@ -127,6 +127,14 @@ impl Form {
         self.parts.iter().find(|p| p.name == name)
     }
 
+    /// The bytes of the first file part (one with a `filename`).
+    pub(crate) fn first_file(&self) -> Option<Bytes> {
+        self.parts
+            .iter()
+            .find(|p| p.file_name.is_some())
+            .map(|p| p.data.clone())
+    }
+
     /// The plain fields (not files) as name/value pairs, for the same
     /// lookups as query parameters.
     pub(crate) fn fields(&self) -> Vec<(String, String)> {

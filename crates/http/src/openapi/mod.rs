@@ -125,6 +125,7 @@ fn request_body(body: &Body) -> Option<Value> {
             "application/pgp-keys",
             "text/plain",
         ],
+        Body::Zip => &["application/zip", "multipart/form-data"],
     };
     let content: Map<String, Value> = types
         .iter()

@@ -22,6 +22,8 @@ pub(super) enum Body {
     Upload,
     /// Raw bytes (key storage).
     Bytes,
+    /// A zip file (project archives), or a form with it as a file part.
+    Zip,
 }
 
 /// What a route answers on success, with these statuses.
@@ -120,6 +122,27 @@ const RUN: &[Param] = &[
     q("filter", "string"),
     q("runAtTime", "string"),
 ];
+const ARCHIVE_EXPORT: &[Param] = &[
+    q("exportAll", "boolean"),
+    q("exportJobs", "boolean"),
+    q("exportExecutions", "boolean"),
+    q("exportConfigs", "boolean"),
+    q("exportReadmes", "boolean"),
+    q("exportAcls", "boolean"),
+    q("exportScm", "boolean"),
+    q("exportWebhooks", "boolean"),
+    q("executionIds", "string"),
+];
+const ARCHIVE_IMPORT: &[Param] = &[
+    q("jobUuidOption", "string"),
+    q("importExecutions", "boolean"),
+    q("importConfig", "boolean"),
+    q("importNodesSources", "boolean"),
+    q("importACL", "boolean"),
+    q("importScm", "boolean"),
+    q("importWebhooks", "boolean"),
+    q("asyncImport", "boolean"),
+];
 const JOB_LIST: &[Param] = &[
     q("idlist", "string"),
     q("groupPath", "string"),
@@ -131,7 +154,7 @@ const JOB_LIST: &[Param] = &[
     q("offset", "integer"),
 ];
 
-use Body::{Bytes, Document, Json as JsonBody, JsonOrForm, Upload};
+use Body::{Bytes, Document, Json as JsonBody, JsonOrForm, Upload, Zip};
 use Out::{Document as Doc, Empty, Json, Text};
 
 /// Every route and method under `/api/{v}/`.
@@ -262,6 +285,15 @@ pub(super) const OPS: &[Op] = &[
     op("GET", "/api/{v}/user/info/", "The caller's profile", "users", &[], Body::None, Json(OK, "object")),
     op("POST", "/api/{v}/user/info/", "Change the caller's profile", "users", &[], JsonBody, Json(OK, "object")),
     op("POST", "/api/{v}/user/info/{user}", "Change a user's profile", "users", &[], JsonBody, Json(OK, "object")),
+    op("GET", "/api/{v}/system/logstorage", "Log storage counts", "system", &[], Body::None, Json(OK, "object")),
+    op("GET", "/api/{v}/execution/{id}/input/files", "Files uploaded for the execution's options", "executions", &[], Body::None, Json(OK, "object")),
+    // project archives
+    op("GET", "/api/{v}/project/{project}/export", "Export the project as an archive", "projects", ARCHIVE_EXPORT, Body::None, Text(OK, "application/zip")),
+    op("POST", "/api/{v}/project/{project}/export", "Export the project as an archive", "projects", ARCHIVE_EXPORT, Upload, Text(OK, "application/zip")),
+    op("GET", "/api/{v}/project/{project}/export/async", "Start an archive export", "projects", ARCHIVE_EXPORT, Body::None, Json(OK, "object")),
+    op("GET", "/api/{v}/project/{project}/export/status/{token}", "Whether an archive export is ready", "projects", &[], Body::None, Json(OK, "object")),
+    op("GET", "/api/{v}/project/{project}/export/download/{token}", "Download an exported archive", "projects", &[], Body::None, Text(OK, "application/zip")),
+    op("PUT", "/api/{v}/project/{project}/import", "Import an archive into the project", "projects", ARCHIVE_IMPORT, Zip, Json(OK, "object")),
     op("POST", "/api/{v}/tokens/{user}/removeExpired", "Remove a user's expired tokens", "tokens", &[], Body::None, Json(OK, "object")),
     // key storage
     op("GET", "/api/{v}/storage/keys", "Key storage root", "storage", &[], Body::None, Json(OK, "object")),

@@ -65,6 +65,7 @@ async fn the_metrics_servlet_answers_at_the_root_as_under_the_api() {
         ("/metrics/metrics", "/api/59/metrics/metrics"),
         ("/metrics/ping", "/api/59/metrics/ping"),
         ("/metrics/healthcheck", "/api/59/metrics/healthcheck"),
+        ("/metrics/threads", "/api/59/metrics/threads"),
     ] {
         let by_api = env.call(Method::GET, api).token(ADMIN).send().await;
         assert_eq!(by_api.status, StatusCode::OK, "{api}: {}", by_api.body);
@@ -85,6 +86,13 @@ async fn the_metrics_servlet_answers_at_the_root_as_under_the_api() {
         }
         if path == "/metrics/ping" {
             assert_eq!(by_session.body, "pong");
+        } else if path == "/metrics/threads" {
+            // a dump of the process's threads, like the API's
+            assert!(
+                by_session.body.starts_with("Foredeck thread list"),
+                "{path}: {}",
+                by_session.body
+            );
         } else {
             // the same document (figures move between calls: compare keys)
             let keys = |v: Value| {

@@ -158,6 +158,7 @@ const TABLE: &[Entry] = &[
     ("GET /metrics/metrics", Denied, None),
     ("GET /metrics/ping", Denied, None),
     ("GET /metrics/healthcheck", Denied, None),
+    ("GET /metrics/threads", Denied, None),
     // issue 19 item 9: project- and job-level routes
     ("GET /api/59/job/{j}/workflow", Denied, None),
     ("GET /api/59/job/{j}/meta", Denied, None),
@@ -200,6 +201,17 @@ const TABLE: &[Entry] = &[
     ("POST /api/59/tokens/secret-user/removeExpired", Denied, None),
     ("GET /api/59/executions/metrics", Open, None),
     ("GET /api/59/project/{p}/executions/metrics", Denied, None),
+    // issue 19 item 9: log storage, execution input files
+    ("GET /api/59/system/logstorage", Denied, None),
+    ("GET /api/59/execution/{e}/input/files", Denied, None),
+    // issue 19 item 9: project archives
+    ("GET /api/59/project/{p}/export", Denied, None),
+    ("POST /api/59/project/{p}/export", Denied,
+        Some(("application/x-www-form-urlencoded", "executionIds={e}"))),
+    ("GET /api/59/project/{p}/export/async", Denied, None),
+    ("GET /api/59/project/{p}/export/status/00000000-0000-4000-8000-000000000000", Denied, None),
+    ("GET /api/59/project/{p}/export/download/00000000-0000-4000-8000-000000000000", Denied, None),
+    ("PUT /api/59/project/{p}/import", Denied, Some(("application/zip", "PK"))),
     // form login with a wrong password, logout
     ("POST /j_security_check", Redirect("/user/error"),
         Some(("application/x-www-form-urlencoded", "j_username=root&j_password=wrong"))),
@@ -241,6 +253,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("jobs", include_str!("../jobs/mod.rs")),
     ("metrics", include_str!("../metrics.rs")),
     ("openapi", include_str!("../openapi/mod.rs")),
+    ("project_archive", include_str!("../project_archive/mod.rs")),
     ("project_config", include_str!("../project_config.rs")),
     ("project_files", include_str!("../project_files.rs")),
     ("plugins", include_str!("../plugins.rs")),

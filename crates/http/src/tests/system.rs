@@ -613,3 +613,74 @@ async fn execution_metrics_count_and_time_what_the_caller_may_see() {
         assert_error(&body, code);
     }
 }
+
+#[tokio::test]
+async fn log_storage_counts_the_stores_executions() {
+    let s = state().await;
+    with_job(&s).await;
+    use foredeck_core::ExecutionStatus as S;
+    for status in [
+        S::Succeeded,
+        S::Failed,
+        S::Aborted,
+        S::Running,
+        S::Scheduled,
+    ] {
+        let mut e = foredeck_core::Execution::new("p", "tick", "user-t1");
+        e.job_id = Some(JOB_ID.into());
+        e.status = status;
+        s.store.create_execution(&e).await.unwrap();
+    }
+    let (status, body) = call(
+        &s,
+        Method::GET,
+        "/api/59/system/logstorage",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v = json(&body);
+    assert_eq!(v["enabled"], true);
+    assert_eq!(v["pluginName"], "store");
+    // three ended with their whole log stored, two still writing theirs
+    assert_eq!(v["totalCount"], 5);
+    assert_eq!(v["succeededCount"], 3);
+    assert_eq!(v["queuedCount"], 2);
+    for zero in [
+        "failedCount",
+        "incompleteCount",
+        "missingCount",
+        "retriesCount",
+    ] {
+        assert_eq!(v[zero], 0, "{zero}");
+    }
+    let (status, body) = call(
+        &s,
+        Method::GET,
+        "/api/59/system/logstorage",
+        Some(NOBODY),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_error(&body, "api.error.item.unauthorized");
+    let (status, body) = call(
+        &s,
+        Method::GET,
+        "/api/16/system/logstorage",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "api.error.api-version.unsupported");
+    // no route for what cannot happen here: nothing is left to resume
+    for (method, uri) in [
+        (Method::GET, "/api/59/system/logstorage/incomplete"),
+        (Method::POST, "/api/59/system/logstorage/incomplete/resume"),
+    ] {
+        let (status, _) = call(&s, method, uri, Some(ADMIN), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+    }
+}

@@ -1,9 +1,11 @@
 //! Issue 19 item 9, project- and job-level routes: job workflow and
 //! metadata, the job browser, project metadata, bulk toggles, deleting a
-//! job's executions, output with state, readme/motd, project archives.
+//! job's executions, output with state, readme/motd, project archives
+//! (export and import).
 //! Success, denied and bad input for each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod archive;
 mod bulk;
 mod files;
 mod meta;
@@ -26,6 +28,9 @@ const DEV: &str = "dev-secret-token";
 const VIEWER: &str = "viewer-secret-token";
 /// Has no grant at all.
 const NOBODY: &str = "user-without-grants";
+/// Exports and imports projects; creates and replaces `public*` jobs
+/// ([`importer`]).
+const IMPORTER: &str = "importer-secret-token";
 
 #[derive(Debug)]
 struct TestAuthorizer;
@@ -34,6 +39,9 @@ impl Authorizer for TestAuthorizer {
     fn decide(&self, s: &Subject, action: &str, r: &Resource, _: &AuthContext) -> Decision {
         if s.groups.contains("admin") {
             return Decision::Allow;
+        }
+        if s.groups.contains("importer") {
+            return importer(action, r);
         }
         let dev = s.groups.contains("dev");
         let viewer = s.groups.contains("viewer");
@@ -69,6 +77,22 @@ impl Authorizer for TestAuthorizer {
 
     fn allows_every(&self, s: &Subject, _: &str, _: &str, _: &AuthContext) -> bool {
         s.groups.contains("admin")
+    }
+}
+
+/// Project archives: exports and imports project `p` or `q`, reads,
+/// creates and replaces `public*` jobs (not deletes them); nothing else.
+fn importer(action: &str, r: &Resource) -> Decision {
+    let public = r
+        .attributes
+        .get("group")
+        .is_some_and(|g| g == "public" || g.starts_with("public/"));
+    match r.kind.as_str() {
+        "project" if ["read", "export", "import"].contains(&action) => Decision::Allow,
+        "job" if public && ["read", "view", "create", "update"].contains(&action) => {
+            Decision::Allow
+        }
+        _ => Decision::Reject,
     }
 }
 
@@ -122,6 +146,7 @@ async fn state() -> ApiState {
         ("t2", DEV, vec!["dev".to_owned()]),
         ("t3", VIEWER, vec!["viewer".to_owned()]),
         ("t4", NOBODY, vec![]),
+        ("t5", IMPORTER, vec!["importer".to_owned()]),
     ] {
         store
             .create_token(&ApiToken {

@@ -1,4 +1,4 @@
-//! `execution/{id}/output/state`.
+//! `execution/{id}/output/state` and `execution/{id}/input/files`.
 
 use super::*;
 
@@ -105,4 +105,41 @@ async fn output_with_state_interleaves_state_changes_and_pages() {
             "api.error.invalid.request",
         );
     }
+}
+
+#[tokio::test]
+async fn input_files_are_an_empty_list_for_who_may_read_the_execution() {
+    let s = loaded().await;
+    let e = run_job(&s, PLAIN).await;
+    let uri = format!("/api/59/execution/{}/input/files", e.id);
+    for token in [ADMIN, DEV] {
+        let (status, body) = get(&s, &uri, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // no file options in Foredeck, so no uploaded files; no paging,
+        // as Rundeck leaves it out
+        assert_eq!(json(&body), serde_json::json!({"files": []}));
+    }
+    let secret = run_job(&s, SECRET).await;
+    for (id, token) in [(secret.id, DEV), (e.id, NOBODY), (999_999, ADMIN)] {
+        let (status, body) = get(&s, &format!("/api/59/execution/{id}/input/files"), token).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::NOT_FOUND,
+            "api.error.item.doesnotexist",
+        );
+        no_leak(&body);
+    }
+    let (status, body) = get(
+        &s,
+        &format!("/api/18/execution/{}/input/files", e.id),
+        ADMIN,
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "api.error.api-version.unsupported",
+    );
 }
