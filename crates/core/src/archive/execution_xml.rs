@@ -55,6 +55,9 @@ pub fn write(e: &Execution, log_file: Option<&str>) -> String {
         "succeededNodeList",
         &e.succeeded_nodes().join(","),
     );
+    if let Some(who) = &e.aborted_by {
+        tag(&mut out, "abortedby", who);
+    }
     tag(
         &mut out,
         "cancelled",
@@ -184,6 +187,11 @@ pub fn parse(text: &str) -> Result<ArchivedExecution, String> {
     e.date_ended = ended;
     e.loglevel = loglevel;
     e.arg_string = x.text_of("argString").unwrap_or_default().to_owned();
+    e.aborted_by = x.text_of("abortedby").map(str::to_owned);
+    if let Some(t) = x.text_of("executionType") {
+        e.execution_type = crate::model::ExecutionType::parse(t)
+            .ok_or_else(|| format!("unknown executionType {t:?}"))?;
+    }
     e.filter = x
         .child("nodefilters")
         .and_then(|n| n.text_of("filter"))
@@ -221,6 +229,8 @@ mod tests {
         e.failure = Some("boom".into());
         e.retry_of = Some(41);
         e.retry_attempt = 1;
+        e.aborted_by = Some("bob".into());
+        e.execution_type = crate::model::ExecutionType::Scheduled;
         let text = write(&e, Some("output-42.rdlog"));
         let back = parse(&text).unwrap();
         assert_eq!(back.old_id, 42);
@@ -242,6 +252,8 @@ mod tests {
     <succeededNodeList>n1</succeededNodeList>
     <cancelled>false</cancelled>
     <argString>-a b</argString>
+    <abortedby>carol</abortedby>
+    <executionType>user-scheduled</executionType>
     <loglevel>DEBUG</loglevel>
     <doNodedispatch>true</doNodedispatch>
     <nodefilters><dispatch><threadcount>1</threadcount></dispatch><filter>name: n1</filter></nodefilters>
@@ -259,6 +271,8 @@ mod tests {
         assert_eq!(e.filter.as_deref(), Some("name: n1"));
         assert_eq!(e.user, "admin");
         assert_eq!(e.description, "echo hi");
+        assert_eq!(e.aborted_by.as_deref(), Some("carol"));
+        assert_eq!(e.execution_type, crate::model::ExecutionType::UserScheduled);
         assert!(e.date_ended.is_some());
         for (bad, says) in [
             ("<executions/>", "no <execution>"),
