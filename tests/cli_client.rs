@@ -123,6 +123,28 @@ fn jobs_runs_and_executions_through_a_real_server() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let loaded = text(&out.stdout);
     assert_eq!(loaded.matches("loaded").count(), 4, "{loaded}");
+    // a job that fails its checks fails alone, named with its position
+    let partly = dir.path().join("partly.yaml");
+    std::fs::write(
+        &partly,
+        "- name: no-steps\n  sequence: {commands: []}\n- name: beside\n  sequence: {commands: [{exec: 'true'}]}\n",
+    )
+    .unwrap();
+    let out = cli(
+        &server,
+        &["jobs", "load", "--file", partly.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("beside"),
+        "{}",
+        text(&out.stdout)
+    );
+    let failed = text(&out.stderr);
+    assert!(
+        failed.contains("FAILED  #1  no-steps") && failed.contains("at least one step"),
+        "{failed}"
+    );
 
     let out = cli(&server, &["nodes", "list", "--filter", "tags: web"]);
     let shown = text(&out.stdout);

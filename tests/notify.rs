@@ -187,6 +187,42 @@ async fn a_webhook_that_never_answers_is_given_up_within_the_deadline() {
 }
 
 #[tokio::test]
+async fn the_list_form_sends_every_notification_of_a_trigger() {
+    // Rundeck's list form: several notifications for one trigger, each
+    // with its own payload format
+    let hooks = Hooks::default();
+    let base = hook_server(hooks.clone()).await;
+    let notifier = StandardNotifier::new(
+        NotifyConfig {
+            webhook: quick_policy(),
+            ..NotifyConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+    let engine = engine_with(notifier.clone(), Arc::new(MemoryStore::new()));
+    let yaml = format!(
+        "- name: j\n  sequence:\n    commands:\n      - exec: 'true'\n  notification:\n    onsuccess:\n      - urls: '{base}/as-json'\n      - urls: '{base}/as-xml'\n        format: xml\n"
+    );
+    let job = parse_jobs_yaml(&yaml, "job.yaml").unwrap().remove(0);
+    let e = engine
+        .run_job("ops", &job, RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    notifier.flush().await;
+    let mut seen = hooks.seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[1].0.as_str()),
+        ("/as-json", "/as-xml")
+    );
+    assert!(seen[0].2.starts_with('{'), "{seen:?}");
+    assert!(seen[1].2.starts_with("<?xml"), "{seen:?}");
+}
+
+#[tokio::test]
 async fn bad_notification_settings_are_reported_and_do_not_fail_the_run() {
     let notifier = StandardNotifier::new(NotifyConfig::default(), None).unwrap();
     let yaml = "- name: j\n  sequence:\n    commands:\n      - exec: 'true'\n  notification:\n    onsuccess:\n      urls: 'file:///etc/passwd, not a url'\n      email:\n        recipients: 'not-an-address'\n";

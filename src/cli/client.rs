@@ -589,7 +589,8 @@ pub async fn jobs(a: JobsArgs) -> anyhow::Result<u8> {
                     let err = s(j, "error");
                     if kind == "failed" {
                         failed += 1;
-                        eprintln!("{label}  {full}: {err}");
+                        // Rundeck's 1-based position in the document
+                        eprintln!("{label}  #{}  {full}: {err}", s(j, "index"));
                     } else {
                         println!("{label}  {}  {full}", s(j, "id"));
                     }

@@ -3,7 +3,8 @@
 
 use foredeck_core::format::{
     jobs_to_json, jobs_to_yaml, nodes_to_json, nodes_to_yaml, parse_jobs_json, parse_jobs_yaml,
-    parse_nodes, parse_nodes_json, parse_nodes_yaml, validate_job, NodeFormat, MAX_DOCUMENT_BYTES,
+    parse_nodes, parse_nodes_json, parse_nodes_yaml, read_jobs_json, read_jobs_yaml, validate_job,
+    NodeFormat, MAX_DOCUMENT_BYTES,
 };
 use foredeck_core::{
     Error, Job, JobOption, LogLevel, LogLimitAction, NodeFilters, RankOrder, Schedule, Step,
@@ -120,7 +121,7 @@ fn yaml_round_trip() {
     let out = jobs_to_yaml(&jobs).unwrap();
     assert!(out.starts_with("- "), "a Rundeck-style list: {out}");
     let again = parse_jobs_yaml(&out, "export.yaml").unwrap();
-    assert_eq!(jobs, again);
+    assert_eq!(without_project(jobs), again);
     // A second export is stable.
     assert_eq!(out, jobs_to_yaml(&again).unwrap());
 }
@@ -130,10 +131,93 @@ fn json_round_trip() {
     let jobs = parse_jobs_yaml(RICH, "rich.yaml").unwrap();
     let out = jobs_to_json(&jobs).unwrap();
     let again = parse_jobs_json(&out, "export.json").unwrap();
+    let jobs = without_project(jobs);
     assert_eq!(jobs, again);
     // And across formats.
     let yaml = jobs_to_yaml(&again).unwrap();
     assert_eq!(parse_jobs_yaml(&yaml, "x.yaml").unwrap(), jobs);
+}
+
+/// As Rundeck, an export names no project (and writes `id` beside `uuid`).
+fn without_project(mut jobs: Vec<Job>) -> Vec<Job> {
+    for j in &mut jobs {
+        j.project = None;
+    }
+    jobs
+}
+
+#[test]
+fn export_writes_back_what_rundeck_wrote() {
+    // issue 26 item 4: string-typed values keep their type, explicit false
+    // values stay, `id` is written beside `uuid`, `id: null` is settled
+    let src = "\
+- id: 7c7b3d1e-0000-4000-8000-000000000001
+  uuid: 7c7b3d1e-0000-4000-8000-000000000001
+  name: typed
+  project: elsewhere
+  nodefilters:
+    dispatch:
+      threadcount: '3'
+      keepgoing: 'false'
+      successOnEmptyNodeFilter: false
+      excludePrecedence: true
+    filter: 'tags: web'
+  notification:
+    onfailure:
+      email:
+        recipients: ops@example.com
+        attachLog: 'true'
+  sequence:
+    commands:
+    - script: echo hi
+      scriptInterpreter: bash
+      interpreterArgsQuoted: false
+    - scriptfile: /opt/run.sh
+      expandTokenInScriptFile: true
+    - jobref:
+        name: child
+        nodeStep: 'true'
+    - type: my-step
+      nodeStep: 'false'
+- id: null
+  name: fresh
+  sequence:
+    commands:
+    - exec: date
+";
+    let jobs = parse_jobs_yaml(src, "typed.yaml").unwrap();
+    assert_eq!(
+        jobs[0].nodefilters.as_ref().unwrap().dispatch.threadcount,
+        3
+    );
+    assert!(jobs[1].uuid.is_none() && !jobs[1].extra.contains_key("id"));
+    let out = jobs_to_yaml(&jobs).unwrap();
+    for kept in [
+        "threadcount: '3'",
+        "keepgoing: 'false'",
+        "successOnEmptyNodeFilter: false",
+        "attachLog: 'true'",
+        "interpreterArgsQuoted: false",
+        "expandTokenInScriptFile: true",
+        "nodeStep: 'true'",
+        "nodeStep: 'false'",
+        "id: 7c7b3d1e-0000-4000-8000-000000000001",
+    ] {
+        assert!(out.contains(kept), "{kept} missing from\n{out}");
+    }
+    assert!(!out.contains("project:"), "{out}");
+    assert!(!out.contains("id: null"), "{out}");
+    // a second round trip is byte for byte the same, in both formats
+    let again = parse_jobs_yaml(&out, "export.yaml").unwrap();
+    assert_eq!(jobs_to_yaml(&again).unwrap(), out);
+    let json = jobs_to_json(&jobs).unwrap();
+    assert!(json.contains("\"threadcount\": \"3\"") && json.contains("\"attachLog\": \"true\""));
+    let again = parse_jobs_json(&json, "export.json").unwrap();
+    assert_eq!(jobs_to_json(&again).unwrap(), json);
+    // a job given a uuid later is written with `id` equal to it
+    let mut fresh = jobs[1].clone();
+    fresh.uuid = Some("assigned".into());
+    assert!(jobs_to_yaml(&[fresh]).unwrap().contains("id: assigned"));
 }
 
 #[test]
@@ -199,21 +283,103 @@ fn id_alone_fills_uuid_and_differing_id_is_kept() {
 }
 
 #[test]
-fn single_mapping_and_json_object_are_one_job() {
-    let jobs = parse_jobs_yaml(
-        "name: solo\nsequence:\n  commands:\n  - exec: id\n",
-        "s.yaml",
-    )
-    .unwrap();
-    assert_eq!(jobs.len(), 1);
-    let jobs = parse_jobs_json(
-        r#"{"name": "solo", "sequence": {"commands": [{"exec": "id"}]}}"#,
-        "s.json",
-    )
-    .unwrap();
-    assert_eq!(jobs[0].name, "solo");
+fn single_mapping_json_object_and_scalar_items_are_refused_as_in_rundeck() {
+    // Rundeck's JobYAMLFormat/JobJSONFormat: "Expected list data" for a
+    // root that is not a list, "Expected list of Maps" for other items
+    let m = message(
+        &parse_jobs_yaml(
+            "name: solo\nsequence:\n  commands:\n  - exec: id\n",
+            "s.yaml",
+        )
+        .unwrap_err(),
+    );
+    assert!(m.contains("Expected list data"), "{m}");
+    let m = message(
+        &parse_jobs_json(
+            r#"{"name": "solo", "sequence": {"commands": [{"exec": "id"}]}}"#,
+            "s.json",
+        )
+        .unwrap_err(),
+    );
+    assert!(m.contains("Expected list data"), "{m}");
+    for (doc, want) in [
+        ("asdf", "Expected list data"),
+        ("1123", "Expected list data"),
+        ("[1]", "Expected list of Maps"),
+        ("[[1]]", "Expected list of Maps"),
+        ("[true]", "Expected list of Maps"),
+    ] {
+        let m = message(&read_jobs_yaml(doc, "d.yaml").unwrap_err());
+        assert!(m.contains(want), "{doc}: {m}");
+    }
     assert!(parse_jobs_yaml("", "empty.yaml").unwrap().is_empty());
     assert!(parse_jobs_yaml("[]", "empty.yaml").unwrap().is_empty());
+}
+
+#[test]
+fn each_job_is_read_on_its_own_and_failures_keep_their_place() {
+    let src = "\
+- name: good
+  sequence:
+    commands:
+    - exec: ok
+- name: unreadable
+  group: ops
+  sequence:
+    commands: 7
+- name: also good
+  sequence:
+    commands:
+    - exec: ok
+- name: invalid
+  sequence:
+    commands: []
+- name: bad/name
+  sequence:
+    commands:
+    - exec: ok
+";
+    let results = read_jobs_yaml(src, "jobs.yaml").unwrap();
+    assert_eq!(results.len(), 5);
+    assert_eq!(results[0].as_ref().unwrap().name, "good");
+    assert_eq!(results[2].as_ref().unwrap().name, "also good");
+    let f = results[1].as_ref().unwrap_err();
+    assert_eq!(
+        (f.index, f.name.as_deref(), f.group.as_deref()),
+        (2, Some("unreadable"), Some("ops"))
+    );
+    let m = message(&f.error);
+    assert!(
+        m.contains("sequence.commands") && m.contains("line 8"),
+        "{m}"
+    );
+    let f = results[3].as_ref().unwrap_err();
+    assert_eq!((f.index, f.name.as_deref()), (4, Some("invalid")));
+    assert!(message(&f.error).contains("at least one step"));
+    assert_eq!(results[4].as_ref().unwrap_err().index, 5);
+    // the first-failure form stops at job #2
+    let m = message(&parse_jobs_yaml(src, "jobs.yaml").unwrap_err());
+    assert!(m.contains("unreadable"), "{m}");
+
+    let json = r#"[{"name": "a", "sequence": {"commands": [{"exec": "x"}]}},
+                   {"name": "b", "sequence": {"commands": [{"nothing": 1}]}},
+                   {"name": "c", "sequence": {"commands": {"x": 1}}},
+                   {"name": "d", "sequence": {"commands": [{"exec": "x"}]}}]"#;
+    let results = read_jobs_json(json, "jobs.json").unwrap();
+    let ok: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|j| j.name.as_str())
+        .collect();
+    assert_eq!(ok, ["a", "d"]);
+    let failed: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(|f| f.index)
+        .collect();
+    assert_eq!(failed, [2, 3]);
+    // a syntax error is the whole document's
+    assert!(read_jobs_json("[{\"name\": \"a\",}]", "bad.json").is_err());
 }
 
 #[test]
@@ -248,7 +414,7 @@ fn error_names_job_field_and_line() {
     assert!(m.contains("line 2"), "{m}");
 
     let e = parse_jobs_json(
-        "[{\"name\": \"a\", \"sequence\": {\"commands\": []}},\n {\"name\": \"b\", \"nodefilters\": {\"dispatch\": {\"threadcount\": \"many\"}}}]",
+        "[{\"name\": \"a\", \"sequence\": {\"commands\": [{\"exec\": \"x\"}]}},\n {\"name\": \"b\", \"nodefilters\": {\"dispatch\": {\"threadcount\": \"many\"}}}]",
         "jobs.json",
     )
     .unwrap_err();

@@ -184,7 +184,21 @@ fn request_text(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
 // The error is the finished 400 answer, built once per request.
 #[allow(clippy::result_large_err)]
 fn validate(name: &str, text: &str, scope: &PolicyScope) -> Result<(), Response> {
-    Policy::parse(name, text, scope).map(|_| ()).map_err(|v| {
+    let parsed = Policy::parse(name, text, scope).and_then(|p| {
+        // a file of no documents is valid in a policy directory (Rundeck's
+        // project archives hold such files), but uploading one is a mistake
+        if p.documents() == 0 {
+            Err(foredeck_core::acl::Validation {
+                policies: vec![foredeck_core::acl::PolicyErrors {
+                    policy: name.to_owned(),
+                    errors: vec!["the policy holds no document".into()],
+                }],
+            })
+        } else {
+            Ok(p)
+        }
+    });
+    parsed.map(|_| ()).map_err(|v| {
         (
             StatusCode::BAD_REQUEST,
             Json(json!({ "valid": false, "policies": v.policies })),

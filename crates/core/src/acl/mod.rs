@@ -19,6 +19,7 @@
 mod authorizer;
 mod eval;
 mod parse;
+mod yaml;
 
 pub use authorizer::AclAuthorizer;
 pub use eval::AclRules;
@@ -77,8 +78,8 @@ by:
 pub enum PolicyScope {
     /// A system policy: every document needs a `context:`.
     System,
-    /// A project's policy: its documents apply to that project only, with no
-    /// `context:` or with `context: {project: NAME}`.
+    /// A project's policy: its documents apply to that project only and,
+    /// as in Rundeck, name no `context:`.
     Project(String),
 }
 

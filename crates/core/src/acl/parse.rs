@@ -35,12 +35,15 @@ pub(super) fn parse(name: &str, text: &str, scope: &PolicyScope) -> Result<Polic
             other => other.to_string(),
         }));
     }
+    if let Some(e) = super::yaml::global_tag(text) {
+        return Err(whole(e));
+    }
     let mut docs = Vec::new();
     let mut invalid = Vec::new();
     for (i, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let index = i + 1;
         let label = format!("{name}[{index}]");
-        let value = match serde::Deserialize::deserialize(de) {
+        let value = match super::yaml::document(de) {
             Ok(v) => v,
             Err(e) => {
                 invalid.push(super::PolicyErrors {
@@ -52,6 +55,13 @@ pub(super) fn parse(name: &str, text: &str, scope: &PolicyScope) -> Result<Polic
         };
         if matches!(value, Value::Null) {
             // An empty document (a trailing `---`) holds no policy.
+            continue;
+        }
+        if let Some(e) = super::yaml::tag_error(&value) {
+            invalid.push(super::PolicyErrors {
+                policy: label,
+                errors: vec![e],
+            });
             continue;
         }
         let mut errors = Vec::new();
@@ -67,9 +77,8 @@ pub(super) fn parse(name: &str, text: &str, scope: &PolicyScope) -> Result<Polic
     if !invalid.is_empty() {
         return Err(Validation { policies: invalid });
     }
-    if docs.is_empty() {
-        return Err(whole("the policy holds no document".into()));
-    }
+    // as in Rundeck, a file of no documents (empty, or comments only) is
+    // valid and grants nothing
     Ok(Policy {
         name: name.to_owned(),
         docs,
@@ -110,14 +119,85 @@ fn get<'a>(m: &'a Mapping, key: &str) -> Option<&'a Value> {
     m.get(Value::String(key.to_owned()))
 }
 
+/// A pattern that matches nothing: what a `match:` pattern that does not
+/// compile stands for.
+pub(super) fn never() -> Regex {
+    // an empty class: compiles, matches no text
+    #[allow(clippy::expect_used)] // a constant pattern, tested
+    Regex::new(r"[^\s\S]").expect("the empty class compiles")
+}
+
+/// What Java's `Pattern` refuses that Rust's `regex` takes: a quantifier
+/// applied to a quantifier (`a**`, `a+*`, `a{2}+?*`); Java allows one lazy
+/// `?` or possessive `+` after a quantifier.
+fn java_refuses(pattern: &str) -> Option<String> {
+    let mut chars = pattern.char_indices().peekable();
+    let mut in_class = false;
+    // after a quantifier: whether its one modifier was seen
+    let mut after_quantifier: Option<bool> = None;
+    while let Some((i, c)) = chars.next() {
+        if in_class {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                ']' => in_class = false,
+                _ => {}
+            }
+            continue;
+        }
+        let quantifier = match c {
+            '*' | '+' | '?' => true,
+            '{' => chars
+                .clone()
+                .map(|(_, c)| c)
+                .take_while(|c| *c != '}')
+                .all(|c| c.is_ascii_digit() || c == ','),
+            _ => false,
+        };
+        if quantifier {
+            match after_quantifier {
+                Some(false) if c == '?' || c == '+' => after_quantifier = Some(true),
+                Some(_) => return Some(format!("Dangling meta character '{c}' near index {i}")),
+                None => {
+                    if c == '{' {
+                        for (_, c) in chars.by_ref() {
+                            if c == '}' {
+                                break;
+                            }
+                        }
+                    }
+                    after_quantifier = Some(false);
+                }
+            }
+            continue;
+        }
+        after_quantifier = None;
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => in_class = true,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// A regular expression matched against the whole value, as Java's
 /// `String.matches` does in Rundeck.
 pub(super) fn full_regex(pattern: &str) -> Result<Regex, String> {
+    if let Some(e) = java_refuses(pattern) {
+        return Err(format!("invalid regular expression '{pattern}': {e}"));
+    }
     RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(MAX_REGEX_BYTES)
         .build()
         .map_err(|e| format!("invalid regular expression '{pattern}': {e}"))
 }
+
+/// The sections a policy document may have (`id` is Rundeck's, unused).
+const POLICY_KEYS: &[&str] = &["by", "notBy", "id", "for", "context", "description"];
 
 fn document(
     index: usize,
@@ -132,7 +212,21 @@ fn document(
         ));
         return None;
     };
-    let description = get(m, "description").and_then(scalar).unwrap_or_default();
+    for key in m.keys() {
+        let k = scalar(key).unwrap_or_default();
+        if !POLICY_KEYS.contains(&k.as_str()) {
+            errors.push(format!(
+                "Policy contains invalid keys: [{k}], allowed keys: [by, id, for, context, description]"
+            ));
+        }
+    }
+    let description = match get(m, "description") {
+        None | Some(Value::Null) => {
+            errors.push("Policy is missing a description".into());
+            String::new()
+        }
+        Some(v) => scalar(v).unwrap_or_default(),
+    };
     let context = context(get(m, "context"), scope, errors);
     let rules = match get(m, "for") {
         None => {
@@ -184,6 +278,14 @@ fn context(v: Option<&Value>, scope: &PolicyScope, errors: &mut Vec<String>) -> 
             }
         };
     };
+    if let Some(p) = project_scope {
+        // as in Rundeck: a project's policy takes its project from where it
+        // is kept and may not name a context, even its own
+        errors.push(format!(
+            "Context section should not be specified, it is already set to: {{project={p}}}"
+        ));
+        return None;
+    }
     let Value::Mapping(m) = v else {
         errors.push(format!(
             "Section 'context:' must be a map with 'application:' or 'project:', found {}",
@@ -344,6 +446,19 @@ fn rule(kind: &str, n: usize, v: &Value, errors: &mut Vec<String>) -> Option<Rul
                 if props.is_empty() {
                     errors.push(format!("{at}: '{k}:' cannot be empty"));
                 }
+                let keys: Vec<String> = props.keys().filter_map(scalar).collect();
+                if keys.iter().any(|p| p == "allow" || p == "deny") {
+                    errors.push(format!(
+                        "{at}: Section '{k}:' should not contain 'allow:' or 'deny:'"
+                    ));
+                    continue;
+                }
+                if k == "contains" && keys.iter().any(|p| p != "tags") {
+                    errors.push(format!(
+                        "{at}: Section 'contains:' can only be applied to: 'tags'"
+                    ));
+                    continue;
+                }
                 for (p, pv) in props {
                     let Some(prop) = scalar(p) else {
                         errors.push(format!("{at}: '{k}:' property names must be text"));
@@ -367,15 +482,12 @@ fn rule(kind: &str, n: usize, v: &Value, errors: &mut Vec<String>) -> Option<Rul
                             r.equals.push((prop, values[0].clone()));
                         }
                         "match" => {
-                            let mut res = Vec::new();
-                            for pattern in &values {
-                                match full_regex(pattern) {
-                                    Ok(re) => res.push(re),
-                                    Err(e) => {
-                                        errors.push(format!("{at}: 'match: {{ {prop} }}': {e}"))
-                                    }
-                                }
-                            }
+                            // as in Rundeck, a pattern that does not compile
+                            // is taken and matches nothing
+                            let res = values
+                                .iter()
+                                .map(|p| full_regex(p).unwrap_or_else(|_| never()))
+                                .collect();
                             r.matches.push((prop, res));
                         }
                         "contains" => r.contains.push((prop, values)),
@@ -410,12 +522,41 @@ fn who(section: &str, v: &Value, errors: &mut Vec<String>) -> Option<Who> {
     let mut w = Who::default();
     for (key, value) in m {
         let k = scalar(key).unwrap_or_default();
-        let Some(values) = strings(value).filter(|v| !v.is_empty()) else {
-            errors.push(format!(
-                "Section '{section}: {{ {k}: ... }}' must be a value or a list of values, found {}",
-                kind_of(value)
-            ));
-            continue;
+        let values = match value {
+            Value::String(v) => vec![v.clone()],
+            Value::Sequence(items) => {
+                let texts: Option<Vec<String>> = items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(v) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                match texts {
+                    Some(t) if !t.is_empty() => t,
+                    Some(_) => {
+                        errors.push(format!(
+                            "Section '{section}: {{ {k}: [] }}' cannot be empty"
+                        ));
+                        continue;
+                    }
+                    None => {
+                        let bad = items.iter().find(|i| !matches!(i, Value::String(_)));
+                        errors.push(format!(
+                            "Section '{k}:' should contain only Strings, but saw a: {}",
+                            bad.map(kind_of).unwrap_or("nothing")
+                        ));
+                        continue;
+                    }
+                }
+            }
+            other => {
+                errors.push(format!(
+                    "Section '{k}:' should be a list or a String, but it was: {}",
+                    kind_of(other)
+                ));
+                continue;
+            }
         };
         match k.as_str() {
             "username" | "group" => {
@@ -427,18 +568,9 @@ fn who(section: &str, v: &Value, errors: &mut Vec<String>) -> Option<Who> {
                     }
                 }
             }
-            "urn" => {
-                for urn in values {
-                    match urn.split_once(':') {
-                        Some(("user" | "group" | "project", rest)) if !rest.is_empty() => {
-                            w.urns.push(urn)
-                        }
-                        _ => errors.push(format!(
-                            "Section '{section}: {{ urn }}': '{urn}' is not a URN (user:NAME, group:NAME or project:NAME)"
-                        )),
-                    }
-                }
-            }
+            // as in Rundeck, any text is taken; one that is not
+            // `user:NAME` or `group:NAME` matches no one
+            "urn" => w.urns.extend(values),
             _ => errors.push(format!(
                 "Section '{section}:' has an unknown key '{k}' (expected username, group or urn)"
             )),

@@ -280,7 +280,7 @@ fn validation_errors_name_the_document_and_the_problem() {
             "Section 'for:' is required",
         ),
         (
-            "context: {application: rundeck}\nfor: {job: [{allow: run}]}\n",
+            "description: t\ncontext: {application: rundeck}\nfor: {job: [{allow: run}]}\n",
             "t.aclpolicy[1]",
             "Section 'by:' or 'notBy:' is required",
         ),
@@ -290,72 +290,66 @@ fn validation_errors_name_the_document_and_the_problem() {
             "Section 'context:' is required",
         ),
         (
-            "context: {}\nfor: {job: [{allow: run}]}\nby: {group: a}\n",
+            "description: t\ncontext: {}\nfor: {job: [{allow: run}]}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "Section 'context:' cannot be empty",
         ),
         (
-            "context: {application: rundeck, project: x}\nfor: {job: [{allow: run}]}\nby: {group: a}\n",
+            "description: t\ncontext: {application: rundeck, project: x}\nfor: {job: [{allow: run}]}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "only contain one of",
         ),
         (
-            "context: {application: other}\nfor: {job: [{allow: run}]}\nby: {group: a}\n",
+            "description: t\ncontext: {application: other}\nfor: {job: [{allow: run}]}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "must be 'rundeck'",
         ),
         (
-            "context: {project: '('}\nfor: {job: [{allow: run}]}\nby: {group: a}\n",
+            "description: t\ncontext: {project: '('}\nfor: {job: [{allow: run}]}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "invalid regular expression '('",
         ),
         (
-            "context: {project: x}\nfor: {}\nby: {group: a}\n",
+            "description: t\ncontext: {project: x}\nfor: {}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "Section 'for:' cannot be empty",
         ),
         (
-            "context: {project: x}\nfor: {job: {allow: run}}\nby: {group: a}\n",
+            "description: t\ncontext: {project: x}\nfor: {job: {allow: run}}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "must be a list of rules",
         ),
         (
-            "context: {project: x}\nfor: {job: [{match: {name: a}}]}\nby: {group: a}\n",
+            "description: t\ncontext: {project: x}\nfor: {job: [{match: {name: a}}]}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "'for: { job: [1] }': must contain 'allow:' or 'deny:'",
         ),
         (
-            "context: {project: x}\nfor: {job: [{allow: run, mach: {name: a}}]}\nby: {group: a}\n",
+            "description: t\ncontext: {project: x}\nfor: {job: [{allow: run, mach: {name: a}}]}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "unknown key 'mach'",
         ),
         (
-            "context: {project: x}\nfor: {job: [{allow: run, equals: {name: [a, b]}}]}\nby: {group: a}\n",
+            "description: t\ncontext: {project: x}\nfor: {job: [{allow: run, equals: {name: [a, b]}}]}\nby: {group: a}\n",
             "t.aclpolicy[1]",
             "must be a single value",
         ),
         (
-            "context: {project: x}\nfor: {job: [{allow: run}]}\nby: {}\n",
+            "description: t\ncontext: {project: x}\nfor: {job: [{allow: run}]}\nby: {}\n",
             "t.aclpolicy[1]",
             "Section 'by:' cannot be empty",
         ),
         (
-            "context: {project: x}\nfor: {job: [{allow: run}]}\nby: {role: a}\n",
+            "description: t\ncontext: {project: x}\nfor: {job: [{allow: run}]}\nby: {role: a}\n",
             "t.aclpolicy[1]",
             "unknown key 'role'",
         ),
         (
-            "context: {project: x}\nfor: {job: [{allow: run}]}\nnotBy: {group: a}\n",
+            "description: t\ncontext: {project: x}\nfor: {job: [{allow: run}]}\nnotBy: {group: a}\n",
             "t.aclpolicy[1]",
             "can only deny",
         ),
-        (
-            "context: {project: x}\nfor: {job: [{allow: run}]}\nby: {urn: 'alice'}\n",
-            "t.aclpolicy[1]",
-            "is not a URN",
-        ),
         ("- a\n- b\n", "t.aclpolicy[1]", "found a list"),
-        ("", "t.aclpolicy", "holds no document"),
         ("a: [\n", "t.aclpolicy", "line"),
     ];
     for (text, policy, message) in cases {
@@ -398,27 +392,23 @@ fn project_policies_apply_to_their_project_only() {
     assert!(r.allowed(&s, "run", &job, &project("ops")));
     assert!(!r.allowed(&s, "run", &job, &project("ops2")));
     assert!(!r.allowed(&s, "run", &job, &AuthContext::Application));
-    Policy::parse(
-        "p",
-        "context: {project: ops}\nfor: {job: [{allow: run}]}\nby: {group: dev}\n",
-        &scope,
-    )
-    .unwrap();
-    let e = errors_of(
-        "p",
-        "context: {project: '.*'}\nfor: {job: [{allow: run}]}\nby: {group: dev}\n",
-        &scope,
-    );
-    assert!(e[0].1[0].contains("must be 'ops'"), "{e:?}");
-    let e = errors_of(
-        "p",
-        "context: {application: rundeck}\nfor: {job: [{allow: run}]}\nby: {group: dev}\n",
-        &scope,
-    );
-    assert!(
-        e[0].1[0].contains("not allowed in a policy of project 'ops'"),
-        "{e:?}"
-    );
+    // as in Rundeck, a project's policy names no context, not even its own
+    for context in [
+        "{project: ops}",
+        "{project: '.*'}",
+        "{application: rundeck}",
+    ] {
+        let e = errors_of(
+            "p",
+            &format!("description: x\ncontext: {context}\nfor: {{job: [{{allow: run}}]}}\nby: {{group: dev}}\n"),
+            &scope,
+        );
+        assert_eq!(
+            e[0].1,
+            ["Context section should not be specified, it is already set to: {project=ops}"],
+            "{context}"
+        );
+    }
     // The system scope requires a context.
     let e = errors_of("p", no_context, &PolicyScope::System);
     assert_eq!(e[0].1, ["Section 'context:' is required"]);
@@ -466,7 +456,7 @@ async fn the_authorizer_loads_store_policies_and_refreshes() {
         .put_acl_policy(&put(
             None,
             "dev.aclpolicy",
-            "context: {project: '.*'}\nfor: {job: [{allow: read}]}\nby: {group: dev}\n",
+            "description: t\ncontext: {project: '.*'}\nfor: {job: [{allow: read}]}\nby: {group: dev}\n",
         ))
         .await
         .unwrap();
@@ -487,7 +477,7 @@ async fn the_authorizer_loads_store_policies_and_refreshes() {
         .put_acl_policy(&put(
             Some("ops"),
             "ops.aclpolicy",
-            "for: {job: [{allow: run}, {equals: {name: j}, deny: read}]}\nby: {group: dev}\n",
+            "description: t\nfor: {job: [{allow: run}, {equals: {name: j}, deny: read}]}\nby: {group: dev}\n",
         ))
         .await
         .unwrap();
@@ -525,7 +515,7 @@ async fn spawn_refresh_picks_up_changes() {
         .put_acl_policy(&AclPolicy {
             project: None,
             name: "ops.aclpolicy".into(),
-            content: "context: {application: rundeck}\nfor: {project: [{allow: read}]}\nby: {group: ops}\n".into(),
+            content: "description: t\ncontext: {application: rundeck}\nfor: {project: [{allow: read}]}\nby: {group: ops}\n".into(),
             modified: chrono::Utc::now(),
         })
         .await
@@ -606,5 +596,91 @@ by:
                 );
             }
         }
+    }
+}
+
+/// Issue 26 item 6: what Rundeck's policy validation refuses and accepts.
+#[test]
+fn validation_follows_rundeck() {
+    use super::{Policy, PolicyScope};
+    let sys = PolicyScope::System;
+    let base =
+        "description: d\ncontext: {project: p}\nby: {group: ops}\nfor:\n  job:\n  - allow: run\n";
+    assert!(Policy::parse("ok", base, &sys).is_ok());
+    let refused = |text: &str, want: &str| {
+        let e = Policy::parse("t", text, &sys).unwrap_err().to_string();
+        assert!(e.contains(want), "{text}\n{e}");
+    };
+    refused(
+        &base.replace("description: d\n", ""),
+        "Policy is missing a description",
+    );
+    refused(
+        &format!("{base}extra: 1\n"),
+        "Policy contains invalid keys: [extra], allowed keys: [by, id, for, context, description]",
+    );
+    refused(
+        &base.replace("group: ops", "group: 1234"),
+        "Section 'group:' should be a list or a String",
+    );
+    refused(
+        &base.replace("group: ops", "group: [ops, 12]"),
+        "Section 'group:' should contain only Strings",
+    );
+    refused(
+        &base.replace("- allow: run", "- allow: run\n    match: {allow: x}"),
+        "Section 'match:' should not contain 'allow:' or 'deny:'",
+    );
+    refused(
+        &base.replace("- allow: run", "- allow: run\n    contains: {name: x}"),
+        "Section 'contains:' can only be applied to: 'tags'",
+    );
+    refused(
+        &base.replace("project: p", "project: 'pro**'"),
+        "Dangling meta character '*'",
+    );
+    refused(
+        &base.replace("description: d", "description: !!java.lang.Object"),
+        "Global tag is not allowed: tag:yaml.org,2002:java.lang.Object",
+    );
+    // taken by Rundeck: any urn, a match pattern that does not compile
+    // (it matches nothing), a repeated key (the last wins), core tags
+    assert!(Policy::parse("t", &base.replace("group: ops", "urn: 'not-a-urn'"), &sys).is_ok());
+    let bad_match = base.replace(
+        "- allow: run",
+        "- allow: run\n    match: {name: '(unclosed'}",
+    );
+    assert!(Policy::parse("t", &bad_match, &sys).is_ok());
+    let twice = base.replace("description: d\n", "description: a\ndescription: d\n");
+    assert!(Policy::parse("t", &twice, &sys).is_ok());
+    assert!(Policy::parse(
+        "t",
+        &base.replace("description: d", "description: !!str d"),
+        &sys
+    )
+    .is_ok());
+    assert!(Policy::parse(
+        "t",
+        &base.replace("description: d", "description: 'a !!b'"),
+        &sys
+    )
+    .is_ok());
+    assert!(Policy::parse(
+        "t",
+        &base.replace("description: d", "description: wow!! great # !!x"),
+        &sys
+    )
+    .is_ok());
+    // a project's policy names no context, as in Rundeck
+    let project = PolicyScope::Project("p".into());
+    let e = Policy::parse("t", base, &project).unwrap_err().to_string();
+    assert!(
+        e.contains("Context section should not be specified, it is already set to: {project=p}"),
+        "{e}"
+    );
+    assert!(Policy::parse("t", &base.replace("context: {project: p}\n", ""), &project).is_ok());
+    // the pattern that does not compile matches nothing
+    for text in ["", "anything", "\n"] {
+        assert!(!super::parse::never().is_match(text));
     }
 }

@@ -302,7 +302,7 @@ async fn avg_duration_notification_fires_only_past_average_plus_threshold() {
         job.uuid = Some("avg-job".into());
         job.notify_avg_duration_threshold = Some("+30".into());
         job.notification = Some(crate::model::Notifications {
-            onavgduration: Some(crate::model::Notification::default()),
+            onavgduration: Some(crate::model::Notification::default().into()),
             ..Default::default()
         });
         job

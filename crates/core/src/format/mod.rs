@@ -3,19 +3,30 @@
 //!
 //! # Jobs
 //!
-//! A job document is a list of jobs, as Rundeck exports it; a single job
-//! mapping (object in JSON) is accepted as a list of one. Every job is read
+//! A job document is a list of jobs, as Rundeck exports it; as in Rundeck,
+//! a single job mapping (object in JSON) is refused ("Expected list data"),
+//! and so is a list with an item that is not a mapping. Every job is read
 //! on its own, so an error names the job (its `name`, or its 1-based position
 //! `#N` when it has none), the field path inside it and, where the parser
 //! knows it, the line and column. Each job read is then checked with
-//! [`validate_job`].
+//! [`validate_job`]. [`read_jobs_yaml`] and [`read_jobs_json`] report each
+//! job that fails in its place and read the others, as Rundeck's import
+//! does; [`parse_jobs_yaml`] and [`parse_jobs_json`] stop at the first.
 //!
 //! Fields this version does not model are kept in the model's `extra` maps
 //! and written back on export, so import then export loses nothing.
 //!
 //! A Rundeck job carries its identifier as `uuid` and often also as `id`. On
 //! import, `id` fills `uuid` when `uuid` is absent and is dropped when it
-//! equals `uuid`; a differing `id` is kept as an unknown field.
+//! equals `uuid` or is null; a differing `id` is kept as an unknown field.
+//! An export writes `id` beside `uuid` with the same value and leaves out
+//! `project`, as Rundeck's does.
+//!
+//! Booleans and numbers a document wrote as strings (`threadcount: '3'`,
+//! `nodeStep: 'true'`), and `false` values it wrote where an export would
+//! leave them out, are recorded in the model's `written` fields
+//! ([`crate::model::Written`]) and written back the same way, so that an
+//! import then export changes no field's type.
 //!
 //! # Job XML
 //!
@@ -54,7 +65,10 @@ mod xml_read;
 mod xml_tree;
 mod xml_write;
 
-pub use jobs::{jobs_to_json, jobs_to_yaml, parse_jobs_json, parse_jobs_yaml};
+pub use jobs::{
+    jobs_to_json, jobs_to_yaml, parse_jobs_json, parse_jobs_yaml, read_jobs_json, read_jobs_yaml,
+    JobFailure, JobResults,
+};
 pub use nodes::{nodes_to_json, nodes_to_yaml, parse_nodes, parse_nodes_json, parse_nodes_yaml};
 pub use validate::validate_job;
 pub use xml_read::parse_jobs_xml;

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 /// `/`, no steps, bad option names or duplicates, option regexes that do not
 /// compile, defaults outside enforced values or not matching the regex,
 /// empty commands or scripts, job references without a target, a thread
-/// count of 0, and unparsable `timeout`, `retry`, `loglimit` or
+/// count of 0, an option `valuesUrl` that is not a URL (Rundeck's "Not a
+/// valid URL"; one with `${...}` references is taken), and unparsable `timeout`, `retry`, `loglimit` or
 /// `notifyAvgDurationThreshold` values, and a durable parallel workflow.
 ///
 /// The error is [`Error::InvalidJob`] naming the job and the field path.
@@ -169,6 +170,13 @@ fn check_options(job: &Job) -> Check {
                         opt.name
                     ),
                 );
+            }
+        }
+        if let Some(u) = &opt.values_url {
+            // Rundeck's `option.valuesUrl.invalid.message`; a URL with
+            // `${...}` references is checked once they are expanded
+            if !u.contains("${") && url::Url::parse(u.trim()).is_err() {
+                return fail(at("valuesUrl"), format!("Not a valid URL: `{u}`"));
             }
         }
         if opt.enforced && opt.values_url.is_none() {

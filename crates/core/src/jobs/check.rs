@@ -55,8 +55,11 @@ pub fn check_notification_urls(job: &Job) -> Result<(), String> {
         ("onretryablefailure", &n.onretryablefailure),
         ("onavgduration", &n.onavgduration),
     ];
-    for (name, notification) in triggers {
-        let Some(urls) = notification.as_ref().and_then(|n| n.urls.as_deref()) else {
+    let each = triggers
+        .into_iter()
+        .flat_map(|(name, set)| set.iter().flat_map(|s| s.iter()).map(move |n| (name, n)));
+    for (name, notification) in each {
+        let Some(urls) = notification.urls.as_deref() else {
             continue;
         };
         for u in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
@@ -74,15 +77,15 @@ pub fn check_notification_urls(job: &Job) -> Result<(), String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::{Notification, Notifications, Workflow};
+    use crate::model::{Notification, NotificationSet, Notifications, Workflow};
 
     fn hooked(urls: &str) -> Job {
         let mut job = Job::new("j", Workflow::default());
         job.notification = Some(Notifications {
-            onfailure: Some(Notification {
+            onfailure: Some(NotificationSet::One(Notification {
                 urls: Some(urls.into()),
                 ..Notification::default()
-            }),
+            })),
             ..Notifications::default()
         });
         job

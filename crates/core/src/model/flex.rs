@@ -31,29 +31,6 @@ pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, 
     bool(d).map(Some)
 }
 
-/// Reads a non-negative integer written as a number or a string.
-pub(crate) fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = u32;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a non-negative integer")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
-            u32::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
-            u32::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
-            v.trim()
-                .parse()
-                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-        }
-    }
-    d.deserialize_any(V)
-}
-
 /// Reads any scalar (string, number, boolean) as a string.
 pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     struct V;
@@ -176,4 +153,159 @@ pub(crate) fn is_false(v: &bool) -> bool {
 
 pub(crate) fn yes() -> bool {
     true
+}
+
+/// How a scalar field was written in the document it was read from, where
+/// that is not how Foredeck would write it by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Form {
+    /// As a string (`threadcount: '3'`, `nodeStep: 'true'`).
+    Quoted,
+    /// In its own type, although it holds the value an export would leave
+    /// out (`successOnEmptyNodeFilter: false`).
+    Plain,
+}
+
+/// The forms of a structure's scalar fields that an export must write back
+/// as they were read (a Rundeck export quotes some numbers and booleans and
+/// writes some `false` values): an import then export changes no field's
+/// type and drops no field the document had.
+///
+/// It is presentation only: two jobs that differ only in how their values
+/// were written are equal.
+#[derive(Clone, Debug, Default)]
+pub struct Written(Vec<(&'static str, Form)>);
+
+impl PartialEq for Written {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Written {}
+
+impl Written {
+    /// How `field` was written, when that must be kept.
+    pub fn form(&self, field: &str) -> Option<Form> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, form)| *form)
+    }
+
+    /// Records how `field` was written.
+    pub fn set(&mut self, field: &'static str, form: Form) {
+        match self.0.iter_mut().find(|(f, _)| *f == field) {
+            Some(slot) => slot.1 = form,
+            None => self.0.push((field, form)),
+        }
+    }
+
+    /// Takes a field as read, recording its form.
+    pub(crate) fn read<T>(&mut self, field: &'static str, v: Option<Flexed<T>>) -> Option<T> {
+        let v = v?;
+        self.set(field, if v.quoted { Form::Quoted } else { Form::Plain });
+        Some(v.value)
+    }
+
+    /// How to write a field: in its recorded form, else in its own type
+    /// when `shown` (a field left out when false passes `value`).
+    pub(crate) fn write<T>(&self, field: &str, value: T, shown: bool) -> Option<Flexed<T>> {
+        match self.form(field) {
+            Some(form) => Some(Flexed {
+                value,
+                quoted: form == Form::Quoted,
+            }),
+            None => shown.then_some(Flexed {
+                value,
+                quoted: false,
+            }),
+        }
+    }
+}
+
+/// A boolean or integer as a document wrote it: in its own type or quoted.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Flexed<T> {
+    pub(crate) value: T,
+    pub(crate) quoted: bool,
+}
+
+impl<T: serde::Serialize + fmt::Display> serde::Serialize for Flexed<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.quoted {
+            s.collect_str(&self.value)
+        } else {
+            self.value.serialize(s)
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Flexed<bool> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Flexed<bool>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true or false")
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(Flexed {
+                    value,
+                    quoted: false,
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                let value = match v.trim().to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                };
+                Ok(Flexed {
+                    value,
+                    quoted: true,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Flexed<u32> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Flexed<u32>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a non-negative integer")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                let value = u32::try_from(v)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))?;
+                Ok(Flexed {
+                    value,
+                    quoted: false,
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                let value = u32::try_from(v)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))?;
+                Ok(Flexed {
+                    value,
+                    quoted: false,
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                let value = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))?;
+                Ok(Flexed {
+                    value,
+                    quoted: true,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

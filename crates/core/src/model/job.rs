@@ -1,7 +1,7 @@
 //! Jobs: a workflow with options, a node filter, a schedule and settings.
 
 use super::dispatch::NodeFilters;
-use super::flex;
+use super::flex::{self, Flexed, Written};
 use super::option::JobOption;
 use super::step::Workflow;
 use super::Extra;
@@ -25,7 +25,8 @@ pub enum LogLevel {
     Info,
     /// Warnings and errors only.
     Warn,
-    /// Errors only.
+    /// Errors only (Rundeck also reads `ERR`).
+    #[serde(alias = "ERR")]
     Error,
 }
 
@@ -507,22 +508,83 @@ impl Schedule {
 pub struct Notifications {
     /// When an execution starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub onstart: Option<Notification>,
+    pub onstart: Option<NotificationSet>,
     /// When an execution succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub onsuccess: Option<Notification>,
+    pub onsuccess: Option<NotificationSet>,
     /// When an execution fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub onfailure: Option<Notification>,
+    pub onfailure: Option<NotificationSet>,
     /// When an execution fails and will be retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub onretryablefailure: Option<Notification>,
+    pub onretryablefailure: Option<NotificationSet>,
     /// When an execution runs longer than its average (plus threshold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub onavgduration: Option<Notification>,
+    pub onavgduration: Option<NotificationSet>,
     /// Fields this version does not know, kept for export.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// A trigger's notifications as written: Rundeck's map form (one entry,
+/// which may hold `email`, `urls` and `plugin` together) or its list form
+/// (`onsuccess: [{email: ...}, {urls: ..., format: xml}, {plugin: ...}]`),
+/// each written back in the form it was read in.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per trigger; boxing would only complicate matching
+pub enum NotificationSet {
+    /// The map form.
+    One(Notification),
+    /// The list form.
+    List(Vec<Notification>),
+}
+
+impl NotificationSet {
+    /// Every notification of the trigger, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Notification> {
+        match self {
+            NotificationSet::One(n) => std::slice::from_ref(n).iter(),
+            NotificationSet::List(l) => l.iter(),
+        }
+    }
+}
+
+impl From<Notification> for NotificationSet {
+    fn from(n: Notification) -> Self {
+        NotificationSet::One(n)
+    }
+}
+
+impl Serialize for NotificationSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            NotificationSet::One(n) => n.serialize(s),
+            NotificationSet::List(l) => l.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NotificationSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // a visitor rather than an untagged enum, so an error inside either
+        // form keeps its path and line
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = NotificationSet;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a notification (`email`, `urls`, `plugin`) or a list of them")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Notification::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(NotificationSet::One)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<Notification>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(NotificationSet::List)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One trigger's notifications.
@@ -551,24 +613,56 @@ pub struct Notification {
 
 /// Email notification settings.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "RawEmail", into = "RawEmail")]
 pub struct EmailNotification {
     /// Comma-separated recipients.
-    #[serde(default)]
     pub recipients: String,
     /// Subject template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Attach the log.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub attach_log: bool,
+    /// How its flags were written, to write them back alike.
+    pub written: Written,
     /// Fields this version does not know, kept for export.
-    #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// [`EmailNotification`] as documents write it.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEmail {
+    #[serde(default)]
+    recipients: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attach_log: Option<Flexed<bool>>,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
+impl From<RawEmail> for EmailNotification {
+    fn from(r: RawEmail) -> Self {
+        let mut written = Written::default();
+        EmailNotification {
+            recipients: r.recipients,
+            subject: r.subject,
+            attach_log: written.read("attachLog", r.attach_log).unwrap_or(false),
+            written,
+            extra: r.extra,
+        }
+    }
+}
+
+impl From<EmailNotification> for RawEmail {
+    fn from(e: EmailNotification) -> Self {
+        RawEmail {
+            attach_log: e.written.write("attachLog", e.attach_log, e.attach_log),
+            recipients: e.recipients,
+            subject: e.subject,
+            extra: e.extra,
+        }
+    }
 }
 
 impl fmt::Display for LogLevel {

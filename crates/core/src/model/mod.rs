@@ -15,9 +15,10 @@ pub use execution::{
     ExecState, Execution, ExecutionStatus, ExecutionType, NagiosStatus, NodeStepState, NodeSummary,
     StepState, WorkflowState,
 };
+pub use flex::{Form, Written};
 pub use job::{
-    EmailNotification, Job, JobSummary, LogLevel, LogLimitAction, Notification, Notifications,
-    Retry, Schedule, ScheduleDay, ScheduleTime, ScriptTokens, StructuredSchedule,
+    EmailNotification, Job, JobSummary, LogLevel, LogLimitAction, Notification, NotificationSet,
+    Notifications, Retry, Schedule, ScheduleDay, ScheduleTime, ScriptTokens, StructuredSchedule,
 };
 pub use log::{decode_line, LogEvent, Stream};
 pub use node::{canonical_attribute, parse_tags, Node};

@@ -1,7 +1,7 @@
 //! Workflow steps and the workflow that sequences them.
 
 use super::dispatch::NodeFilters;
-use super::flex;
+use super::flex::{self, Flexed, Written};
 use super::Extra;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -70,6 +70,8 @@ pub struct Step {
     pub keepgoing_on_success: bool,
     /// Step-level plugins (log filters), kept as written.
     pub plugins: Option<serde_json::Value>,
+    /// How its flags were written, to write them back alike.
+    pub written: Written,
     /// Fields this version does not know, kept for export.
     pub extra: Extra,
 }
@@ -83,6 +85,7 @@ impl Step {
             errorhandler: None,
             keepgoing_on_success: false,
             plugins: None,
+            written: Written::default(),
             extra: Extra::new(),
         }
     }
@@ -168,72 +171,116 @@ pub enum StepKind {
 
 /// A reference to another job.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "RawJobRef", into = "RawJobRef")]
 pub struct JobRef {
     /// Name of the referenced job.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Group of the referenced job.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub group: Option<String>,
     /// UUID of the referenced job (takes precedence over name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
     /// Project of the referenced job (default: the same project).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// Argument string: `-opt value -other "two words"`.
+    pub args: Option<String>,
+    /// Run once per node of the calling job, on that node.
+    pub node_step: bool,
+    /// Override of the referenced job's node filter.
+    pub nodefilters: Option<NodeFilters>,
+    /// Fail when the referenced job has execution disabled.
+    pub fail_on_disable: bool,
+    /// Use the calling job's nodes.
+    pub child_nodes: bool,
+    /// Pass the calling job's options through.
+    pub import_options: bool,
+    /// Do not send the referenced job's notifications.
+    pub ignore_notifications: bool,
+    /// How its flags were written, to write them back alike.
+    pub written: Written,
+    /// Fields this version does not know, kept for export.
+    pub extra: Extra,
+}
+
+/// [`JobRef`] as documents write it.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawJobRef {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    name: String,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "flex::opt_string"
     )]
-    pub args: Option<String>,
-    /// Run once per node of the calling job, on that node.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
-    pub node_step: bool,
-    /// Override of the referenced job's node filter.
+    group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nodefilters: Option<NodeFilters>,
-    /// Fail when the referenced job has execution disabled.
+    uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    project: Option<String>,
     #[serde(
         default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
     )]
-    pub fail_on_disable: bool,
-    /// Use the calling job's nodes.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
-    pub child_nodes: bool,
-    /// Pass the calling job's options through.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
-    pub import_options: bool,
-    /// Do not send the referenced job's notifications.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
-    pub ignore_notifications: bool,
-    /// Fields this version does not know, kept for export.
+    args: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node_step: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nodefilters: Option<NodeFilters>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fail_on_disable: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    child_nodes: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    import_options: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ignore_notifications: Option<Flexed<bool>>,
     #[serde(flatten)]
-    pub extra: Extra,
+    extra: Extra,
+}
+
+impl From<RawJobRef> for JobRef {
+    fn from(r: RawJobRef) -> Self {
+        let mut w = Written::default();
+        JobRef {
+            name: r.name,
+            group: r.group,
+            uuid: r.uuid,
+            project: r.project,
+            args: r.args,
+            node_step: w.read("nodeStep", r.node_step).unwrap_or(false),
+            nodefilters: r.nodefilters,
+            fail_on_disable: w.read("failOnDisable", r.fail_on_disable).unwrap_or(false),
+            child_nodes: w.read("childNodes", r.child_nodes).unwrap_or(false),
+            import_options: w.read("importOptions", r.import_options).unwrap_or(false),
+            ignore_notifications: w
+                .read("ignoreNotifications", r.ignore_notifications)
+                .unwrap_or(false),
+            written: w,
+            extra: r.extra,
+        }
+    }
+}
+
+impl From<JobRef> for RawJobRef {
+    fn from(j: JobRef) -> Self {
+        let w = &j.written;
+        let flag = |field: &str, v: bool| w.write(field, v, v);
+        RawJobRef {
+            node_step: flag("nodeStep", j.node_step),
+            fail_on_disable: flag("failOnDisable", j.fail_on_disable),
+            child_nodes: flag("childNodes", j.child_nodes),
+            import_options: flag("importOptions", j.import_options),
+            ignore_notifications: flag("ignoreNotifications", j.ignore_notifications),
+            name: j.name,
+            group: j.group,
+            uuid: j.uuid,
+            project: j.project,
+            args: j.args,
+            nodefilters: j.nodefilters,
+            extra: j.extra,
+        }
+    }
 }
 
 /// The flat shape of a step in Rundeck files; converted to [`Step`].
@@ -282,44 +329,28 @@ struct RawStep {
         deserialize_with = "flex::opt_string"
     )]
     script_interpreter: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_bool"
-    )]
-    interpreter_args_quoted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    interpreter_args_quoted: Option<Flexed<bool>>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "flex::opt_string"
     )]
     file_extension: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_bool"
-    )]
-    expand_token_in_script_file: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expand_token_in_script_file: Option<Flexed<bool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jobref: Option<JobRef>,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     plugin_type: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_bool"
-    )]
-    node_step: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node_step: Option<Flexed<bool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     configuration: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     errorhandler: Option<Box<Step>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_bool"
-    )]
-    keepgoing_on_success: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keepgoing_on_success: Option<Flexed<bool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plugins: Option<serde_json::Value>,
     #[serde(flatten)]
@@ -330,13 +361,20 @@ impl TryFrom<RawStep> for Step {
     type Error = String;
 
     fn try_from(r: RawStep) -> Result<Step, String> {
+        let mut w = Written::default();
         let spec = ScriptSpec {
             args: r.args.clone(),
             interpreter: r.script_interpreter,
-            args_quoted: r.interpreter_args_quoted.unwrap_or(false),
+            args_quoted: w
+                .read("interpreterArgsQuoted", r.interpreter_args_quoted)
+                .unwrap_or(false),
             file_extension: r.file_extension,
-            expand_tokens: r.expand_token_in_script_file.unwrap_or(true),
+            expand_tokens: w
+                .read("expandTokenInScriptFile", r.expand_token_in_script_file)
+                .unwrap_or(true),
         };
+        let node_step = w.read("nodeStep", r.node_step);
+        let keepgoing_on_success = w.read("keepgoingOnSuccess", r.keepgoing_on_success);
         let mut kinds = Vec::new();
         if let Some(exec) = r.exec {
             kinds.push(StepKind::Command { exec });
@@ -360,7 +398,7 @@ impl TryFrom<RawStep> for Step {
             });
         }
         if let Some(mut jr) = r.jobref {
-            if let Some(ns) = r.node_step {
+            if let Some(ns) = node_step {
                 jr.node_step = jr.node_step || ns;
             }
             kinds.push(StepKind::JobRef(jr));
@@ -368,7 +406,7 @@ impl TryFrom<RawStep> for Step {
         if let Some(plugin_type) = r.plugin_type {
             kinds.push(StepKind::Plugin {
                 plugin_type,
-                node_step: r.node_step.unwrap_or(true),
+                node_step: node_step.unwrap_or(true),
                 configuration: r.configuration.unwrap_or_default(),
             });
         }
@@ -396,8 +434,9 @@ impl TryFrom<RawStep> for Step {
             kind,
             description: r.description,
             errorhandler: r.errorhandler,
-            keepgoing_on_success: r.keepgoing_on_success.unwrap_or(false),
+            keepgoing_on_success: keepgoing_on_success.unwrap_or(false),
             plugins: r.plugins,
+            written: w,
             extra: r.extra,
         })
     }
@@ -405,10 +444,15 @@ impl TryFrom<RawStep> for Step {
 
 impl From<Step> for RawStep {
     fn from(s: Step) -> RawStep {
+        let w = s.written;
         let mut r = RawStep {
             description: s.description,
             errorhandler: s.errorhandler,
-            keepgoing_on_success: s.keepgoing_on_success.then_some(true),
+            keepgoing_on_success: w.write(
+                "keepgoingOnSuccess",
+                s.keepgoing_on_success,
+                s.keepgoing_on_success,
+            ),
             plugins: s.plugins,
             extra: s.extra,
             ..RawStep::default()
@@ -416,9 +460,14 @@ impl From<Step> for RawStep {
         let set_spec = |r: &mut RawStep, spec: ScriptSpec| {
             r.args = spec.args;
             r.script_interpreter = spec.interpreter;
-            r.interpreter_args_quoted = spec.args_quoted.then_some(true);
+            r.interpreter_args_quoted =
+                w.write("interpreterArgsQuoted", spec.args_quoted, spec.args_quoted);
             r.file_extension = spec.file_extension;
-            r.expand_token_in_script_file = (!spec.expand_tokens).then_some(false);
+            r.expand_token_in_script_file = w.write(
+                "expandTokenInScriptFile",
+                spec.expand_tokens,
+                !spec.expand_tokens,
+            );
         };
         match s.kind {
             StepKind::Command { exec } => r.exec = Some(exec),
@@ -434,14 +483,18 @@ impl From<Step> for RawStep {
                 r.scripturl = Some(url);
                 set_spec(&mut r, spec);
             }
-            StepKind::JobRef(jr) => r.jobref = Some(jr),
+            StepKind::JobRef(jr) => {
+                // `nodeStep` written beside `jobref` rather than inside it
+                r.node_step = w.write("nodeStep", jr.node_step, false);
+                r.jobref = Some(jr);
+            }
             StepKind::Plugin {
                 plugin_type,
                 node_step,
                 configuration,
             } => {
                 r.plugin_type = Some(plugin_type);
-                r.node_step = Some(node_step);
+                r.node_step = w.write("nodeStep", node_step, true);
                 r.configuration = (!configuration.is_empty()).then_some(configuration);
             }
         }

@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header::HeaderMap;
 use axum::Json;
+use foredeck_core::format::JobFailure;
 use foredeck_core::jobs::{OnDuplicate, SaveError, Saved};
 use foredeck_core::Job;
 use serde_json::{json, Value};
@@ -59,7 +60,10 @@ fn import_is_yaml(
 /// `Content-Type`. Options (query parameters, or form fields): `dupeOption`
 /// (`create` (default, as Rundeck; a job whose group and name exist fails),
 /// `update`, `skip`) and `uuidOption` (`preserve`
-/// (default), `remove`). Answers which jobs succeeded, failed or were skipped.
+/// (default), `remove`). Answers which jobs succeeded, failed (with their
+/// 1-based `index`, `name` and `error`) or were skipped; a job that cannot
+/// be read fails alone, and only a document that cannot be read at all is a
+/// 400.
 pub(crate) async fn import(
     State(state): State<ApiState>,
     caller: Caller,
@@ -109,14 +113,24 @@ pub(crate) async fn import(
             (text, "request body", yaml)
         }
     };
-    let jobs = if yaml {
-        foredeck_core::format::parse_jobs_yaml(text, source)?
+    // a document that cannot be read at all is a 400; a job that cannot be
+    // read or fails its checks is reported in `failed` and the others are
+    // imported, as in Rundeck
+    let results = if yaml {
+        foredeck_core::format::read_jobs_yaml(text, source)?
     } else {
-        foredeck_core::format::parse_jobs_json(text, source)?
+        foredeck_core::format::read_jobs_json(text, source)?
     };
     let (mut succeeded, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, mut job) in jobs.into_iter().enumerate() {
+    for (i, read) in results.into_iter().enumerate() {
         let index = i + 1;
+        let mut job = match read {
+            Ok(job) => job,
+            Err(f) => {
+                failed.push(unread_entry(&project, &f));
+                continue;
+            }
+        };
         job.project = Some(project.clone());
         if remove_uuids {
             job.uuid = None;
@@ -140,6 +154,24 @@ pub(crate) async fn import(
         "failed": failed,
         "skipped": skipped,
     })))
+}
+
+/// The `failed` entry of a job that could not be read or failed its checks:
+/// its position, what could be read of its name and group, and why.
+fn unread_entry(project: &str, f: &JobFailure) -> Value {
+    // a name or group over its limit is the error: not echoed whole
+    let shown = |s: &Option<String>, max: usize| match s {
+        Some(s) if s.chars().count() > max => s.chars().take(64).chain(['…']).collect(),
+        Some(s) => s.clone(),
+        None => String::new(),
+    };
+    json!({
+        "index": f.index,
+        "name": shown(&f.name, foredeck_core::names::JOB_NAME_MAX),
+        "group": shown(&f.group, foredeck_core::names::GROUP_MAX),
+        "project": project,
+        "error": f.error.to_string(),
+    })
 }
 
 /// Saves one job of an import through core's job service and records it;

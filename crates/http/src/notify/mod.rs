@@ -32,10 +32,11 @@ pub use config::{NotifyConfig, SmtpConfig, SmtpSecurity, WebhookPolicy};
 
 use async_trait::async_trait;
 use email::{email_body, DEFAULT_SUBJECT};
-use foredeck_core::model::{Execution, Job};
+use foredeck_core::model::{Execution, Job, Notification};
 use foredeck_core::{Error, NotificationTrigger, Notifier, Result, Store};
 use lettre::message::Mailbox;
 use payload::{expand, for_trigger, json_payload, properties, trigger_name, xml_payload};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{Notify, Semaphore};
@@ -123,38 +124,30 @@ impl StandardNotifier {
     }
 }
 
-#[async_trait]
-impl Notifier for StandardNotifier {
-    async fn flush(&self) {
-        StandardNotifier::flush(self).await
-    }
-
-    async fn notify(
+impl StandardNotifier {
+    /// Starts the deliveries of one notification of a trigger; what cannot
+    /// be sent is added to `problems`.
+    fn send(
         &self,
         trigger: NotificationTrigger,
         job: &Job,
         execution: &Execution,
-    ) -> Result<()> {
-        let Some(n) = job
-            .notification
-            .as_ref()
-            .and_then(|n| for_trigger(n, trigger))
-        else {
-            return Ok(());
-        };
+        props: &BTreeMap<&'static str, String>,
+        n: &Notification,
+        problems: &mut Vec<String>,
+    ) {
         let inner = &self.inner;
-        let props = properties(&inner.config.server_url, trigger, job, execution);
-        let (urls, bad_urls) = webhook_urls(n, &props);
-        let mut problems = bad_urls;
+        let (urls, bad_urls) = webhook_urls(n, props);
+        problems.extend(bad_urls);
         if !urls.is_empty() {
             let xml = n
                 .format
                 .as_deref()
                 .is_some_and(|f| f.eq_ignore_ascii_case("xml"));
             let body = Arc::new(if xml {
-                Body::Xml(xml_payload(trigger, job, execution, &props))
+                Body::Xml(xml_payload(trigger, job, execution, props))
             } else {
-                Body::Json(json_payload(trigger, job, execution, &props))
+                Body::Json(json_payload(trigger, job, execution, props))
             });
             let get = n
                 .http_method
@@ -175,6 +168,7 @@ impl Notifier for StandardNotifier {
             }
         }
         if let Some(email) = &n.email {
+            let before = problems.len();
             let mut to = Vec::new();
             for r in email.recipients.split(',').map(str::trim) {
                 if r.is_empty() {
@@ -185,13 +179,13 @@ impl Notifier for StandardNotifier {
                     Err(e) => problems.push(format!("email recipient {r:?}: {e}")),
                 }
             }
-            if to.is_empty() && problems.is_empty() {
+            if to.is_empty() && problems.len() == before {
                 problems.push("email notification without recipients".into());
             }
             if !to.is_empty() {
                 let subject = expand(
                     email.subject.as_deref().unwrap_or(DEFAULT_SUBJECT),
-                    &props,
+                    props,
                     false,
                 );
                 let body = email_body(trigger, job, execution, &props["execution.href"]);
@@ -207,6 +201,33 @@ impl Notifier for StandardNotifier {
                     me.email(to, subject, body, log).await
                 });
             }
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for StandardNotifier {
+    async fn flush(&self) {
+        StandardNotifier::flush(self).await
+    }
+
+    async fn notify(
+        &self,
+        trigger: NotificationTrigger,
+        job: &Job,
+        execution: &Execution,
+    ) -> Result<()> {
+        let Some(set) = job
+            .notification
+            .as_ref()
+            .and_then(|n| for_trigger(n, trigger))
+        else {
+            return Ok(());
+        };
+        let props = properties(&self.inner.config.server_url, trigger, job, execution);
+        let mut problems = Vec::new();
+        for n in set.iter() {
+            self.send(trigger, job, execution, &props, n, &mut problems);
         }
         if problems.is_empty() {
             Ok(())

@@ -1,11 +1,11 @@
 //! What a notification says: property tokens and the JSON and XML payloads.
 
 use chrono::SecondsFormat;
-use foredeck_core::model::{Execution, Job, Notification, Notifications};
+use foredeck_core::model::{Execution, Job, NotificationSet, Notifications};
 use foredeck_core::NotificationTrigger;
 use std::collections::BTreeMap;
 
-pub(super) fn for_trigger(n: &Notifications, t: NotificationTrigger) -> Option<&Notification> {
+pub(super) fn for_trigger(n: &Notifications, t: NotificationTrigger) -> Option<&NotificationSet> {
     match t {
         NotificationTrigger::Start => n.onstart.as_ref(),
         NotificationTrigger::Success => n.onsuccess.as_ref(),

@@ -239,8 +239,8 @@ async fn project_policies() {
 
     // A project policy may not speak for other projects or the application.
     for bad in [
-        "context: {project: '.*'}\nfor: {job: [{allow: run}]}\nby: {group: ops}\n",
-        "context: {application: rundeck}\nfor: {job: [{allow: run}]}\nby: {group: ops}\n",
+        "description: test\ncontext: {project: '.*'}\nfor: {job: [{allow: run}]}\nby: {group: ops}\n",
+        "description: test\ncontext: {application: rundeck}\nfor: {job: [{allow: run}]}\nby: {group: ops}\n",
     ] {
         let a = env
             .call(Method::POST, &format!("{base}/bad.aclpolicy"))
@@ -271,7 +271,7 @@ async fn project_policies() {
     grant(
         &env,
         "ops-acl.aclpolicy",
-        "context: {application: rundeck}\nfor:\n  project_acl:\n    - equals: {name: web}\n      allow: read\nby: {group: ops}\n",
+        "description: test\ncontext: {application: rundeck}\nfor:\n  project_acl:\n    - equals: {name: web}\n      allow: read\nby: {group: ops}\n",
     )
     .await;
     let a = env

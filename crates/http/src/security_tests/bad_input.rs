@@ -92,7 +92,7 @@ async fn bad_input_gets_a_status_and_rundecks_error_body() {
         (Method::POST, "/api/59/project/p/jobs/import".into(), yaml, bomb_list, BAD, invalid, "YAML aliases"),
         (Method::POST, "/api/59/project/p/jobs/import".into(), yaml, deep_yaml, BAD, invalid, "nests deeper"),
         (Method::POST, "/api/59/project/p/jobs/import".into(), json, deep_json, BAD, invalid, "nests deeper"),
-        (Method::POST, "/api/59/project/p/jobs/import".into(), yaml, "- name: x\n  sequence: {commands: 7}\n".into(), BAD, invalid, "sequence"),
+        (Method::POST, "/api/59/project/p/jobs/import".into(), yaml, "name: x\nsequence: {commands: 7}\n".into(), BAD, invalid, "Expected list data"),
         // unknown jobs
         (Method::GET, format!("/api/59/job/{NO_JOB}"), json, String::new(), MISSING, nothing, NO_JOB),
         (Method::DELETE, format!("/api/59/job/{NO_JOB}"), json, String::new(), MISSING, nothing, NO_JOB),

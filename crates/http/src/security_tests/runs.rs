@@ -14,10 +14,12 @@ const SECRET_JOB: &str = "5ec4e7a0-0000-4000-8000-000000000017";
 const SECRET_OUTPUT: &str = "top-secret-output-17";
 
 const OPS_POLICY: &str = "\
+description: ops reads mine
 context: {application: rundeck}
 for: {project: [{equals: {name: mine}, allow: read}]}
 by: {group: ops}
 ---
+description: ops runs in mine
 context: {project: mine}
 for:
   job: [{equals: {group: lim}, allow: [create, read, update, view, run, delete, toggle_schedule]}]
@@ -215,7 +217,7 @@ async fn a_job_reference_runs_only_jobs_the_user_may_run() {
     grant(
         &r.env,
         "ops-other.aclpolicy",
-        "context: {application: rundeck}\nfor: {project: [{equals: {name: other}, allow: read}]}\nby: {group: ops}\n",
+        "description: test\ncontext: {application: rundeck}\nfor: {project: [{equals: {name: other}, allow: read}]}\nby: {group: ops}\n",
     )
     .await;
     refused("not found in project \"other\"").await;

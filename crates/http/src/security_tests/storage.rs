@@ -261,7 +261,7 @@ async fn storage_grants_by_path() {
     grant(
         &env,
         "ops-keys.aclpolicy",
-        "context: {application: rundeck}\nfor:\n  storage:\n    - match: {path: 'keys(/ops(/.*)?)?'}\n      allow: [read, create]\nby: {group: ops}\n",
+        "description: test\ncontext: {application: rundeck}\nfor:\n  storage:\n    - match: {path: 'keys(/ops(/.*)?)?'}\n      allow: [read, create]\nby: {group: ops}\n",
     )
     .await;
     let a = env

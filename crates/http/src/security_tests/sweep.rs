@@ -212,7 +212,7 @@ async fn world() -> World {
     grant(
         &env,
         "ops.aclpolicy",
-        "context: {application: rundeck}\nfor: {project: [{equals: {name: open-project}, allow: read}]}\nby: {group: ops}\n---\ncontext: {project: open-project}\nfor: {job: [{equals: {group: public}, allow: [read, view, run]}]}\nby: {group: ops}\n",
+        "description: test\ncontext: {application: rundeck}\nfor: {project: [{equals: {name: open-project}, allow: read}]}\nby: {group: ops}\n---\ndescription: test\ncontext: {project: open-project}\nfor: {job: [{equals: {group: public}, allow: [read, view, run]}]}\nby: {group: ops}\n",
     )
     .await;
     let a = env
@@ -223,7 +223,7 @@ async fn world() -> World {
         .token(ADMIN)
         .body(
             yaml,
-            "for: {job: [{allow: run}]}\nby: {group: secret-group}\n",
+            "description: test\nfor: {job: [{allow: run}]}\nby: {group: secret-group}\n",
         )
         .send()
         .await;
@@ -614,7 +614,7 @@ async fn runs_started_by_limited_users_reach_nothing_hidden() {
     grant(
         env,
         "ops-local.aclpolicy",
-        "context: {project: open-project}\nfor: {node: [{equals: {nodename: localhost}, allow: run}]}\nby: {group: ops}\n",
+        "description: test\ncontext: {project: open-project}\nfor: {node: [{equals: {nodename: localhost}, allow: run}]}\nby: {group: ops}\n",
     )
     .await;
     let ended = |id: u64| async move {

@@ -43,7 +43,7 @@ pub(super) struct Target<'a> {
 const JSON: &str = "application/json";
 const YAML: &str = "application/yaml";
 const POLICY: &str =
-    "context: {application: rundeck}\nfor: {project: [{allow: '*'}]}\nby: {group: dev}\n";
+    "description: test\ncontext: {application: rundeck}\nfor: {project: [{allow: '*'}]}\nby: {group: dev}\n";
 
 use Expect::{Denied, Open, Redirect, Refused};
 
@@ -129,7 +129,7 @@ const TABLE: &[Entry] = &[
     ("GET /api/59/project/{p}/acl/", Denied, None),
     ("GET /api/59/project/{p}/acl/p-secret.aclpolicy", Denied, None),
     ("POST /api/59/project/{p}/acl/mine.aclpolicy", Denied,
-        Some((YAML, "for: {job: [{allow: '*'}]}\nby: {group: dev}\n"))),
+        Some((YAML, "description: test\nfor: {job: [{allow: '*'}]}\nby: {group: dev}\n"))),
     ("PUT /api/59/project/{p}/acl/p-secret.aclpolicy", Denied, Some((YAML, POLICY))),
     ("DELETE /api/59/project/{p}/acl/p-secret.aclpolicy", Denied, None),
     // tokens

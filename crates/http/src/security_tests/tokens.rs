@@ -137,7 +137,7 @@ async fn user_and_service_tokens_follow_rundecks_grants() {
     grant(
         &env,
         "user-tokens.aclpolicy",
-        "context: {application: rundeck}\nfor:\n  resource:\n    - equals: {kind: apitoken}\n      allow: generate_user_token\nby: {group: ops}\n",
+        "description: test\ncontext: {application: rundeck}\nfor:\n  resource:\n    - equals: {kind: apitoken}\n      allow: generate_user_token\nby: {group: ops}\n",
     )
     .await;
     // A user token: oneself, one's own roles (`*`).
@@ -165,7 +165,7 @@ async fn user_and_service_tokens_follow_rundecks_grants() {
     grant(
         &env,
         "service-tokens.aclpolicy",
-        "context: {application: rundeck}\nfor:\n  resource:\n    - equals: {kind: apitoken}\n      allow: generate_service_token\n  apitoken:\n    - allow: create\n      match: {username: '(mysql|myservice)'}\n      subset: {roles: [mysql_api_access, myservice_api_access]}\nby: {group: ops}\n",
+        "description: test\ncontext: {application: rundeck}\nfor:\n  resource:\n    - equals: {kind: apitoken}\n      allow: generate_service_token\n  apitoken:\n    - allow: create\n      match: {username: '(mysql|myservice)'}\n      subset: {roles: [mysql_api_access, myservice_api_access]}\nby: {group: ops}\n",
     )
     .await;
     let a = env

@@ -256,12 +256,8 @@ async fn import_refuses_bad_documents_and_options() {
         ),
         ("", Some("application/yaml"), bomb, "request body"),
         ("", Some("application/json"), "[{\"name\": ", "request body"),
-        (
-            "",
-            Some("application/yaml"),
-            "- name: x\n  sequence:\n    commands: []\n",
-            "sequence.commands",
-        ),
+        // (a job that fails its checks fails alone: see
+        // import_reports_each_job_and_honours_dupe_and_uuid_options)
         ("", None, "- name: x", "fileformat"),
         (
             "?dupeOption=merge",
@@ -328,6 +324,53 @@ async fn import_refuses_bad_documents_and_options() {
         .await
         .unwrap()
         .is_none());
+    // a job that cannot be read, or fails its checks, fails alone with its
+    // index, name and error (Rundeck's `failed[]`); the others are imported
+    let doc = r#"
+- name: unreadable
+  group: ops
+  sequence: {commands: 7}
+- name: no-steps
+  sequence: {commands: []}
+- name: imported-beside
+  sequence: {commands: [{exec: "true"}]}
+"#;
+    let (status, body) = import(&s, "", doc).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v = json(&body);
+    let failed = v["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{v}");
+    assert_eq!(
+        (&failed[0]["index"], &failed[0]["name"], &failed[0]["group"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!("unreadable"),
+            &serde_json::json!("ops")
+        )
+    );
+    assert!(failed[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("sequence.commands"));
+    assert_eq!(
+        (&failed[1]["index"], &failed[1]["name"]),
+        (&serde_json::json!(2), &serde_json::json!("no-steps"))
+    );
+    assert!(failed[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("at least one step"));
+    assert_eq!(v["succeeded"][0]["name"], "imported-beside", "{v}");
+    assert_eq!(v["succeeded"][0]["index"], 3, "{v}");
+    // a document that is not a list of jobs is refused whole, as in Rundeck
+    let (status, body) = import(&s, "", "name: solo\nsequence: {commands: [{exec: id}]}\n").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "api.error.invalid.request",
+    );
+    assert!(body.contains("Expected list data"), "{body}");
     // unknown project; denied project
     let (status, body) = send(
         &s,
