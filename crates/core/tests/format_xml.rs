@@ -209,10 +209,10 @@ fn the_reference_document_reads_every_element() {
     );
 
     let n = j.notification.as_ref().unwrap();
-    let fail = n.onfailure.as_ref().unwrap().email.as_ref().unwrap();
+    let fail = one(&n.onfailure).email.as_ref().unwrap();
     assert_eq!(fail.recipients, "test@example.com,foo@example.com");
     assert!(fail.attach_log);
-    let ok = n.onsuccess.as_ref().unwrap();
+    let ok = one(&n.onsuccess);
     assert_eq!(ok.email.as_ref().unwrap().recipients, "test@example.com");
     assert_eq!(
         ok.urls.as_deref(),
@@ -223,7 +223,7 @@ fn the_reference_document_reads_every_element() {
         (Some("json"), Some("post"))
     );
     assert_eq!(
-        n.onstart.as_ref().unwrap().plugin.as_ref().unwrap(),
+        one(&n.onstart).plugin.as_ref().unwrap(),
         &json!([{"type": "MyPlugin", "configuration": {"customkey": "customvalue"}},
                 {"type": "MinimalNotificationPlugin", "configuration": {}}])
     );
@@ -256,18 +256,20 @@ fn the_reference_document_reads_every_element() {
         Some("os-family: unix tags: web,app !name: \"db 1\"")
     );
     assert!(lnf.dispatch.exclude_precedence && lnf.dispatch.keepgoing);
-    let old = legacy
-        .notification
-        .as_ref()
-        .unwrap()
-        .onsuccess
-        .as_ref()
-        .unwrap();
+    let old = one(&legacy.notification.as_ref().unwrap().onsuccess);
     assert_eq!(old.urls.as_deref(), Some("http://example.com/old-form"));
     assert_eq!(
         (old.format.as_deref(), old.http_method.as_deref()),
         (Some("xml"), Some("get"))
     );
+}
+
+/// The one notification of a trigger.
+fn one(set: &Option<foredeck_core::NotificationSet>) -> &foredeck_core::Notification {
+    let mut all = set.as_ref().unwrap().iter();
+    let n = all.next().unwrap();
+    assert!(all.next().is_none());
+    n
 }
 
 #[test]
