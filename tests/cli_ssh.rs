@@ -316,3 +316,75 @@ fn exec_stays_within_a_small_open_files_limit() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("80 node(s) succeeded"), "{stderr}");
 }
+
+/// Rundeck's log filters on SSH nodes: a secure value is masked before the
+/// capture filter sees it, each node captures its own value, the next step
+/// reads it, and quieted lines leave the output.
+#[test]
+fn run_applies_log_filters_to_ssh_output() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::new();
+    for n in 1..=2 {
+        yaml.push_str(&format!(
+            "node{n}:\n  hostname: 127.0.0.{n}:{}\n  username: {}\n  tags: ssh\n",
+            sshd.port,
+            harness::USER
+        ));
+    }
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(&nodes, yaml).unwrap();
+    let job = dir.path().join("job.yaml");
+    std::fs::write(
+        &job,
+        r#"
+- name: filtered
+  nodefilters:
+    filter: 'tags: ssh'
+    dispatch: {threadcount: 1}
+  options:
+  - name: pw
+    secure: true
+  sequence:
+    strategy: sequential
+    pluginConfig:
+      LogFilter:
+      - type: quiet-output
+        config: {regex: '^noise', quietMatch: 'true'}
+    commands:
+    - exec: echo "noise from ${node.name}"; echo "TOKEN=${node.name}-${option.pw}"
+      plugins:
+        LogFilter:
+        - type: key-value-data
+          config: {regex: '^TOKEN=(.+)$', name: token}
+    - exec: echo "captured ${data.token}"
+"#,
+    )
+    .unwrap();
+    let key = sshd.user_key_path().display().to_string();
+    let known = dir.path().join("known_hosts").display().to_string();
+    let out = foredeck(&[
+        "run",
+        "--file",
+        &job.display().to_string(),
+        "--nodes",
+        &nodes.display().to_string(),
+        "--ssh-key",
+        &key,
+        "--ssh-known-hosts",
+        &known,
+        "--option",
+        "pw=s3cr3t-value",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for n in 1..=2 {
+        let want = format!("node{n}: captured node{n}-[SECURE]");
+        assert!(stdout.contains(&want), "{want}\n{stdout}\n{stderr}");
+    }
+    assert!(!stdout.contains("noise"), "{stdout}");
+    assert!(!stdout.contains("s3cr3t"), "{stdout}");
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
+}

@@ -18,6 +18,7 @@ pub mod filter;
 pub mod format;
 pub mod jobs;
 pub mod local;
+pub mod logfilter;
 pub mod memory;
 pub mod model;
 pub mod names;

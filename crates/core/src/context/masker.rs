@@ -129,11 +129,20 @@ impl SecretMasker {
 
     /// The line with every occurrence of a secret replaced by `[SECURE]`.
     pub fn mask(&self, line: &str) -> String {
+        self.mask_as(line, MASK)
+    }
+
+    /// The line with every occurrence of a secret replaced by
+    /// `replacement` (taken literally; the `mask-passwords` log filter's
+    /// setting).
+    pub fn mask_as(&self, line: &str, replacement: &str) -> String {
         if self.patterns.is_empty() {
             return line.to_owned();
         }
         if let Some(re) = &self.regex {
-            return re.replace_all(line, MASK).into_owned();
+            return re
+                .replace_all(line, regex::NoExpand(replacement))
+                .into_owned();
         }
         // the regex was too large: scan, trying the longest pattern first
         let mut out = String::with_capacity(line.len());
@@ -142,7 +151,7 @@ impl SecretMasker {
             let rest = &line[i..];
             for p in &self.patterns {
                 if rest.starts_with(p.as_str()) {
-                    out.push_str(MASK);
+                    out.push_str(replacement);
                     i += p.len();
                     continue 'outer;
                 }

@@ -30,7 +30,7 @@ mod script;
 mod shell;
 
 pub use expand::{expand_command, expand_text, split_args};
-pub use masker::SecretMasker;
+pub use masker::{SecretMasker, MASK};
 pub use script::{expand_script, expand_script_raw, script_language, ScriptLanguage};
 pub use shell::{shell_quote, Dialect};
 

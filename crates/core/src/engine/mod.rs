@@ -599,3 +599,5 @@ mod tests;
 mod tests_authz;
 #[cfg(test)]
 mod tests_durable;
+#[cfg(test)]
+mod tests_logfilter;

@@ -5,12 +5,14 @@
 use super::super::slots::StepSlot;
 use super::super::PluginCall;
 use super::runner::{Ran, Run};
+use crate::context::MASK;
 use crate::context::{
     environment, expand_command, expand_script, expand_script_raw, expand_text, split_args,
     DataContext,
 };
 use crate::error::{Error, Result};
 use crate::executor::{Executor, NodeCommand, NodeRequest, OutputSink};
+use crate::logfilter::{Chain, Emitted, Line};
 use crate::model::{LogEvent, LogLevel, Node, ScriptTokens, Step, StepKind, Stream};
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -44,6 +46,10 @@ impl Run {
 
     /// Runs one step's action on a node, or once when `node` is `None`.
     pub(super) async fn run_kind(&self, step: &Step, node: Option<&Node>, ctx: &str) -> Ran {
+        let filters = match Chain::for_step(&self.job, step) {
+            Ok(c) => c,
+            Err(e) => return Ran::fail(e),
+        };
         let server = self.engine.server_node();
         let target = node.unwrap_or(&server);
         let dctx = self.context_for(target);
@@ -89,7 +95,7 @@ impl Run {
                 ..
             } => {
                 return self
-                    .plugin(plugin_type, configuration, node, ctx, dctx)
+                    .plugin(plugin_type, configuration, node, ctx, dctx, filters)
                     .await
             }
         };
@@ -119,44 +125,94 @@ impl Run {
         };
         let (sink, rx) = OutputSink::channel(256);
         let run = executor.run(req, sink, self.control.cancel.child_token());
-        let (res, ()) = tokio::join!(run, self.forward(rx, &target.name, ctx));
+        let forward = Box::pin(self.forward(rx, &target.name, ctx, filters));
+        let (res, ()) = tokio::join!(run, forward);
         match res {
             Ok(o) => Ran::from_outcome(&o),
             Err(e) => Ran::fail(e.to_string()),
         }
     }
 
-    /// Copies output lines into the log: captures data, masks secrets.
+    /// Copies output lines into the log: captures data, masks secrets, then
+    /// passes each line through the step's log filters.
     async fn forward(
         &self,
         mut rx: tokio::sync::mpsc::Receiver<crate::executor::OutputLine>,
         node: &str,
         ctx: &str,
+        mut filters: Chain,
     ) {
+        let mask = filters.mask_replacement().unwrap_or(MASK).to_owned();
+        let mut emitted = Vec::new();
         while let Some(line) = rx.recv().await {
             self.capture(node, &line.text);
             let (text, raw) = if self.masker.is_empty() {
                 (line.text, line.raw)
             } else {
                 let raw = line.raw.map(|r| self.masker.mask_bytes(&r));
-                (self.masker.mask(&line.text), raw)
+                (self.masker.mask_as(&line.text, &mask), raw)
             };
             let level = if line.stream == Stream::Stderr {
                 LogLevel::Warn
             } else {
                 LogLevel::Info
             };
+            let mut out = Line { level, text };
+            let mut raw = raw;
+            if !filters.is_empty() {
+                let before = out.text.len();
+                filters.line(&mut out, &mut emitted);
+                self.emit(node, ctx, &mut emitted).await;
+                if out.text.len() != before {
+                    raw = None;
+                }
+                // Rundeck's log threshold: lines a filter moved below the
+                // run's level are left out
+                if out.level < LogLevel::Info && out.level < self.loglevel {
+                    continue;
+                }
+            }
             self.log
                 .send(LogEvent {
                     time: Utc::now(),
-                    level,
+                    level: out.level,
                     stream: line.stream,
                     node: Some(node.to_owned()),
                     stepctx: Some(ctx.to_owned()),
-                    text,
+                    text: out.text,
                     raw,
                 })
                 .await;
+        }
+        filters.complete(&mut emitted);
+        self.emit(node, ctx, &mut emitted).await;
+    }
+
+    /// Writes what the log filters produced: their own lines into the log,
+    /// captured values into the run's data.
+    async fn emit(&self, node: &str, ctx: &str, emitted: &mut Vec<Emitted>) {
+        for e in emitted.drain(..) {
+            match e {
+                Emitted::Data(k, v) => self.put_data(node, k, v),
+                Emitted::Log(level, text) => {
+                    let stream = if level == LogLevel::Info {
+                        Stream::Stdout
+                    } else {
+                        Stream::System
+                    };
+                    self.log
+                        .send(LogEvent {
+                            time: Utc::now(),
+                            level,
+                            stream,
+                            node: Some(node.to_owned()),
+                            stepctx: Some(ctx.to_owned()),
+                            text,
+                            raw: None,
+                        })
+                        .await;
+                }
+            }
         }
     }
 
@@ -200,6 +256,7 @@ impl Run {
         node: Option<&Node>,
         ctx: &str,
         dctx: DataContext,
+        filters: Chain,
     ) -> Ran {
         let Some(plugin) = self.engine.inner.plugins.get(plugin_type).cloned() else {
             return Ran::fail(format!(
@@ -231,7 +288,8 @@ impl Run {
             out: sink,
             abort: self.control.cancel.child_token(),
         };
-        let (res, ()) = tokio::join!(plugin.run(call), self.forward(rx, &target.name, ctx));
+        let forward = Box::pin(self.forward(rx, &target.name, ctx, filters));
+        let (res, ()) = tokio::join!(plugin.run(call), forward);
         match res {
             Ok(o) => Ran::from_outcome(&o),
             Err(e) => Ran::fail(e.to_string()),

@@ -162,12 +162,14 @@ impl Run {
         {
             return;
         }
+        self.put_data(node, k.to_owned(), v.to_owned());
+    }
+
+    /// Records a captured value for `node` and for the whole run.
+    pub(super) fn put_data(&self, node: &str, k: String, v: String) {
         if let Ok(mut d) = self.data.lock() {
-            d.global.insert(k.to_owned(), v.to_owned());
-            d.per_node
-                .entry(node.to_owned())
-                .or_default()
-                .insert(k.to_owned(), v.to_owned());
+            d.global.insert(k.clone(), v.clone());
+            d.per_node.entry(node.to_owned()).or_default().insert(k, v);
         }
     }
 }
