@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 use super::capture::REPLACED;
 use super::*;
 use serde_json::json;
