@@ -140,7 +140,13 @@ pub(crate) async fn import(
         };
         match import_one(&state, &caller, &project, job.clone(), dupe).await {
             Ok(Saved::Created(stored) | Saved::Updated(stored)) => {
-                succeeded.push(entry(&stored, None))
+                let mut e = entry(&stored, None);
+                // stored, but a log filter will fail its step at run time
+                let problems = foredeck_core::logfilter::problems(&stored);
+                if !problems.is_empty() {
+                    e["warnings"] = json!(problems);
+                }
+                succeeded.push(e)
             }
             Ok(Saved::Skipped(existing)) => skipped.push(entry(&existing, None)),
             Err(msg) => {

@@ -183,6 +183,43 @@ async fn finished(s: &ApiState, id: u64) -> Execution {
 }
 
 #[tokio::test]
+async fn import_warns_of_log_filters_that_cannot_run() {
+    let s = state().await;
+    let doc = r#"
+- name: filtered
+  sequence:
+    commands:
+    - exec: echo hi
+      plugins:
+        LogFilter:
+        - type: jq-json-log-filter
+    - exec: echo ok
+      plugins:
+        LogFilter:
+        - type: key-value-data
+- name: clean
+  sequence:
+    commands:
+    - exec: echo hi
+"#;
+    let (status, body) = import(&s, "", doc).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v = json(&body);
+    let ok = v["succeeded"].as_array().unwrap();
+    assert_eq!(ok.len(), 2, "{body}");
+    let warnings = ok[0]["warnings"]
+        .as_array()
+        .expect("warnings on the first job");
+    assert_eq!(warnings.len(), 1, "{body}");
+    let w = warnings[0].as_str().unwrap();
+    assert!(
+        w.starts_with("step 1: log filter `jq-json-log-filter`"),
+        "{w}"
+    );
+    assert!(ok[1].get("warnings").is_none(), "{body}");
+}
+
+#[tokio::test]
 async fn import_reports_each_job_and_honours_dupe_and_uuid_options() {
     let s = loaded().await;
     // update replaces by uuid
