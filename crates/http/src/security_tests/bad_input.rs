@@ -120,7 +120,7 @@ async fn bad_input_gets_a_status_and_rundecks_error_body() {
         (Method::GET, "/api/59/project/p/resources?filter=name:%20%22open".into(), json, String::new(), BAD, invalid, "filter"),
         (Method::GET, "/api/59/project/p/executions?max=lots".into(), json, String::new(), BAD, invalid, "max"),
         (Method::GET, "/api/59/project/p/executions?begin=yesterday".into(), json, String::new(), BAD, invalid, "begin"),
-        (Method::GET, "/api/59/project/p/executions?jobListFilter=x".into(), json, String::new(), BAD, invalid, "jobListFilter"),
+        (Method::GET, "/api/59/project/p/executions?executionTypeFilter=sideways".into(), json, String::new(), BAD, invalid, "executionTypeFilter"),
         (Method::GET, "/api/59/project/p/executions/running?offset=-3".into(), json, String::new(), BAD, invalid, "offset"),
         (Method::GET, format!("/api/59/execution/{e}/output?offset=x"), json, String::new(), BAD, invalid, "offset"),
         (Method::GET, format!("/api/59/job/{JOB}/executions?status=sleeping"), json, String::new(), BAD, invalid, "status"),
