@@ -9,8 +9,10 @@
 //! per route (10), `BENCH_BACKENDS` (`sqlite,postgres`), `BENCH_DIR` (where
 //! the seeded SQLite file is kept between runs, default
 //! `target/http-bench`), `FOREDECK_TEST_POSTGRES`
-//! (`postgres://postgres@127.0.0.1:5432`). A seeded database is reused when it
-//! already holds the executions asked for.
+//! (`postgres://postgres@127.0.0.1:5432`), `BENCH_PG_DB` (the PostgreSQL
+//! database, default `fd_http_bench_<executions>`), `BENCH_ONLY` (measure
+//! only the routes whose name contains this text). A seeded database is
+//! reused when it already holds the executions asked for.
 //!
 //! Routes that answer 404 (not built yet on this branch) are reported as
 //! absent rather than measured.
@@ -546,7 +548,7 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
     let gzip = get_body(port, &jobs, Some(GZIP));
     drop(server);
     for (what, body) in [("full list", full), ("gzip list", gzip)] {
-        if let Some(body) = body {
+        if let Some(body) = body.filter(|_| only.is_empty()) {
             println!(
                 "{:45} {}",
                 format!(
@@ -594,7 +596,8 @@ fn main() {
             "postgres" => {
                 let base = std::env::var("FOREDECK_TEST_POSTGRES")
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-                let db = format!("fd_http_bench_{n}");
+                let db = std::env::var("BENCH_PG_DB")
+                    .unwrap_or_else(|_| format!("fd_http_bench_{n}"));
                 let url = format!("{base}/{db}");
                 let id = rt.block_on(async {
                     let admin = Database::connect(format!("{base}/postgres"))
