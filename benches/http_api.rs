@@ -596,8 +596,8 @@ fn main() {
             "postgres" => {
                 let base = std::env::var("FOREDECK_TEST_POSTGRES")
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-                let db = std::env::var("BENCH_PG_DB")
-                    .unwrap_or_else(|_| format!("fd_http_bench_{n}"));
+                let db =
+                    std::env::var("BENCH_PG_DB").unwrap_or_else(|_| format!("fd_http_bench_{n}"));
                 let url = format!("{base}/{db}");
                 let id = rt.block_on(async {
                     let admin = Database::connect(format!("{base}/postgres"))

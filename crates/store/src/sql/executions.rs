@@ -71,10 +71,33 @@ impl ExecutionStore for SqlStore {
         if query.adhoc == Some(true) {
             return Ok(empty());
         }
-        let summaries = self
-            .list_job_summaries(project, &JobQuery::default())
-            .await?;
-        let all = summaries.len();
+        // what SQL can narrow the jobs by is asked of it: a name or group
+        // filter then reads its few jobs, not the project's thousands
+        let single = match query.job_full_names.as_slice() {
+            [one] => Some(split_full_name(one)),
+            _ => None,
+        };
+        let narrowing = JobQuery {
+            group_path: query.group_path.clone(),
+            group_exact: query
+                .group_path_exact
+                .clone()
+                .or_else(|| single.map(|(g, _)| g.to_owned())),
+            name_contains: query.job_name_contains.clone(),
+            name_exact: query
+                .job_name_exact
+                .clone()
+                .or_else(|| single.map(|(_, n)| n.to_owned())),
+            ids: Vec::new(),
+        };
+        let narrowed = narrowing != JobQuery::default();
+        let summaries = self.list_job_summaries(project, &narrowing).await?;
+        // the project's job count, when all were read
+        let all = if narrowed {
+            usize::MAX
+        } else {
+            summaries.len()
+        };
         let ids: Vec<String> = summaries
             .into_iter()
             .filter(|j| query.job_matches(j.group.as_deref(), &j.name))
@@ -94,7 +117,7 @@ impl ExecutionStore for SqlStore {
             exclude_job_ids: Vec::new(),
             ..query.without_job_filters()
         };
-        if by_ids.job_ids.len() <= FEW_JOBS || by_ids.job_ids.len() * 2 <= all {
+        if by_ids.job_ids.len() <= FEW_JOBS || by_ids.job_ids.len().saturating_mul(2) <= all {
             return self.query_executions_by_columns(&by_ids, max, None).await;
         }
         let total = counted_total(&self.db, &by_ids).await?;
