@@ -99,6 +99,31 @@ fn malformed_job_names_the_job_and_field() {
 }
 
 #[test]
+fn a_rundeck_job_xml_file_runs_and_its_errors_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write(
+        dir.path(),
+        "job.xml",
+        "<joblist>\n  <job>\n    <name>greet</name>\n    <description/>\n    <context>\n      <options preserveOrder='true'>\n        <option name='who' value='xml' />\n      </options>\n    </context>\n    <sequence>\n      <command>\n        <exec>echo hello ${option.who}</exec>\n      </command>\n    </sequence>\n  </job>\n</joblist>\n",
+    );
+    let out = foredeck(&["run", "--file", &job]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "hello xml");
+    let bad = write(
+        dir.path(),
+        "bad.xml",
+        "<joblist>\n  <job>\n    <name>greet</name>\n    <description/>\n    <dispatch>\n      <threadcount>lots</threadcount>\n    </dispatch>\n    <sequence><command><exec>true</exec></command></sequence>\n  </job>\n</joblist>\n",
+    );
+    let out = foredeck(&["run", "--file", &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("greet") && err.contains("threadcount") && err.contains("line 6"),
+        "{err}"
+    );
+}
+
+#[test]
 fn yaml_alias_bomb_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut bomb = String::from(

@@ -476,12 +476,12 @@ enum JobsCommand {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Load (import) jobs from a Rundeck YAML or JSON file.
+    /// Load (import) jobs from a Rundeck YAML, JSON or XML file.
     Load {
         /// The job file.
         #[arg(long, short = 'f')]
         file: PathBuf,
-        /// `yaml` or `json` (default: by the file's extension).
+        /// `yaml`, `json` or `xml` (default: by the file's extension).
         #[arg(long)]
         format: Option<String>,
         /// What to do with a job that exists: update, skip or create.
@@ -493,7 +493,7 @@ enum JobsCommand {
     },
     /// Print the project's job definitions.
     Export {
-        /// `yaml` or `json`.
+        /// `yaml`, `json` or `xml`.
         #[arg(long, default_value = "yaml")]
         format: String,
         /// Jobs in this group or below.
@@ -549,17 +549,17 @@ pub async fn jobs(a: JobsArgs) -> anyhow::Result<u8> {
             uuid_option,
         } => {
             let text = super::read_text(&file)?;
-            let format = format.unwrap_or_else(|| {
-                if file.extension().is_some_and(|e| e == "json") {
-                    "json".into()
-                } else {
-                    "yaml".into()
-                }
-            });
+            let format =
+                format.unwrap_or_else(|| match foredeck::format::JobFormat::from_path(&file) {
+                    Some(foredeck::format::JobFormat::Json) => "json".into(),
+                    Some(foredeck::format::JobFormat::Xml) => "xml".into(),
+                    _ => "yaml".into(),
+                });
             let content_type = match format.as_str() {
                 "yaml" => "application/yaml",
                 "json" => "application/json",
-                other => bail!("--format {other:?}: use yaml or json"),
+                "xml" => "application/xml",
+                other => bail!("--format {other:?}: use yaml, json or xml"),
             };
             let r = c
                 .post_document(

@@ -23,8 +23,8 @@ pub struct RunArgs {
         conflicts_with = "file"
     )]
     remote: Option<String>,
-    /// Job file: Rundeck job YAML (or JSON with a .json extension), run in
-    /// this process.
+    /// Job file: Rundeck job YAML (JSON with a .json extension, job XML
+    /// with a .xml extension), run in this process.
     #[arg(long, value_name = "JOB.yaml")]
     file: Option<PathBuf>,
     /// With JOB: print the execution id and return instead of following its output.
@@ -79,10 +79,10 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     };
     let text = super::read_text(&file)?;
     let name = file.display().to_string();
-    let jobs = if file.extension().is_some_and(|e| e == "json") {
-        foredeck::format::parse_jobs_json(&text, &name)?
-    } else {
-        foredeck::format::parse_jobs_yaml(&text, &name)?
+    let jobs = match foredeck::format::JobFormat::from_path(&file) {
+        Some(foredeck::format::JobFormat::Json) => foredeck::format::parse_jobs_json(&text, &name)?,
+        Some(foredeck::format::JobFormat::Xml) => foredeck::format::parse_jobs_xml(&text, &name)?,
+        _ => foredeck::format::parse_jobs_yaml(&text, &name)?,
     };
     let job = match (&a.job, jobs.len()) {
         (None, 1) => jobs[0].clone(),

@@ -52,6 +52,10 @@ pub(crate) enum Code {
     Unauthorized,
     /// A job document format that is not taken.
     ImportFormatUnsupported,
+    /// An answer format the route does not serve (job list export).
+    FormatNotAcceptable,
+    /// An answer format the route does not serve (one job's definition).
+    FormatUnsupported,
     /// The server handles too many requests or connections.
     Overloaded,
     /// A required parameter is missing.
@@ -91,6 +95,11 @@ impl Code {
             Code::ImportFormatUnsupported => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "api.error.jobs.import.format.unsupported",
+            ),
+            Code::FormatNotAcceptable => (S::NOT_ACCEPTABLE, "api.error.item.unsupported-format"),
+            Code::FormatUnsupported => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "api.error.item.unsupported-format",
             ),
             Code::Overloaded => (S::SERVICE_UNAVAILABLE, "api.error.overloaded"),
             Code::ParameterRequired => (S::BAD_REQUEST, "api.error.parameter.required"),

@@ -82,6 +82,31 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest nesting of lists and maps accepted by the parsers.
 pub const MAX_NESTING_DEPTH: usize = 64;
 
+/// Serialization of a job document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobFormat {
+    /// Rundeck job YAML.
+    Yaml,
+    /// Rundeck job JSON.
+    Json,
+    /// Rundeck job XML (`<joblist>`).
+    Xml,
+}
+
+impl JobFormat {
+    /// The format a file name's extension implies: `.yaml`/`.yml`, `.json`
+    /// or `.xml` (any case); `None` for anything else.
+    pub fn from_path(p: &Path) -> Option<Self> {
+        let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "yaml" | "yml" => Some(JobFormat::Yaml),
+            "json" => Some(JobFormat::Json),
+            "xml" => Some(JobFormat::Xml),
+            _ => None,
+        }
+    }
+}
+
 /// Serialization of a resource-model (node) document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NodeFormat {

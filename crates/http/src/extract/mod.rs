@@ -3,11 +3,13 @@
 //! the readers of one parameter), and bodies as Rundeck's clients send them
 //! (form uploads in [`form`], optional JSON bodies).
 
+mod accept;
 mod body;
 mod caller;
 pub(crate) mod form;
 mod params;
 
+pub(crate) use accept::response_format;
 pub(crate) use body::{ids_of, lenient, optional_json};
 pub(crate) use caller::{client_addr, Caller, ClientAddr};
 pub(crate) use form::{media_type, required, Form};

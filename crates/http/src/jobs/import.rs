@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::HeaderMap;
 use axum::Json;
 use foredeck_core::format::JobFailure;
+use foredeck_core::format::JobResults;
 use foredeck_core::jobs::{OnDuplicate, SaveError, Saved};
 use foredeck_core::Job;
 use serde_json::{json, Value};
@@ -18,46 +19,95 @@ use std::collections::HashMap;
 
 /// 415 with Rundeck's code for an import format that is not taken.
 fn unsupported_format(name: &str, format: &str) -> ApiError {
-    ApiError::of(Code::ImportFormatUnsupported, format!(
-            "The specified format is not supported: {format} (parameter {name}: yaml or json; xml is not supported)"
+    ApiError::of(
+        Code::ImportFormatUnsupported,
+        format!(
+            "The specified format is not supported: {format} (parameter {name}: xml, yaml or json)"
         ),
     )
 }
 
-/// Whether an import document is YAML (else JSON): the `fileformat` (or
-/// `format`) parameter, else the content type (of the body, or of a form's
-/// `xmlBatch` part), else, for a form, the document's first character.
-fn import_is_yaml(
-    q: &[(String, String)],
-    content_type: &str,
-    form_text: Option<&str>,
-) -> Result<bool, ApiError> {
-    let named = match param(q, "fileformat") {
-        Some(f) => Some(("fileformat", f)),
-        None => param(q, "format").map(|f| ("format", f)),
-    };
-    match named {
-        Some((_, "yaml")) => Ok(true),
-        Some((_, "json")) => Ok(false),
-        Some((name, other)) => Err(unsupported_format(name, other)),
-        None if content_type.contains("yaml") => Ok(true),
-        None if content_type.contains("json") => Ok(false),
-        None => match form_text.map(|t| t.trim_start().chars().next()) {
-            Some(Some('[' | '{')) => Ok(false),
-            Some(Some('<')) => Err(unsupported_format("fileformat", "xml")),
-            Some(_) => Ok(true),
-            None => Err(ApiError::invalid(
-                "send the jobs as application/yaml or application/json, or name the format with fileformat=yaml|json",
-            )),
-        },
+/// A job document format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DocFormat {
+    Yaml,
+    Json,
+    Xml,
+}
+
+impl DocFormat {
+    fn named(name: &str) -> Option<Self> {
+        match name {
+            "yaml" => Some(DocFormat::Yaml),
+            "json" => Some(DocFormat::Json),
+            "xml" => Some(DocFormat::Xml),
+            _ => None,
+        }
+    }
+
+    /// The format a media type names (`application/xml`, `text/yaml`, ...).
+    fn of_media_type(ctype: &str) -> Option<Self> {
+        if ctype.contains("yaml") {
+            Some(DocFormat::Yaml)
+        } else if ctype.contains("json") {
+            Some(DocFormat::Json)
+        } else if ctype == "application/xml" || ctype == "text/xml" || ctype.ends_with("+xml") {
+            Some(DocFormat::Xml)
+        } else {
+            None
+        }
+    }
+
+    fn read(self, text: &str, source: &str) -> foredeck_core::Result<JobResults> {
+        match self {
+            DocFormat::Yaml => foredeck_core::format::read_jobs_yaml(text, source),
+            DocFormat::Json => foredeck_core::format::read_jobs_json(text, source),
+            DocFormat::Xml => Ok(foredeck_core::format::parse_jobs_xml(text, source)?
+                .into_iter()
+                .map(Ok)
+                .collect()),
+        }
     }
 }
 
-/// `POST /api/{v}/project/{project}/jobs/import`: a job YAML or JSON
+/// The format named by `format` (or `fileformat`), as Rundeck reads them.
+fn named_format(q: &[(String, String)]) -> Option<Result<DocFormat, ApiError>> {
+    let (name, value) = match param(q, "format") {
+        Some(f) => ("format", f),
+        None => ("fileformat", param(q, "fileformat")?),
+    };
+    Some(DocFormat::named(value).ok_or_else(|| unsupported_format(name, value)))
+}
+
+/// The format of an import document: the one named by `format` (or
+/// `fileformat`), else the `Content-Type` of the body (or of a form's
+/// `xmlBatch` part), else, for a form, the document's first character (`<`
+/// XML, `[`/`{` JSON, else YAML; Rundeck would assume XML).
+fn import_format(
+    q: &[(String, String)],
+    content_type: &str,
+    form_text: Option<&str>,
+) -> Result<DocFormat, ApiError> {
+    if let Some(named) = named_format(q) {
+        return named;
+    }
+    if let Some(f) = DocFormat::of_media_type(content_type) {
+        return Ok(f);
+    }
+    match form_text.map(|t| t.trim_start().chars().next()) {
+        Some(Some('[' | '{')) => Ok(DocFormat::Json),
+        Some(Some('<')) => Ok(DocFormat::Xml),
+        Some(_) => Ok(DocFormat::Yaml),
+        None => Err(ApiError::invalid(
+            "send the jobs as application/xml, application/yaml or application/json, or name the format with fileformat=xml|yaml|json",
+        )),
+    }
+}
+
+/// `POST /api/{v}/project/{project}/jobs/import`: a job XML, YAML or JSON
 /// document, as the body or (Rundeck's form uploads) as the `xmlBatch`
 /// field of an `application/x-www-form-urlencoded` body or part of a
-/// `multipart/form-data` one; the format from `fileformat`, else the
-/// `Content-Type`. Options (query parameters, or form fields): `dupeOption`
+/// `multipart/form-data` one; the format as [`import_format`] finds it. Options (query parameters, or form fields): `dupeOption`
 /// (`create` (default, as Rundeck; a job whose group and name exist fails),
 /// `update`, `skip`) and `uuidOption` (`preserve`
 /// (default), `remove`). Answers which jobs succeeded, failed (with their
@@ -96,31 +146,27 @@ pub(crate) async fn import(
             )))
         }
     };
-    let (text, source, yaml) = match &form {
+    let (text, source, format) = match &form {
         Some(f) => {
             let part = f
                 .part("xmlBatch")
                 .ok_or_else(|| crate::extract::required("xmlBatch"))?;
             let text = part.text()?;
             let ctype = part.content_type.as_deref().unwrap_or("");
-            (text, "xmlBatch", import_is_yaml(&q, ctype, Some(text))?)
+            (text, "xmlBatch", import_format(&q, ctype, Some(text))?)
         }
         None => {
             let ctype = crate::extract::media_type(&headers);
-            let yaml = import_is_yaml(&q, &ctype, None)?;
+            let format = import_format(&q, &ctype, None)?;
             let text = std::str::from_utf8(&body)
                 .map_err(|e| ApiError::invalid(format!("request body is not UTF-8: {e}")))?;
-            (text, "request body", yaml)
+            (text, "request body", format)
         }
     };
     // a document that cannot be read at all is a 400; a job that cannot be
     // read or fails its checks is reported in `failed` and the others are
-    // imported, as in Rundeck
-    let results = if yaml {
-        foredeck_core::format::read_jobs_yaml(text, source)?
-    } else {
-        foredeck_core::format::read_jobs_json(text, source)?
-    };
+    // imported, as in Rundeck (job XML is still read all or nothing)
+    let results = format.read(text, source)?;
     let (mut succeeded, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     for (i, read) in results.into_iter().enumerate() {
         let index = i + 1;

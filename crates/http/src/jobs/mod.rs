@@ -29,7 +29,7 @@ use crate::views::jobs::JobItem;
 use crate::ApiState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use axum::http::header::{HeaderMap, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing;
@@ -289,37 +289,61 @@ pub(crate) async fn list(
     }
 }
 
-/// Which document format a request asks for: `format` parameter, else the
-/// `Accept` header, else JSON.
-fn wanted_format(q: &[(String, String)], headers: &HeaderMap) -> Result<&'static str, ApiError> {
-    match param(q, "format") {
+/// The document format of a job export or definition, as Rundeck decides
+/// it: the requested format ([`crate::extract::response_format`]) must be
+/// one the route serves (`all`, `xml`, `yaml`, `json` from API 44, and for
+/// the export also `html`), else Rundeck's `api.error.item.unsupported-format`
+/// (406 for the export, 415 for one job, which also refuses `html`); a
+/// request naming no format is `all`, as Grails reads a missing `Accept`;
+/// `xml` and `yaml` are served as such, anything else as JSON.
+fn wanted_format(
+    q: &[(String, String)],
+    headers: &HeaderMap,
+    version: u32,
+    export: bool,
+) -> Result<&'static str, ApiError> {
+    let requested = crate::extract::response_format(q, headers);
+    let served = match requested.as_deref() {
+        None => Some("all"),
+        Some(f @ ("all" | "xml" | "yaml")) => Some(f),
+        Some("json") if version > 43 => Some("json"),
+        Some("html") if export => Some("html"),
+        _ => None,
+    };
+    match served {
+        Some("xml") => Ok("xml"),
         Some("yaml") => Ok("yaml"),
-        Some("json") => Ok("json"),
-        Some(other) => Err(ApiError::invalid(format!(
-            "parameter format: {other:?} is not yaml or json (xml is not supported)"
-        ))),
-        None => Ok(
-            if headers
-                .get(ACCEPT)
-                .and_then(|a| a.to_str().ok())
-                .is_some_and(|a| a.contains("yaml"))
-            {
-                "yaml"
+        Some(_) => Ok("json"),
+        None => {
+            let name = requested.unwrap_or_default();
+            let code = if export {
+                Code::FormatNotAcceptable
             } else {
-                "json"
-            },
-        ),
+                Code::FormatUnsupported
+            };
+            Err(ApiError::of(
+                code,
+                format!("The format is not valid: {name}"),
+            ))
+        }
     }
 }
 
 fn document(format: &str, jobs: &[Job]) -> Result<Response, ApiError> {
     let jobs = &without_secure_defaults(jobs);
-    Ok(if format == "yaml" {
-        let text = foredeck_core::format::jobs_to_yaml(jobs)?;
-        ([(CONTENT_TYPE, "application/yaml")], text).into_response()
-    } else {
-        let text = foredeck_core::format::jobs_to_json(jobs)?;
-        ([(CONTENT_TYPE, "application/json")], text).into_response()
+    Ok(match format {
+        "yaml" => {
+            let text = foredeck_core::format::jobs_to_yaml(jobs)?;
+            ([(CONTENT_TYPE, "application/yaml")], text).into_response()
+        }
+        "xml" => {
+            let text = foredeck_core::format::jobs_to_xml(jobs)?;
+            ([(CONTENT_TYPE, "text/xml;charset=UTF-8")], text).into_response()
+        }
+        _ => {
+            let text = foredeck_core::format::jobs_to_json(jobs)?;
+            ([(CONTENT_TYPE, "application/json")], text).into_response()
+        }
     })
 }
 
@@ -336,7 +360,7 @@ fn without_secure_defaults(jobs: &[Job]) -> Vec<Job> {
     jobs
 }
 
-/// `GET /api/{v}/project/{project}/jobs/export?format=yaml|json` with the
+/// `GET /api/{v}/project/{project}/jobs/export?format=xml|yaml|json` with the
 /// list filters: the definitions of the jobs the caller may `read`.
 pub(crate) async fn export(
     State(state): State<ApiState>,
@@ -346,7 +370,7 @@ pub(crate) async fn export(
     Query(q): Params,
 ) -> Result<Response, ApiError> {
     let project = project_of(&state, &caller, &p, false).await?;
-    let format = wanted_format(&q, &headers)?;
+    let format = wanted_format(&q, &headers, caller.version.0, true)?;
     let filter = ListFilter::parse(&q)?;
     let all = state.may_every_job(&caller.subject, "read", &project);
     let jobs: Vec<Job> = state
@@ -360,7 +384,7 @@ pub(crate) async fn export(
     document(format, &jobs)
 }
 
-/// `GET /api/{v}/job/{id}?format=yaml|json`: the definition (a list of one).
+/// `GET /api/{v}/job/{id}?format=xml|yaml|json`: the definition (a list of one).
 pub(crate) async fn get(
     State(state): State<ApiState>,
     caller: Caller,
@@ -368,7 +392,7 @@ pub(crate) async fn get(
     Path(p): Path<HashMap<String, String>>,
     Query(q): Params,
 ) -> Result<Response, ApiError> {
-    let format = wanted_format(&q, &headers)?;
+    let format = wanted_format(&q, &headers, caller.version.0, false)?;
     let (_, job) = state
         .job_for(&caller.subject, &path(&p, "id"), "read")
         .await?;

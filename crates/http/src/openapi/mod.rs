@@ -120,6 +120,14 @@ fn request_body(body: &Body) -> Option<Value> {
         ],
         Body::Document => &["application/yaml", "application/json", "text/plain"],
         Body::Upload => &["multipart/form-data", "application/x-www-form-urlencoded"],
+        Body::JobUpload => &[
+            "multipart/form-data",
+            "application/x-www-form-urlencoded",
+            "application/xml",
+            "text/xml",
+            "application/yaml",
+            "application/json",
+        ],
         Body::Bytes => &[
             "application/octet-stream",
             "application/pgp-keys",
@@ -163,6 +171,15 @@ fn responses(op: &Op) -> Value {
                 "application/json": { "schema": {} },
                 "application/yaml": { "schema": { "type": "string" } },
                 "text/plain": { "schema": { "type": "string" } },
+            })),
+        ),
+        // job definitions: `format` or `Accept` (xml, yaml, json)
+        Out::JobDocument(statuses) => (
+            statuses,
+            Some(json!({
+                "application/json": { "schema": { "type": "array" } },
+                "application/yaml": { "schema": { "type": "string" } },
+                "text/xml": { "schema": { "type": "string" } },
             })),
         ),
     };

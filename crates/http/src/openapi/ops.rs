@@ -20,6 +20,9 @@ pub(super) enum Body {
     Document,
     /// A form with a file part.
     Upload,
+    /// A job document (XML, YAML or JSON) as the body, or as a form's
+    /// `xmlBatch` field or file part.
+    JobUpload,
     /// Raw bytes (key storage).
     Bytes,
     /// A zip file (project archives), or a form with it as a file part.
@@ -36,6 +39,8 @@ pub(super) enum Out {
     Text(&'static [u16], &'static str),
     /// A document in the format asked for.
     Document(&'static [u16]),
+    /// Job definitions in the format asked for: JSON, YAML or XML.
+    JobDocument(&'static [u16]),
 }
 
 /// One route and method.
@@ -155,7 +160,7 @@ const JOB_LIST: &[Param] = &[
 ];
 
 use Body::{Bytes, Document, Json as JsonBody, JsonOrForm, Upload, Zip};
-use Out::{Document as Doc, Empty, Json, Text};
+use Out::{Document as Doc, Empty, JobDocument as JobDoc, Json, Text};
 
 /// Every route and method under `/api/{v}/`.
 #[rustfmt::skip]
@@ -205,11 +210,11 @@ pub(super) const OPS: &[Op] = &[
     op("GET", "/api/{v}/project/{project}/source/{index}/resources", "The nodes of one source", "nodes", &[q("format", "string")], Body::None, Doc(OK)),
     // jobs
     op("GET", "/api/{v}/project/{project}/jobs", "List jobs", "jobs", JOB_LIST, Body::None, Json(OK, "JobList")),
-    op("GET", "/api/{v}/project/{project}/jobs/export", "Export jobs", "jobs", &[q("format", "string"), q("idlist", "string"), q("groupPath", "string"), q("jobFilter", "string")], Body::None, Doc(OK)),
-    op("POST", "/api/{v}/project/{project}/jobs/import", "Import jobs", "jobs", &[q("fileformat", "string"), q("dupeOption", "string"), q("uuidOption", "string")], Upload, Json(OK, "object")),
+    op("GET", "/api/{v}/project/{project}/jobs/export", "Export jobs", "jobs", &[q("format", "string"), q("idlist", "string"), q("groupPath", "string"), q("jobFilter", "string")], Body::None, JobDoc(OK)),
+    op("POST", "/api/{v}/project/{project}/jobs/import", "Import jobs", "jobs", &[q("fileformat", "string"), q("format", "string"), q("dupeOption", "string"), q("uuidOption", "string")], Body::JobUpload, Json(OK, "object")),
     op("POST", "/api/{v}/jobs/delete", "Delete jobs", "jobs", &[q("idlist", "string")], JsonBody, Json(OK, "object")),
     op("DELETE", "/api/{v}/jobs/delete", "Delete jobs", "jobs", &[q("idlist", "string")], Body::None, Json(OK, "object")),
-    op("GET", "/api/{v}/job/{id}", "Job definition", "jobs", &[q("format", "string")], Body::None, Doc(OK)),
+    op("GET", "/api/{v}/job/{id}", "Job definition", "jobs", &[q("format", "string")], Body::None, JobDoc(OK)),
     op("DELETE", "/api/{v}/job/{id}", "Delete a job", "jobs", &[], Body::None, Empty(GONE)),
     op("GET", "/api/{v}/job/{id}/info", "Job metadata", "jobs", &[], Body::None, Json(OK, "Job")),
     op("GET", "/api/{v}/job/{id}/forecast", "Next scheduled times", "jobs", &[q("time", "string"), q("max", "integer"), q("past", "boolean")], Body::None, Json(OK, "object")),

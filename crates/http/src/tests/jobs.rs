@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use foredeck_core::authorizer::{AuthContext, Decision, Resource, Subject};
 use foredeck_core::store::{ApiToken, AuditQuery};
-use foredeck_core::{Execution, MemoryStore, Project};
+use foredeck_core::{Execution, Job, MemoryStore, Project};
 use serde_json::Value;
 
 const ADMIN: &str = "admin-secret-token";
@@ -327,7 +327,7 @@ async fn import_refuses_bad_documents_and_options() {
         assert!(resp.contains(needle), "{needle}: {resp}");
     }
     // a format not taken: Rundeck's 415, naming the parameter
-    for query in ["?fileformat=xml", "?format=DNEformat"] {
+    for query in ["?fileformat=txt", "?format=DNEformat"] {
         let (status, resp) = import(&s, query, JOBS).await;
         assert_error(
             status,
@@ -524,12 +524,23 @@ async fn list_filters_export_get_and_info() {
         foredeck_core::format::parse_jobs_json(&js, "export").unwrap(),
         jobs
     );
-    let (status, body) = get(&s, "/api/59/project/p/jobs/export?format=xml", ADMIN).await;
+    let (status, xml) = get(&s, "/api/59/project/p/jobs/export?format=xml", ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{xml}");
+    let from_xml: Vec<Job> = foredeck_core::format::parse_jobs_xml(&xml, "export")
+        .unwrap()
+        .into_iter()
+        .map(|j| Job {
+            project: Some("p".into()),
+            ..j
+        })
+        .collect();
+    assert_eq!(from_xml, jobs);
+    let (status, body) = get(&s, "/api/59/project/p/jobs/export?format=html2", ADMIN).await;
     assert_error(
         status,
         &body,
-        StatusCode::BAD_REQUEST,
-        "api.error.invalid.request",
+        StatusCode::NOT_ACCEPTABLE,
+        "api.error.item.unsupported-format",
     );
 
     // one job
@@ -1566,22 +1577,28 @@ async fn import_form_uploads_refuse_bad_input_and_callers_without_grants() {
         );
         assert!(resp.contains(needle), "{needle}: {resp}");
     }
-    // a format not taken, named or found: 415
+    // a format not taken: 415; XML that is no job document: 400 naming it
     let (ctype, xml) = test_multipart(&[("xmlBatch", Some("j.xml"), "<joblist><job/></joblist>")]);
-    let (_, yaml_as_xml) = test_multipart(&[
+    let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(&ctype), &xml).await;
+    assert_error(
+        status,
+        &resp,
+        StatusCode::BAD_REQUEST,
+        "api.error.invalid.request",
+    );
+    assert!(resp.contains("'name' element not found"), "{resp}");
+    let (_, yaml_as_txt) = test_multipart(&[
         ("xmlBatch", Some("j.yaml"), JOBS),
-        ("fileformat", None, "xml"),
+        ("fileformat", None, "txt"),
     ]);
-    for body in [&xml, &yaml_as_xml] {
-        let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(&ctype), body).await;
-        assert_error(
-            status,
-            &resp,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "api.error.jobs.import.format.unsupported",
-        );
-        assert!(resp.contains("fileformat"), "{resp}");
-    }
+    let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(&ctype), &yaml_as_txt).await;
+    assert_error(
+        status,
+        &resp,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "api.error.jobs.import.format.unsupported",
+    );
+    assert!(resp.contains("fileformat"), "{resp}");
     assert!(s
         .store
         .list_jobs("p", &Default::default())
@@ -1633,4 +1650,152 @@ async fn run_at_time_in_rundecks_documented_forms() {
         assert_eq!(v["date-started"]["date"], utc, "{at}: {resp}");
         assert!(v["id"].as_u64().is_some(), "{at}: {resp}");
     }
+}
+
+/// A GET with an `Accept` header: status, content type, body.
+async fn get_accept(s: &ApiState, uri: &str, accept: &str) -> (StatusCode, String, String) {
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(TOKEN_HEADER, ADMIN)
+        .header("accept", accept)
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, bytes) = answer(s, req).await;
+    let ctype = headers
+        .get("content-type")
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, ctype, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+const XML_JOBS: &str = r#"<joblist>
+  <job>
+    <uuid>33333333-3333-4333-8333-333333333333</uuid>
+    <name>from xml</name>
+    <group>/imported/</group>
+    <description>read from job XML</description>
+    <context>
+      <options preserveOrder='true'>
+        <option name='who' value='world' required='true' />
+      </options>
+    </context>
+    <sequence keepgoing='false' strategy='node-first'>
+      <command>
+        <exec>echo hello ${option.who}</exec>
+      </command>
+    </sequence>
+  </job>
+</joblist>"#;
+
+#[tokio::test]
+async fn job_xml_is_imported_and_exported_wherever_yaml_is() {
+    let s = state().await;
+    let uri = "/api/59/project/p/jobs/import";
+    // as the body, by content type; and as a form field named by fileformat
+    let (status, body) = send(
+        &s,
+        Method::POST,
+        uri,
+        ADMIN,
+        Some("application/xml"),
+        XML_JOBS,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["succeeded"][0]["name"], "from xml", "{body}");
+    let other = XML_JOBS
+        .replace(
+            "33333333-3333-4333-8333-333333333333",
+            "44444444-4444-4444-8444-444444444444",
+        )
+        .replace("from xml", "from a form");
+    let form = serde_urlencoded::to_string([("fileformat", "xml"), ("xmlBatch", &other)]).unwrap();
+    let (status, body) = send(
+        &s,
+        Method::POST,
+        uri,
+        ADMIN,
+        Some("application/x-www-form-urlencoded"),
+        &form,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["succeeded"][0]["name"], "from a form", "{body}");
+    // a document error names the job, the field and the line
+    let bad = XML_JOBS.replace("<exec>echo hello ${option.who}</exec>", "");
+    let (status, body) = send(&s, Method::POST, uri, ADMIN, Some("text/xml"), &bad).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "api.error.invalid.request",
+    );
+    assert!(
+        body.contains("job \\\"from xml\\\" (#1)") && body.contains("line 13"),
+        "{body}"
+    );
+
+    // export and one job: format=xml or Accept: application/xml, as Rundeck
+    let job = "/api/59/job/33333333-3333-4333-8333-333333333333";
+    for (uri, accept) in [
+        ("/api/59/project/p/jobs/export?format=xml".to_owned(), "*/*"),
+        (
+            "/api/59/project/p/jobs/export".to_owned(),
+            "application/xml",
+        ),
+        (format!("{job}?format=xml"), "application/json"),
+        (job.to_owned(), "text/xml"),
+    ] {
+        let (status, ctype, xml) = get_accept(&s, &uri, accept).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {xml}");
+        assert_eq!(ctype, "text/xml;charset=UTF-8", "{uri}");
+        let jobs = foredeck_core::format::parse_jobs_xml(&xml, "export").unwrap();
+        let j = jobs.iter().find(|j| j.name == "from xml").unwrap();
+        assert_eq!(j.full_name(), "imported/from xml");
+        assert_eq!(j.option("who").unwrap().default.as_deref(), Some("world"));
+        assert!(
+            xml.contains("<option name='who' required='true' value='world' />"),
+            "{xml}"
+        );
+    }
+    // JSON when nothing or anything else Rundeck serves is asked for
+    for accept in ["*/*", "application/json", "text/html"] {
+        let (status, ctype, _) = get_accept(&s, "/api/59/project/p/jobs/export", accept).await;
+        assert_eq!(
+            (status, ctype.as_str()),
+            (StatusCode::OK, "application/json"),
+            "{accept}"
+        );
+    }
+    // formats Rundeck does not serve: 406 for the export, 415 for one job
+    let (status, _, body) = get_accept(&s, "/api/59/project/p/jobs/export?format=csv", "*/*").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_ACCEPTABLE,
+        "api.error.item.unsupported-format",
+    );
+    for (uri, accept) in [
+        (job.to_owned(), "text/html"),
+        (format!("{job}?format=csv"), "*/*"),
+    ] {
+        let (status, _, body) = get_accept(&s, &uri, accept).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "api.error.item.unsupported-format",
+        );
+    }
+    // API 43 and before serve no JSON definitions
+    let (status, _, body) =
+        get_accept(&s, "/api/43/project/p/jobs/export?format=json", "*/*").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_ACCEPTABLE,
+        "api.error.item.unsupported-format",
+    );
 }
