@@ -230,7 +230,7 @@ fn exported(jobs: &[Job], label: &str) -> Result<Vec<serde_json::Value>> {
 
 /// Rundeck writes a job's identifier as both `id` and `uuid`; `id: null`
 /// (or `~`) says the job has none yet.
-fn settle_id(job: &mut Job) {
+pub(super) fn settle_id(job: &mut Job) {
     match job.extra.get("id") {
         Some(serde_json::Value::Null) => {
             job.extra.shift_remove("id");

@@ -71,7 +71,7 @@ pub use jobs::{
 };
 pub use nodes::{nodes_to_json, nodes_to_yaml, parse_nodes, parse_nodes_json, parse_nodes_yaml};
 pub use validate::validate_job;
-pub use xml_read::parse_jobs_xml;
+pub use xml_read::{parse_jobs_xml, read_jobs_xml};
 pub use xml_write::jobs_to_xml;
 
 use std::path::Path;

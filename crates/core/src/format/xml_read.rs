@@ -4,7 +4,8 @@
 //! commands, notifications, `retry`, job plugins) into the job-definition
 //! form shared with YAML and JSON, then into a [`Job`].
 
-use super::jobs::{explain, finish};
+use super::jobs::{explain, finish, settle_id, JobFailure, JobResults};
+use super::validate::validate_job_at;
 use super::xml_map::{
     entries, line_of, make_bool, string_to_bool, to_object, xerr, XErr, XMap, XNode, XVal, TEXT,
 };
@@ -21,6 +22,52 @@ use std::collections::HashMap;
 /// Errors name the job (name, or `#N`), the field and the line. Each job
 /// read is checked with [`validate_job`](super::validate_job).
 pub fn parse_jobs_xml(src: &str, source_name: &str) -> Result<Vec<Job>> {
+    let root = joblist(src, source_name)?;
+    let mut jobs = Vec::new();
+    for (index, child) in job_elements(root) {
+        jobs.push(read_job(child, index, source_name)?);
+    }
+    finish(jobs)
+}
+
+/// Reads a Rundeck job XML document job by job, as Rundeck's import does:
+/// a `<job>` that cannot be read or fails
+/// [`validate_job`](super::validate_job) is reported in its place (with the
+/// name and group its elements give) and the others are still read.
+///
+/// The whole document is refused only when it cannot be read at all: bad
+/// XML, a document over the limits, a root other than `<joblist>`, or no
+/// `<job>` in it.
+pub fn read_jobs_xml(src: &str, source_name: &str) -> Result<JobResults> {
+    let root = joblist(src, source_name)?;
+    let mut out = Vec::new();
+    for (index, child) in job_elements(root) {
+        let text = |tag: &str| {
+            child
+                .children
+                .iter()
+                .find(|c| c.name == tag)
+                .map(|c| c.text.clone())
+                .filter(|t| !t.is_empty())
+        };
+        let (name, group) = (text("name"), text("group"));
+        let read = read_job(child, index, source_name).and_then(|mut job| {
+            settle_id(&mut job);
+            validate_job_at(&job, Some(index)).map(|()| job)
+        });
+        out.push(read.map_err(|error| JobFailure {
+            index,
+            name,
+            group,
+            error,
+        }));
+    }
+    Ok(out)
+}
+
+/// The document's `<joblist>` root, refused when it is not one or holds no
+/// `<job>`.
+fn joblist(src: &str, source_name: &str) -> Result<Elem> {
     let root = xml_tree::parse(src, source_name)?;
     if root.name != "joblist" {
         return Err(Error::format(
@@ -31,22 +78,22 @@ pub fn parse_jobs_xml(src: &str, source_name: &str) -> Result<Vec<Job>> {
             ),
         ));
     }
-    let mut jobs = Vec::new();
-    let mut index = 0;
-    for child in root.children {
-        if child.name != "job" {
-            continue;
-        }
-        index += 1;
-        jobs.push(read_job(child, index, source_name)?);
-    }
-    if jobs.is_empty() {
+    if !root.children.iter().any(|c| c.name == "job") {
         return Err(Error::format(
             source_name,
             "No 'job' element was found in <joblist>",
         ));
     }
-    finish(jobs)
+    Ok(root)
+}
+
+/// The `<job>` elements of a `<joblist>`, each with its 1-based position.
+fn job_elements(root: Elem) -> impl Iterator<Item = (usize, Elem)> {
+    root.children
+        .into_iter()
+        .filter(|c| c.name == "job")
+        .enumerate()
+        .map(|(i, c)| (i + 1, c))
 }
 
 /// One `<job>`, `index` counting from 1.

@@ -62,10 +62,7 @@ impl DocFormat {
         match self {
             DocFormat::Yaml => foredeck_core::format::read_jobs_yaml(text, source),
             DocFormat::Json => foredeck_core::format::read_jobs_json(text, source),
-            DocFormat::Xml => Ok(foredeck_core::format::parse_jobs_xml(text, source)?
-                .into_iter()
-                .map(Ok)
-                .collect()),
+            DocFormat::Xml => foredeck_core::format::read_jobs_xml(text, source),
         }
     }
 }

@@ -1716,18 +1716,40 @@ async fn job_xml_is_imported_and_exported_wherever_yaml_is() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["succeeded"][0]["name"], "from a form", "{body}");
-    // a document error names the job, the field and the line
+    // a job that cannot be read is reported in failed[], naming the job,
+    // the field and the line, and the document's other jobs are imported
+    // (Rundeck's import), here a third job after it
     let bad = XML_JOBS.replace("<exec>echo hello ${option.who}</exec>", "");
-    let (status, body) = send(&s, Method::POST, uri, ADMIN, Some("text/xml"), &bad).await;
+    let third = {
+        let start = other.find("<job>").unwrap();
+        let end = other.rfind("</job>").unwrap() + "</job>".len();
+        other[start..end]
+            .replace(
+                "44444444-4444-4444-8444-444444444444",
+                "55555555-5555-4555-8555-555555555555",
+            )
+            .replace("from a form", "after the bad one")
+    };
+    let two = bad.replace("</joblist>", &format!("{third}\n</joblist>"));
+    let (status, body) = send(&s, Method::POST, uri, ADMIN, Some("text/xml"), &two).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v = json(&body);
+    assert_eq!(v["failed"][0]["index"], 1, "{body}");
+    assert_eq!(v["failed"][0]["name"], "from xml", "{body}");
+    let error = v["failed"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("job \"from xml\" (#1)") && error.contains("line 13"),
+        "{body}"
+    );
+    assert_eq!(v["succeeded"][0]["index"], 2, "{body}");
+    assert_eq!(v["succeeded"][0]["name"], "after the bad one", "{body}");
+    // a document that is not a job list at all is still a 400
+    let (status, body) = send(&s, Method::POST, uri, ADMIN, Some("text/xml"), "<jobs/>").await;
     assert_error(
         status,
         &body,
         StatusCode::BAD_REQUEST,
         "api.error.invalid.request",
-    );
-    assert!(
-        body.contains("job \\\"from xml\\\" (#1)") && body.contains("line 13"),
-        "{body}"
     );
 
     // export and one job: format=xml or Accept: application/xml, as Rundeck
