@@ -1570,8 +1570,9 @@ async fn import_form_uploads_refuse_bad_input_and_callers_without_grants() {
         );
         assert!(resp.contains(needle), "{needle}: {resp}");
     }
-    // a format not taken: 415; XML that is no job document: 400 naming it
-    let (ctype, xml) = test_multipart(&[("xmlBatch", Some("j.xml"), "<joblist><job/></joblist>")]);
+    // a format not taken: 415; XML that is no job document: 400 naming it;
+    // a job that cannot be read: reported in failed[] (Rundeck's import)
+    let (ctype, xml) = test_multipart(&[("xmlBatch", Some("j.xml"), "<jobs><job/></jobs>")]);
     let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(&ctype), &xml).await;
     assert_error(
         status,
@@ -1579,7 +1580,14 @@ async fn import_form_uploads_refuse_bad_input_and_callers_without_grants() {
         StatusCode::BAD_REQUEST,
         "api.error.invalid.request",
     );
-    assert!(resp.contains("'name' element not found"), "{resp}");
+    assert!(resp.contains("was not 'joblist'"), "{resp}");
+    let (ctype, xml) = test_multipart(&[("xmlBatch", Some("j.xml"), "<joblist><job/></joblist>")]);
+    let (status, resp) = send(&s, Method::POST, uri, ADMIN, Some(&ctype), &xml).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let v = json(&resp);
+    assert!(v["succeeded"].as_array().unwrap().is_empty(), "{resp}");
+    let error = v["failed"][0]["error"].as_str().unwrap();
+    assert!(error.contains("'name' element not found"), "{resp}");
     let (_, yaml_as_txt) = test_multipart(&[
         ("xmlBatch", Some("j.yaml"), JOBS),
         ("fileformat", None, "txt"),
