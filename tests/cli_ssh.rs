@@ -17,22 +17,29 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-#[test]
-fn exec_runs_a_command_on_ssh_nodes() {
-    let Some(sshd) = harness::Sshd::start() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
+/// A resource file of `count` nodes `node1`.. tagged `ssh`, each on its own
+/// loopback address of the harness sshd.
+fn ssh_nodes(sshd: &harness::Sshd, dir: &std::path::Path, count: usize) -> std::path::PathBuf {
     let mut yaml = String::new();
-    for n in 1..=3 {
+    for n in 1..=count {
         yaml.push_str(&format!(
             "node{n}:\n  hostname: 127.0.0.{n}:{}\n  username: {}\n  tags: ssh\n",
             sshd.port,
             harness::USER
         ));
     }
-    let nodes = dir.path().join("nodes.yaml");
+    let nodes = dir.join("nodes.yaml");
     std::fs::write(&nodes, yaml).unwrap();
+    nodes
+}
+
+#[test]
+fn exec_runs_a_command_on_ssh_nodes() {
+    let Some(sshd) = harness::Sshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = ssh_nodes(&sshd, dir.path(), 3);
     let nodes = nodes.display().to_string();
     let key = sshd.user_key_path().display().to_string();
     let known = dir.path().join("kh/known_hosts");
@@ -326,16 +333,7 @@ fn run_applies_log_filters_to_ssh_output() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut yaml = String::new();
-    for n in 1..=2 {
-        yaml.push_str(&format!(
-            "node{n}:\n  hostname: 127.0.0.{n}:{}\n  username: {}\n  tags: ssh\n",
-            sshd.port,
-            harness::USER
-        ));
-    }
-    let nodes = dir.path().join("nodes.yaml");
-    std::fs::write(&nodes, yaml).unwrap();
+    let nodes = ssh_nodes(&sshd, dir.path(), 2);
     let job = dir.path().join("job.yaml");
     std::fs::write(
         &job,
