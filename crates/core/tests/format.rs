@@ -579,10 +579,13 @@ fn validation_rules() {
     assert_eq!(invalid(&with_opt(o)).0, "options[0].value");
     let mut o = JobOption::new("v");
     o.regex = Some("[0-9]+".into());
-    o.default = Some("12a".into());
+    o.default = Some("abc".into());
     assert_eq!(invalid(&with_opt(o.clone())).0, "options[0].value");
-    o.default = Some("12".into());
-    assert!(validate_job(&with_opt(o)).is_ok());
+    // as Rundeck's import (`=~`): a match anywhere in the default will do
+    o.default = Some("12a".into());
+    assert!(validate_job(&with_opt(o.clone())).is_ok());
+    o.values = vec!["1".into(), "x".into()];
+    assert_eq!(invalid(&with_opt(o)).0, "options[0].values");
 
     let steps = |s: Step| Job::new("x", Workflow::new(vec![Step::command("ok"), s]));
     assert_eq!(

@@ -438,3 +438,60 @@ fn refuses_dtds_entity_expansion_depth_and_size() {
     let big = format!("<joblist>{}</joblist>", " ".repeat(MAX_DOCUMENT_BYTES));
     assert!(err(&big).contains("larger than the"));
 }
+
+/// What Rundeck's `JobsXMLCodec` and `ScheduledExecution.fromMap` make of
+/// an empty `<threadcount/>`, an empty `year`/`month` attribute and an
+/// element of `<schedule>` they do not read (`JobsXMLCodecTests`
+/// `testDecodeNodedispatchEmptyThreadcount`, `testDecodeScheduledWeekday`).
+#[test]
+fn empty_threadcount_and_schedule_attributes_read_as_rundeck_reads_them() {
+    let src = "<joblist><job><name>w</name><description/>\
+        <sequence><command><exec>a</exec></command></sequence>\
+        <dispatch><threadcount/><keepgoing>false</keepgoing></dispatch>\
+        <schedule><time hour='*/4' minute='21' seconds='0'/><day day='?'/>\
+        <weekday day='2-4'/><month month=''/><year year=''/></schedule>\
+        </job></joblist>";
+    let job = &parse_jobs_xml(src, "jobs.xml").unwrap()[0];
+    assert_eq!(job.nodefilters.as_ref().unwrap().dispatch.threadcount, 1);
+    let schedule = job.schedule.as_ref().unwrap();
+    assert_eq!(schedule.to_quartz(), "0 21 */4 ? * 2-4 *");
+    let out = jobs_to_xml(std::slice::from_ref(job)).unwrap();
+    assert!(out.contains("<threadcount>1</threadcount>"), "{out}");
+    assert!(!out.contains("<day day"), "{out}");
+    // a non-number is still refused
+    let bad = src.replace("<threadcount/>", "<threadcount>many</threadcount>");
+    assert!(err(&bad).contains("expected a non-negative integer"));
+}
+
+/// Rundeck's import checks an option's regex against its allowed values
+/// and default with Groovy's `=~` (a match anywhere), as
+/// `EditOptsController._validateOption` does; run-time values must match
+/// whole.
+#[test]
+fn option_regex_is_checked_against_values_and_default_as_rundeck_does() {
+    let job = |attrs: &str| {
+        format!(
+            "<joblist><job><name>w</name><description/><context><options>\
+            <option name='o' {attrs}/></options></context>\
+            <sequence><command><exec>a</exec></command></sequence></job></joblist>"
+        )
+    };
+    // found inside: taken
+    parse_jobs_xml(
+        &job("value='xabcx' values='abc1,2abc' regex='abc'"),
+        "j.xml",
+    )
+    .unwrap();
+    let e = err(&job("value='789' regex='abc'"));
+    assert!(
+        e.contains("default `789` of option `o` does not match the regex `abc`"),
+        "{e}"
+    );
+    let e = err(&job("value='abc' values='abc,456' regex='abc'"));
+    assert!(
+        e.contains("allowed value `456` of option `o` does not match the regex `abc`"),
+        "{e}"
+    );
+    let e = err(&job("value='abc' regex='a(b'"));
+    assert!(e.contains("does not compile"), "{e}");
+}

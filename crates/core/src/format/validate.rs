@@ -157,16 +157,27 @@ fn check_options(job: &Job) -> Check {
             (Some(d), false) => vec![d],
         };
         if let Some(re) = &opt.regex {
-            if let Err(e) = Regex::new(re) {
-                return fail(at("regex"), format!("`{re}` does not compile: {e}"));
-            }
-            let full = Regex::new(&format!("^(?:{re})$"))
+            // As Rundeck's `EditOptsController._validateOption` (run by its
+            // import through `ScheduledExecutionService
+            // .validateDefinitionOptions`): the allowed values and the
+            // default must each contain a match of the regex (Groovy's
+            // `=~`); a value given at run time must match it whole
+            let found = Regex::new(re)
                 .map_err(|e| (at("regex"), format!("`{re}` does not compile: {e}")))?;
-            if let Some(p) = parts.iter().find(|p| !full.is_match(p)) {
+            if let Some(v) = opt.values.iter().find(|v| !found.is_match(v)) {
+                return fail(
+                    at("values"),
+                    format!(
+                        "allowed value `{v}` of option `{}` does not match the regex `{re}`",
+                        opt.name
+                    ),
+                );
+            }
+            if let Some(d) = default.filter(|d| !found.is_match(d)) {
                 return fail(
                     at("value"),
                     format!(
-                        "default `{p}` of option `{}` does not match `{re}`",
+                        "default `{d}` of option `{}` does not match the regex `{re}`",
                         opt.name
                     ),
                 );

@@ -330,6 +330,11 @@ fn read_dispatch(m: &mut XMap) -> std::result::Result<(), XErr> {
         for k in ["keepgoing", "excludePrecedence", "successOnEmptyNodeFilter"] {
             make_bool(&mut dm, k, false);
         }
+        // `<threadcount/>`: Rundeck's `ScheduledExecution.fromMap` takes an
+        // empty thread count as 1 (`threadcount ?: "1"`)
+        if dm.get("threadcount").is_some_and(|t| !t.truthy()) {
+            dm.shift_remove("threadcount");
+        }
         nfm.insert("dispatch".into(), XNode::new(XVal::Map(dm), dl));
         make_bool(m, "nodesSelectedByDefault", false);
     }
@@ -390,6 +395,11 @@ fn quote_word(s: &str) -> String {
 
 /// `<schedule>`: `<month day=...>` is the day of month, `<month month=...>`
 /// the month, `<year year=...>` the year; `crontab` may be an attribute.
+///
+/// As in Rundeck (`JobsXMLCodec.convertXMapToJobMap`, then
+/// `ScheduledExecution.fromMap`): an empty `month` or `year` attribute is
+/// every month or year (`*`), and other elements of `<schedule>` (such as
+/// `<day day='?'/>` in Rundeck's own tests) are not read.
 fn read_schedule(m: &mut XMap) {
     let Some(s) = m.get_mut("schedule") else {
         return;
@@ -405,18 +415,21 @@ fn read_schedule(m: &mut XMap) {
                 d.insert("day".into(), day);
                 sm.insert("dayofmonth".into(), XNode::new(XVal::Map(d), month.line));
             }
-            if let Some(mo) = mm.shift_remove("month") {
+            if let Some(mo) = mm.shift_remove("month").filter(XNode::truthy) {
                 sm.insert("month".into(), mo);
             }
         }
     }
     if let Some(year) = sm.shift_remove("year") {
         if let XVal::Map(mut ym) = year.v {
-            if let Some(y) = ym.shift_remove("year") {
+            if let Some(y) = ym.shift_remove("year").filter(XNode::truthy) {
                 sm.insert("year".into(), y);
             }
         }
     }
+    sm.retain(|k, _| {
+        ["time", "weekday", "dayofmonth", "month", "year", "crontab"].contains(&k.as_str())
+    });
     for k in ["time", "weekday", "dayofmonth"] {
         if sm.get(k).is_some_and(|n| !matches!(n.v, XVal::Map(_))) {
             sm.shift_remove(k);
