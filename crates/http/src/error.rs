@@ -56,6 +56,8 @@ pub(crate) enum Code {
     FormatNotAcceptable,
     /// An answer format the route does not serve (one job's definition).
     FormatUnsupported,
+    /// A node document format no resource generator writes.
+    ResourceFormatUnsupported,
     /// The server handles too many requests or connections.
     Overloaded,
     /// A required parameter is missing.
@@ -100,6 +102,10 @@ impl Code {
             Code::FormatUnsupported => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "api.error.item.unsupported-format",
+            ),
+            Code::ResourceFormatUnsupported => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "api.error.resource.format.unsupported",
             ),
             Code::Overloaded => (S::SERVICE_UNAVAILABLE, "api.error.overloaded"),
             Code::ParameterRequired => (S::BAD_REQUEST, "api.error.parameter.required"),

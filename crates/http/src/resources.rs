@@ -3,7 +3,10 @@
 //! - `GET /api/{v}/project/{p}/resources?filter=...`: the nodes matching a
 //!   node filter (all nodes without one), as an object keyed by node name
 //!   (`resourcejson`), or `resourceyaml` with `format=yaml` or an `Accept`
-//!   of `application/yaml` / `text/yaml`;
+//!   of `application/yaml` / `text/yaml`, or `resourcexml` with
+//!   `format=xml` or an `Accept` of `application/xml` / `text/xml` (and
+//!   before API 23 when no format is named), as Rundeck picks its
+//!   resource format generator (see `node_doc` and docs/XML.md);
 //! - `GET /api/{v}/project/{p}/resource/{name}`: one node, in the same
 //!   shapes;
 //! - `GET /api/{v}/project/{p}/sources`, `.../source/{index}` and
@@ -17,7 +20,7 @@
 //! read is absent: not listed, and 404 when asked for by name.
 
 use crate::api::ApiVersion;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::Caller;
 use crate::ApiState;
 use axum::extract::{Path, Query, State};
@@ -27,7 +30,7 @@ use axum::routing;
 use axum::Router;
 use axum::{Extension, Json};
 use foredeck_core::authorizer::{AuthContext, Resource, Subject};
-use foredeck_core::format::nodes_to_yaml;
+use foredeck_core::format::{nodes_to_xml, nodes_to_yaml};
 use foredeck_core::{Node, NodeFilter, Project};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -113,21 +116,75 @@ fn visible<'a>(
         .collect()
 }
 
-fn wants_yaml(query: &HashMap<String, String>, headers: &HeaderMap) -> Result<bool, ApiError> {
-    match query.get("format").map(String::as_str) {
-        Some("yaml") | Some("resourceyaml") => return Ok(true),
-        Some("json") | Some("resourcejson") => return Ok(false),
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "parameter `format`: {other:?} is not supported (json or yaml)"
-            )))
-        }
-        None => {}
+/// The document a node answer is written as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NodeDoc {
+    Json,
+    Yaml,
+    Xml,
+}
+
+/// The node document a request asks for, as Rundeck's
+/// `FrameworkController.apiRenderNodeResult` picks its resource format
+/// generator: the `format` parameter, else the `Accept` type
+/// ([`crate::extract::response_format`]); `all` or `html` (or nothing
+/// named) is `resourcexml` before API 23 and `resourcejson` from it;
+/// `xml`/`json`/`yaml` name `resourcexml`/`resourcejson`/`resourceyaml`,
+/// which may also be given by name. A name no generator has falls back to
+/// the first `Accept` media type a generator writes (`text/xml`; `text/yaml`,
+/// `text/x-yaml`, `application/yaml`, `application/x-yaml`;
+/// `application/json`, `text/json`; or `*/xml`, `*/json`, ...), and
+/// without one it is Rundeck's 415 `api.error.resource.format.unsupported`.
+fn node_doc(
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    version: u32,
+) -> Result<NodeDoc, ApiError> {
+    let requested = match query.get("format") {
+        Some(f) => Some(f.clone()),
+        None => crate::extract::response_format(&[], headers),
+    };
+    let named = match requested.as_deref() {
+        None | Some("all" | "html") if version < 23 => Some(NodeDoc::Xml),
+        None | Some("all" | "html") => Some(NodeDoc::Json),
+        Some("xml" | "resourcexml") => Some(NodeDoc::Xml),
+        Some("json" | "resourcejson") => Some(NodeDoc::Json),
+        Some("yaml" | "resourceyaml") => Some(NodeDoc::Yaml),
+        Some(_) => None,
+    };
+    named.or_else(|| by_media_type(headers)).ok_or_else(|| {
+        ApiError::of(
+            Code::ResourceFormatUnsupported,
+            format!(
+                "The format specified is unsupported: {}",
+                requested.unwrap_or_default()
+            ),
+        )
+    })
+}
+
+/// The first `Accept` media type (other than a bare `*/*`) a Rundeck
+/// resource generator declares.
+fn by_media_type(headers: &HeaderMap) -> Option<NodeDoc> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?.trim();
+    if accept == "*/*" {
+        return None;
     }
-    Ok(headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("yaml")))
+    accept.split(',').find_map(|item| {
+        let media = item
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "text/xml" | "*/xml" => Some(NodeDoc::Xml),
+            "text/yaml" | "text/x-yaml" | "application/yaml" | "application/x-yaml" | "*/yaml"
+            | "*/x-yaml" => Some(NodeDoc::Yaml),
+            "application/json" | "text/json" | "*/json" => Some(NodeDoc::Json),
+            _ => None,
+        }
+    })
 }
 
 /// `resourcejson` without the indentation `format::nodes_to_json` writes
@@ -148,12 +205,17 @@ fn compact_json(nodes: &[&Node]) -> Result<String, ApiError> {
         .map_err(|e| ApiError::from(foredeck_core::Error::format("<json export>", e.to_string())))
 }
 
-fn render(nodes: &[&Node], yaml: bool) -> Result<Response, ApiError> {
-    let (body, ctype) = if yaml {
-        let owned: Vec<Node> = nodes.iter().map(|n| (*n).clone()).collect();
-        (nodes_to_yaml(&owned)?, "text/yaml; charset=utf-8")
-    } else {
-        (compact_json(nodes)?, "application/json")
+fn render(nodes: &[&Node], doc: NodeDoc) -> Result<Response, ApiError> {
+    let (body, ctype) = match doc {
+        NodeDoc::Yaml => {
+            let owned: Vec<Node> = nodes.iter().map(|n| (*n).clone()).collect();
+            (nodes_to_yaml(&owned)?, "text/yaml; charset=utf-8")
+        }
+        NodeDoc::Xml => (
+            nodes_to_xml(nodes.iter().copied()),
+            "text/xml;charset=UTF-8",
+        ),
+        NodeDoc::Json => (compact_json(nodes)?, "application/json"),
     };
     Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
 }
@@ -162,12 +224,13 @@ fn render(nodes: &[&Node], yaml: bool) -> Result<Response, ApiError> {
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Extension(subject): Extension<Subject>,
+    Extension(v): Extension<ApiVersion>,
     Path(params): Path<HashMap<String, String>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let project = params.get("project").cloned().unwrap_or_default();
-    let yaml = wants_yaml(&query, &headers)?;
+    let doc = node_doc(&query, &headers, v.0)?;
     // Parse the filter before touching the project: a bad filter is the
     // caller's mistake whatever the project.
     let filter = match query.get("filter").map(|f| f.trim()) {
@@ -180,7 +243,7 @@ pub(crate) async fn list(
     let nodes = project_nodes(&state, &subject, &project).await?;
     render(
         &visible(&state, &subject, &project, &nodes, filter.as_ref()),
-        yaml,
+        doc,
     )
 }
 
@@ -188,13 +251,14 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<ApiState>,
     Extension(subject): Extension<Subject>,
+    Extension(v): Extension<ApiVersion>,
     Path(params): Path<HashMap<String, String>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let project = params.get("project").cloned().unwrap_or_default();
     let name = params.get("name").cloned().unwrap_or_default();
-    let yaml = wants_yaml(&query, &headers)?;
+    let doc = node_doc(&query, &headers, v.0)?;
     let nodes = project_nodes(&state, &subject, &project).await?;
     let shown = match nodes.iter().find(|n| n.name == name) {
         Some(n) => visible(&state, &subject, &project, std::slice::from_ref(n), None),
@@ -204,7 +268,7 @@ pub(crate) async fn get(
     if shown.is_empty() {
         return Err(ApiError::not_found("Node", &name));
     }
-    render(&shown, yaml)
+    render(&shown, doc)
 }
 
 /// One node source as Rundeck lists it: `index`, `type`, `resources`
@@ -320,7 +384,7 @@ pub(crate) async fn source_resources(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let yaml = wants_yaml(&query, &headers)?;
+    let doc = node_doc(&query, &headers, caller.version.0)?;
     let (p, index) = source_of(&state, &caller.subject, &params).await?;
     match state.nodes.read_source(&p, index).await {
         None => Err(ApiError::not_found("source index", &index.to_string())),
@@ -331,7 +395,7 @@ pub(crate) async fn source_resources(
         )),
         Some(Ok(nodes)) => render(
             &visible(&state, &caller.subject, &p.name, &nodes, None),
-            yaml,
+            doc,
         ),
     }
 }

@@ -1,5 +1,6 @@
 //! Import and export of Rundeck documents: job definitions (YAML, JSON and
-//! XML) and resource-model node files (YAML and JSON).
+//! XML) and resource-model node files (YAML and JSON read and written;
+//! Rundeck's `resourcexml` written, [`nodes_to_xml`]).
 //!
 //! # Jobs
 //!
@@ -58,6 +59,7 @@
 pub(crate) mod guard;
 mod jobs;
 mod nodes;
+mod nodes_xml;
 mod validate;
 mod xml_map;
 mod xml_notify;
@@ -70,6 +72,7 @@ pub use jobs::{
     JobFailure, JobResults,
 };
 pub use nodes::{nodes_to_json, nodes_to_yaml, parse_nodes, parse_nodes_json, parse_nodes_yaml};
+pub use nodes_xml::nodes_to_xml;
 pub use validate::validate_job;
 pub use xml_read::{parse_jobs_xml, read_jobs_xml};
 pub use xml_write::jobs_to_xml;

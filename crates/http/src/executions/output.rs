@@ -1,7 +1,7 @@
 //! `GET /api/{v}/execution/{id}/output` and its node and step variants.
 
 use crate::error::ApiError;
-use crate::extract::{number, param, path, Caller, Params};
+use crate::extract::{number, path, Caller, Params};
 use crate::output::{Head, LogReader};
 use crate::ApiState;
 use axum::extract::{Path, Query, State};
@@ -86,19 +86,11 @@ async fn output_of(
         foredeck_core::ErrorKind::NotFound => ApiError::not_found("Execution ID", &id),
         _ => ApiError::from(err),
     };
-    let text = match param(&q, "format") {
-        None => headers
-            .get(axum::http::header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.starts_with("text/plain")),
-        Some("json") => false,
-        Some("text") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "parameter format: {other:?} is not json or text"
-            )))
-        }
-    };
+    // Rundeck's `tailExecutionOutput` answers in a `withFormat` of `text`
+    // and `*` (JSON); its `xml` branch exists only with the `legacyXml`
+    // feature, off by default: every other format, `xml` included, is JSON
+    // (docs/XML.md).
+    let text = crate::extract::response_format(&q, &headers).as_deref() == Some("text");
     let offset = number(&q, "offset")?.unwrap_or(0);
     let lastlines = number(&q, "lastlines")?;
     let maxlines = number(&q, "maxlines")?

@@ -182,6 +182,23 @@ fn responses(op: &Op) -> Value {
                 "text/xml": { "schema": { "type": "string" } },
             })),
         ),
+        // nodes: `format` or `Accept` (json, yaml, xml; docs/XML.md)
+        Out::NodeDocument(statuses) => (
+            statuses,
+            Some(json!({
+                "application/json": { "schema": { "type": "object" } },
+                "text/yaml": { "schema": { "type": "string" } },
+                "text/xml": { "schema": { "type": "string" } },
+            })),
+        ),
+        // execution output: JSON, or text for `format=text`
+        Out::Output(statuses) => (
+            statuses,
+            Some(json!({
+                "application/json": { "schema": { "type": "object" } },
+                "text/plain": { "schema": { "type": "string" } },
+            })),
+        ),
     };
     let mut out = Map::new();
     for status in statuses {

@@ -41,6 +41,12 @@ pub(super) enum Out {
     Document(&'static [u16]),
     /// Job definitions in the format asked for: JSON, YAML or XML.
     JobDocument(&'static [u16]),
+    /// Nodes in the format asked for: `resourcejson`, `resourceyaml` or
+    /// `resourcexml` (docs/XML.md).
+    NodeDocument(&'static [u16]),
+    /// Execution output: JSON, or plain text with `format=text` or
+    /// `Accept: text/plain` (any other format, `xml` included, is JSON).
+    Output(&'static [u16]),
 }
 
 /// One route and method.
@@ -160,7 +166,9 @@ const JOB_LIST: &[Param] = &[
 ];
 
 use Body::{Bytes, Document, Json as JsonBody, JsonOrForm, Upload, Zip};
-use Out::{Document as Doc, Empty, JobDocument as JobDoc, Json, Text};
+use Out::{
+    Document as Doc, Empty, JobDocument as JobDoc, Json, NodeDocument as NodeDoc, Output, Text,
+};
 
 /// Every route and method under `/api/{v}/`.
 #[rustfmt::skip]
@@ -203,11 +211,11 @@ pub(super) const OPS: &[Op] = &[
     op("PUT", "/api/{v}/project/{project}/motd.md", "Set the project's message of the day", "projects", &[], Document, Doc(OK)),
     op("DELETE", "/api/{v}/project/{project}/motd.md", "Delete the project's message of the day", "projects", &[], Body::None, Empty(GONE)),
     // nodes
-    op("GET", "/api/{v}/project/{project}/resources", "List nodes", "nodes", &[q("format", "string")], Body::None, Doc(OK)),
-    op("GET", "/api/{v}/project/{project}/resource/{name}", "One node", "nodes", &[q("format", "string")], Body::None, Doc(OK)),
+    op("GET", "/api/{v}/project/{project}/resources", "List nodes", "nodes", &[q("format", "string")], Body::None, NodeDoc(OK)),
+    op("GET", "/api/{v}/project/{project}/resource/{name}", "One node", "nodes", &[q("format", "string")], Body::None, NodeDoc(OK)),
     op("GET", "/api/{v}/project/{project}/sources", "Node sources", "nodes", &[], Body::None, Json(OK, "array")),
     op("GET", "/api/{v}/project/{project}/source/{index}", "One node source", "nodes", &[], Body::None, Json(OK, "object")),
-    op("GET", "/api/{v}/project/{project}/source/{index}/resources", "The nodes of one source", "nodes", &[q("format", "string")], Body::None, Doc(OK)),
+    op("GET", "/api/{v}/project/{project}/source/{index}/resources", "The nodes of one source", "nodes", &[q("format", "string")], Body::None, NodeDoc(OK)),
     // jobs
     op("GET", "/api/{v}/project/{project}/jobs", "List jobs", "jobs", JOB_LIST, Body::None, Json(OK, "JobList")),
     op("GET", "/api/{v}/project/{project}/jobs/export", "Export jobs", "jobs", &[q("format", "string"), q("idlist", "string"), q("groupPath", "string"), q("jobFilter", "string")], Body::None, JobDoc(OK)),
@@ -238,10 +246,10 @@ pub(super) const OPS: &[Op] = &[
     op("GET", "/api/{v}/execution/{id}", "One execution", "executions", &[], Body::None, Json(OK, "Execution")),
     op("DELETE", "/api/{v}/execution/{id}", "Delete an execution", "executions", &[], Body::None, Empty(GONE)),
     op("GET", "/api/{v}/execution/{id}/state", "Execution state", "executions", &[], Body::None, Json(OK, "object")),
-    op("GET", "/api/{v}/execution/{id}/output", "Execution output", "executions", OUTPUT, Body::None, Json(OK, "object")),
-    op("GET", "/api/{v}/execution/{id}/output/node/{node}", "Output of one node", "executions", OUTPUT, Body::None, Json(OK, "object")),
-    op("GET", "/api/{v}/execution/{id}/output/node/{node}/step/{stepctx}", "Output of one node and step", "executions", OUTPUT, Body::None, Json(OK, "object")),
-    op("GET", "/api/{v}/execution/{id}/output/step/{stepctx}", "Output of one step", "executions", OUTPUT, Body::None, Json(OK, "object")),
+    op("GET", "/api/{v}/execution/{id}/output", "Execution output", "executions", OUTPUT, Body::None, Output(OK)),
+    op("GET", "/api/{v}/execution/{id}/output/node/{node}", "Output of one node", "executions", OUTPUT, Body::None, Output(OK)),
+    op("GET", "/api/{v}/execution/{id}/output/node/{node}/step/{stepctx}", "Output of one node and step", "executions", OUTPUT, Body::None, Output(OK)),
+    op("GET", "/api/{v}/execution/{id}/output/step/{stepctx}", "Output of one step", "executions", OUTPUT, Body::None, Output(OK)),
     op("GET", "/api/{v}/execution/{id}/output/stream", "Live output as Server-Sent Events (Foredeck)", "executions", &[q("offset", "integer")], Body::None, Text(OK, "text/event-stream")),
     op("POST", "/api/{v}/execution/{id}/abort", "Abort an execution", "executions", &[q("asUser", "string"), q("forceIncomplete", "boolean")], Body::None, Json(OK, "object")),
     op("GET", "/api/{v}/execution/{id}/abort", "Abort an execution", "executions", &[q("asUser", "string"), q("forceIncomplete", "boolean")], Body::None, Json(OK, "object")),

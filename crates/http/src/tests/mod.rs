@@ -351,3 +351,4 @@ mod stream;
 mod system;
 mod waiting;
 mod webhooks;
+mod xml;

@@ -358,15 +358,17 @@ async fn resources_from_sources_with_filters_and_formats() {
         body.contains("parameter `filter`") && body.contains("unterminated"),
         "{body}"
     );
-    let (status, _) = call(
+    // a format no resource generator writes: Rundeck's 415
+    let (status, body) = call(
         &s,
         Method::GET,
-        "/api/59/project/ops/resources?format=xml",
+        "/api/59/project/ops/resources?format=toml",
         Some(ADMIN),
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_error(&body, "api.error.resource.format.unsupported");
     for uri in [
         "/api/59/project/ops/resource/nope",
         "/api/59/project/nope/resources",

@@ -227,8 +227,8 @@ async fn a_node_source_and_its_nodes() {
     assert_error(
         status,
         &body,
-        StatusCode::BAD_REQUEST,
-        "api.error.invalid.request",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "api.error.resource.format.unsupported",
     );
     // configure is needed; not even the file name leaks
     for token in [DEV, NOBODY] {
