@@ -64,6 +64,7 @@ mod system_mode;
 pub mod throttle;
 mod token_guard;
 mod tokens;
+mod ui;
 mod users;
 mod version;
 mod views;
@@ -332,6 +333,7 @@ pub fn router(mut state: ApiState) -> Router {
         .merge(prometheus)
         .merge(servlet)
         .merge(session::routes())
+        .merge(ui::routes())
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(

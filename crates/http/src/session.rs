@@ -2,8 +2,9 @@
 //!
 //! A login checks the password against the user's argon2 hash and answers
 //! like Rundeck: a redirect, with a `JSESSIONID` cookie (HttpOnly,
-//! SameSite=Lax) on success (to `home()`, an answer for the session) and
-//! to `/user/error` on failure. The server keeps
+//! SameSite=Lax) on success (to `home()`, an answer for the session, or
+//! to the web UI's home page for its own login form) and to `/user/error`
+//! on failure; a login a browser says another site posted is refused. The server keeps
 //! sessions in memory under the SHA-256 of their id, with an idle timeout and
 //! a maximum age. Each session has a CSRF token, sent in the `X-CSRF-Token`
 //! response header of the login and of every cookie-authenticated API
@@ -191,12 +192,16 @@ pub(crate) fn csrf_matches(sent: Option<&str>, expected: &str) -> bool {
 pub(crate) struct LoginForm {
     j_username: String,
     j_password: String,
+    /// `ui` from the web UI's login page: land on its home page.
+    #[serde(default)]
+    landing: Option<String>,
 }
 
-/// Where a login lands. Rundeck sends the browser to `/menu/home`, a page
-/// of its web UI, which Foredeck does not serve; the logged-in user's own
-/// profile is a real answer for the session, so clients that follow the
-/// redirect and check it (python-rundeck) see the login succeed.
+/// Where a client's login lands (the web UI's login form asks for its home
+/// page, `/`, with `landing=ui`). Rundeck sends every login to
+/// `/menu/home`, a page; API clients that log in by form and follow the
+/// redirect (python-rundeck) expect an answer for the session there, so
+/// they get the logged-in user's own profile.
 pub(crate) fn home() -> String {
     format!("/api/{}/user/info", crate::CURRENT_API)
 }
@@ -246,11 +251,17 @@ async fn password_ok(hash: Option<String>, password: String) -> bool {
 pub(crate) async fn login(
     State(state): State<ApiState>,
     from: ClientAddr,
+    headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
         return redirect("/user/error");
     };
+    if crate::ui::cross_site(&headers) {
+        // a page of another site posting credentials (login CSRF): a
+        // browser says so; nothing is checked
+        return redirect("/user/error");
+    }
     let name: String = form.j_username.chars().take(200).collect();
     let fail = |why: &'static str| {
         let state = state.clone();
@@ -317,7 +328,10 @@ pub(crate) async fn login(
         },
     )
     .await;
-    let mut resp = redirect(&home());
+    let mut resp = match form.landing.as_deref() {
+        Some(crate::ui::UI_LANDING) => redirect("/"),
+        _ => redirect(&home()),
+    };
     let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
     if let (Ok(c), Ok(t)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(&csrf)) {
         resp.headers_mut().insert(header::SET_COOKIE, c);

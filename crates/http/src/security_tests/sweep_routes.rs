@@ -16,8 +16,12 @@ pub(super) enum Expect {
     /// 200 with every item refused (Rundeck's bulk deletes); 403 without
     /// credentials.
     Refused,
-    /// A redirect to this page, and no session (form login and logout).
+    /// A redirect to this page, and no session (form login and logout;
+    /// the web UI's pages without a session).
     Redirect(&'static str),
+    /// 200 to everyone, with nothing of anyone's (the login page, the UI's
+    /// style sheet and script).
+    Public,
 }
 
 /// One request of the sweep.
@@ -45,7 +49,7 @@ const YAML: &str = "application/yaml";
 const POLICY: &str =
     "description: test\ncontext: {application: rundeck}\nfor: {project: [{allow: '*'}]}\nby: {group: dev}\n";
 
-use Expect::{Denied, Open, Redirect, Refused};
+use Expect::{Denied, Open, Public, Redirect, Refused};
 
 /// Method and URI, what to expect, and an optional (content type, body).
 type Entry = (&'static str, Expect, Option<(&'static str, &'static str)>);
@@ -217,6 +221,20 @@ const TABLE: &[Entry] = &[
         Some(("application/x-www-form-urlencoded", "j_username=root&j_password=wrong"))),
     ("GET /user/logout", Redirect("/user/loggedout"), None),
     ("POST /user/logout", Redirect("/user/loggedout"), None),
+    // the web UI: pages need a session (an API token is none), the login
+    // page and the UI's files are everyone's
+    ("GET /", Redirect("/user/login"), None),
+    ("GET /menu/home", Redirect("/user/login"), None),
+    ("GET /user/profile", Redirect("/user/login"), None),
+    ("POST /user/profile/tokens", Redirect("/user/login"),
+        Some(("application/x-www-form-urlencoded", "roles=admin&user=root"))),
+    ("POST /user/profile/tokens/{t}/delete", Redirect("/user/login"), None),
+    ("GET /project/{p}/jobs", Redirect("/user/login"), None),
+    ("GET /user/login", Public, None),
+    ("GET /user/error", Public, None),
+    ("GET /user/loggedout", Public, None),
+    ("GET {css}", Public, None),
+    ("GET {js}", Public, None),
 ];
 
 /// Every route of the router, aimed at `t`.
@@ -227,6 +245,8 @@ pub(super) fn routes(t: &Target) -> Vec<Route> {
             .replace("{e}", &t.exec.to_string())
             .replace("{h}", t.hook)
             .replace("{t}", t.token_id)
+            .replace("{css}", &crate::ui::css_url())
+            .replace("{js}", &crate::ui::js_url())
     };
     TABLE
         .iter()
@@ -248,6 +268,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("acl", include_str!("../acl.rs")),
     ("adhoc", include_str!("../adhoc.rs")),
     ("api", include_str!("../api.rs")),
+    ("ui", include_str!("../ui/mod.rs")),
     ("audit", include_str!("../audit.rs")),
     ("executions", include_str!("../executions/mod.rs")),
     ("jobs", include_str!("../jobs/mod.rs")),
