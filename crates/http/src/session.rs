@@ -46,6 +46,10 @@ pub(crate) fn routes() -> Router<ApiState> {
 pub const SESSION_COOKIE: &str = "JSESSIONID";
 /// The header carrying a session's CSRF token.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
+/// The value of the login form's `landing` field that sends a successful
+/// login to the web UI's home page rather than to [`home`], the answer
+/// for API clients.
+pub(crate) const UI_LANDING: &str = "ui";
 /// Longest accepted user name or password in a login form.
 const MAX_CREDENTIAL: usize = 1024;
 
@@ -178,6 +182,16 @@ pub(crate) fn from_cookie(state: &ApiState, headers: &HeaderMap) -> CookieAuth {
     }
 }
 
+/// Whether the browser says the request comes from another site
+/// (`Sec-Fetch-Site: cross-site`); clients that are not browsers send
+/// no such header.
+pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+}
+
 /// Compares a sent CSRF token with the session's in constant time.
 pub(crate) fn csrf_matches(sent: Option<&str>, expected: &str) -> bool {
     let Some(sent) = sent else { return false };
@@ -257,7 +271,7 @@ pub(crate) async fn login(
     let Ok(Form(form)) = form else {
         return redirect("/user/error");
     };
-    if crate::ui::cross_site(&headers) {
+    if cross_site(&headers) {
         // a page of another site posting credentials (login CSRF): a
         // browser says so; nothing is checked
         return redirect("/user/error");
@@ -329,7 +343,7 @@ pub(crate) async fn login(
     )
     .await;
     let mut resp = match form.landing.as_deref() {
-        Some(crate::ui::UI_LANDING) => redirect("/"),
+        Some(UI_LANDING) => redirect("/"),
         _ => redirect(&home()),
     };
     let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");

@@ -4,17 +4,12 @@
 
 use super::layout::document;
 use super::{html, see_other};
-use crate::session::{from_cookie, CookieAuth};
+use crate::session::{from_cookie, CookieAuth, UI_LANDING};
 use crate::ApiState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::html as markup;
-
-/// The value of the login form's `landing` field that sends a successful
-/// login to the UI's home page rather than to the API's answer for
-/// clients ([`crate::session::home`]).
-pub(crate) const UI_LANDING: &str = "ui";
 
 pub(super) async fn login(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     if let CookieAuth::Session(..) = from_cookie(&state, &headers) {

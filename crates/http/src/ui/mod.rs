@@ -24,7 +24,7 @@ mod layout;
 mod login;
 mod profile;
 
-use crate::session::{csrf_matches, from_cookie, CookieAuth};
+use crate::session::{cross_site, csrf_matches, from_cookie, CookieAuth};
 use crate::ApiState;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -34,9 +34,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::{routing, Router};
 use foredeck_core::authorizer::Subject;
 
+#[cfg(test)]
 pub(crate) use assets::{css_url, js_url};
 pub(crate) use layout::Chrome;
-pub(crate) use login::UI_LANDING;
 
 /// The pages and their files, each answer with the UI's security headers.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -113,31 +113,16 @@ impl FromRequestParts<ApiState> for Viewer {
 
 impl Viewer {
     /// Checks a form post: not sent from another site, and carrying this
-    /// session's CSRF token (`csrf` field).
-    pub(crate) fn check_post(
-        &self,
-        headers: &HeaderMap,
-        sent: Option<&str>,
-    ) -> Result<(), Response> {
-        if cross_site(headers) || !csrf_matches(sent, &self.csrf) {
-            return Err(plain(
+    /// session's CSRF token (`csrf` field). The refusal, if it is one.
+    pub(crate) fn refuse_post(&self, headers: &HeaderMap, sent: Option<&str>) -> Option<Response> {
+        (cross_site(headers) || !csrf_matches(sent, &self.csrf)).then(|| {
+            plain(
                 StatusCode::FORBIDDEN,
                 "This form was not sent from this server's own page (missing or wrong CSRF \
                  token); reload the page and send it again.",
-            ));
-        }
-        Ok(())
+            )
+        })
     }
-}
-
-/// Whether the browser says the request comes from another site
-/// (`Sec-Fetch-Site: cross-site`); clients that are not browsers send
-/// no such header.
-pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
-    headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
 }
 
 /// A 303 to a path of this server (after a post, the browser gets it).

@@ -131,7 +131,7 @@ pub(super) async fn create(
     form: Form<CreateForm>,
 ) -> Response {
     let Form(form) = form;
-    if let Err(refused) = viewer.check_post(&headers, Some(&form.csrf)) {
+    if let Some(refused) = viewer.refuse_post(&headers, Some(&form.csrf)) {
         return refused;
     }
     let mut body = json!({ "user": viewer.subject.user, "roles": form.roles });
@@ -188,7 +188,7 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = viewer.check_post(&headers, Some(&form.csrf)) {
+    if let Some(refused) = viewer.refuse_post(&headers, Some(&form.csrf)) {
         return refused;
     }
     let done = tokens::delete(
