@@ -27,10 +27,22 @@ use sha2::{Digest, Sha256};
 /// The plugin and feature routes.
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/api/{v}/plugin/list", routing::get(list))
-        .route("/api/{v}/feature", routing::get(features))
-        .route("/api/{v}/feature/", routing::get(features))
-        .route("/api/{v}/feature/{name}", routing::get(feature))
+        .route(
+            "/api/{v}/plugin/list",
+            routing::get(list).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
+        .route(
+            "/api/{v}/feature",
+            routing::get(features).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
+        .route(
+            "/api/{v}/feature/",
+            routing::get(features).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
+        .route(
+            "/api/{v}/feature/{name}",
+            routing::get(feature).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
 }
 
 /// API version from which entries carry `providerMetadata`.

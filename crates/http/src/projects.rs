@@ -27,7 +27,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         )
         .route(
             "/api/{v}/project/{project}/meta",
-            routing::get(crate::project_meta::meta),
+            routing::get(crate::project_meta::meta)
+                .layer(axum::middleware::from_fn(crate::extract::json_only)),
         )
 }
 

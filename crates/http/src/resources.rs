@@ -40,10 +40,13 @@ use std::sync::Arc;
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/{v}/project/{project}/resources", routing::get(list))
-        .route("/api/{v}/project/{project}/sources", routing::get(sources))
+        .route(
+            "/api/{v}/project/{project}/sources",
+            routing::get(sources).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
         .route(
             "/api/{v}/project/{project}/source/{index}",
-            routing::get(source),
+            routing::get(source).layer(axum::middleware::from_fn(crate::extract::json_only)),
         )
         .route(
             "/api/{v}/project/{project}/source/{index}/resources",

@@ -23,10 +23,17 @@ use serde_json::Value;
 /// The scheduler routes.
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/api/{v}/scheduler/jobs", routing::get(mine))
+        .route(
+            "/api/{v}/scheduler/jobs",
+            routing::get(mine).layer(axum::middleware::from_fn(
+                crate::extract::json_only_from_v18,
+            )),
+        )
         .route(
             "/api/{v}/scheduler/server/{uuid}/jobs",
-            routing::get(of_server),
+            routing::get(of_server).layer(axum::middleware::from_fn(
+                crate::extract::json_only_from_v18,
+            )),
         )
 }
 

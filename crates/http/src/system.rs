@@ -23,8 +23,14 @@ use serde_json::{json, Value};
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/{v}/system/info", routing::get(info))
-        .route("/api/{v}/metrics", routing::get(metrics_list))
-        .route("/api/{v}/metrics/", routing::get(metrics_list))
+        .route(
+            "/api/{v}/metrics",
+            routing::get(metrics_list).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
+        .route(
+            "/api/{v}/metrics/",
+            routing::get(metrics_list).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
         .route("/api/{v}/metrics/ping", routing::get(ping))
         .route("/api/{v}/metrics/healthcheck", routing::get(healthcheck))
         .route("/api/{v}/metrics/threads", routing::get(threads))

@@ -31,12 +31,24 @@ use serde_json::{json, Value};
 /// The API token routes.
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/api/{v}/tokens", routing::get(list_all).post(create))
+        .route(
+            "/api/{v}/tokens",
+            routing::get(list_all)
+                .layer(axum::middleware::from_fn(crate::extract::json_only))
+                .post(create),
+        )
         .route(
             "/api/{v}/tokens/{user}",
-            routing::get(list_user).post(create_for),
+            routing::get(list_user)
+                .layer(axum::middleware::from_fn(crate::extract::json_only))
+                .post(create_for),
         )
-        .route("/api/{v}/token/{id}", routing::get(get).delete(delete))
+        .route(
+            "/api/{v}/token/{id}",
+            routing::get(get)
+                .layer(axum::middleware::from_fn(crate::extract::json_only))
+                .delete(delete),
+        )
         .route(
             "/api/{v}/tokens/{user}/removeExpired",
             routing::post(remove_expired),

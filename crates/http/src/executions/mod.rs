@@ -66,7 +66,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         )
         .route(
             "/api/{v}/execution/{id}/input/files",
-            routing::get(input_files),
+            routing::get(input_files).layer(axum::middleware::from_fn(crate::extract::json_only)),
         )
         .route("/api/{v}/executions/delete", routing::post(bulk_delete))
         .route("/api/{v}/project/{project}/executions", routing::get(query))

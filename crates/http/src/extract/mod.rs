@@ -9,7 +9,7 @@ mod caller;
 pub(crate) mod form;
 mod params;
 
-pub(crate) use accept::response_format;
+pub(crate) use accept::{json_only, json_only_from_v18, response_format};
 pub(crate) use body::{ids_of, lenient, optional_json};
 pub(crate) use caller::{client_addr, Caller, ClientAddr};
 pub(crate) use form::{media_type, required, Form};

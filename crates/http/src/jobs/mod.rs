@@ -44,7 +44,12 @@ use std::collections::HashMap;
 /// The job routes: lists, export, import, one job, its runs, retries, executions and toggles.
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/api/{v}/project/{project}/jobs", routing::get(list))
+        .route(
+            "/api/{v}/project/{project}/jobs",
+            routing::get(list).layer(axum::middleware::from_fn(
+                crate::extract::json_only_from_v18,
+            )),
+        )
         .route(
             "/api/{v}/project/{project}/jobs/export",
             routing::get(export),
@@ -58,10 +63,19 @@ pub(crate) fn routes() -> Router<ApiState> {
             routing::post(bulk_delete).delete(bulk_delete),
         )
         .route("/api/{v}/job/{id}", routing::get(get).delete(delete))
-        .route("/api/{v}/job/{id}/info", routing::get(info))
-        .route("/api/{v}/job/{id}/forecast", routing::get(forecast))
+        .route(
+            "/api/{v}/job/{id}/info",
+            routing::get(info).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
+        .route(
+            "/api/{v}/job/{id}/forecast",
+            routing::get(forecast).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
         .route("/api/{v}/job/{id}/workflow", routing::get(workflow))
-        .route("/api/{v}/job/{id}/meta", routing::get(job_meta))
+        .route(
+            "/api/{v}/job/{id}/meta",
+            routing::get(job_meta).layer(axum::middleware::from_fn(crate::extract::json_only)),
+        )
         .route(
             "/api/{v}/project/{project}/jobs/browse",
             routing::get(browse),

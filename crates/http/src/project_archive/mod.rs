@@ -49,7 +49,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         )
         .route(
             "/api/{v}/project/{project}/export/status/{token}",
-            routing::get(exports::status),
+            routing::get(exports::status)
+                .layer(axum::middleware::from_fn(crate::extract::json_only)),
         )
         .route(
             "/api/{v}/project/{project}/export/download/{token}",

@@ -225,3 +225,70 @@ async fn routes_without_xml_but_in_rundecks_legacy_mode_answer_json() {
         }
     }
 }
+
+#[tokio::test]
+async fn json_only_routes_refuse_xml_with_406_as_grails_respond_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path()).await;
+    for uri in [
+        "/api/59/project/ops/jobs",
+        "/api/59/scheduler/jobs",
+        "/api/59/project/ops/sources",
+        "/api/59/project/ops/source/1",
+        "/api/59/project/ops/meta",
+        "/api/59/tokens",
+        "/api/59/plugin/list",
+        "/api/59/feature",
+        "/api/59/metrics",
+    ] {
+        for (q, headers) in [
+            ("", vec![("accept", "application/xml")]),
+            ("", vec![("accept", "text/xml")]),
+            ("?format=xml", vec![]),
+            ("?format=yaml", vec![("accept", "application/json")]),
+        ] {
+            let (status, ctype, body) = get(&s, &format!("{uri}{q}"), &headers).await;
+            assert_eq!(
+                status,
+                StatusCode::NOT_ACCEPTABLE,
+                "{uri}{q} {headers:?}: {body}"
+            );
+            assert_eq!(ctype, "application/json");
+            assert_eq!(
+                json(&body)["errorCode"],
+                "api.error.item.unsupported-format"
+            );
+        }
+        // JSON asked for, or anything (`*/*`), or nothing named
+        for (q, headers) in [
+            ("", vec![]),
+            ("", vec![("accept", "application/json")]),
+            ("", vec![("accept", "application/xml, */*;q=0.5")]),
+            ("?format=json", vec![("accept", "application/xml")]),
+        ] {
+            let (status, ctype, body) = get(&s, &format!("{uri}{q}"), &headers).await;
+            assert_eq!(status, StatusCode::OK, "{uri}{q} {headers:?}: {body}");
+            assert!(ctype.starts_with("application/json"), "{uri}: {ctype}");
+            json(&body);
+        }
+    }
+    // before API 18 the job list answers every format in JSON
+    let (status, ctype, body) = get(
+        &s,
+        "/api/17/project/ops/jobs",
+        &[("accept", "application/xml")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(ctype.starts_with("application/json"));
+    assert!(json(&body).is_array());
+    // the lookup's error comes first, as in Rundeck
+    let (status, _, body) = get(
+        &s,
+        "/api/59/job/no-such-job/info",
+        &[("accept", "application/xml")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(json(&body)["errorCode"], "api.error.item.doesnotexist");
+}
