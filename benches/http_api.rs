@@ -517,6 +517,17 @@ fn measure(label: &str, args: Vec<String>, (exec_id, job_id): (u64, String)) {
             format!("/api/59/project/{PROJECT}/resources?filter=tags%3A%20web"),
             None,
         ),
+        // the whole node set, as resourcejson and as Rundeck's resourcexml
+        (
+            "resources, 1,000 nodes, JSON",
+            format!("/api/59/project/{PROJECT}/resources"),
+            None,
+        ),
+        (
+            "resources, 1,000 nodes, resourcexml",
+            format!("/api/59/project/{PROJECT}/resources?format=xml"),
+            None,
+        ),
         ("metrics (Prometheus)", "/metrics".to_owned(), None),
         ("system/info", "/api/59/system/info".to_owned(), None),
     ];
