@@ -220,6 +220,84 @@ fn export_writes_back_what_rundeck_wrote() {
     assert!(jobs_to_yaml(&[fresh]).unwrap().contains("id: assigned"));
 }
 
+/// Every flag of a job, its workflow and its options comes back in the
+/// form it was written in: quoted (`'true'`), or an explicit `false` that
+/// an export would otherwise leave out; through YAML and JSON, and through
+/// the store's own serialization.
+#[test]
+fn every_flag_keeps_the_form_it_was_written_in() {
+    let src = "\
+- id: 7c7b3d1e-0000-4000-8000-000000000002
+  uuid: 7c7b3d1e-0000-4000-8000-000000000002
+  name: flags
+  description: ''
+  loglevel: INFO
+  executionEnabled: 'true'
+  scheduleEnabled: 'false'
+  multipleExecutions: false
+  nodeFilterEditable: 'false'
+  nodesSelectedByDefault: 'true'
+  nagios: 'false'
+  durable: false
+  nodefilters:
+    dispatch:
+      threadcount: '2'
+      keepgoing: 'true'
+      excludePrecedence: 'false'
+      successOnEmptyNodeFilter: 'false'
+      rankOrder: ascending
+    filter: 'name: a'
+  options:
+  - name: o
+    value: a
+    values:
+    - a
+    - b
+    required: 'true'
+    enforced: 'false'
+    multivalued: false
+    multivalueAllSelected: 'false'
+    secure: 'false'
+    valueExposed: false
+    isDate: 'false'
+    hidden: 'false'
+  sequence:
+    keepgoing: 'false'
+    strategy: node-first
+    commands:
+    - exec: echo hi
+";
+    let written: serde_json::Value = serde_yaml_ng::from_str(src).unwrap();
+    let jobs = parse_jobs_yaml(src, "flags.yaml").unwrap();
+    let (job, opt) = (&jobs[0], &jobs[0].options[0]);
+    assert!(job.execution_enabled && !job.schedule_enabled && !job.multiple_executions);
+    assert_eq!(job.nodes_selected_by_default, Some(true));
+    assert_eq!(job.node_filter_editable, Some(false));
+    assert!(opt.required && !opt.enforced && !opt.secure && !job.sequence.keepgoing);
+    // the SQL store keeps a job as its YAML serialization
+    let stored: Vec<Job> = jobs
+        .iter()
+        .map(|j| serde_yaml_ng::from_str(&serde_yaml_ng::to_string(j).unwrap()).unwrap())
+        .collect();
+    let yaml = jobs_to_yaml(&stored).unwrap();
+    let back: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(back, written, "{yaml}");
+    assert_eq!(
+        jobs_to_yaml(&parse_jobs_yaml(&yaml, "again").unwrap()).unwrap(),
+        yaml
+    );
+    let json = jobs_to_json(&stored).unwrap();
+    let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, written, "{json}");
+    assert_eq!(
+        jobs_to_json(&parse_jobs_json(&json, "again").unwrap()).unwrap(),
+        json
+    );
+    // a job built in code is written as before: true flags only
+    let plain = jobs_to_yaml(&[Job::new("p", Workflow::new(vec![Step::command("x")]))]).unwrap();
+    assert!(plain.contains("executionEnabled: true") && !plain.contains("multipleExecutions"));
+}
+
 #[test]
 fn unknown_fields_are_written_back() {
     let jobs = parse_jobs_yaml(RICH, "rich.yaml").unwrap();

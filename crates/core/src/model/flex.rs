@@ -4,33 +4,6 @@
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
 
-/// Reads `true`, `false`, `"true"`, `"false"` (any case).
-pub(crate) fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = bool;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("true or false")
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
-            Ok(v)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-            match v.trim().to_ascii_lowercase().as_str() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-            }
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// Like [`bool`] for an optional field.
-pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    bool(d).map(Some)
-}
-
 /// Reads any scalar (string, number, boolean) as a string.
 pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     struct V;
@@ -145,14 +118,6 @@ pub(crate) fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>
         }
     }
     d.deserialize_any(V)
-}
-
-pub(crate) fn is_false(v: &bool) -> bool {
-    !*v
-}
-
-pub(crate) fn yes() -> bool {
-    true
 }
 
 /// How a scalar field was written in the document it was read from, where

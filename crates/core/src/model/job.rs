@@ -2,6 +2,7 @@
 
 use super::dispatch::NodeFilters;
 use super::flex::{self, Flexed, Written};
+use super::job_raw::RawJob;
 use super::option::JobOption;
 use super::step::Workflow;
 use super::Extra;
@@ -73,115 +74,56 @@ impl ScriptTokens {
 
 /// A job definition with Rundeck's field names.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "RawJob", into = "RawJob")]
 pub struct Job {
     /// Stable identifier (`uuid`; Rundeck also writes it as `id`, which
     /// [`crate::format`] folds into this field on import).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
     /// Job name, unique within its group.
     pub name: String,
     /// Group path (`ops/deploy`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub group: Option<String>,
     /// Description; the first line is the short description.
-    #[serde(default, deserialize_with = "flex::string")]
     pub description: String,
     /// Project it belongs to (set on import when the file names none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// Log level of its executions.
-    #[serde(default)]
     pub loglevel: LogLevel,
     /// Executions may be started.
-    #[serde(default = "flex::yes", deserialize_with = "flex::bool")]
     pub execution_enabled: bool,
     /// The schedule is active.
-    #[serde(default = "flex::yes", deserialize_with = "flex::bool")]
     pub schedule_enabled: bool,
     /// More than one execution may run at once.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub multiple_executions: bool,
     /// Options, in order (Rundeck also accepts a map by name).
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "options"
-    )]
     pub options: Vec<JobOption>,
     /// The workflow.
-    #[serde(default)]
     pub sequence: Workflow,
     /// Nodes to dispatch to; none means the Foredeck host itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodefilters: Option<NodeFilters>,
     /// Users may change the filter when running.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_bool"
-    )]
     pub node_filter_editable: Option<bool>,
     /// Matched nodes are selected by default in the run form.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_bool"
-    )]
     pub nodes_selected_by_default: Option<bool>,
     /// Cron schedule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
     /// IANA time zone of the schedule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
     /// Notifications by trigger.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notifications>,
     /// Threshold for `onavgduration` (`+30s`, `20%`, `1h`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub notify_avg_duration_threshold: Option<String>,
     /// Maximum run time (`120`, `6h 30m`, `${option.timeout}`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub timeout: Option<String>,
     /// Retries on failure, with an optional delay.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
     /// Log limit: `100` lines, `100/node`, or a size `10MB`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub loglimit: Option<String>,
     /// What to do when the log limit is reached.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loglimit_action: Option<LogLimitAction>,
     /// Status of an execution halted by the log limit (`failed`, `aborted`, any).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loglimit_status: Option<String>,
     /// Foredeck extension: interpret exit codes as Nagios results.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub nagios: bool,
     /// Foredeck extension: the run records what it carries between steps
     /// (captured `${data.*}` values, step results, its position) in the
@@ -192,26 +134,19 @@ pub struct Job {
     /// such a run is continued from its first step. Captured data is kept
     /// in the store until the run ends; secure option values never are (a
     /// continued run takes them from their key-storage defaults).
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub durable: bool,
     /// How `@option.x@` tokens reach this job's scripts: quoted for their
     /// context (the default), or pasted raw as in Rundeck (`scriptTokens:
     /// raw`: a value can then run as code; such runs are marked in their log
     /// and in the audit).
-    #[serde(default, skip_serializing_if = "ScriptTokens::is_quoted")]
     pub script_tokens: ScriptTokens,
     /// Job-scoped plugins, kept as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugins: Option<serde_json::Value>,
     /// Orchestrator plugin settings, kept as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orchestrator: Option<serde_json::Value>,
+    /// How its flags were written, to write them back alike.
+    pub written: Written,
     /// Fields this version does not know, kept for export.
-    #[serde(flatten)]
     pub extra: Extra,
 }
 
@@ -286,7 +221,7 @@ impl JobSummary {
     }
 }
 
-fn options<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<JobOption>, D::Error> {
+pub(super) fn options<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<JobOption>, D::Error> {
     // A visitor rather than an untagged enum, so an error inside the list
     // form keeps its path (`options[1].required`) and line.
     struct V;

@@ -4,6 +4,7 @@ mod dispatch;
 mod execution;
 pub(crate) mod flex;
 mod job;
+mod job_raw;
 mod log;
 mod node;
 mod option;

@@ -1,127 +1,56 @@
 //! Job options: the inputs a job takes at run time.
 
-use super::flex;
+use super::flex::{self, Flexed, Written};
 use super::Extra;
 use serde::{Deserialize, Serialize};
 
 /// A job option, with Rundeck's field names.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "RawJobOption", into = "RawJobOption")]
 pub struct JobOption {
     /// Name used in `${option.NAME}` and `RD_OPTION_NAME`.
     pub name: String,
     /// Label shown instead of the name.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub label: Option<String>,
     /// Markdown description.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub description: Option<String>,
     /// Default value (`value` in Rundeck files).
-    #[serde(
-        rename = "value",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub default: Option<String>,
     /// Allowed or suggested values.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "flex::string_list"
-    )]
     pub values: Vec<String>,
     /// Delimiter for `values` given as one string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values_list_delimiter: Option<String>,
     /// A value must be given.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub required: bool,
     /// The value must be one of `values`.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub enforced: bool,
     /// The value must fully match this regular expression.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
     pub regex: Option<String>,
     /// Remote URL listing values (kept, fetched by front-ends).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values_url: Option<String>,
     /// Several values may be chosen, joined with `delimiter`.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub multivalued: bool,
     /// Joins multiple values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// All values selected by default.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub multivalue_all_selected: bool,
     /// Secret input: masked in logs and never shown back.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub secure: bool,
     /// A secure value is available to scripts (otherwise only to authentication).
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub value_exposed: bool,
     /// Key-storage path of a secure option's default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_path: Option<String>,
     /// Shown as a date picker.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub is_date: bool,
     /// Date format for `isDate`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_format: Option<String>,
     /// Hidden from the run form.
-    #[serde(
-        default,
-        skip_serializing_if = "flex::is_false",
-        deserialize_with = "flex::bool"
-    )]
     pub hidden: bool,
     /// `text` (default) or `file`.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub option_type: Option<String>,
+    /// How its flags were written, to write them back alike.
+    pub written: Written,
     /// Fields this version does not know, kept for export.
-    #[serde(flatten)]
     pub extra: Extra,
 }
 
@@ -131,6 +60,139 @@ impl JobOption {
         JobOption {
             name: name.into(),
             ..JobOption::default()
+        }
+    }
+}
+
+/// [`JobOption`] as documents write it, its flags in their written form.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawJobOption {
+    name: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
+    label: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
+    description: Option<String>,
+    #[serde(
+        rename = "value",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
+    default: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "flex::string_list"
+    )]
+    values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    values_list_delimiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    required: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    enforced: Option<Flexed<bool>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
+    regex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    values_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    multivalued: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delimiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    multivalue_all_selected: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secure: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value_exposed: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    storage_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    is_date: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    date_format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hidden: Option<Flexed<bool>>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    option_type: Option<String>,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
+impl From<RawJobOption> for JobOption {
+    fn from(r: RawJobOption) -> Self {
+        let mut w = Written::default();
+        JobOption {
+            name: r.name,
+            label: r.label,
+            description: r.description,
+            default: r.default,
+            values: r.values,
+            values_list_delimiter: r.values_list_delimiter,
+            required: w.read("required", r.required).unwrap_or(false),
+            enforced: w.read("enforced", r.enforced).unwrap_or(false),
+            regex: r.regex,
+            values_url: r.values_url,
+            multivalued: w.read("multivalued", r.multivalued).unwrap_or(false),
+            delimiter: r.delimiter,
+            multivalue_all_selected: w
+                .read("multivalueAllSelected", r.multivalue_all_selected)
+                .unwrap_or(false),
+            secure: w.read("secure", r.secure).unwrap_or(false),
+            value_exposed: w.read("valueExposed", r.value_exposed).unwrap_or(false),
+            storage_path: r.storage_path,
+            is_date: w.read("isDate", r.is_date).unwrap_or(false),
+            date_format: r.date_format,
+            hidden: w.read("hidden", r.hidden).unwrap_or(false),
+            option_type: r.option_type,
+            written: w,
+            extra: r.extra,
+        }
+    }
+}
+
+impl From<JobOption> for RawJobOption {
+    fn from(v: JobOption) -> Self {
+        let w = &v.written;
+        RawJobOption {
+            name: v.name,
+            label: v.label,
+            description: v.description,
+            default: v.default,
+            values: v.values,
+            values_list_delimiter: v.values_list_delimiter,
+            required: w.write("required", v.required, v.required),
+            enforced: w.write("enforced", v.enforced, v.enforced),
+            regex: v.regex,
+            values_url: v.values_url,
+            multivalued: w.write("multivalued", v.multivalued, v.multivalued),
+            delimiter: v.delimiter,
+            multivalue_all_selected: w.write(
+                "multivalueAllSelected",
+                v.multivalue_all_selected,
+                v.multivalue_all_selected,
+            ),
+            secure: w.write("secure", v.secure, v.secure),
+            value_exposed: w.write("valueExposed", v.value_exposed, v.value_exposed),
+            storage_path: v.storage_path,
+            is_date: w.write("isDate", v.is_date, v.is_date),
+            date_format: v.date_format,
+            hidden: w.write("hidden", v.hidden, v.hidden),
+            option_type: v.option_type,
+            extra: v.extra,
         }
     }
 }

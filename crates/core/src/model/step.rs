@@ -23,26 +23,66 @@ pub enum Strategy {
 
 /// A workflow: Rundeck's `sequence`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawWorkflow", into = "RawWorkflow")]
 pub struct Workflow {
     /// Keep running later steps after a step fails (the job still fails).
-    #[serde(default, deserialize_with = "flex::bool")]
     pub keepgoing: bool,
     /// Node-first, sequential or parallel.
-    #[serde(default)]
     pub strategy: Strategy,
     /// The steps, in order.
-    #[serde(default)]
     pub commands: Vec<Step>,
     /// Workflow-level plugin settings (log filters), kept as written.
+    pub plugin_config: Option<serde_json::Value>,
+    /// How its flags were written, to write them back alike.
+    pub written: Written,
+    /// Fields this version does not know, kept for export.
+    pub extra: Extra,
+}
+
+/// [`Workflow`] as documents write it, `keepgoing` in its written form.
+#[derive(Serialize, Deserialize)]
+struct RawWorkflow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keepgoing: Option<Flexed<bool>>,
+    #[serde(default)]
+    strategy: Strategy,
+    #[serde(default)]
+    commands: Vec<Step>,
     #[serde(
         rename = "pluginConfig",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub plugin_config: Option<serde_json::Value>,
-    /// Fields this version does not know, kept for export.
+    plugin_config: Option<serde_json::Value>,
     #[serde(flatten)]
-    pub extra: Extra,
+    extra: Extra,
+}
+
+impl From<RawWorkflow> for Workflow {
+    fn from(r: RawWorkflow) -> Self {
+        let mut w = Written::default();
+        Workflow {
+            keepgoing: w.read("keepgoing", r.keepgoing).unwrap_or(false),
+            strategy: r.strategy,
+            commands: r.commands,
+            plugin_config: r.plugin_config,
+            written: w,
+            extra: r.extra,
+        }
+    }
+}
+
+impl From<Workflow> for RawWorkflow {
+    fn from(v: Workflow) -> Self {
+        let w = &v.written;
+        RawWorkflow {
+            keepgoing: w.write("keepgoing", v.keepgoing, true),
+            strategy: v.strategy,
+            commands: v.commands,
+            plugin_config: v.plugin_config,
+            extra: v.extra,
+        }
+    }
 }
 
 impl Workflow {

@@ -1,0 +1,184 @@
+//! [`Job`] as documents write it: its flags read and written in the form
+//! the document gave them (`executionEnabled: 'true'`, an explicit
+//! `multipleExecutions: false`), so that an export keeps their type.
+
+use super::dispatch::NodeFilters;
+use super::flex::{self, Flexed, Written};
+use super::job::{Job, LogLevel, LogLimitAction, Notifications, Retry, Schedule, ScriptTokens};
+use super::option::JobOption;
+use super::step::Workflow;
+use super::Extra;
+use serde::{Deserialize, Serialize};
+
+/// [`Job`] as documents write it, its flags in their written form.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RawJob {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uuid: Option<String>,
+    name: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
+    group: Option<String>,
+    #[serde(default, deserialize_with = "flex::string")]
+    description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    project: Option<String>,
+    #[serde(default)]
+    loglevel: LogLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    execution_enabled: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule_enabled: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    multiple_executions: Option<Flexed<bool>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::job::options"
+    )]
+    options: Vec<JobOption>,
+    #[serde(default)]
+    sequence: Workflow,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nodefilters: Option<NodeFilters>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node_filter_editable: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nodes_selected_by_default: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule: Option<Schedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notification: Option<Notifications>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
+    notify_avg_duration_threshold: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
+    timeout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry: Option<Retry>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "flex::opt_string"
+    )]
+    loglimit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    loglimit_action: Option<LogLimitAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    loglimit_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nagios: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    durable: Option<Flexed<bool>>,
+    #[serde(default, skip_serializing_if = "ScriptTokens::is_quoted")]
+    script_tokens: ScriptTokens,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plugins: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    orchestrator: Option<serde_json::Value>,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
+impl From<RawJob> for Job {
+    fn from(r: RawJob) -> Self {
+        let mut w = Written::default();
+        Job {
+            uuid: r.uuid,
+            name: r.name,
+            group: r.group,
+            description: r.description,
+            project: r.project,
+            loglevel: r.loglevel,
+            execution_enabled: w
+                .read("executionEnabled", r.execution_enabled)
+                .unwrap_or(true),
+            schedule_enabled: w
+                .read("scheduleEnabled", r.schedule_enabled)
+                .unwrap_or(true),
+            multiple_executions: w
+                .read("multipleExecutions", r.multiple_executions)
+                .unwrap_or(false),
+            options: r.options,
+            sequence: r.sequence,
+            nodefilters: r.nodefilters,
+            node_filter_editable: w.read("nodeFilterEditable", r.node_filter_editable),
+            nodes_selected_by_default: w
+                .read("nodesSelectedByDefault", r.nodes_selected_by_default),
+            schedule: r.schedule,
+            time_zone: r.time_zone,
+            notification: r.notification,
+            notify_avg_duration_threshold: r.notify_avg_duration_threshold,
+            timeout: r.timeout,
+            retry: r.retry,
+            loglimit: r.loglimit,
+            loglimit_action: r.loglimit_action,
+            loglimit_status: r.loglimit_status,
+            nagios: w.read("nagios", r.nagios).unwrap_or(false),
+            durable: w.read("durable", r.durable).unwrap_or(false),
+            script_tokens: r.script_tokens,
+            plugins: r.plugins,
+            orchestrator: r.orchestrator,
+            written: w,
+            extra: r.extra,
+        }
+    }
+}
+
+impl From<Job> for RawJob {
+    fn from(v: Job) -> Self {
+        let w = &v.written;
+        RawJob {
+            uuid: v.uuid,
+            name: v.name,
+            group: v.group,
+            description: v.description,
+            project: v.project,
+            loglevel: v.loglevel,
+            execution_enabled: w.write("executionEnabled", v.execution_enabled, true),
+            schedule_enabled: w.write("scheduleEnabled", v.schedule_enabled, true),
+            multiple_executions: w.write(
+                "multipleExecutions",
+                v.multiple_executions,
+                v.multiple_executions,
+            ),
+            options: v.options,
+            sequence: v.sequence,
+            nodefilters: v.nodefilters,
+            node_filter_editable: v
+                .node_filter_editable
+                .and_then(|b| w.write("nodeFilterEditable", b, true)),
+            nodes_selected_by_default: v
+                .nodes_selected_by_default
+                .and_then(|b| w.write("nodesSelectedByDefault", b, true)),
+            schedule: v.schedule,
+            time_zone: v.time_zone,
+            notification: v.notification,
+            notify_avg_duration_threshold: v.notify_avg_duration_threshold,
+            timeout: v.timeout,
+            retry: v.retry,
+            loglimit: v.loglimit,
+            loglimit_action: v.loglimit_action,
+            loglimit_status: v.loglimit_status,
+            nagios: w.write("nagios", v.nagios, v.nagios),
+            durable: w.write("durable", v.durable, v.durable),
+            script_tokens: v.script_tokens,
+            plugins: v.plugins,
+            orchestrator: v.orchestrator,
+            extra: v.extra,
+        }
+    }
+}
