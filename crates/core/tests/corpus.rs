@@ -122,10 +122,6 @@ fn lost(written: &Value, exported: &Value, at: &str, out: &mut Vec<String>) {
             }
         }
         (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => {}
-        // Foredeck writes the canonical spelling of these synonyms
-        (Value::String(a), Value::String(b))
-            if (at.ends_with(".loglevel") && a == "ERR" && b == "ERROR")
-                || (at.ends_with(".strategy") && a == "step-first" && b == "sequential") => {}
         (a, b) if a == b => {}
         (a, b) => out.push(format!("{at}: {a} became {b}")),
     }

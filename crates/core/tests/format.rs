@@ -298,6 +298,36 @@ fn every_flag_keeps_the_form_it_was_written_in() {
     assert!(plain.contains("executionEnabled: true") && !plain.contains("multipleExecutions"));
 }
 
+/// Rundeck keeps `loglevel: ERR` and `strategy: step-first` as written
+/// (`ScheduledExecution.fromMap`/`toMap`, `Workflow.fromMap`/`toMap`) and
+/// exports them so; Foredeck reads them as `ERROR` and `sequential` and
+/// writes them back as written, while they still name the value.
+#[test]
+fn rundeck_synonyms_are_written_back_as_written() {
+    let src = "- name: s\n  loglevel: ERR\n  sequence:\n    strategy: step-first\n    commands:\n    - exec: a\n";
+    let jobs = parse_jobs_yaml(src, "s.yaml").unwrap();
+    assert_eq!(jobs[0].loglevel, LogLevel::Error);
+    assert_eq!(jobs[0].sequence.strategy, Strategy::Sequential);
+    let stored: Job =
+        serde_yaml_ng::from_str(&serde_yaml_ng::to_string(&jobs[0]).unwrap()).unwrap();
+    let out = jobs_to_yaml(std::slice::from_ref(&stored)).unwrap();
+    assert!(
+        out.contains("loglevel: ERR\n") && out.contains("strategy: step-first"),
+        "{out}"
+    );
+    let json = jobs_to_json(&jobs).unwrap();
+    assert!(json.contains("\"loglevel\": \"ERR\""), "{json}");
+    // changed since: the new value's own name
+    let mut changed = stored.clone();
+    changed.loglevel = LogLevel::Debug;
+    changed.sequence.strategy = Strategy::NodeFirst;
+    let out = jobs_to_yaml(&[changed]).unwrap();
+    assert!(
+        out.contains("loglevel: DEBUG") && out.contains("strategy: node-first"),
+        "{out}"
+    );
+}
+
 #[test]
 fn unknown_fields_are_written_back() {
     let jobs = parse_jobs_yaml(RICH, "rich.yaml").unwrap();

@@ -295,7 +295,8 @@ fn the_reference_document_round_trips_through_every_format() {
         "<time hour='06,07,08' minute='00' seconds='02' />",
         "<month month='*' />",
         "<year year='2010' />",
-        "<sequence keepgoing='true' strategy='sequential'>",
+        // Rundeck keeps the synonym as written (`Workflow.fromMap`/`toMap`)
+        "<sequence keepgoing='true' strategy='step-first'>",
         "<scriptinterpreter argsquoted='true'>sudo -u usera sh -c</scriptinterpreter>",
         "<script><![CDATA[#!/bin/bash\n",
         "<jobref group='test' name='other tests' nodeStep='true' project='other'>",

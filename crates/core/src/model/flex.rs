@@ -129,6 +129,9 @@ pub enum Form {
     /// In its own type, although it holds the value an export would leave
     /// out (`successOnEmptyNodeFilter: false`).
     Plain,
+    /// With one of Rundeck's synonyms (`loglevel: ERR`, `strategy:
+    /// step-first`), which Rundeck keeps as written and exports so.
+    Synonym(&'static str),
 }
 
 /// The forms of a structure's scalar fields that an export must write back
@@ -171,6 +174,27 @@ impl Written {
         let v = v?;
         self.set(field, if v.quoted { Form::Quoted } else { Form::Plain });
         Some(v.value)
+    }
+
+    /// Takes a value that may be written with a synonym, recording it.
+    pub(crate) fn read_spelled<T>(&mut self, field: &'static str, v: Spelled<T>) -> T {
+        if let Some(s) = v.synonym {
+            self.set(field, Form::Synonym(s));
+        }
+        v.value
+    }
+
+    /// How to write a value that may have been written with a synonym: with
+    /// it while it still names the value.
+    pub(crate) fn write_spelled<T>(&self, field: &str, value: T) -> Spelled<T>
+    where
+        T: PartialEq + serde::de::DeserializeOwned,
+    {
+        let synonym = match self.form(field) {
+            Some(Form::Synonym(s)) if spelled_value::<T>(s).as_ref() == Some(&value) => Some(s),
+            _ => None,
+        };
+        Spelled { value, synonym }
     }
 
     /// How to write a field: in its recorded form, else in its own type
@@ -272,5 +296,50 @@ impl<'de> serde::Deserialize<'de> for Flexed<u32> {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// The synonyms of Rundeck's names that Rundeck reads and writes back as
+/// written: `ERR` (`ERROR`), `NORMAL` (`INFO`), `step-first` (`sequential`).
+const SYNONYMS: [&str; 3] = ["ERR", "NORMAL", "step-first"];
+
+fn spelled_value<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    use serde::de::IntoDeserializer;
+    T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(s)).ok()
+}
+
+/// A name read from a document, with the synonym it was written with.
+#[derive(Default)]
+pub(crate) struct Spelled<T> {
+    pub(crate) value: T,
+    pub(crate) synonym: Option<&'static str>,
+}
+
+impl<T: serde::Serialize> serde::Serialize for Spelled<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.synonym {
+            Some(name) => s.serialize_str(name),
+            None => self.value.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Spelled<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // read in the visitor, so that an error points at the value
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<T: serde::de::DeserializeOwned> Visitor<'_> for V<T> {
+            type Value = Spelled<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a name")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                use serde::de::IntoDeserializer;
+                let value = T::deserialize(IntoDeserializer::<E>::into_deserializer(text))?;
+                let synonym = SYNONYMS.iter().find(|s| **s == text).copied();
+                Ok(Spelled { value, synonym })
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
     }
 }

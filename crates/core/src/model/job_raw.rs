@@ -3,7 +3,7 @@
 //! `multipleExecutions: false`), so that an export keeps their type.
 
 use super::dispatch::NodeFilters;
-use super::flex::{self, Flexed, Written};
+use super::flex::{self, Flexed, Spelled, Written};
 use super::job::{Job, LogLevel, LogLimitAction, Notifications, Retry, Schedule, ScriptTokens};
 use super::option::JobOption;
 use super::step::Workflow;
@@ -28,7 +28,7 @@ pub(super) struct RawJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     project: Option<String>,
     #[serde(default)]
-    loglevel: LogLevel,
+    loglevel: Spelled<LogLevel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     execution_enabled: Option<Flexed<bool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,7 +102,7 @@ impl From<RawJob> for Job {
             group: r.group,
             description: r.description,
             project: r.project,
-            loglevel: r.loglevel,
+            loglevel: w.read_spelled("loglevel", r.loglevel),
             execution_enabled: w
                 .read("executionEnabled", r.execution_enabled)
                 .unwrap_or(true),
@@ -147,7 +147,7 @@ impl From<Job> for RawJob {
             group: v.group,
             description: v.description,
             project: v.project,
-            loglevel: v.loglevel,
+            loglevel: w.write_spelled("loglevel", v.loglevel),
             execution_enabled: w.write("executionEnabled", v.execution_enabled, true),
             schedule_enabled: w.write("scheduleEnabled", v.schedule_enabled, true),
             multiple_executions: w.write(

@@ -1,7 +1,7 @@
 //! Workflow steps and the workflow that sequences them.
 
 use super::dispatch::NodeFilters;
-use super::flex::{self, Flexed, Written};
+use super::flex::{self, Flexed, Spelled, Written};
 use super::Extra;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ struct RawWorkflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     keepgoing: Option<Flexed<bool>>,
     #[serde(default)]
-    strategy: Strategy,
+    strategy: Spelled<Strategy>,
     #[serde(default)]
     commands: Vec<Step>,
     #[serde(
@@ -63,7 +63,7 @@ impl From<RawWorkflow> for Workflow {
         let mut w = Written::default();
         Workflow {
             keepgoing: w.read("keepgoing", r.keepgoing).unwrap_or(false),
-            strategy: r.strategy,
+            strategy: w.read_spelled("strategy", r.strategy),
             commands: r.commands,
             plugin_config: r.plugin_config,
             written: w,
@@ -77,7 +77,7 @@ impl From<Workflow> for RawWorkflow {
         let w = &v.written;
         RawWorkflow {
             keepgoing: w.write("keepgoing", v.keepgoing, true),
-            strategy: v.strategy,
+            strategy: w.write_spelled("strategy", v.strategy),
             commands: v.commands,
             plugin_config: v.plugin_config,
             extra: v.extra,
