@@ -3,14 +3,11 @@
 
 use crate::entity::{executions, log_chunks, run_states};
 use crate::error::db;
-use crate::sql::{begin_write, recount, CountKey, SqlStore, TOTAL_SHARDS};
+use crate::sql::{begin_write, counted_columns, counted_row, recount, CountedRow, SqlStore};
 use crate::time;
 use chrono::{DateTime, Utc};
 use foredeck_core::Result;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement};
 
 /// What to delete.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,36 +87,16 @@ impl SqlStore {
                 return Ok(report);
             }
             let txn = begin_write(conn).await?;
-            let shard = Expr::cust(format!("id % {TOTAL_SHARDS}"));
-            let gone: Vec<(String, Option<String>, String, i64, i64)> = executions::Entity::find()
-                .filter(executions::Column::Id.is_in(ids.clone()))
-                .select_only()
-                .column(executions::Column::Project)
-                .column(executions::Column::JobId)
-                .column(executions::Column::Status)
-                .column_as(shard.clone(), "shard")
-                .column_as(executions::Column::Id.count(), "n")
-                .group_by(executions::Column::Project)
-                .group_by(executions::Column::JobId)
-                .group_by(executions::Column::Status)
-                .group_by(shard)
-                .into_tuple()
-                .all(&txn)
-                .await
-                .map_err(db)?;
+            let gone: Vec<CountedRow> = counted_columns(
+                executions::Entity::find().filter(executions::Column::Id.is_in(ids.clone())),
+            )
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(db)?;
             recount(
                 &txn,
-                gone.into_iter()
-                    .map(|(project, job, status, shard, n)| {
-                        let key = CountKey {
-                            project,
-                            job_key: job.unwrap_or_default(),
-                            status,
-                            shard,
-                        };
-                        (key, -n)
-                    })
-                    .collect(),
+                gone.into_iter().map(|row| (counted_row(row), -1)).collect(),
             )
             .await?;
             let chunks = log_chunks::Entity::delete_many()

@@ -31,6 +31,7 @@ async fn scenario(s: &SqlStore) {
         e.status = if i == 15 {
             ExecutionStatus::Running
         } else {
+            e.date_ended = Some(e.date_started + Duration::seconds(1));
             ExecutionStatus::Succeeded
         };
         let id = s.create_execution(&e).await.unwrap();
@@ -77,6 +78,44 @@ async fn scenario(s: &SqlStore) {
             job_ids,
             adhoc,
             ..Default::default()
+        };
+        assert_eq!(s.query_executions(&q).await.unwrap().total, want, "{q:?}");
+    }
+    // and so do the filters' totals (by user, type and end time)
+    let recent = Utc::now() - Duration::days(20);
+    for (q, want) in [
+        (
+            ExecutionQuery {
+                user: Some("ops".into()),
+                ..Default::default()
+            },
+            4,
+        ),
+        (
+            ExecutionQuery {
+                execution_type: Some(foredeck_core::model::ExecutionType::User),
+                ..Default::default()
+            },
+            4,
+        ),
+        (
+            ExecutionQuery {
+                ended_after: Some(old - Duration::days(1)),
+                ..Default::default()
+            },
+            3,
+        ),
+        (
+            ExecutionQuery {
+                ended_before: Some(recent),
+                ..Default::default()
+            },
+            1,
+        ),
+    ] {
+        let q = ExecutionQuery {
+            project: Some("p".into()),
+            ..q
         };
         assert_eq!(s.query_executions(&q).await.unwrap().total, want, "{q:?}");
     }

@@ -31,6 +31,7 @@ store_tests!(
     execution_queries,
     execution_queries_follow_jobs,
     execution_query_filters,
+    filter_totals_follow_changes,
     logs,
     concurrent_appends,
     run_states,

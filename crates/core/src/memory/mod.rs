@@ -200,6 +200,7 @@ mod conformance {
         execution_queries,
         execution_queries_follow_jobs,
         execution_query_filters,
+        filter_totals_follow_changes,
         logs,
         concurrent_appends,
         run_states,
@@ -230,6 +231,6 @@ mod conformance {
         })
         .await;
         assert_eq!(made.load(Ordering::SeqCst), conformance::ALL.len());
-        assert_eq!(conformance::ALL.len(), 29);
+        assert_eq!(conformance::ALL.len(), 30);
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod acl_policies;
 pub(crate) mod api_tokens;
 pub(crate) mod audit_events;
 pub(crate) mod execution_counts;
+pub(crate) mod execution_tallies;
 pub(crate) mod execution_totals;
 pub(crate) mod executions;
 pub(crate) mod job_revisions;

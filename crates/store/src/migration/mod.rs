@@ -16,6 +16,7 @@ mod m20261204_000008_run_states;
 mod m20261204_000009_project_files;
 mod m20261204_000010_server_settings;
 mod m20261205_000011_execution_type;
+mod m20261205_000012_execution_tallies;
 mod types;
 
 /// Every migration of the Foredeck schema, in order.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_project_files::Migration),
             Box::new(m20261204_000010_server_settings::Migration),
             Box::new(m20261205_000011_execution_type::Migration),
+            Box::new(m20261205_000012_execution_tallies::Migration),
         ]
     }
 }

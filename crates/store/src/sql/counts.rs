@@ -22,8 +22,8 @@ use sea_orm::{
 /// number needs a migration that spreads them again.
 pub(crate) const TOTAL_SHARDS: i64 = 16;
 
-/// The `execution_counts` row an execution is counted in, and the
-/// `execution_totals` shard.
+/// What an execution is counted under: its `execution_counts` row, its
+/// `execution_totals` shard and its `execution_tallies` rows.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct CountKey {
     pub(crate) project: String,
@@ -32,6 +32,13 @@ pub(crate) struct CountKey {
     pub(crate) status: String,
     /// `id % TOTAL_SHARDS`.
     pub(crate) shard: i64,
+    /// How it was started (`execution_type`).
+    pub(crate) execution_type: String,
+    pub(crate) user: String,
+    pub(crate) aborted_by: Option<String>,
+    /// Start and end as stored (nanoseconds).
+    pub(crate) started: i64,
+    pub(crate) ended: Option<i64>,
 }
 
 impl CountKey {
@@ -41,7 +48,60 @@ impl CountKey {
             job_key: e.job_id.clone().unwrap_or_default(),
             status: e.status.as_str().to_owned(),
             shard: id.rem_euclid(TOTAL_SHARDS),
+            execution_type: e.execution_type.as_str().to_owned(),
+            user: e.user.clone(),
+            aborted_by: e.aborted_by.clone(),
+            started: crate::time::bound(e.date_started),
+            ended: e.date_ended.map(crate::time::bound),
         }
+    }
+}
+
+/// The stored columns a [`CountKey`] is made of, as [`counted_row`] reads
+/// them: id, project, job, status, execution type, user, aborting user,
+/// start, end.
+pub(crate) type CountedRow = (
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+/// Selects the columns of a [`CountedRow`].
+pub(crate) fn counted_columns(
+    q: sea_orm::Select<executions::Entity>,
+) -> sea_orm::Select<executions::Entity> {
+    use executions::Column as C;
+    q.select_only()
+        .column(C::Id)
+        .column(C::Project)
+        .column(C::JobId)
+        .column(C::Status)
+        .column(C::ExecutionType)
+        .column(C::User)
+        .column(C::AbortedBy)
+        .column(C::DateStarted)
+        .column(C::DateEnded)
+}
+
+/// The key a stored row is counted under.
+pub(crate) fn counted_row(row: CountedRow) -> CountKey {
+    let (id, project, job, status, execution_type, user, aborted_by, started, ended) = row;
+    CountKey {
+        project,
+        job_key: job.unwrap_or_default(),
+        status,
+        shard: id.rem_euclid(TOTAL_SHARDS),
+        execution_type,
+        user,
+        aborted_by,
+        started,
+        ended,
     }
 }
 
@@ -52,21 +112,12 @@ pub(super) async fn counted_key<C: ConnectionTrait>(
     id: i64,
     lock: bool,
 ) -> Result<Option<CountKey>> {
-    let mut q = executions::Entity::find_by_id(id)
-        .select_only()
-        .column(executions::Column::Project)
-        .column(executions::Column::JobId)
-        .column(executions::Column::Status);
+    let mut q = counted_columns(executions::Entity::find_by_id(id));
     if lock && c.get_database_backend() != DatabaseBackend::Sqlite {
         q = q.lock_exclusive();
     }
-    let row: Option<(String, Option<String>, String)> = q.into_tuple().one(c).await.map_err(db)?;
-    Ok(row.map(|(project, job, status)| CountKey {
-        project,
-        job_key: job.unwrap_or_default(),
-        status,
-        shard: id.rem_euclid(TOTAL_SHARDS),
-    }))
+    let row: Option<CountedRow> = q.into_tuple().one(c).await.map_err(db)?;
+    Ok(row.map(counted_row))
 }
 
 /// Applies count changes, in key order so that concurrent transactions take
@@ -79,7 +130,11 @@ pub(crate) async fn recount<C: ConnectionTrait>(
     use std::collections::BTreeMap;
     let mut counts: BTreeMap<(String, String, String), i64> = BTreeMap::new();
     let mut totals: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
+    let mut tallies: BTreeMap<super::tallies::TallyKey, i64> = BTreeMap::new();
     for (key, delta) in changes {
+        for t in super::tallies::tally_keys(&key) {
+            *tallies.entry(t).or_insert(0) += delta;
+        }
         *totals
             .entry((key.project.clone(), key.status.clone(), key.shard))
             .or_insert(0) += delta;
@@ -119,12 +174,12 @@ pub(crate) async fn recount<C: ConnectionTrait>(
         T::N,
     )
     .await?;
-    Ok(())
+    super::tallies::add(c, tallies).await
 }
 
 /// Inserts the rows, or adds each one's `n` to the stored row with its key:
 /// one statement for all of them, whatever their number.
-async fn add_to_counts<C, E, const N: usize>(
+pub(super) async fn add_to_counts<C, E, const N: usize>(
     c: &C,
     rows: Vec<E::ActiveModel>,
     keys: [E::Column; N],
@@ -161,6 +216,9 @@ pub(super) async fn counted_total<C: ConnectionTrait>(
     c: &C,
     q: &ExecutionQuery,
 ) -> Result<Option<u64>> {
+    if let Some(n) = super::tallies::tallied_total(c, q).await? {
+        return Ok(Some(n));
+    }
     if q.has_job_filter()
         || q.user.is_some()
         || q.begin.is_some()
@@ -226,7 +284,7 @@ pub(super) async fn counted_total<C: ConnectionTrait>(
 }
 
 /// SUM is NUMERIC/DECIMAL on PostgreSQL and MySQL: cast back to an integer.
-fn sum_expr(c: &impl ConnectionTrait) -> &'static str {
+pub(super) fn sum_expr(c: &impl ConnectionTrait) -> &'static str {
     match c.get_database_backend() {
         DatabaseBackend::MySql => "CAST(COALESCE(SUM(n), 0) AS SIGNED)",
         _ => "CAST(COALESCE(SUM(n), 0) AS BIGINT)",

@@ -177,6 +177,19 @@ impl SqlStore {
                 .await
                 .map_err(db)?,
         };
+        if total <= query.offset {
+            // nothing on this page: no need to look
+            return Ok(Page {
+                items: Vec::new(),
+                total,
+                offset: query.offset,
+                max,
+            });
+        }
+        let cond = match counted {
+            Some(n) => self.page_condition(query, n, cond).await?,
+            None => cond,
+        };
         let sorted = executions::Entity::find()
             .filter(cond)
             .order_by_desc(C::DateStarted)
@@ -221,6 +234,63 @@ impl SqlStore {
             offset: query.offset,
             max,
         })
+    }
+
+    /// The condition a page of `query` is read with, when `total` of its
+    /// executions match: `cond` (its [`Self::column_condition`]), but with
+    /// end-time bounds that lead the database to the cheaper walk. The page
+    /// is in start order: with many matches it walks the project's start
+    /// index newest first from the latest start a match can have (the end
+    /// bound, while no execution of the project ended before it started),
+    /// and SQLite is kept off the end-time index, which would have it sort
+    /// every match; with few, it reads them by the end-time index and sorts
+    /// them.
+    async fn page_condition(
+        &self,
+        query: &ExecutionQuery,
+        total: u64,
+        cond: Condition,
+    ) -> Result<Condition> {
+        use executions::Column as C;
+        let (Some(project), true) = (
+            query.project.as_deref(),
+            query.ended_after.is_some() || query.ended_before.is_some(),
+        ) else {
+            return Ok(cond);
+        };
+        if total <= FEW_ENDED {
+            return Ok(cond);
+        }
+        let sqlite = self.backend() == DatabaseBackend::Sqlite;
+        let mut cond = self.column_condition(&ExecutionQuery {
+            ended_after: None,
+            ended_before: None,
+            ..query.clone()
+        });
+        let bound = |op: &str, t: i64| -> sea_orm::sea_query::SimpleExpr {
+            match (sqlite, op) {
+                (true, _) => {
+                    Expr::cust_with_values(format!(r#"+"executions"."date_ended" {op} ?"#), [t])
+                }
+                (false, ">=") => C::DateEnded.gte(t),
+                (false, _) => C::DateEnded.lte(t),
+            }
+        };
+        if let Some(b) = query.ended_after {
+            cond = cond.add(bound(">=", time::bound(b)));
+        }
+        if let Some(e) = query.ended_before {
+            cond = cond.add(bound("<=", time::bound(e)));
+            let statuses = query
+                .statuses()
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            if !super::tallies::ended_early(&self.db, project, statuses).await? {
+                cond = cond.add(C::DateStarted.lte(time::bound(e)));
+            }
+        }
+        Ok(cond)
     }
 
     /// The condition on the executions table's own columns that a query
@@ -404,6 +474,10 @@ fn execution_model(e: &Execution, names: JobNames) -> Result<executions::ActiveM
     })
 }
 
+/// Up to this many executions matching an end-time bound, a page reads
+/// them all by the end-time index and sorts them.
+const FEW_ENDED: u64 = 1_000;
+
 /// Up to this many job ids, an execution query reads by the job index.
 const FEW_JOBS: usize = 50;
 
@@ -449,29 +523,32 @@ pub(crate) async fn start_scheduled<C: ConnectionTrait>(
     let Some(id) = exec_id(id) else {
         return Ok(false);
     };
-    let mut q = executions::Entity::find_by_id(id)
-        .select_only()
-        .column(E::Project)
-        .column(E::JobId)
-        .column(E::Status)
-        .column(E::ServerUuid);
+    let mut q =
+        super::counts::counted_columns(executions::Entity::find_by_id(id)).column(E::ServerUuid);
     if c.get_database_backend() != DatabaseBackend::Sqlite {
         q = q.lock_exclusive();
     }
-    type Row = (String, Option<String>, String, Option<String>);
+    type Row = (
+        i64,
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        Option<i64>,
+        Option<String>,
+    );
     let row: Option<Row> = q.into_tuple().one(c).await.map_err(db)?;
-    let Some((project, job, status, None)) = row else {
+    let Some((rid, project, job, status, ty, user, aborted, started, ended, None)) = row else {
         return Ok(false);
     };
     if status != ExecutionStatus::Scheduled.as_str() {
         return Ok(false);
     }
-    let old = CountKey {
-        project,
-        job_key: job.unwrap_or_default(),
-        status,
-        shard: id.rem_euclid(super::counts::TOTAL_SHARDS),
-    };
+    let old =
+        super::counts::counted_row((rid, project, job, status, ty, user, aborted, started, ended));
     rewrite_execution(c, id, old, execution).await?;
     Ok(true)
 }

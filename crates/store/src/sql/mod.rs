@@ -14,11 +14,12 @@ mod logs;
 mod metrics;
 mod projects;
 mod run_state;
+mod tallies;
 mod triggers;
 mod users;
 mod webhooks;
 
-pub(crate) use counts::{recount, CountKey, TOTAL_SHARDS};
+pub(crate) use counts::{counted_columns, counted_row, recount, CountedRow};
 
 use crate::error::{codec, db, StoreError};
 use crate::migration::Migrator;

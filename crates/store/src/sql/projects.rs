@@ -3,8 +3,8 @@
 use super::jobs::bump_job_revision;
 use super::{begin_write, to_json, SqlStore, INSERT_BATCH};
 use crate::entity::{
-    acl_policies, execution_counts, execution_totals, executions, jobs, log_chunks, nodes,
-    projects, run_states, triggers, webhooks,
+    acl_policies, execution_counts, execution_tallies, execution_totals, executions, jobs,
+    log_chunks, nodes, projects, run_states, triggers, webhooks,
 };
 use crate::error::{codec, db};
 use async_trait::async_trait;
@@ -159,6 +159,11 @@ impl ProjectStore for SqlStore {
             .map_err(db)?;
         execution_totals::Entity::delete_many()
             .filter(execution_totals::Column::Project.eq(name))
+            .exec(&txn)
+            .await
+            .map_err(db)?;
+        execution_tallies::Entity::delete_many()
+            .filter(execution_tallies::Column::Project.eq(name))
             .exec(&txn)
             .await
             .map_err(db)?;

@@ -32,6 +32,7 @@ mod logs;
 mod projects;
 mod run_states;
 mod support;
+mod tallies;
 mod triggers;
 
 pub use access::{acl_policies, audit_events, users_and_tokens, webhooks};
@@ -49,6 +50,7 @@ pub use known_hosts::known_hosts;
 pub use logs::{concurrent_appends, logs};
 pub use projects::{delete_project_cascades, nodes, projects};
 pub use run_states::run_states;
+pub use tallies::filter_totals_follow_changes;
 pub use triggers::{
     exclusive_fire_race, exclusive_fire_waits_for_the_job, exclusive_start_race,
     fire_starts_a_scheduled_execution, trigger_fire_is_compare_and_set, triggers,
@@ -85,6 +87,9 @@ pub const ALL: &[(&str, Test)] = &[
     ("execution_metrics", |s| Box::pin(execution_metrics(s))),
     ("execution_query_filters", |s| {
         Box::pin(execution_query_filters(s))
+    }),
+    ("filter_totals_follow_changes", |s| {
+        Box::pin(filter_totals_follow_changes(s))
     }),
     ("logs", |s| Box::pin(logs(s))),
     ("run_states", |s| Box::pin(run_states(s))),
