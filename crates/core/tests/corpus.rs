@@ -337,3 +337,62 @@ fn rundeck_policies_get_rundeck_verdicts() {
         failures.join("\n")
     );
 }
+
+/// Rundeck's own XML jobs joined in one `<joblist>`: the jobs of its valid
+/// documents and the jobs its import answers in `failed[]` (an unknown
+/// workflow strategy, an option regex its values do not match), in turn.
+/// Read as an import reads it, each job gets its own verdict in its place
+/// and the others are read: the partial failures of a multi-job document.
+#[test]
+fn a_multi_job_document_of_rundeck_jobs_gets_each_job_its_verdict() {
+    use foredeck_core::format::read_jobs_xml;
+    let dir = corpus().join("jobs");
+    let job_elements = |text: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("<job>") {
+            let end = rest[start..].find("</job>").unwrap() + start + "</job>".len();
+            out.push(rest[start..end].to_owned());
+            rest = &rest[end..];
+        }
+        out
+    };
+    let (mut body, mut expected) = (String::new(), Vec::new());
+    for row in manifest(&dir) {
+        if !row.file.ends_with(".xml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join(&row.file)).unwrap();
+        let Ok(results) = read_jobs_xml(&text, &row.file) else {
+            continue; // refused whole: not a job of a list
+        };
+        let elements = job_elements(&text);
+        assert_eq!(elements.len(), results.len(), "{}", row.file);
+        for (element, result) in elements.into_iter().zip(results) {
+            // a job refused on its own, or one of a valid document
+            if result.is_err() || row.verdict == "valid" {
+                body.push_str(&element);
+                body.push('\n');
+                expected.push((row.file.clone(), row.verdict == "valid"));
+            }
+        }
+    }
+    let refused = expected.iter().filter(|(_, ok)| !ok).count();
+    assert!(
+        refused >= 10 && expected.len() > 80,
+        "{refused} of {}",
+        expected.len()
+    );
+    let doc = format!("<joblist>\n{body}</joblist>\n");
+    let results = read_jobs_xml(&doc, "joined.xml").unwrap();
+    assert_eq!(results.len(), expected.len());
+    for (i, (result, (file, ok))) in results.iter().zip(&expected).enumerate() {
+        match result {
+            Ok(_) => assert!(ok, "job {} (from {file}) accepted", i + 1),
+            Err(f) => {
+                assert!(!ok, "job {} (from {file}) refused: {}", i + 1, f.error);
+                assert_eq!(f.index, i + 1, "{file}");
+            }
+        }
+    }
+}
