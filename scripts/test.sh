@@ -16,6 +16,11 @@ command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v parallel-ssh >/dev/null || need_apt+=(pssh)
 # the Rundeck client tests build a virtual environment (scripts/client-venv.sh)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# the web UI's browser tests drive Debian's headless Chromium through
+# chromedriver, with axe-core from npm (scripts/axe.sh)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v npm >/dev/null || need_apt+=(npm)
 # the email notification test sends to a real SMTP server (aiosmtpd)
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
@@ -39,6 +44,8 @@ done
 # (python-rundeck, Ansible's community.general modules), pinned in a venv
 FOREDECK_CLIENT_VENV="$(./scripts/client-venv.sh)"
 export FOREDECK_CLIENT_VENV
+FOREDECK_AXE_JS="$(./scripts/axe.sh)"
+export FOREDECK_AXE_JS
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

@@ -173,4 +173,6 @@ pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 #[cfg(test)]
+mod browser;
+#[cfg(test)]
 mod tests;
