@@ -2,10 +2,11 @@
 
 use super::dispatch::NodeFilters;
 use super::flex::{self, Flexed, Written};
-use super::job_raw::RawJob;
+mod raw;
 use super::option::JobOption;
 use super::step::Workflow;
 use super::Extra;
+use raw::RawJob;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use std::fmt;

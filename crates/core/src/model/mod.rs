@@ -4,7 +4,6 @@ mod dispatch;
 mod execution;
 pub(crate) mod flex;
 mod job;
-mod job_raw;
 mod log;
 mod node;
 mod option;

@@ -2,6 +2,8 @@
 //! `execution_totals` per project in shards), so that a history page's total
 //! is read, not counted.
 
+pub(super) mod tallies;
+
 use crate::entity::{execution_counts, execution_totals, executions};
 use crate::error::db;
 use foredeck_core::model::Execution;
@@ -130,9 +132,9 @@ pub(crate) async fn recount<C: ConnectionTrait>(
     use std::collections::BTreeMap;
     let mut counts: BTreeMap<(String, String, String), i64> = BTreeMap::new();
     let mut totals: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
-    let mut tallies: BTreeMap<super::tallies::TallyKey, i64> = BTreeMap::new();
+    let mut tallies: BTreeMap<tallies::TallyKey, i64> = BTreeMap::new();
     for (key, delta) in changes {
-        for t in super::tallies::tally_keys(&key) {
+        for t in tallies::tally_keys(&key) {
             *tallies.entry(t).or_insert(0) += delta;
         }
         *totals
@@ -174,7 +176,7 @@ pub(crate) async fn recount<C: ConnectionTrait>(
         T::N,
     )
     .await?;
-    super::tallies::add(c, tallies).await
+    tallies::add(c, tallies).await
 }
 
 /// Inserts the rows, or adds each one's `n` to the stored row with its key:
@@ -216,7 +218,7 @@ pub(super) async fn counted_total<C: ConnectionTrait>(
     c: &C,
     q: &ExecutionQuery,
 ) -> Result<Option<u64>> {
-    if let Some(n) = super::tallies::tallied_total(c, q).await? {
+    if let Some(n) = tallies::tallied_total(c, q).await? {
         return Ok(Some(n));
     }
     if q.has_job_filter()

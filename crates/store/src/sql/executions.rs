@@ -286,7 +286,7 @@ impl SqlStore {
                 .iter()
                 .map(|s| s.as_str().to_owned())
                 .collect();
-            if !super::tallies::ended_early(&self.db, project, statuses).await? {
+            if !super::counts::tallies::ended_early(&self.db, project, statuses).await? {
                 cond = cond.add(C::DateStarted.lte(time::bound(e)));
             }
         }

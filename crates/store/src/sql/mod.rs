@@ -14,7 +14,6 @@ mod logs;
 mod metrics;
 mod projects;
 mod run_state;
-mod tallies;
 mod triggers;
 mod users;
 mod webhooks;

@@ -2,12 +2,12 @@
 //! the document gave them (`executionEnabled: 'true'`, an explicit
 //! `multipleExecutions: false`), so that an export keeps their type.
 
-use super::dispatch::NodeFilters;
-use super::flex::{self, Flexed, Spelled, Written};
-use super::job::{Job, LogLevel, LogLimitAction, Notifications, Retry, Schedule, ScriptTokens};
-use super::option::JobOption;
-use super::step::Workflow;
-use super::Extra;
+use super::{Job, LogLevel, LogLimitAction, Notifications, Retry, Schedule, ScriptTokens};
+use crate::model::dispatch::NodeFilters;
+use crate::model::flex::{self, Flexed, Spelled, Written};
+use crate::model::option::JobOption;
+use crate::model::step::Workflow;
+use crate::model::Extra;
 use serde::{Deserialize, Serialize};
 
 /// [`Job`] as documents write it, its flags in their written form.
@@ -38,7 +38,7 @@ pub(super) struct RawJob {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "super::job::options"
+        deserialize_with = "super::options"
     )]
     options: Vec<JobOption>,
     #[serde(default)]

@@ -9,7 +9,7 @@
 //! the partial hours at its ends through the `(project, date_ended)` index,
 //! so that its total is exact whatever its bounds.
 
-use super::counts::{add_to_counts, CountKey};
+use super::{add_to_counts, CountKey};
 use crate::entity::execution_tallies;
 use crate::time;
 use foredeck_core::store::ExecutionQuery;
@@ -98,7 +98,7 @@ pub(super) async fn add<C: ConnectionTrait>(c: &C, changes: BTreeMap<TallyKey, i
     use execution_tallies::Column as T;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(super::INSERT_BATCH).collect();
+        let chunk: Vec<_> = rows.by_ref().take(crate::sql::INSERT_BATCH).collect();
         add_to_counts::<_, execution_tallies::Entity, 6>(
             c,
             chunk,
@@ -275,7 +275,7 @@ pub(super) async fn tallied_total<C: ConnectionTrait>(
 
 /// Whether a project has executions (in the statuses) that ended before
 /// they started; while it has none, a bound on the end bounds the start.
-pub(super) async fn ended_early<C: ConnectionTrait>(
+pub(in crate::sql) async fn ended_early<C: ConnectionTrait>(
     c: &C,
     project: &str,
     statuses: Vec<String>,
