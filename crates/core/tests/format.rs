@@ -298,6 +298,130 @@ fn every_flag_keeps_the_form_it_was_written_in() {
     assert!(plain.contains("executionEnabled: true") && !plain.contains("multipleExecutions"));
 }
 
+/// A number or boolean written in a field the model keeps as text
+/// (`timeout: 120`, `retry: 3`, an option's `value: 80` or `values: [80]`,
+/// a schedule's `hour: 12`) is written back as a number or boolean, and a
+/// string as a string; through YAML and JSON, and through the store's own
+/// serialization.
+#[test]
+fn every_text_field_keeps_the_type_it_was_written_in() {
+    let src = "\
+- id: 7c7b3d1e-0000-4000-8000-000000000003
+  uuid: 7c7b3d1e-0000-4000-8000-000000000003
+  name: texts
+  group: 2024
+  description: 42
+  loglevel: INFO
+  executionEnabled: true
+  scheduleEnabled: true
+  timeout: 120
+  retry:
+    retry: 3
+    delay: 30
+  loglimit: 100
+  loglimitAction: halt
+  notifyAvgDurationThreshold: 20
+  schedule:
+    month: 1
+    time:
+      hour: 12
+      minute: '5'
+      seconds: 0
+    dayofmonth:
+      day: 15
+    year: 2030
+  options:
+  - name: port
+    label: 8080
+    description: 1.5
+    value: 80
+    values:
+    - 80
+    - '443'
+    - true
+  - name: one
+    value: 1
+    values:
+    - 1
+    regex: 1
+  - name: flag
+    value: true
+    values:
+    - 1
+    - 2
+  - name: text
+    value: '80'
+    values:
+    - '80'
+  sequence:
+    keepgoing: false
+    strategy: node-first
+    commands:
+    - exec: echo hi
+- id: 7c7b3d1e-0000-4000-8000-000000000004
+  uuid: 7c7b3d1e-0000-4000-8000-000000000004
+  name: count
+  description: ''
+  loglevel: INFO
+  executionEnabled: true
+  scheduleEnabled: true
+  timeout: '120'
+  retry: 3
+  schedule:
+    time:
+      hour: '12'
+    weekday:
+      day: 2
+  sequence:
+    keepgoing: false
+    strategy: node-first
+    commands:
+    - exec: echo hi
+";
+    let written: serde_json::Value = serde_yaml_ng::from_str(src).unwrap();
+    let jobs = parse_jobs_yaml(src, "texts.yaml").unwrap();
+    // the model keeps them as text
+    assert_eq!(jobs[0].timeout.as_deref(), Some("120"));
+    assert_eq!(jobs[0].retry.as_ref().unwrap().retry, "3");
+    assert_eq!(jobs[0].options[0].default.as_deref(), Some("80"));
+    assert_eq!(jobs[0].options[0].values, ["80", "443", "true"]);
+    assert_eq!(jobs[1].retry.as_ref().unwrap().retry, "3");
+    // the SQL store keeps a job as its YAML serialization
+    let stored: Vec<Job> = jobs
+        .iter()
+        .map(|j| serde_yaml_ng::from_str(&serde_yaml_ng::to_string(j).unwrap()).unwrap())
+        .collect();
+    let yaml = jobs_to_yaml(&stored).unwrap();
+    let back: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(back, written, "{yaml}");
+    assert_eq!(
+        jobs_to_yaml(&parse_jobs_yaml(&yaml, "again").unwrap()).unwrap(),
+        yaml
+    );
+    let json = jobs_to_json(&stored).unwrap();
+    let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, written, "{json}");
+    assert_eq!(
+        jobs_to_json(&parse_jobs_json(&json, "again").unwrap()).unwrap(),
+        json
+    );
+    // XML has no types: the values come back the same
+    let xml = foredeck_core::format::jobs_to_xml(&stored).unwrap();
+    assert_eq!(
+        foredeck_core::format::parse_jobs_xml(&xml, "x").unwrap(),
+        jobs,
+        "{xml}"
+    );
+    // a value changed since that no longer reads as a number is a string
+    let mut changed = jobs[0].clone();
+    changed.timeout = Some("2h".into());
+    assert!(jobs_to_yaml(&[changed]).unwrap().contains("timeout: 2h"));
+    // a job built in code writes its text as strings
+    let mut plain = Job::new("p", Workflow::new(vec![Step::command("x")]));
+    plain.timeout = Some("120".into());
+    assert!(jobs_to_yaml(&[plain]).unwrap().contains("timeout: '120'"));
+}
+
 /// Rundeck keeps `loglevel: ERR` and `strategy: step-first` as written
 /// (`ScheduledExecution.fromMap`/`toMap`, `Workflow.fromMap`/`toMap`) and
 /// exports them so; Foredeck reads them as `ERROR` and `sequential` and

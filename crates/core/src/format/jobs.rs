@@ -303,8 +303,12 @@ fn job_error(
 /// Replaces serde's message for an untagged enum that matched no form with
 /// one saying which forms are accepted.
 pub(super) fn explain(message: String) -> String {
-    const SCHEDULE: &str = "data did not match any variant of untagged enum Schedule";
-    match message.strip_prefix(SCHEDULE) {
+    // a job document reads its schedule as `RawSchedule`
+    const SCHEDULE: [&str; 2] = [
+        "data did not match any variant of untagged enum Schedule",
+        "data did not match any variant of untagged enum RawSchedule",
+    ];
+    match SCHEDULE.iter().find_map(|s| message.strip_prefix(s)) {
         Some(rest) => format!(
             "`schedule` must be `{{crontab: EXPRESSION}}` or a map of `time` \
              (`hour`, `minute`, `seconds`), `month`, `weekday` or `dayofmonth` \

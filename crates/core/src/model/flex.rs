@@ -70,56 +70,6 @@ pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Strin
     d.deserialize_any(V)
 }
 
-/// Reads a list of scalars as strings; a single scalar is a list of one
-/// (Rundeck's `Option.fromMap` accepts `values: x` and `values: [1, 2]`).
-pub(crate) fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct Item(String);
-    impl<'de> serde::Deserialize<'de> for Item {
-        fn deserialize<D2: Deserializer<'de>>(d: D2) -> Result<Self, D2::Error> {
-            string(d).map(Item)
-        }
-    }
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of strings or a single string")
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
-            string_list(d)
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-            while let Some(Item(s)) = seq.next_element()? {
-                out.push(s);
-            }
-            Ok(out)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(vec![v.to_owned()])
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(vec![v.to_string()])
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(vec![v.to_string()])
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(vec![v.to_string()])
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(vec![v.to_string()])
-        }
-    }
-    d.deserialize_any(V)
-}
-
 /// How a scalar field was written in the document it was read from, where
 /// that is not how Foredeck would write it by itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -129,6 +79,14 @@ pub enum Form {
     /// In its own type, although it holds the value an export would leave
     /// out (`successOnEmptyNodeFilter: false`).
     Plain,
+    /// As a number or boolean where the model keeps text (`timeout: 120`,
+    /// `hour: 12`, an option's `value: 80`).
+    Bare,
+    /// Of a list the model keeps as text (an option's `values: [80, x]`),
+    /// the items written as a number or boolean: bit `i` for item `i`, of
+    /// the first 64 (a list written all bare is [`Form::Bare`], of any
+    /// length).
+    BareItems(u64),
     /// With one of Rundeck's synonyms (`loglevel: ERR`, `strategy:
     /// step-first`), which Rundeck keeps as written and exports so.
     Synonym(&'static str),
@@ -174,6 +132,57 @@ impl Written {
         let v = v?;
         self.set(field, if v.quoted { Form::Quoted } else { Form::Plain });
         Some(v.value)
+    }
+
+    /// Takes a text field as read, recording whether it was written as a
+    /// number or boolean.
+    pub(crate) fn read_text(&mut self, field: &'static str, v: Option<Text>) -> Option<String> {
+        let v = v?;
+        if v.bare {
+            self.set(field, Form::Bare);
+        }
+        Some(v.value)
+    }
+
+    /// How to write a text field: as a number or boolean when it was
+    /// written so (and still reads as one).
+    pub(crate) fn write_text(&self, field: &str, value: Option<String>) -> Option<Text> {
+        let bare = self.form(field) == Some(Form::Bare);
+        value.map(|value| Text { value, bare })
+    }
+
+    /// Takes a list of text as read, recording which items were written as
+    /// numbers or booleans.
+    pub(crate) fn read_texts(&mut self, field: &'static str, v: Vec<Text>) -> Vec<String> {
+        let all = !v.is_empty() && v.iter().all(|t| t.bare);
+        let mask = v
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, t)| t.bare)
+            .fold(0u64, |m, (i, _)| m | 1 << i);
+        if all {
+            self.set(field, Form::Bare);
+        } else if mask != 0 {
+            self.set(field, Form::BareItems(mask));
+        }
+        v.into_iter().map(|t| t.value).collect()
+    }
+
+    /// How to write a list of text: each item in the type it was written in.
+    pub(crate) fn write_texts(&self, field: &str, v: Vec<String>) -> Vec<Text> {
+        let form = self.form(field);
+        v.into_iter()
+            .enumerate()
+            .map(|(i, value)| Text {
+                value,
+                bare: match form {
+                    Some(Form::Bare) => true,
+                    Some(Form::BareItems(m)) => i < 64 && m >> i & 1 == 1,
+                    _ => false,
+                },
+            })
+            .collect()
     }
 
     /// Takes a value that may be written with a synonym, recording it.
@@ -297,6 +306,132 @@ impl<'de> serde::Deserialize<'de> for Flexed<u32> {
         }
         d.deserialize_any(V)
     }
+}
+
+/// A text field as a document wrote it: a string, or a number or boolean
+/// (`timeout: 120`) that the model keeps as its text.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Text {
+    pub(crate) value: String,
+    /// Written as a number or boolean.
+    pub(crate) bare: bool,
+}
+
+impl serde::Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // a bare value is written back in its type while its text still
+        // reads as one (a value changed since may no longer)
+        let v = self.value.as_str();
+        if self.bare {
+            if let Ok(n) = v.parse::<u64>() {
+                return s.serialize_u64(n);
+            }
+            if let Ok(n) = v.parse::<i64>() {
+                return s.serialize_i64(n);
+            }
+            if let Ok(b) = v.parse::<bool>() {
+                return s.serialize_bool(b);
+            }
+            let numeric = v
+                .bytes()
+                .all(|c| c.is_ascii_digit() || b".-+eE".contains(&c));
+            match v.parse::<f64>() {
+                Ok(n) if numeric && n.is_finite() => return s.serialize_f64(n),
+                _ => {}
+            }
+        }
+        s.serialize_str(v)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text {
+                    value: v.to_owned(),
+                    bare: false,
+                })
+            }
+            fn visit_string<E: de::Error>(self, value: String) -> Result<Text, E> {
+                Ok(Text { value, bare: false })
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text::bare(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text::bare(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text::bare(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text::bare(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Text {
+    fn bare(v: impl fmt::Display) -> Self {
+        Text {
+            value: v.to_string(),
+            bare: true,
+        }
+    }
+}
+
+/// Reads a list of text; a single scalar is a list of one (Rundeck's
+/// `Option.fromMap` accepts `values: x` and `values: [1, 2]`).
+pub(crate) fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Text>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<Text>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of strings or a single string")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            text_list(d)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(t) = seq.next_element()? {
+                out.push(t);
+            }
+            Ok(out)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(vec![Text {
+                value: v.to_owned(),
+                bare: false,
+            }])
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(vec![Text::bare(v)])
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(vec![Text::bare(v)])
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(vec![Text::bare(v)])
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(vec![Text::bare(v)])
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// The synonyms of Rundeck's names that Rundeck reads and writes back as

@@ -1,6 +1,6 @@
 //! Job options: the inputs a job takes at run time.
 
-use super::flex::{self, Flexed, Written};
+use super::flex::{self, Flexed, Text, Written};
 use super::Extra;
 use serde::{Deserialize, Serialize};
 
@@ -69,43 +69,26 @@ impl JobOption {
 #[serde(rename_all = "camelCase")]
 struct RawJobOption {
     name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
-    label: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
-    description: Option<String>,
-    #[serde(
-        rename = "value",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
-    default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<Text>,
+    #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
+    default: Option<Text>,
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "flex::string_list"
+        deserialize_with = "flex::text_list"
     )]
-    values: Vec<String>,
+    values: Vec<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     values_list_delimiter: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     required: Option<Flexed<bool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     enforced: Option<Flexed<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
-    regex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    regex: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     values_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,14 +120,14 @@ impl From<RawJobOption> for JobOption {
         let mut w = Written::default();
         JobOption {
             name: r.name,
-            label: r.label,
-            description: r.description,
-            default: r.default,
-            values: r.values,
+            label: w.read_text("label", r.label),
+            description: w.read_text("description", r.description),
+            default: w.read_text("value", r.default),
+            values: w.read_texts("values", r.values),
             values_list_delimiter: r.values_list_delimiter,
             required: w.read("required", r.required).unwrap_or(false),
             enforced: w.read("enforced", r.enforced).unwrap_or(false),
-            regex: r.regex,
+            regex: w.read_text("regex", r.regex),
             values_url: r.values_url,
             multivalued: w.read("multivalued", r.multivalued).unwrap_or(false),
             delimiter: r.delimiter,
@@ -169,14 +152,14 @@ impl From<JobOption> for RawJobOption {
         let w = &v.written;
         RawJobOption {
             name: v.name,
-            label: v.label,
-            description: v.description,
-            default: v.default,
-            values: v.values,
+            label: w.write_text("label", v.label),
+            description: w.write_text("description", v.description),
+            default: w.write_text("value", v.default),
+            values: w.write_texts("values", v.values),
             values_list_delimiter: v.values_list_delimiter,
             required: w.write("required", v.required, v.required),
             enforced: w.write("enforced", v.enforced, v.enforced),
-            regex: v.regex,
+            regex: w.write_text("regex", v.regex),
             values_url: v.values_url,
             multivalued: w.write("multivalued", v.multivalued, v.multivalued),
             delimiter: v.delimiter,

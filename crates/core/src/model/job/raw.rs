@@ -2,13 +2,16 @@
 //! the document gave them (`executionEnabled: 'true'`, an explicit
 //! `multipleExecutions: false`), so that an export keeps their type.
 
-use super::{Job, LogLevel, LogLimitAction, Notifications, Retry, Schedule, ScriptTokens};
+mod text;
+
+use super::{Job, LogLevel, LogLimitAction, Notifications, ScriptTokens};
 use crate::model::dispatch::NodeFilters;
-use crate::model::flex::{self, Flexed, Spelled, Written};
+use crate::model::flex::{Flexed, Spelled, Text, Written};
 use crate::model::option::JobOption;
 use crate::model::step::Workflow;
 use crate::model::Extra;
 use serde::{Deserialize, Serialize};
+use text::{RawRetry, RawSchedule};
 
 /// [`Job`] as documents write it, its flags in their written form.
 #[derive(Serialize, Deserialize)]
@@ -17,14 +20,10 @@ pub(super) struct RawJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     uuid: Option<String>,
     name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
-    group: Option<String>,
-    #[serde(default, deserialize_with = "flex::string")]
-    description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<Text>,
+    #[serde(default)]
+    description: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     project: Option<String>,
     #[serde(default)]
@@ -50,31 +49,19 @@ pub(super) struct RawJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nodes_selected_by_default: Option<Flexed<bool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    schedule: Option<Schedule>,
+    schedule: Option<RawSchedule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     time_zone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     notification: Option<Notifications>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
-    notify_avg_duration_threshold: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
-    timeout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    retry: Option<Retry>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "flex::opt_string"
-    )]
-    loglimit: Option<String>,
+    notify_avg_duration_threshold: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timeout: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry: Option<RawRetry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    loglimit: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     loglimit_action: Option<LogLimitAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,8 +86,10 @@ impl From<RawJob> for Job {
         Job {
             uuid: r.uuid,
             name: r.name,
-            group: r.group,
-            description: r.description,
+            group: w.read_text("group", r.group),
+            description: w
+                .read_text("description", Some(r.description))
+                .unwrap_or_default(),
             project: r.project,
             loglevel: w.read_spelled("loglevel", r.loglevel),
             execution_enabled: w
@@ -118,13 +107,16 @@ impl From<RawJob> for Job {
             node_filter_editable: w.read("nodeFilterEditable", r.node_filter_editable),
             nodes_selected_by_default: w
                 .read("nodesSelectedByDefault", r.nodes_selected_by_default),
-            schedule: r.schedule,
+            schedule: r.schedule.map(|s| s.read(&mut w)),
             time_zone: r.time_zone,
             notification: r.notification,
-            notify_avg_duration_threshold: r.notify_avg_duration_threshold,
-            timeout: r.timeout,
-            retry: r.retry,
-            loglimit: r.loglimit,
+            notify_avg_duration_threshold: w.read_text(
+                "notifyAvgDurationThreshold",
+                r.notify_avg_duration_threshold,
+            ),
+            timeout: w.read_text("timeout", r.timeout),
+            retry: r.retry.map(|x| x.read(&mut w)),
+            loglimit: w.read_text("loglimit", r.loglimit),
             loglimit_action: r.loglimit_action,
             loglimit_status: r.loglimit_status,
             nagios: w.read("nagios", r.nagios).unwrap_or(false),
@@ -144,8 +136,10 @@ impl From<Job> for RawJob {
         RawJob {
             uuid: v.uuid,
             name: v.name,
-            group: v.group,
-            description: v.description,
+            group: w.write_text("group", v.group),
+            description: w
+                .write_text("description", Some(v.description))
+                .unwrap_or_default(),
             project: v.project,
             loglevel: w.write_spelled("loglevel", v.loglevel),
             execution_enabled: w.write("executionEnabled", v.execution_enabled, true),
@@ -164,13 +158,16 @@ impl From<Job> for RawJob {
             nodes_selected_by_default: v
                 .nodes_selected_by_default
                 .and_then(|b| w.write("nodesSelectedByDefault", b, true)),
-            schedule: v.schedule,
+            schedule: v.schedule.map(|s| RawSchedule::write(s, w)),
             time_zone: v.time_zone,
             notification: v.notification,
-            notify_avg_duration_threshold: v.notify_avg_duration_threshold,
-            timeout: v.timeout,
-            retry: v.retry,
-            loglimit: v.loglimit,
+            notify_avg_duration_threshold: w.write_text(
+                "notifyAvgDurationThreshold",
+                v.notify_avg_duration_threshold,
+            ),
+            timeout: w.write_text("timeout", v.timeout),
+            retry: v.retry.map(|x| RawRetry::write(x, w)),
+            loglimit: w.write_text("loglimit", v.loglimit),
             loglimit_action: v.loglimit_action,
             loglimit_status: v.loglimit_status,
             nagios: w.write("nagios", v.nagios, v.nagios),
