@@ -230,6 +230,7 @@ const TABLE: &[Entry] = &[
         Some(("application/x-www-form-urlencoded", "roles=admin&user=root"))),
     ("POST /user/profile/tokens/{t}/delete", Redirect("/user/login"), None),
     ("GET /project/{p}/jobs", Redirect("/user/login"), None),
+    ("GET /project/{p}/job/show/{j}", Redirect("/user/login"), None),
     ("GET /user/login", Public, None),
     ("GET /user/error", Public, None),
     ("GET /user/loggedout", Public, None),

@@ -105,7 +105,7 @@ pub(super) async fn list(
                     ul.jobs {
                         @for j in jobs {
                             li {
-                                span.name { (j.name) }
+                                a.name href=(super::job::job_url(&project, &j.uuid)) { (j.name) }
                                 @if !j.execution_enabled { " " span.badge { "execution disabled" } }
                                 @if j.scheduled {
                                     " " span.badge { @if j.schedule_enabled { "scheduled" } @else { "schedule off" } }

@@ -19,6 +19,7 @@
 
 mod assets;
 mod home;
+mod job;
 mod jobs;
 mod layout;
 mod login;
@@ -54,6 +55,7 @@ pub(crate) fn routes() -> Router<ApiState> {
             routing::post(profile::delete),
         )
         .route("/project/{project}/jobs", routing::get(jobs::list))
+        .route("/project/{project}/job/show/{id}", routing::get(job::show))
         .layer(from_fn(security_headers))
 }
 

@@ -415,3 +415,139 @@ async fn the_jobs_page_groups_and_searches_the_jobs_the_user_may_see() {
         a.body
     );
 }
+
+const DEPLOY: &str = "3b0c1d2e-0000-4000-8000-000000000001";
+
+#[tokio::test]
+async fn the_job_page_shows_the_job_its_schedule_and_runs_escaped() {
+    let env = env().await;
+    env.project("p").await;
+    let doc = format!(
+        "\
+- uuid: {DEPLOY}
+  name: deploy <img src=x onerror=alert(1)>
+  group: web/<b>prod</b>
+  description: \"<script>alert(2)</script>\\nsecond <a href=javascript:alert(3)>line</a>\"
+  schedule: {{crontab: '0 0 12 * * ? *'}}
+  timeZone: UTC
+  nodefilters: {{filter: 'tags: web'}}
+  options:
+  - {{name: env, required: true, value: '<script>alert(4)</script>', values: [dev, '<script>alert(4)</script>', '<img src=y onerror=alert(5)>'], enforced: true}}
+  - {{name: password, secure: true, value: hunter2-secret}}
+  sequence:
+    commands:
+    - {{exec: 'echo first <b>cmd</b>'}}
+    - {{script: \"#!/bin/sh\\necho second line of script\"}}
+    - {{jobref: {{name: backup, group: db}}}}
+- uuid: 3b0c1d2e-0000-4000-8000-000000000002
+  name: backup
+  group: db
+  sequence: {{commands: [{{exec: echo 1}}]}}
+- uuid: 3b0c1d2e-0000-4000-8000-000000000003
+  name: top
+  sequence: {{commands: [{{exec: echo 1}}]}}
+"
+    );
+    let a = env
+        .call(Method::POST, "/api/59/project/p/jobs/import")
+        .token(ADMIN)
+        .body("application/yaml", doc)
+        .send()
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(!a.body.contains("\"failed\":[{"), "{}", a.body);
+    // three finished runs (two succeeded) and one running
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    for (i, status) in [
+        foredeck_core::ExecutionStatus::Succeeded,
+        foredeck_core::ExecutionStatus::Failed,
+        foredeck_core::ExecutionStatus::Succeeded,
+        foredeck_core::ExecutionStatus::Running,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = foredeck_core::Execution::new("p", "deploy", "root");
+        e.job_id = Some(DEPLOY.to_owned());
+        e.date_started = start + chrono::Duration::minutes(i as i64);
+        e.date_ended = (status != foredeck_core::ExecutionStatus::Running)
+            .then(|| e.date_started + chrono::Duration::seconds(184));
+        e.status = status;
+        env.state.store.create_execution(&e).await.unwrap();
+    }
+    let (root, _) = ui_login(&env, "root").await;
+    // the jobs page links each name to its page
+    let url = format!("/project/p/job/show/{DEPLOY}");
+    let a = page(&env, &root, "/project/p/jobs").await;
+    assert!(a.body.contains(&format!("href=\"{url}\"")), "{}", a.body);
+    let a = page(&env, &root, &url).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_locked_down(&a);
+    let b = &a.body;
+    for shown in [
+        "deploy &lt;img src=x onerror=alert(1)&gt;",
+        "web/&lt;b&gt;prod&lt;/b&gt;",
+        "&lt;script&gt;alert(2)&lt;/script&gt;<br>second &lt;a href=javascript:alert(3)&gt;line&lt;/a&gt;",
+        "<code>env</code>",
+        "&lt;script&gt;alert(4)&lt;/script&gt;",
+        "&lt;img src=y onerror=alert(5)&gt;",
+        "(only these)",
+        "<code>password</code> <span class=\"badge\">secure</span>",
+        "(secret, not shown)",
+        "<span class=\"kind\">command</span> <code>echo first &lt;b&gt;cmd&lt;/b&gt;</code>",
+        "<span class=\"kind\">script</span> <code>#!/bin/sh</code>",
+        "<span class=\"kind\">job</span> <code>db/backup</code>",
+        "Node filter: <code class=\"filter\">tags: web</code>",
+        "<code>0 0 12 * * ? *</code> (UTC)",
+        "<strong>66%</strong> of the last 3 finished runs",
+        "4 runs in all",
+        "3m 4s",
+        "running",
+    ] {
+        assert!(b.contains(shown), "{shown}: {b}");
+    }
+    assert_eq!(b.matches(" 12:00:00 UTC</time>").count(), 3, "{b}");
+    assert!(!b.contains("hunter2"), "{b}");
+    assert!(!b.contains("second line of script"), "{b}");
+    assert!(
+        !b.contains("<img") && !b.contains("<script>alert") && !b.contains("<a href=javascript"),
+        "{b}"
+    );
+    // no link to an execution page (there is none yet)
+    assert!(!b.contains("/execution/show/"), "{b}");
+    // a missing job, and a job of another project
+    let a = page(&env, &root, "/project/p/job/show/no-such-job").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    env.project("q").await;
+    let a = page(&env, &root, &format!("/project/q/job/show/{DEPLOY}")).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    // olga reads db's jobs, only views top, and does not see deploy: the
+    // page answers as the API's job GET does
+    grant(
+        &env,
+        "ops.aclpolicy",
+        "description: ops reads p\ncontext: {application: rundeck}\n\
+         for: {project: [{equals: {name: p}, allow: read}]}\nby: {group: ops}\n\
+         ---\ndescription: ops sees db\ncontext: {project: p}\n\
+         for: {job: [{equals: {group: db}, allow: [read]}, {equals: {name: top}, allow: [view]}]}\n\
+         by: {group: ops}\n",
+    )
+    .await;
+    let (olga, _) = ui_login(&env, "olga").await;
+    for (n, want) in [
+        (2, StatusCode::OK),
+        (3, StatusCode::FORBIDDEN),
+        (1, StatusCode::NOT_FOUND),
+    ] {
+        let id = format!("3b0c1d2e-0000-4000-8000-00000000000{n}");
+        let api = env
+            .call(Method::GET, &format!("/api/59/job/{id}"))
+            .token(crate::security_tests::OPS)
+            .send()
+            .await;
+        assert_eq!(api.status, want, "{id}: {}", api.body);
+        let a = page(&env, &olga, &format!("/project/p/job/show/{id}")).await;
+        assert_eq!(a.status, want, "{id}: {}", a.body);
+        assert_locked_down(&a);
+    }
+}
