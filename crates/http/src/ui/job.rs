@@ -3,9 +3,9 @@
 //! schedule fires next and how its recent runs went. Allowed as
 //! `GET /api/{v}/job/{id}`: reading the job.
 //!
-//! The description is shown as escaped plain text with its line breaks
-//! kept; it is not rendered as markdown (yet), so nothing in it can become
-//! markup or a link.
+//! The description is rendered as markdown, as Rundeck renders it, through
+//! [`super::markdown`]: raw HTML in it is text, and only `http:`, `https:`,
+//! `mailto:` and relative links keep their targets.
 
 use super::{error_page, html, time, Chrome, Viewer};
 use crate::ApiState;
@@ -91,10 +91,7 @@ fn page(
         @if !job.execution_enabled { p { span.badge { "execution disabled" } } }
         @if !job.description.is_empty() {
             section.description aria-label="Description" {
-                @for (i, line) in job.description.lines().enumerate() {
-                    @if i > 0 { br; }
-                    (line)
-                }
+                (maud::PreEscaped(super::markdown::render(&job.description)))
             }
         }
         h2 { "Options" }

@@ -23,6 +23,7 @@ mod job;
 mod jobs;
 mod layout;
 mod login;
+mod markdown;
 mod profile;
 
 use crate::session::{cross_site, csrf_matches, from_cookie, CookieAuth};

@@ -487,7 +487,9 @@ async fn the_job_page_shows_the_job_its_schedule_and_runs_escaped() {
     for shown in [
         "deploy &lt;img src=x onerror=alert(1)&gt;",
         "web/&lt;b&gt;prod&lt;/b&gt;",
-        "&lt;script&gt;alert(2)&lt;/script&gt;<br>second &lt;a href=javascript:alert(3)&gt;line&lt;/a&gt;",
+        // the description is markdown: its raw HTML is text
+        "&lt;script&gt;alert(2)&lt;/script&gt;",
+        "<p>second &lt;a href=javascript:alert(3)&gt;line&lt;/a&gt;</p>",
         "<code>env</code>",
         "&lt;script&gt;alert(4)&lt;/script&gt;",
         "&lt;img src=y onerror=alert(5)&gt;",
