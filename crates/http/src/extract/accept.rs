@@ -123,8 +123,10 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn fmt(q: &[(&str, &str)], accept: Option<&str>) -> Option<String> {
-        let q: Vec<(String, String)> = q
+    /// A request's query parameters and headers, with `accept` as its
+    /// `Accept` header when given.
+    fn request(q: &[(&str, &str)], accept: Option<&str>) -> (Vec<(String, String)>, HeaderMap) {
+        let q = q
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
@@ -135,6 +137,11 @@ mod tests {
                 HeaderValue::from_str(a).unwrap_or(HeaderValue::from_static("")),
             );
         }
+        (q, h)
+    }
+
+    fn fmt(q: &[(&str, &str)], accept: Option<&str>) -> Option<String> {
+        let (q, h) = request(q, accept);
         response_format(&q, &h)
     }
 
@@ -179,17 +186,7 @@ mod tests {
             (&[("format", "DNE")], Some("application/xml"), Some("xml")),
         ];
         for (q, accept, want) in cases {
-            let q: Vec<(String, String)> = q
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect();
-            let mut h = HeaderMap::new();
-            if let Some(a) = accept {
-                h.insert(
-                    ACCEPT,
-                    HeaderValue::from_str(a).unwrap_or(HeaderValue::from_static("")),
-                );
-            }
+            let (q, h) = request(q, accept);
             assert_eq!(
                 refused_by_json_only(&q, &h).as_deref(),
                 want,

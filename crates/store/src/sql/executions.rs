@@ -523,32 +523,20 @@ pub(crate) async fn start_scheduled<C: ConnectionTrait>(
     let Some(id) = exec_id(id) else {
         return Ok(false);
     };
-    let mut q =
-        super::counts::counted_columns(executions::Entity::find_by_id(id)).column(E::ServerUuid);
+    // a run a server has taken (its uuid set) is not rescheduled here
+    let mut q = super::counts::counted_columns(executions::Entity::find_by_id(id))
+        .filter(E::ServerUuid.is_null());
     if c.get_database_backend() != DatabaseBackend::Sqlite {
         q = q.lock_exclusive();
     }
-    type Row = (
-        i64,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-        Option<String>,
-        i64,
-        Option<i64>,
-        Option<String>,
-    );
-    let row: Option<Row> = q.into_tuple().one(c).await.map_err(db)?;
-    let Some((rid, project, job, status, ty, user, aborted, started, ended, None)) = row else {
+    let row: Option<super::counts::CountedRow> = q.into_tuple().one(c).await.map_err(db)?;
+    let Some(row) = row else {
         return Ok(false);
     };
-    if status != ExecutionStatus::Scheduled.as_str() {
+    if row.3 != ExecutionStatus::Scheduled.as_str() {
         return Ok(false);
     }
-    let old =
-        super::counts::counted_row((rid, project, job, status, ty, user, aborted, started, ended));
+    let old = super::counts::counted_row(row);
     rewrite_execution(c, id, old, execution).await?;
     Ok(true)
 }
